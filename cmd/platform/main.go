@@ -1,0 +1,133 @@
+// Command platform runs the platform program on the real Pulumi engine
+// through the Automation API, reading the same Pulumi.yaml and stack files as
+// `pulumi up`:
+//
+//	platform preview  --stack local [--expect-no-changes]
+//	platform up       --stack local [--refresh]
+//	platform refresh  --stack local [--preview-only] [--expect-no-changes]
+//	platform destroy  --stack local
+//	platform outputs  --stack local
+//
+// Exit codes: 0 success; 1 error; 2 changes found where --expect-no-changes
+// said there should be none.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/acme/platform/internal/driver"
+	"github.com/acme/platform/stacks"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitChanges = 2
+)
+
+const usage = `usage: platform <preview|up|refresh|destroy|outputs> --stack NAME [flags]
+
+Runs the platform program on the Pulumi engine (Automation API, inline program).
+Exit codes: 0 success, 1 error, 2 changes found with --expect-no-changes.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprint(stderr, usage)
+		return exitError
+	}
+	command := args[0]
+	flags := flag.NewFlagSet("platform "+command, flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	stack := flags.String("stack", "", "stack name: local, dev or prod")
+	dir := flags.String("cwd", "", "project directory (default: the nearest folder above with a Pulumi.yaml)")
+	expectNoChanges := flags.Bool("expect-no-changes", false, "preview, refresh: exit 2 if anything would change")
+	previewOnly := flags.Bool("preview-only", false, "refresh: report drift without writing the state")
+	refresh := flags.Bool("refresh", false, "up: refresh the state before updating")
+	if err := flags.Parse(args[1:]); err != nil {
+		return exitError
+	}
+	if *stack == "" {
+		fmt.Fprintln(stderr, "platform: --stack is required")
+		return exitError
+	}
+	projectDir, err := findProject(*dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "platform:", err)
+		return exitError
+	}
+	session, err := driver.Open(ctx, driver.Options{ProjectDir: projectDir, Stack: *stack, Program: stacks.ProgramForWorkspace, Progress: stdout})
+	if err != nil {
+		fmt.Fprintln(stderr, "platform:", err)
+		return exitError
+	}
+
+	var changes driver.Changes
+	switch command {
+	case "preview":
+		changes, err = session.Preview(ctx)
+	case "up":
+		_, err = session.Up(ctx, *refresh)
+	case "refresh":
+		changes, err = session.Refresh(ctx, *previewOnly)
+	case "destroy":
+		err = session.Destroy(ctx)
+	case "outputs":
+		var outputs map[string]any
+		if outputs, err = session.Outputs(ctx); err == nil {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			err = enc.Encode(outputs)
+		}
+	default:
+		fmt.Fprint(stderr, usage)
+		return exitError
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "platform: %s of stack %q failed: %v\n", command, *stack, err)
+		return exitError
+	}
+	if *expectNoChanges && len(changes) > 0 {
+		fmt.Fprintf(stderr, "platform: %s of stack %q found %d changed resources, expected none:\n", command, *stack, len(changes))
+		for _, c := range changes {
+			fmt.Fprintf(stderr, "  %-8s %s %s\n", c.Op, c.URN, strings.Join(c.Paths, ", "))
+		}
+		return exitChanges
+	}
+	return exitOK
+}
+
+func findProject(dir string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "Pulumi.yaml")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", errors.New("no Pulumi.yaml in " + wd + " or above; pass --cwd")
+		}
+	}
+}

@@ -1,0 +1,169 @@
+// Package kube holds the Kubernetes building blocks every component shares:
+// the label set, the restricted security contexts, probes and resources. Each
+// lives here once so that all workloads of the platform look alike.
+package kube
+
+import (
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// NonRootUID is the fixed user and group every platform container runs as. It
+// matches distroless's "nonroot" user, which the sample service's image uses.
+const NonRootUID = 65532
+
+// Identity names one part of the platform for its labels.
+type Identity struct {
+	Name        string // app.kubernetes.io/name, e.g. "greeter" or "kafka"
+	Instance    string // app.kubernetes.io/instance: unique within the namespace
+	Version     string // app.kubernetes.io/version
+	Component   string // app.kubernetes.io/component, e.g. "server", "broker"
+	PartOf      string // app.kubernetes.io/part-of, e.g. "greeter" or "observability"
+	Environment string // dev, prod or local
+}
+
+// Labels returns the Kubernetes recommended labels plus the short app, version
+// and environment labels that the log pipeline indexes.
+func (id Identity) Labels() pulumi.StringMap {
+	labels := pulumi.StringMap{
+		"app.kubernetes.io/name":       pulumi.String(id.Name),
+		"app.kubernetes.io/instance":   pulumi.String(id.Instance),
+		"app.kubernetes.io/managed-by": pulumi.String("pulumi"),
+		"app":                          pulumi.String(id.Name),
+		"environment":                  pulumi.String(id.Environment),
+	}
+	if id.Version != "" {
+		labels["app.kubernetes.io/version"] = pulumi.String(id.Version)
+		labels["version"] = pulumi.String(id.Version)
+	}
+	if id.Component != "" {
+		labels["app.kubernetes.io/component"] = pulumi.String(id.Component)
+	}
+	if id.PartOf != "" {
+		labels["app.kubernetes.io/part-of"] = pulumi.String(id.PartOf)
+	}
+	return labels
+}
+
+// SelectorLabels returns the labels that select this part's pods. They never
+// change over the life of a workload (a Deployment's selector is immutable),
+// so they exclude version and environment.
+func (id Identity) SelectorLabels() pulumi.StringMap {
+	return pulumi.StringMap{
+		"app.kubernetes.io/name":     pulumi.String(id.Name),
+		"app.kubernetes.io/instance": pulumi.String(id.Instance),
+	}
+}
+
+// Metadata returns object metadata with the identity's labels.
+func (id Identity) Metadata(name, namespace string) *metav1.ObjectMetaArgs {
+	return &metav1.ObjectMetaArgs{
+		Name:      pulumi.String(name),
+		Namespace: pulumi.String(namespace),
+		Labels:    id.Labels(),
+	}
+}
+
+// RestrictedPodSecurityContext satisfies Pod Security "restricted" at pod level:
+// a fixed non-root user and group and the runtime's default seccomp profile.
+func RestrictedPodSecurityContext() *corev1.PodSecurityContextArgs {
+	return &corev1.PodSecurityContextArgs{
+		RunAsNonRoot: pulumi.Bool(true),
+		RunAsUser:    pulumi.Int(NonRootUID),
+		RunAsGroup:   pulumi.Int(NonRootUID),
+		FsGroup:      pulumi.Int(NonRootUID),
+		SeccompProfile: &corev1.SeccompProfileArgs{
+			Type: pulumi.String("RuntimeDefault"),
+		},
+	}
+}
+
+// RestrictedContainerSecurityContext satisfies Pod Security "restricted" at
+// container level and adds a read-only root filesystem.
+func RestrictedContainerSecurityContext() *corev1.SecurityContextArgs {
+	return &corev1.SecurityContextArgs{
+		AllowPrivilegeEscalation: pulumi.Bool(false),
+		ReadOnlyRootFilesystem:   pulumi.Bool(true),
+		RunAsNonRoot:             pulumi.Bool(true),
+		Capabilities: &corev1.CapabilitiesArgs{
+			Drop: pulumi.StringArray{pulumi.String("ALL")},
+		},
+		SeccompProfile: &corev1.SeccompProfileArgs{
+			Type: pulumi.String("RuntimeDefault"),
+		},
+	}
+}
+
+// Resources are a container's requests and limits, as Kubernetes quantities.
+type Resources struct {
+	RequestCPU, RequestMemory string
+	LimitCPU, LimitMemory     string
+}
+
+// Args returns the container resource requirements.
+func (r Resources) Args() *corev1.ResourceRequirementsArgs {
+	return &corev1.ResourceRequirementsArgs{
+		Requests: pulumi.StringMap{
+			"cpu":    pulumi.String(r.RequestCPU),
+			"memory": pulumi.String(r.RequestMemory),
+		},
+		Limits: pulumi.StringMap{
+			"cpu":    pulumi.String(r.LimitCPU),
+			"memory": pulumi.String(r.LimitMemory),
+		},
+	}
+}
+
+// Probes are a container's HTTP health endpoints.
+type Probes struct {
+	Port      int
+	Startup   string // path answered once the process has started
+	Liveness  string // path answered while the process is alive
+	Readiness string // path answered while the process takes traffic
+}
+
+// startupBudgetSeconds is how long a container may take to start before the
+// kubelet restarts it; liveness only begins once startup has succeeded, so a
+// slow start is never killed by the liveness probe.
+const startupBudgetSeconds = 60
+
+// Startup returns the startup probe: frequent, with a generous failure budget.
+func (p Probes) Startup() *corev1.ProbeArgs {
+	return p.httpGet(p.Startup, 2, 1, startupBudgetSeconds/2)
+}
+
+// Liveness returns the liveness probe: restarts a process that stays unhealthy
+// for 30 s.
+func (p Probes) Liveness() *corev1.ProbeArgs {
+	return p.httpGet(p.Liveness, 10, 2, 3)
+}
+
+// Readiness returns the readiness probe: takes a pod out of its Service within
+// 10 s of it reporting not ready.
+func (p Probes) Readiness() *corev1.ProbeArgs {
+	return p.httpGet(p.Readiness, 5, 2, 2)
+}
+
+func (p Probes) httpGet(path string, period, timeout, failures int) *corev1.ProbeArgs {
+	return &corev1.ProbeArgs{
+		HttpGet: &corev1.HTTPGetActionArgs{
+			Path: pulumi.String(path),
+			Port: pulumi.Int(p.Port),
+		},
+		PeriodSeconds:    pulumi.Int(period),
+		TimeoutSeconds:   pulumi.Int(timeout),
+		FailureThreshold: pulumi.Int(failures),
+	}
+}
+
+// PodSecurityLabels are the namespace labels that make the API server enforce,
+// audit and warn about the given Pod Security level.
+func PodSecurityLabels(level string) pulumi.StringMap {
+	return pulumi.StringMap{
+		"pod-security.kubernetes.io/enforce":         pulumi.String(level),
+		"pod-security.kubernetes.io/enforce-version": pulumi.String("latest"),
+		"pod-security.kubernetes.io/audit":           pulumi.String(level),
+		"pod-security.kubernetes.io/warn":            pulumi.String(level),
+	}
+}

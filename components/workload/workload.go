@@ -1,0 +1,471 @@
+// Package workload deploys one Go service of the team on Kubernetes with
+// production habits built in: probes, config and secrets that roll the pods
+// when they change, a restricted security context, resource limits,
+// disruption budgets, autoscaling and default-deny network policies.
+//
+// How a change of configuration rolls the pods: the ConfigMaps and the Secret
+// have no fixed name. The Kubernetes provider names them itself and replaces
+// them (create the new one, then delete the old one) whenever their data
+// changes, so the pod template refers to a new name and the Deployment rolls a
+// new ReplicaSet. No checksum of secret values is ever computed or stored.
+// They are not marked immutable, so that a change made to them outside Pulumi
+// stays visible to drift detection (a refresh) rather than being refused.
+package workload
+
+import (
+	"fmt"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/platform/components/internal/kube"
+)
+
+// TypeToken is the Pulumi type of the component.
+const TypeToken = "platform:workload:Workload"
+
+// preStopSeconds is how long a terminating pod keeps serving before SIGTERM,
+// so that endpoints and load balancers stop sending it traffic first.
+const preStopSeconds = 5
+
+// Workload is one service running on Kubernetes.
+type Workload struct {
+	pulumi.ResourceState
+
+	// Namespace the service runs in.
+	Namespace pulumi.StringOutput `pulumi:"namespace"`
+	// ServiceName is the name of the ClusterIP Service.
+	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
+	// ServiceDNS is the Service's cluster DNS name with its port.
+	ServiceDNS pulumi.StringOutput `pulumi:"serviceDns"`
+	// DeploymentName is the name of the Deployment.
+	DeploymentName pulumi.StringOutput `pulumi:"deploymentName"`
+}
+
+// NewWorkload declares the service's Kubernetes objects. The provider is
+// required: every object goes to the cluster it names, never an ambient one.
+func NewWorkload(ctx *pulumi.Context, name string, args Args, provider pulumi.ProviderResource, opts ...pulumi.ResourceOption) (*Workload, error) {
+	args = args.Defaults()
+	if err := args.Validate(); err != nil {
+		return nil, fmt.Errorf("workload %q: %w", name, err)
+	}
+	if provider == nil {
+		return nil, fmt.Errorf("workload %q: a Kubernetes provider is required", name)
+	}
+	w := &Workload{}
+	if err := ctx.RegisterComponentResource(TypeToken, name, w, opts...); err != nil {
+		return nil, err
+	}
+	b := builder{ctx: ctx, name: name, args: args, opts: []pulumi.ResourceOption{
+		pulumi.Parent(w), pulumi.Provider(provider), pulumi.DeletedWith(provider),
+	}}
+	if err := b.build(w); err != nil {
+		return nil, fmt.Errorf("workload %q: %w", name, err)
+	}
+	return w, ctx.RegisterResourceOutputs(w, pulumi.Map{
+		"namespace":      w.Namespace,
+		"serviceName":    w.ServiceName,
+		"serviceDns":     w.ServiceDNS,
+		"deploymentName": w.DeploymentName,
+	})
+}
+
+// builder declares the children of one Workload.
+type builder struct {
+	ctx  *pulumi.Context
+	name string
+	args Args
+	opts []pulumi.ResourceOption
+	id   kube.Identity
+}
+
+func (b *builder) build(w *Workload) error {
+	a := b.args
+	namespace := a.Namespace
+	if namespace == "" {
+		namespace = a.Name
+	}
+	b.id = kube.Identity{
+		Name: a.Name, Instance: a.Name, Version: a.Version, Component: "server",
+		PartOf: a.Name, Environment: a.Environment,
+	}
+	var dependsOn []pulumi.Resource
+	if a.Namespace == "" {
+		ns, err := b.namespace(namespace)
+		if err != nil {
+			return err
+		}
+		dependsOn = append(dependsOn, ns...)
+	}
+	opts := append(b.opts, pulumi.DependsOn(dependsOn))
+
+	sa, err := corev1.NewServiceAccount(b.ctx, b.name, &corev1.ServiceAccountArgs{
+		Metadata:                     b.id.Metadata(a.Name, namespace),
+		AutomountServiceAccountToken: pulumi.Bool(false),
+	}, opts...)
+	if err != nil {
+		return err
+	}
+	config, err := b.config(namespace, opts)
+	if err != nil {
+		return err
+	}
+	deployment, err := appsv1.NewDeployment(b.ctx, b.name, &appsv1.DeploymentArgs{
+		Metadata: b.id.Metadata(a.Name, namespace),
+		Spec:     b.deploymentSpec(sa.Metadata.Name().Elem(), config),
+	}, opts...)
+	if err != nil {
+		return err
+	}
+	service, err := corev1.NewService(b.ctx, b.name, &corev1.ServiceArgs{
+		Metadata: b.id.Metadata(a.Name, namespace),
+		Spec: &corev1.ServiceSpecArgs{
+			Type:     pulumi.String("ClusterIP"),
+			Selector: b.id.SelectorLabels(),
+			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
+				Name: pulumi.String("http"), Port: pulumi.Int(a.Port), TargetPort: pulumi.String("http"),
+				Protocol: pulumi.String("TCP"),
+			}},
+		},
+	}, opts...)
+	if err != nil {
+		return err
+	}
+	if err := b.availability(namespace, deployment, opts); err != nil {
+		return err
+	}
+	if err := b.ingress(namespace, service, opts); err != nil {
+		return err
+	}
+	if err := b.networkPolicy(namespace, opts); err != nil {
+		return err
+	}
+
+	w.Namespace = deployment.Metadata.Namespace().Elem()
+	w.DeploymentName = deployment.Metadata.Name().Elem()
+	w.ServiceName = service.Metadata.Name().Elem()
+	w.ServiceDNS = pulumi.Sprintf("%s.%s.svc.cluster.local:%d", w.ServiceName, w.Namespace, a.Port)
+	return nil
+}
+
+// namespace creates the service's namespace, enforcing Pod Security
+// "restricted", with a policy that denies all traffic not allowed explicitly.
+func (b *builder) namespace(name string) ([]pulumi.Resource, error) {
+	labels := b.id.Labels()
+	for k, v := range kube.PodSecurityLabels("restricted") {
+		labels[k] = v
+	}
+	ns, err := corev1.NewNamespace(b.ctx, b.name, &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(name), Labels: labels},
+	}, append(b.opts, pulumi.Protect(b.args.ProtectNamespace))...)
+	if err != nil {
+		return nil, err
+	}
+	deny, err := networkingv1.NewNetworkPolicy(b.ctx, b.name+"-default-deny", &networkingv1.NetworkPolicyArgs{
+		Metadata: b.id.Metadata("default-deny", name),
+		Spec: &networkingv1.NetworkPolicySpecArgs{
+			PodSelector: &metav1.LabelSelectorArgs{},
+			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
+		},
+	}, append(b.opts, pulumi.DependsOn([]pulumi.Resource{ns}))...)
+	if err != nil {
+		return nil, err
+	}
+	return []pulumi.Resource{ns, deny}, nil
+}
+
+// podConfig is what the pod template refers to: the names of the config
+// objects, which change whenever their content does.
+type podConfig struct {
+	env, files, secret pulumi.StringPtrInput
+}
+
+func (b *builder) config(namespace string, opts []pulumi.ResourceOption) (podConfig, error) {
+	a := b.args
+	var pc podConfig
+	// No names: the provider generates them and replaces the object on any
+	// change of data, which rolls the Deployment (see the package comment).
+	meta := &metav1.ObjectMetaArgs{Namespace: pulumi.String(namespace), Labels: b.id.Labels()}
+	if len(a.Env) > 0 {
+		cm, err := corev1.NewConfigMap(b.ctx, b.name+"-env", &corev1.ConfigMapArgs{
+			Metadata: meta, Data: pulumi.ToStringMap(a.Env),
+		}, opts...)
+		if err != nil {
+			return pc, err
+		}
+		pc.env = cm.Metadata.Name()
+	}
+	if len(a.Files) > 0 {
+		cm, err := corev1.NewConfigMap(b.ctx, b.name+"-files", &corev1.ConfigMapArgs{
+			Metadata: meta, Data: pulumi.ToStringMap(a.Files),
+		}, opts...)
+		if err != nil {
+			return pc, err
+		}
+		pc.files = cm.Metadata.Name()
+	}
+	if len(a.SecretEnv) > 0 {
+		data := pulumi.StringMap{}
+		for k, v := range a.SecretEnv {
+			data[k] = pulumi.ToSecret(v).(pulumi.StringOutput)
+		}
+		secret, err := corev1.NewSecret(b.ctx, b.name+"-secret", &corev1.SecretArgs{
+			Metadata: meta, Type: pulumi.String("Opaque"), StringData: data,
+		}, opts...)
+		if err != nil {
+			return pc, err
+		}
+		pc.secret = secret.Metadata.Name()
+	}
+	return pc, nil
+}
+
+func (b *builder) deploymentSpec(serviceAccount pulumi.StringInput, pc podConfig) *appsv1.DeploymentSpecArgs {
+	a := b.args
+	maxUnavailable, maxSurge := pulumi.String("25%"), pulumi.String("25%")
+	if a.HighAvailability {
+		maxUnavailable, maxSurge = pulumi.String("0"), pulumi.String("1")
+	}
+	var envFrom corev1.EnvFromSourceArray
+	if pc.env != nil {
+		envFrom = append(envFrom, &corev1.EnvFromSourceArgs{ConfigMapRef: &corev1.ConfigMapEnvSourceArgs{Name: pc.env}})
+	}
+	if pc.secret != nil {
+		envFrom = append(envFrom, &corev1.EnvFromSourceArgs{SecretRef: &corev1.SecretEnvSourceArgs{Name: pc.secret}})
+	}
+	volumes := corev1.VolumeArray{&corev1.VolumeArgs{
+		Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("64Mi")},
+	}}
+	mounts := corev1.VolumeMountArray{&corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")}}
+	if pc.files != nil {
+		volumes = append(volumes, &corev1.VolumeArgs{
+			Name: pulumi.String("config"), ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: pc.files},
+		})
+		mounts = append(mounts, &corev1.VolumeMountArgs{
+			Name: pulumi.String("config"), MountPath: pulumi.String("/etc/" + a.Name), ReadOnly: pulumi.Bool(true),
+		})
+	}
+	return &appsv1.DeploymentSpecArgs{
+		Replicas:             pulumi.Int(a.Replicas),
+		RevisionHistoryLimit: pulumi.Int(5),
+		Selector:             &metav1.LabelSelectorArgs{MatchLabels: b.id.SelectorLabels()},
+		Strategy: &appsv1.DeploymentStrategyArgs{
+			Type: pulumi.String("RollingUpdate"),
+			RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
+				MaxUnavailable: maxUnavailable, MaxSurge: maxSurge,
+			},
+		},
+		Template: &corev1.PodTemplateSpecArgs{
+			Metadata: &metav1.ObjectMetaArgs{Labels: b.id.Labels()},
+			Spec: &corev1.PodSpecArgs{
+				ServiceAccountName:            serviceAccount,
+				AutomountServiceAccountToken:  pulumi.Bool(false),
+				SecurityContext:               kube.RestrictedPodSecurityContext(),
+				TerminationGracePeriodSeconds: pulumi.Int(preStopSeconds + a.DrainSeconds + 5),
+				TopologySpreadConstraints:     b.spread(),
+				Volumes:                       volumes,
+				Containers: corev1.ContainerArray{&corev1.ContainerArgs{
+					Name:            pulumi.String(a.Name),
+					Image:           a.Image,
+					ImagePullPolicy: pulumi.String("IfNotPresent"),
+					Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
+						Name: pulumi.String("http"), ContainerPort: pulumi.Int(a.Port), Protocol: pulumi.String("TCP"),
+					}},
+					Env:             b.env(),
+					EnvFrom:         envFrom,
+					Resources:       a.Resources.Args(),
+					SecurityContext: kube.RestrictedContainerSecurityContext(),
+					StartupProbe:    a.Probes.Startup(),
+					LivenessProbe:   a.Probes.Liveness(),
+					ReadinessProbe:  a.Probes.Readiness(),
+					Lifecycle: &corev1.LifecycleArgs{PreStop: &corev1.LifecycleHandlerArgs{
+						Sleep: &corev1.SleepActionArgs{Seconds: pulumi.Int(preStopSeconds)},
+					}},
+					VolumeMounts: mounts,
+				}},
+			},
+		},
+	}
+}
+
+// env is what every service gets from the platform: where it runs, and where
+// to send traces.
+func (b *builder) env() corev1.EnvVarArray {
+	a := b.args
+	env := corev1.EnvVarArray{
+		&corev1.EnvVarArgs{Name: pulumi.String("OTEL_SERVICE_NAME"), Value: pulumi.String(a.Name)},
+		&corev1.EnvVarArgs{
+			Name:  pulumi.String("OTEL_RESOURCE_ATTRIBUTES"),
+			Value: pulumi.String(fmt.Sprintf("service.version=%s,deployment.environment.name=%s", a.Version, a.Environment)),
+		},
+	}
+	if a.Telemetry != nil {
+		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String("OTEL_EXPORTER_OTLP_ENDPOINT"), Value: a.Telemetry.Endpoint})
+	}
+	return env
+}
+
+// spread keeps a highly available service's pods on different zones and hosts.
+func (b *builder) spread() corev1.TopologySpreadConstraintArray {
+	if !b.args.HighAvailability {
+		return nil
+	}
+	var constraints corev1.TopologySpreadConstraintArray
+	for _, key := range []string{"topology.kubernetes.io/zone", "kubernetes.io/hostname"} {
+		constraints = append(constraints, &corev1.TopologySpreadConstraintArgs{
+			MaxSkew:           pulumi.Int(1),
+			TopologyKey:       pulumi.String(key),
+			WhenUnsatisfiable: pulumi.String("DoNotSchedule"),
+			LabelSelector:     &metav1.LabelSelectorArgs{MatchLabels: b.id.SelectorLabels()},
+		})
+	}
+	return constraints
+}
+
+// availability adds a PodDisruptionBudget when there is more than one replica,
+// and the HorizontalPodAutoscaler when autoscaling is on.
+func (b *builder) availability(namespace string, deployment *appsv1.Deployment, opts []pulumi.ResourceOption) error {
+	a := b.args
+	if a.Replicas > 1 {
+		_, err := policyv1.NewPodDisruptionBudget(b.ctx, b.name, &policyv1.PodDisruptionBudgetArgs{
+			Metadata: b.id.Metadata(a.Name, namespace),
+			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
+				MaxUnavailable: pulumi.Int(1),
+				Selector:       &metav1.LabelSelectorArgs{MatchLabels: b.id.SelectorLabels()},
+			},
+		}, opts...)
+		if err != nil {
+			return err
+		}
+	}
+	if as := a.Autoscaling; as != nil {
+		_, err := autoscalingv2.NewHorizontalPodAutoscaler(b.ctx, b.name, &autoscalingv2.HorizontalPodAutoscalerArgs{
+			Metadata: b.id.Metadata(a.Name, namespace),
+			Spec: &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
+				ScaleTargetRef: &autoscalingv2.CrossVersionObjectReferenceArgs{
+					ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String("Deployment"),
+					Name: deployment.Metadata.Name().Elem(),
+				},
+				MinReplicas: pulumi.Int(a.Replicas),
+				MaxReplicas: pulumi.Int(as.MaxReplicas),
+				Metrics: autoscalingv2.MetricSpecArray{&autoscalingv2.MetricSpecArgs{
+					Type: pulumi.String("Resource"),
+					Resource: &autoscalingv2.ResourceMetricSourceArgs{
+						Name: pulumi.String("cpu"),
+						Target: &autoscalingv2.MetricTargetArgs{
+							Type: pulumi.String("Utilization"), AverageUtilization: pulumi.Int(as.TargetCPUUtilization),
+						},
+					},
+				}},
+			},
+		}, opts...)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *builder) ingress(namespace string, service *corev1.Service, opts []pulumi.ResourceOption) error {
+	in := b.args.Ingress
+	if in == nil {
+		return nil
+	}
+	var className pulumi.StringPtrInput
+	if in.ClassName != "" {
+		className = pulumi.String(in.ClassName)
+	}
+	_, err := networkingv1.NewIngress(b.ctx, b.name, &networkingv1.IngressArgs{
+		Metadata: b.id.Metadata(b.args.Name, namespace),
+		Spec: &networkingv1.IngressSpecArgs{
+			IngressClassName: className,
+			Rules: networkingv1.IngressRuleArray{&networkingv1.IngressRuleArgs{
+				Host: pulumi.String(in.Host),
+				Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: networkingv1.HTTPIngressPathArray{
+					&networkingv1.HTTPIngressPathArgs{
+						Path: pulumi.String("/"), PathType: pulumi.String("Prefix"),
+						Backend: &networkingv1.IngressBackendArgs{Service: &networkingv1.IngressServiceBackendArgs{
+							Name: service.Metadata.Name().Elem(),
+							Port: &networkingv1.ServiceBackendPortArgs{Name: pulumi.String("http")},
+						}},
+					},
+				}},
+			}},
+		},
+	}, opts...)
+	return err
+}
+
+// networkPolicy allows, for the service's pods, ingress on the service port
+// from its own namespace and the ones named, and egress to DNS, the tracing
+// collector and the destinations the config names. Everything else is denied.
+func (b *builder) networkPolicy(namespace string, opts []pulumi.ResourceOption) error {
+	a := b.args
+	from := networkingv1.NetworkPolicyPeerArray{
+		&networkingv1.NetworkPolicyPeerArgs{PodSelector: &metav1.LabelSelectorArgs{}},
+	}
+	sources := append([]string{}, a.AllowFrom...)
+	if a.Ingress != nil && a.Ingress.ControllerNamespace != "" {
+		sources = append(sources, a.Ingress.ControllerNamespace)
+	}
+	for _, ns := range sources {
+		from = append(from, namespacePeer(ns))
+	}
+	egress := networkingv1.NetworkPolicyEgressRuleArray{&networkingv1.NetworkPolicyEgressRuleArgs{
+		To: networkingv1.NetworkPolicyPeerArray{&networkingv1.NetworkPolicyPeerArgs{
+			NamespaceSelector: namespaceSelector("kube-system"),
+			PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
+				"k8s-app": pulumi.String("kube-dns"),
+			}},
+		}},
+		Ports: networkingv1.NetworkPolicyPortArray{port("UDP", 53), port("TCP", 53)},
+	}}
+	if t := a.Telemetry; t != nil {
+		egress = append(egress, &networkingv1.NetworkPolicyEgressRuleArgs{
+			To:    networkingv1.NetworkPolicyPeerArray{namespacePeer(t.Namespace)},
+			Ports: networkingv1.NetworkPolicyPortArray{port("TCP", t.Port)},
+		})
+	}
+	for _, rule := range a.Egress {
+		ports := networkingv1.NetworkPolicyPortArray{}
+		for _, p := range rule.Ports {
+			ports = append(ports, port("TCP", p))
+		}
+		egress = append(egress, &networkingv1.NetworkPolicyEgressRuleArgs{
+			To:    networkingv1.NetworkPolicyPeerArray{&networkingv1.NetworkPolicyPeerArgs{IpBlock: &networkingv1.IPBlockArgs{Cidr: pulumi.String(rule.CIDR)}}},
+			Ports: ports,
+		})
+	}
+	_, err := networkingv1.NewNetworkPolicy(b.ctx, b.name, &networkingv1.NetworkPolicyArgs{
+		Metadata: b.id.Metadata(a.Name, namespace),
+		Spec: &networkingv1.NetworkPolicySpecArgs{
+			PodSelector: &metav1.LabelSelectorArgs{MatchLabels: b.id.SelectorLabels()},
+			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
+			Ingress: networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{
+				From:  from,
+				Ports: networkingv1.NetworkPolicyPortArray{port("TCP", a.Port)},
+			}},
+			Egress: egress,
+		},
+	}, opts...)
+	return err
+}
+
+func namespaceSelector(namespace string) *metav1.LabelSelectorArgs {
+	return &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
+		"kubernetes.io/metadata.name": pulumi.String(namespace),
+	}}
+}
+
+func namespacePeer(namespace string) *networkingv1.NetworkPolicyPeerArgs {
+	return &networkingv1.NetworkPolicyPeerArgs{NamespaceSelector: namespaceSelector(namespace)}
+}
+
+func port(protocol string, number int) *networkingv1.NetworkPolicyPortArgs {
+	return &networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String(protocol), Port: pulumi.Int(number)}
+}

@@ -1,0 +1,349 @@
+package workload
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/platform/components/internal/kube"
+	"github.com/acme/platform/internal/pulumitest"
+)
+
+const (
+	deploymentType = "kubernetes:apps/v1:Deployment"
+	configMapType  = "kubernetes:core/v1:ConfigMap"
+	secretType     = "kubernetes:core/v1:Secret"
+	pdbType        = "kubernetes:policy/v1:PodDisruptionBudget"
+	hpaType        = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+	namespaceType  = "kubernetes:core/v1:Namespace"
+	policyType     = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+	ingressType    = "kubernetes:networking.k8s.io/v1:Ingress"
+	serviceType    = "kubernetes:core/v1:Service"
+	accountType    = "kubernetes:core/v1:ServiceAccount"
+)
+
+func baseArgs() Args {
+	return Args{
+		Name:        "greeter",
+		Environment: "dev",
+		Version:     "1.2.3",
+		Image:       pulumi.String("ghcr.io/acme/greeter:1.2.3"),
+		Env:         map[string]string{"GREETING": "hello"},
+	}
+}
+
+// deploy runs the component under mocks with an explicit provider.
+func deploy(t *testing.T, args Args) (*pulumitest.Graph, error) {
+	t.Helper()
+	return pulumitest.Run(t, "platform", "test", func(ctx *pulumi.Context) error {
+		provider, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
+		if err != nil {
+			return err
+		}
+		_, err = NewWorkload(ctx, "greeter", args, provider)
+		return err
+	})
+}
+
+func mustDeploy(t *testing.T, args Args) *pulumitest.Graph {
+	t.Helper()
+	g, err := deploy(t, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func input(t *testing.T, r pulumitest.Resource, path string) any {
+	t.Helper()
+	v, ok := r.Input(path)
+	if !ok {
+		t.Fatalf("%s %s has no input %s", r.Type, r.Name, path)
+	}
+	return v
+}
+
+func TestEveryChildIsParentedAndUsesTheProvider(t *testing.T) {
+	g := mustDeploy(t, baseArgs())
+	component := g.One(t, TypeToken, "greeter")
+	for _, r := range g.Resources {
+		if !strings.HasPrefix(r.Type, "kubernetes:") || r.Type == "pulumi:providers:kubernetes" {
+			continue
+		}
+		if r.Parent != component.URN {
+			t.Errorf("%s %s: parent %q, want the component", r.Type, r.Name, r.Parent)
+		}
+		if !strings.Contains(r.Provider, "pulumi:providers:kubernetes::k8s") {
+			t.Errorf("%s %s: provider %q, want the explicit one", r.Type, r.Name, r.Provider)
+		}
+	}
+}
+
+func TestDeploymentIsSecureByDefault(t *testing.T) {
+	g := mustDeploy(t, baseArgs())
+	d := g.One(t, deploymentType, "greeter")
+	pod := "spec.template.spec."
+	c := pod + "containers.0."
+	want := map[string]any{
+		pod + "securityContext.runAsNonRoot":           true,
+		pod + "securityContext.runAsUser":              float64(kube.NonRootUID),
+		pod + "securityContext.seccompProfile.type":    "RuntimeDefault",
+		pod + "automountServiceAccountToken":           false,
+		c + "securityContext.readOnlyRootFilesystem":   true,
+		c + "securityContext.allowPrivilegeEscalation": false,
+		c + "securityContext.capabilities.drop.0":      "ALL",
+		c + "resources.requests.cpu":                   "50m",
+		c + "resources.limits.memory":                  "128Mi",
+		c + "startupProbe.httpGet.path":                "/healthz",
+		c + "livenessProbe.httpGet.path":               "/healthz",
+		c + "readinessProbe.httpGet.path":              "/readyz",
+		c + "readinessProbe.httpGet.port":              float64(8080),
+		c + "lifecycle.preStop.sleep.seconds":          float64(preStopSeconds),
+		c + "volumeMounts.0.mountPath":                 "/tmp",
+		pod + "terminationGracePeriodSeconds":          float64(preStopSeconds + 10 + 5),
+		"spec.template.metadata.labels.app":            "greeter",
+		"spec.template.metadata.labels.version":        "1.2.3",
+		"spec.template.metadata.labels.environment":    "dev",
+	}
+	for path, v := range want {
+		if got := input(t, d, path); got != v {
+			t.Errorf("%s = %v, want %v", path, got, v)
+		}
+	}
+	// The startup probe gives a slow start a minute before liveness may kill it.
+	period := input(t, d, c+"startupProbe.periodSeconds").(float64)
+	failures := input(t, d, c+"startupProbe.failureThreshold").(float64)
+	if period*failures < 60 {
+		t.Errorf("startup budget %vs, want at least 60s", period*failures)
+	}
+	sa := g.One(t, accountType, "greeter")
+	if got := input(t, sa, "automountServiceAccountToken"); got != false {
+		t.Errorf("service account automounts its token")
+	}
+}
+
+func TestNamespaceEnforcesRestrictedAndDeniesByDefault(t *testing.T) {
+	g := mustDeploy(t, baseArgs())
+	ns := g.One(t, namespaceType, "greeter")
+	labels := input(t, ns, "metadata.labels").(map[string]any)
+	for _, mode := range []string{"enforce", "audit", "warn"} {
+		if labels["pod-security.kubernetes.io/"+mode] != "restricted" {
+			t.Errorf("namespace label pod-security.kubernetes.io/%s = %v", mode, labels["pod-security.kubernetes.io/"+mode])
+		}
+	}
+	deny := g.One(t, policyType, "greeter-default-deny")
+	if sel := input(t, deny, "spec.podSelector").(map[string]any); len(sel) != 0 {
+		t.Errorf("default deny selects %v, want every pod", sel)
+	}
+	if types := input(t, deny, "spec.policyTypes").([]any); len(types) != 2 {
+		t.Errorf("default deny policy types %v", types)
+	}
+	if ns.Protect {
+		t.Error("dev namespace is protected")
+	}
+}
+
+func TestGivenNamespaceIsNotCreated(t *testing.T) {
+	args := baseArgs()
+	args.Namespace = "team-a"
+	g := mustDeploy(t, args)
+	if n := len(g.OfType(namespaceType)); n != 0 {
+		t.Fatalf("created %d namespaces in a given one", n)
+	}
+	if got := input(t, g.One(t, deploymentType, "greeter"), "metadata.namespace"); got != "team-a" {
+		t.Errorf("deployment namespace %v", got)
+	}
+}
+
+func TestAvailabilityObjectsOnlyWhereTheyBelong(t *testing.T) {
+	tests := []struct {
+		name         string
+		mutate       func(*Args)
+		pdb, hpa     int
+		maxUnavail   string
+		spread, prot bool
+	}{
+		{"dev single replica", func(a *Args) {}, 0, 0, "25%", false, false},
+		{"two replicas get a budget", func(a *Args) { a.Replicas = 2 }, 1, 0, "25%", false, false},
+		{"prod-like", func(a *Args) {
+			a.Replicas, a.HighAvailability, a.ProtectNamespace = 3, true, true
+			a.Autoscaling = &Autoscaling{MaxReplicas: 10}
+		}, 1, 1, "0", true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := baseArgs()
+			tt.mutate(&args)
+			g := mustDeploy(t, args)
+			if n := len(g.OfType(pdbType)); n != tt.pdb {
+				t.Errorf("%d PodDisruptionBudgets, want %d", n, tt.pdb)
+			}
+			if n := len(g.OfType(hpaType)); n != tt.hpa {
+				t.Errorf("%d HorizontalPodAutoscalers, want %d", n, tt.hpa)
+			}
+			d := g.One(t, deploymentType, "greeter")
+			if got := input(t, d, "spec.strategy.rollingUpdate.maxUnavailable"); got != tt.maxUnavail {
+				t.Errorf("maxUnavailable %v, want %v", got, tt.maxUnavail)
+			}
+			_, spread := d.Input("spec.template.spec.topologySpreadConstraints.1.topologyKey")
+			if spread != tt.spread {
+				t.Errorf("topology spread %v, want %v", spread, tt.spread)
+			}
+			if p := g.One(t, namespaceType, "greeter").Protect; p != tt.prot {
+				t.Errorf("namespace protected %v, want %v", p, tt.prot)
+			}
+			if tt.hpa == 1 {
+				hpa := g.OfType(hpaType)[0]
+				if got := input(t, hpa, "spec.minReplicas"); got != float64(args.Replicas) {
+					t.Errorf("hpa min %v", got)
+				}
+				if got := input(t, hpa, "spec.metrics.0.resource.target.averageUtilization"); got != float64(70) {
+					t.Errorf("hpa target %v", got)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretsStaySecret(t *testing.T) {
+	args := baseArgs()
+	args.SecretEnv = map[string]pulumi.StringInput{"API_TOKEN": pulumi.ToSecret(pulumi.String("tok")).(pulumi.StringOutput)}
+	g := mustDeploy(t, args)
+	s := g.One(t, secretType, "greeter-secret")
+	if !s.Secret("stringData.API_TOKEN") {
+		t.Fatal("secret value is not a Pulumi secret in the provider's inputs")
+	}
+	d := g.One(t, deploymentType, "greeter")
+	ref := input(t, d, "spec.template.spec.containers.0.envFrom.1.secretRef.name").(string)
+	if !strings.HasPrefix(ref, "greeter-secret-") {
+		t.Errorf("pod does not take its env from the secret: %q", ref)
+	}
+	if d.Secret("spec.template.spec.containers.0.envFrom") {
+		t.Error("the secret's name became secret: the pod template would be hidden in previews")
+	}
+}
+
+func TestPlainSecretIsRejected(t *testing.T) {
+	args := baseArgs()
+	args.SecretEnv = map[string]pulumi.StringInput{"API_TOKEN": pulumi.String("plain")}
+	_, err := deploy(t, args)
+	if err == nil || !strings.Contains(err.Error(), "secretEnv.API_TOKEN: (plain value): must be a Pulumi secret") {
+		t.Fatalf("plain secret accepted or wrong message: %v", err)
+	}
+}
+
+// A change of config content must change the pod template, so that the
+// Deployment rolls. The ConfigMap has no fixed name: the provider names it and
+// replaces it when its data changes (the mocks name it after its content).
+func TestConfigChangeChangesThePodTemplate(t *testing.T) {
+	envFromName := func(greeting string) string {
+		args := baseArgs()
+		args.Env = map[string]string{"GREETING": greeting}
+		g := mustDeploy(t, args)
+		cm := g.One(t, configMapType, "greeter-env")
+		if _, named := cm.Input("metadata.name"); named {
+			t.Fatal("the ConfigMap has a fixed name: a change of data would not roll the pods")
+		}
+		return input(t, g.One(t, deploymentType, "greeter"), "spec.template.spec.containers.0.envFrom.0.configMapRef.name").(string)
+	}
+	a, b := envFromName("hello"), envFromName("bonjour")
+	if a == b {
+		t.Fatalf("pod template refers to %q for both configs: a change would not roll the pods", a)
+	}
+	if a != envFromName("hello") {
+		t.Fatal("the same config gives a different pod template: every up would roll the pods")
+	}
+}
+
+func TestNetworkPolicyAllowsOnlyWhatIsNamed(t *testing.T) {
+	args := baseArgs()
+	args.AllowFrom = []string{"frontend"}
+	args.Egress = []EgressRule{{CIDR: "10.10.0.0/16", Ports: []int{5432}}}
+	args.Telemetry = &Telemetry{Endpoint: pulumi.String("http://jaeger-collector.observability:4318"), Namespace: "observability", Port: 4318}
+	g := mustDeploy(t, args)
+	p := g.One(t, policyType, "greeter")
+	checks := map[string]any{
+		"spec.ingress.0.ports.0.port":     float64(8080),
+		"spec.egress.0.ports.0.port":      float64(53),
+		"spec.egress.1.ports.0.port":      float64(4318),
+		"spec.egress.2.to.0.ipBlock.cidr": "10.10.0.0/16",
+		"spec.egress.2.ports.0.port":      float64(5432),
+	}
+	for path, want := range checks {
+		if got := input(t, p, path); got != want {
+			t.Errorf("%s = %v, want %v", path, got, want)
+		}
+	}
+	from := input(t, p, "spec.ingress.0.from.1.namespaceSelector.matchLabels").(map[string]any)
+	if from["kubernetes.io/metadata.name"] != "frontend" {
+		t.Errorf("ingress not from the named namespace: %v", from)
+	}
+	if n := len(input(t, p, "spec.egress").([]any)); n != 3 {
+		t.Errorf("%d egress rules, want DNS, tracing and the named one", n)
+	}
+	env := input(t, g.One(t, deploymentType, "greeter"), "spec.template.spec.containers.0.env").([]any)
+	found := map[string]any{}
+	for _, e := range env {
+		m := e.(map[string]any)
+		found[m["name"].(string)] = m["value"]
+	}
+	if found["OTEL_EXPORTER_OTLP_ENDPOINT"] != "http://jaeger-collector.observability:4318" ||
+		found["OTEL_SERVICE_NAME"] != "greeter" ||
+		found["OTEL_RESOURCE_ATTRIBUTES"] != "service.version=1.2.3,deployment.environment.name=dev" {
+		t.Errorf("telemetry env %v", found)
+	}
+}
+
+func TestIngressWhenAsked(t *testing.T) {
+	args := baseArgs()
+	args.Ingress = &Ingress{Host: "greeter.example.com", ClassName: "nginx", ControllerNamespace: "ingress-nginx"}
+	g := mustDeploy(t, args)
+	in := g.One(t, ingressType, "greeter")
+	if got := input(t, in, "spec.rules.0.host"); got != "greeter.example.com" {
+		t.Errorf("host %v", got)
+	}
+	if got := input(t, g.One(t, serviceType, "greeter"), "spec.type"); got != "ClusterIP" {
+		t.Errorf("service type %v", got)
+	}
+}
+
+func TestValidationNamesTheKey(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Args)
+		want   string
+	}{
+		{"replicas", func(a *Args) { a.Replicas = -2 }, "replicas: -2: must be at least 1"},
+		{"limits below requests", func(a *Args) { a.Resources = kube.Resources{RequestCPU: "1", LimitCPU: "500m"} }, `resources.limits.cpu: "500m": must be at least the request "1"`},
+		{"probe port", func(a *Args) { a.Probes.Port = 9090 }, "probes.port: 9090: must be the container port 8080"},
+		{"empty image", func(a *Args) { a.Image = nil }, `image: "": is required`},
+		{"latest", func(a *Args) { a.Image = pulumi.String("greeter:latest") }, `image: "greeter:latest": must not use the "latest" tag`},
+		{"digest ok, bad digest", func(a *Args) { a.Image = pulumi.String("greeter@sha256:abc") }, `image: "greeter@sha256:abc": must be an image reference`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := baseArgs()
+			tt.mutate(&args)
+			_, err := deploy(t, args)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("want error containing %q, got %v", tt.want, err)
+			}
+		})
+	}
+}
+
+func TestImageReferences(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("0f", 32)
+	for _, ok := range []string{"greeter:1", "ghcr.io/acme/greeter:1.2.3", "localhost:5000/a/b:v1", "ghcr.io/acme/greeter@" + digest, "ghcr.io/acme/greeter:1.2.3@" + digest} {
+		if err := ValidateImageReference(ok); err != nil {
+			t.Errorf("%s rejected: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "greeter", "greeter:latest", "Greeter:1", "ghcr.io/acme/greeter@sha256:short", "a b:1"} {
+		if ValidateImageReference(bad) == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,326 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acme/platform/internal/driver"
+	"github.com/acme/platform/stacks"
+)
+
+// platform runs the cmd/platform binary on the test project and returns its
+// exit code and combined output.
+func platform(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, env.platform, append(args, "--stack", "local", "--cwd", env.projectDir)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	t.Logf("platform %s: %s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, out.String()
+	case errors.As(err, &exit):
+		return exit.ExitCode(), out.String()
+	}
+	t.Fatalf("platform %v: %v\n%s", args, err, out.String())
+	return -1, ""
+}
+
+func mustPlatform(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out := platform(t, args...)
+	if code != 0 {
+		t.Fatalf("platform %v exited %d:\n%s", args, code, out)
+	}
+	return out
+}
+
+func kubectl(t *testing.T, args ...string) []byte {
+	t.Helper()
+	out, err := env.cluster.Kubectl(t.Context(), nil, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// driftReport runs a refresh preview through the driver: what changed outside
+// Pulumi, resource by resource, without writing the state.
+func driftReport(t *testing.T) driver.Changes {
+	t.Helper()
+	s, err := driver.Open(t.Context(), driver.Options{ProjectDir: env.projectDir, Stack: "local", Program: stacks.ProgramForWorkspace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	changes, err := s.Refresh(t.Context(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("refresh preview: %s, %d drifted", time.Since(start).Round(time.Millisecond), len(changes))
+	return changes
+}
+
+// workloads lists the stack's Deployments, StatefulSets and DaemonSets as the
+// API server reports them.
+type workload struct {
+	Kind     string
+	Name     string
+	Desired  int
+	Ready    int
+	Updated  int
+	Observed bool
+}
+
+func workloads(t *testing.T) []workload {
+	t.Helper()
+	var list struct {
+		Items []struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name       string `json:"name"`
+				Namespace  string `json:"namespace"`
+				Generation int    `json:"generation"`
+			} `json:"metadata"`
+			Spec struct {
+				Replicas *int `json:"replicas"`
+			} `json:"spec"`
+			Status struct {
+				ObservedGeneration     int `json:"observedGeneration"`
+				ReadyReplicas          int `json:"readyReplicas"`
+				UpdatedReplicas        int `json:"updatedReplicas"`
+				DesiredNumberScheduled int `json:"desiredNumberScheduled"`
+				NumberReady            int `json:"numberReady"`
+			} `json:"status"`
+		} `json:"items"`
+	}
+	out := kubectl(t, "get", "deployments,statefulsets,daemonsets", "-A", "-l", "app.kubernetes.io/managed-by=pulumi", "-o", "json")
+	if err := json.Unmarshal(out, &list); err != nil {
+		t.Fatal(err)
+	}
+	var ws []workload
+	for _, i := range list.Items {
+		w := workload{Kind: i.Kind, Name: i.Metadata.Namespace + "/" + i.Metadata.Name, Observed: i.Status.ObservedGeneration >= i.Metadata.Generation}
+		if i.Kind == "DaemonSet" {
+			w.Desired, w.Ready, w.Updated = i.Status.DesiredNumberScheduled, i.Status.NumberReady, i.Status.NumberReady
+		} else {
+			w.Desired, w.Ready, w.Updated = 1, i.Status.ReadyReplicas, i.Status.UpdatedReplicas
+			if i.Spec.Replicas != nil {
+				w.Desired = *i.Spec.Replicas
+			}
+		}
+		ws = append(ws, w)
+	}
+	return ws
+}
+
+func findChange(changes driver.Changes, typ, nameSuffix string) (driver.Change, bool) {
+	for _, c := range changes {
+		if c.Type == typ && strings.HasSuffix(c.URN, "::"+nameSuffix) {
+			return c, true
+		}
+	}
+	return driver.Change{}, false
+}
+
+func hasPath(paths []string, prefix string) bool {
+	return slices.ContainsFunc(paths, func(p string) bool { return strings.HasPrefix(p, prefix) })
+}
+
+// TestLocalStack walks the local stack through its life: up, no perpetual
+// diffs, drift made with the Kubernetes API found and remediated, a config
+// change rolling the pods, and destroy leaving nothing behind. The steps
+// depend on each other, so the first failure stops the walk.
+func TestLocalStack(t *testing.T) {
+	steps := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"up", testUp},
+		{"no changes after up", testNoChanges},
+		{"no changes after refresh", testNoChangesAfterRefresh},
+		{"drift is detected", testDriftDetected},
+		{"up remediates drift", testRemediate},
+		{"config change rolls the pods", testConfigChangeRolls},
+		{"destroy leaves nothing", testDestroy},
+	}
+	for _, s := range steps {
+		if !t.Run(s.name, s.run) {
+			t.Fatalf("step %q failed; later steps depend on it", s.name)
+		}
+	}
+}
+
+func testUp(t *testing.T) {
+	mustPlatform(t, "up")
+	ws := workloads(t)
+	if len(ws) == 0 {
+		t.Fatal("the stack declared no Deployment, StatefulSet or DaemonSet")
+	}
+	for _, w := range ws {
+		if !w.Observed || w.Ready != w.Desired || w.Updated != w.Desired {
+			t.Errorf("%s %s not ready: %+v", w.Kind, w.Name, w)
+		}
+	}
+	// The namespace enforces Pod Security "restricted": the pods being there
+	// proves the workload's security context passes admission.
+	labels := string(kubectl(t, "get", "namespace", "greeter", "-o", "jsonpath={.metadata.labels}"))
+	if !strings.Contains(labels, `"pod-security.kubernetes.io/enforce":"restricted"`) {
+		t.Errorf("namespace greeter does not enforce restricted: %s", labels)
+	}
+	pods := string(kubectl(t, "get", "pods", "-n", "greeter", "-o", "jsonpath={.items[*].status.phase}"))
+	if !strings.Contains(pods, "Running") {
+		t.Errorf("no running pod of greeter: %q", pods)
+	}
+	out := mustPlatform(t, "outputs")
+	if !strings.Contains(out, "greeter.greeter.svc.cluster.local:8080") {
+		t.Errorf("outputs lack the service DNS name:\n%s", out)
+	}
+}
+
+func testNoChanges(t *testing.T) {
+	if code, out := platform(t, "preview", "--expect-no-changes"); code != 0 {
+		t.Fatalf("preview right after up found changes (exit %d):\n%s", code, out)
+	}
+	if changes := driftReport(t); len(changes) != 0 {
+		t.Fatalf("refresh preview right after up found drift: %+v", changes)
+	}
+}
+
+func testNoChangesAfterRefresh(t *testing.T) {
+	mustPlatform(t, "refresh")
+	if code, out := platform(t, "preview", "--expect-no-changes"); code != 0 {
+		t.Fatalf("preview after refresh found changes (exit %d):\n%s", code, out)
+	}
+}
+
+func testDriftDetected(t *testing.T) {
+	kubectl(t, "-n", "greeter", "scale", "deployment", "greeter", "--replicas=3")
+	kubectl(t, "-n", "greeter", "set", "image", "deployment/greeter", "greeter=ghcr.io/acme/greeter:0.0.9")
+	cm := strings.TrimSpace(string(kubectl(t, "-n", "greeter", "get", "configmap", "-l", "app=greeter", "-o", "jsonpath={.items[0].metadata.name}")))
+	kubectl(t, "-n", "greeter", "patch", "configmap", cm, "--type=merge", "-p", `{"data":{"GREETING":"edited by hand"}}`)
+	kubectl(t, "-n", "greeter", "delete", "service", "greeter")
+	kubectl(t, "-n", "greeter", "label", "serviceaccount", "greeter", "environment=tampered", "--overwrite")
+
+	changes := driftReport(t)
+	want := []struct {
+		typ, name, op string
+		paths         []string
+	}{
+		{"kubernetes:apps/v1:Deployment", "greeter", "update", []string{"spec.replicas", "spec.template.spec.containers[0].image"}},
+		{"kubernetes:core/v1:ConfigMap", "greeter-env", "update", []string{"data.GREETING"}},
+		{"kubernetes:core/v1:Service", "greeter", "delete", nil},
+		{"kubernetes:core/v1:ServiceAccount", "greeter", "update", []string{"metadata.labels.environment"}},
+	}
+	for _, w := range want {
+		c, ok := findChange(changes, w.typ, w.name)
+		if !ok {
+			t.Errorf("drift of %s %s not reported; reported: %+v", w.typ, w.name, changes)
+			continue
+		}
+		if string(c.Op) != w.op {
+			t.Errorf("%s %s reported as %s, want %s", w.typ, w.name, c.Op, w.op)
+		}
+		for _, p := range w.paths {
+			if !hasPath(c.Paths, p) {
+				t.Errorf("%s %s: changed path %s not reported; paths: %v", w.typ, w.name, p, c.Paths)
+			}
+		}
+	}
+	if len(changes) != len(want) {
+		t.Errorf("reported %d drifted resources, want %d: %+v", len(changes), len(want), changes)
+	}
+	// A preview writes nothing: the same drift is still there to find.
+	if again := driftReport(t); len(again) != len(changes) {
+		t.Errorf("second refresh preview found %d drifted resources, first %d: the state was written", len(again), len(changes))
+	}
+	if code, out := platform(t, "refresh", "--preview-only", "--expect-no-changes"); code != 2 {
+		t.Errorf("refresh --preview-only --expect-no-changes exited %d on drift, want 2:\n%s", code, out)
+	}
+}
+
+func testRemediate(t *testing.T) {
+	mustPlatform(t, "up", "--refresh")
+	if changes := driftReport(t); len(changes) != 0 {
+		t.Fatalf("drift left after up --refresh: %+v", changes)
+	}
+	if code, out := platform(t, "preview", "--expect-no-changes"); code != 0 {
+		t.Fatalf("preview after remediation found changes (exit %d):\n%s", code, out)
+	}
+	image := string(kubectl(t, "-n", "greeter", "get", "deployment", "greeter", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}"))
+	if image != "1 ghcr.io/acme/greeter:0.1.0" {
+		t.Errorf("deployment not restored: %q", image)
+	}
+	kubectl(t, "-n", "greeter", "get", "service", "greeter")
+}
+
+func testConfigChangeRolls(t *testing.T) {
+	replicaSets := func() []string {
+		out := kubectl(t, "-n", "greeter", "get", "replicasets", "-l", "app=greeter", "-o", "jsonpath={.items[*].metadata.name}")
+		return strings.Fields(string(out))
+	}
+	before := replicaSets()
+	stackFile := filepath.Join(env.projectDir, "Pulumi.local.yaml")
+	data, err := os.ReadFile(stackFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(data), "GREETING: Hello from the local cluster", "GREETING: Hello again", 1)
+	if changed == string(data) {
+		t.Fatal("Pulumi.local.yaml no longer sets GREETING as this test expects")
+	}
+	if err := os.WriteFile(stackFile, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustPlatform(t, "up")
+	after := replicaSets()
+	var added []string
+	for _, rs := range after {
+		if !slices.Contains(before, rs) {
+			added = append(added, rs)
+		}
+	}
+	if len(added) != 1 {
+		t.Fatalf("a config change gave %d new ReplicaSets (before %v, after %v), want 1", len(added), before, after)
+	}
+	ready := string(kubectl(t, "-n", "greeter", "get", "replicaset", added[0], "-o", "jsonpath={.status.readyReplicas}"))
+	if ready != "1" {
+		t.Errorf("new ReplicaSet %s has %q ready replicas", added[0], ready)
+	}
+	greetings := string(kubectl(t, "-n", "greeter", "get", "configmap", "-l", "app=greeter", "-o", "jsonpath={.items[*].data.GREETING}"))
+	if greetings != "Hello again" {
+		t.Errorf("config maps hold %q, want only the new one", greetings)
+	}
+}
+
+func testDestroy(t *testing.T) {
+	mustPlatform(t, "destroy")
+	out := kubectl(t, "get", "namespaces,persistentvolumes,deployments,statefulsets,daemonsets,services", "-A",
+		"-l", "app.kubernetes.io/managed-by=pulumi", "-o", "name")
+	if left := strings.TrimSpace(string(out)); left != "" {
+		t.Fatalf("destroy left objects behind:\n%s", left)
+	}
+	if _, err := env.cluster.Kubectl(t.Context(), nil, "get", "namespace", "greeter"); err == nil {
+		t.Fatal("namespace greeter still exists after destroy")
+	}
+	// The cluster hosts only this stack: no volume may be left either.
+	if pvs := strings.TrimSpace(string(kubectl(t, "get", "persistentvolumes", "-o", "name"))); pvs != "" {
+		t.Fatalf("destroy left volumes behind:\n%s", pvs)
+	}
+}

@@ -1,0 +1,244 @@
+// Package driver runs a Pulumi program on the real engine through the
+// Automation API. The workspace's WorkDir is the project root, so it reads the
+// same Pulumi.yaml and Pulumi.<stack>.yaml as `pulumi up`; the program runs
+// inline in this process, so no Go language host is needed.
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Program builds the program to run from the stack's config, as the
+// workspace reads it (secrets decrypted, flagged Secret).
+type Program func(config auto.ConfigMap) (pulumi.RunFunc, error)
+
+// Options say which project and stack to run, and where progress goes.
+type Options struct {
+	// ProjectDir holds Pulumi.yaml and the stack files.
+	ProjectDir string
+	// Stack is the stack name, e.g. "local".
+	Stack string
+	// Program is the program to run.
+	Program Program
+	// Progress receives the engine's progress display (nil: discarded).
+	Progress io.Writer
+}
+
+// StateDir is the local file backend's folder (git-ignored), used unless
+// PULUMI_BACKEND_URL names another backend.
+const StateDir = ".state"
+
+// Session is an opened stack, ready to run operations on.
+type Session struct {
+	stack    auto.Stack
+	progress io.Writer
+}
+
+// Open selects the stack, creating it in the backend when it is new, and
+// builds the program from the stack's config.
+func Open(ctx context.Context, opts Options) (*Session, error) {
+	root, err := filepath.Abs(opts.ProjectDir)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{}
+	if os.Getenv("PULUMI_BACKEND_URL") == "" {
+		state := filepath.Join(root, StateDir)
+		if err := os.MkdirAll(state, 0o700); err != nil {
+			return nil, err
+		}
+		env["PULUMI_BACKEND_URL"] = "file://" + state
+	}
+	ws, err := auto.NewLocalWorkspace(ctx, auto.WorkDir(root), auto.EnvVars(env))
+	if err != nil {
+		return nil, fmt.Errorf("opening workspace %s: %w", root, err)
+	}
+	stack, err := auto.UpsertStack(ctx, opts.Stack, ws)
+	if err != nil {
+		return nil, fmt.Errorf("selecting stack %q: %w", opts.Stack, err)
+	}
+	config, err := stack.GetAllConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading config of stack %q: %w", opts.Stack, err)
+	}
+	program, err := opts.Program(config)
+	if err != nil {
+		return nil, err
+	}
+	ws.SetProgram(program)
+	progress := opts.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	return &Session{stack: stack, progress: progress}, nil
+}
+
+// Change is one resource that an operation would change, or did.
+type Change struct {
+	Op    apitype.OpType
+	URN   string
+	Type  string
+	Paths []string // changed property paths, where the engine names them
+}
+
+// Changes is what an operation found to change; empty means none.
+type Changes []Change
+
+// Preview previews an update and returns the changes it would make.
+func (s *Session) Preview(ctx context.Context) (Changes, error) {
+	ch, done := collect()
+	_, err := s.stack.Preview(ctx, optpreview.ProgressStreams(s.progress), optpreview.Diff(), optpreview.EventStreams(ch))
+	return done(), err
+}
+
+// Up updates the stack and returns the changes it made.
+func (s *Session) Up(ctx context.Context, refresh bool) (Changes, error) {
+	ch, done := collect()
+	opts := []optup.Option{optup.ProgressStreams(s.progress), optup.EventStreams(ch)}
+	if refresh {
+		opts = append(opts, optup.Refresh())
+	}
+	_, err := s.stack.Up(ctx, opts...)
+	return done(), err
+}
+
+// Refresh reads every resource back from its provider and returns what
+// differs from the state. With previewOnly the state is not written.
+func (s *Session) Refresh(ctx context.Context, previewOnly bool) (Changes, error) {
+	ch, done := collect()
+	opts := []optrefresh.Option{optrefresh.ProgressStreams(s.progress), optrefresh.EventStreams(ch)}
+	var err error
+	if previewOnly {
+		_, err = s.stack.PreviewRefresh(ctx, opts...)
+	} else {
+		_, err = s.stack.Refresh(ctx, opts...)
+	}
+	return done(), err
+}
+
+// Destroy deletes every resource of the stack.
+func (s *Session) Destroy(ctx context.Context) error {
+	_, err := s.stack.Destroy(ctx, optdestroy.ProgressStreams(s.progress))
+	return err
+}
+
+// Outputs returns the stack outputs; secret ones are masked.
+func (s *Session) Outputs(ctx context.Context) (map[string]any, error) {
+	outputs, err := s.stack.Outputs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plain := map[string]any{}
+	for k, v := range outputs {
+		if v.Secret {
+			plain[k] = "[secret]"
+		} else {
+			plain[k] = v.Value
+		}
+	}
+	return plain, nil
+}
+
+// collect gathers the changes that engine events report. done waits for the
+// event stream to close (the operation has returned) and returns them.
+func collect() (chan<- events.EngineEvent, func() Changes) {
+	ch := make(chan events.EngineEvent)
+	result := make(chan Changes)
+	go func() {
+		byURN := map[string]*Change{}
+		for e := range ch {
+			recordChange(byURN, e.EngineEvent)
+		}
+		result <- sortedChanges(byURN)
+	}()
+	return ch, func() Changes { return <-result }
+}
+
+func recordChange(byURN map[string]*Change, e apitype.EngineEvent) {
+	var meta *apitype.StepEventMetadata
+	switch {
+	case e.ResourcePreEvent != nil:
+		meta = &e.ResourcePreEvent.Metadata
+	case e.ResOutputsEvent != nil:
+		meta = &e.ResOutputsEvent.Metadata
+	default:
+		return
+	}
+	paths := changedPaths(meta)
+	op := meta.Op
+	if op == apitype.OpSame || op == apitype.OpRead || (op == apitype.OpRefresh && len(paths) == 0 && meta.New != nil) {
+		return
+	}
+	if op == apitype.OpRefresh {
+		// A refresh step that found a difference: the resource was changed
+		// outside Pulumi, or is gone (no new state).
+		op = apitype.OpUpdate
+		if meta.New == nil {
+			op = apitype.OpDelete
+		}
+	}
+	c, ok := byURN[meta.URN]
+	if !ok {
+		c = &Change{URN: meta.URN, Type: meta.Type}
+		byURN[meta.URN] = c
+	}
+	c.Op = op
+	c.Paths = mergePaths(c.Paths, paths)
+}
+
+// changedPaths names the properties a step changes: the engine's detailed
+// diff where it gives one, else the difference of old and new outputs.
+func changedPaths(meta *apitype.StepEventMetadata) []string {
+	var paths []string
+	for p := range meta.DetailedDiff {
+		paths = append(paths, p)
+	}
+	if len(paths) == 0 {
+		paths = append(paths, meta.Diffs...)
+	}
+	if len(paths) == 0 && meta.Op == apitype.OpRefresh && meta.Old != nil && meta.New != nil {
+		paths = diffPaths("", meta.Old.Outputs, meta.New.Outputs)
+	}
+	sort.Strings(paths)
+	return paths
+}
+
+func mergePaths(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range append(a, b...) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedChanges(byURN map[string]*Change) Changes {
+	var out Changes
+	for _, c := range byURN {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].URN < out[j].URN })
+	return out
+}
+
+// ErrChanges is returned when an operation expected to change nothing would.
+var ErrChanges = errors.New("changes found")

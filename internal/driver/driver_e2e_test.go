@@ -1,0 +1,76 @@
+//go:build e2e
+
+package driver
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// trivialProgram registers one component with an output taken from config:
+// it needs no resource plugin, so it exercises the engine, the backend, the
+// workspace's config and the inline program alone.
+func trivialProgram(config auto.ConfigMap) (pulumi.RunFunc, error) {
+	greeting := config["trivial:greeting"].Value
+	return func(ctx *pulumi.Context) error {
+		var c struct{ pulumi.ResourceState }
+		if err := ctx.RegisterComponentResource("platform:test:Trivial", "trivial", &c); err != nil {
+			return err
+		}
+		if err := ctx.RegisterResourceOutputs(&c, pulumi.Map{"greeting": pulumi.String(greeting)}); err != nil {
+			return err
+		}
+		ctx.Export("greeting", pulumi.String(greeting))
+		return nil
+	}, nil
+}
+
+func TestDriverRunsTheRealEngine(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"Pulumi.yaml":         "name: trivial\nruntime: go\nconfig:\n  greeting:\n    type: string\n",
+		"Pulumi.trivial.yaml": "config:\n  trivial:greeting: hello\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PULUMI_BACKEND_URL", "")
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "test")
+
+	s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, StateDir)); err != nil {
+		t.Fatalf("no local file backend in the project: %v", err)
+	}
+	changes, err := s.Preview(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) == 0 || changes[0].Op != "create" {
+		t.Fatalf("preview of a new stack: %+v, want creates", changes)
+	}
+	if _, err := s.Up(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
+	outputs, err := s.Outputs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outputs["greeting"] != "hello" {
+		t.Fatalf("outputs %v", outputs)
+	}
+	if changes, err := s.Preview(t.Context()); err != nil || len(changes) != 0 {
+		t.Fatalf("preview after up: %+v, %v; want no changes", changes, err)
+	}
+	if err := s.Destroy(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,503 @@
+// Package localcluster runs a real Kubernetes control plane on 127.0.0.1 with
+// no container runtime: etcd, kube-apiserver (with its validation, admission
+// including Pod Security, and RBAC), kube-controller-manager and
+// kube-scheduler, with kwok playing the nodes and the pods' lifecycle. Every
+// server is started and stopped by pid; everything lives in one folder.
+package localcluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Binaries are the programs the cluster runs.
+type Binaries struct {
+	Etcd, APIServer, ControllerManager, Scheduler, Kwok, Kubectl string
+}
+
+// BinariesIn finds the programs in a folder (as scripts/tools.sh links them).
+func BinariesIn(dir string) Binaries {
+	return Binaries{
+		Etcd:              filepath.Join(dir, "etcd"),
+		APIServer:         filepath.Join(dir, "kube-apiserver"),
+		ControllerManager: filepath.Join(dir, "kube-controller-manager"),
+		Scheduler:         filepath.Join(dir, "kube-scheduler"),
+		Kwok:              filepath.Join(dir, "kwok"),
+		Kubectl:           filepath.Join(dir, "kubectl"),
+	}
+}
+
+// Options configure a cluster.
+type Options struct {
+	// Dir holds everything: PKI, etcd data, logs, pid files, the kubeconfig.
+	Dir string
+	// Binaries to run.
+	Binaries Binaries
+	// Stages is kwok's stage configuration (multi-document YAML).
+	Stages string
+	// Zones to spread the fake nodes over, one node per zone (default 3).
+	Zones []string
+	// DieWithParent kills the servers when the calling process dies (tests).
+	DieWithParent bool
+	// Log receives progress lines (nil: discarded).
+	Log io.Writer
+}
+
+// Cluster is a running local cluster.
+type Cluster struct {
+	opts  Options
+	ports ports
+	pki   pki
+}
+
+type ports struct {
+	Etcd, EtcdPeer, APIServer, ControllerManager, Scheduler, KwokMetrics int
+}
+
+// serviceIP is the first address of the service range: the kubernetes Service.
+const serviceIP = "10.96.0.1"
+
+const frontProxyClientName = "front-proxy-client"
+
+// ErrAlreadyRunning is returned by Up when the cluster in Dir runs already.
+var ErrAlreadyRunning = errors.New("local cluster already running")
+
+// Kubeconfig is the path of the admin kubeconfig.
+func (c *Cluster) Kubeconfig() string { return filepath.Join(c.opts.Dir, "kubeconfig") }
+
+// Server is the API server's URL.
+func (c *Cluster) Server() string { return fmt.Sprintf("https://127.0.0.1:%d", c.ports.APIServer) }
+
+func (o Options) processes() []process {
+	var ps []process
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
+		ps = append(ps, process{
+			name:    name,
+			pidFile: filepath.Join(o.Dir, "run", name+".pid"),
+			logFile: filepath.Join(o.Dir, "logs", name+".log"),
+		})
+	}
+	return ps
+}
+
+// Running reports which of the cluster's servers in dir are running.
+func Running(dir string) (running, stopped []string) {
+	for _, p := range (Options{Dir: dir}).processes() {
+		if _, ok := p.running(); ok {
+			running = append(running, p.name)
+		} else {
+			stopped = append(stopped, p.name)
+		}
+	}
+	return running, stopped
+}
+
+// Up starts the cluster in opts.Dir and waits until the API server is ready,
+// the nodes are Ready and the default StorageClass exists. It returns
+// ErrAlreadyRunning, with the running cluster, when all servers run already;
+// a partly running cluster is stopped and started again.
+func Up(ctx context.Context, opts Options) (*Cluster, error) {
+	if len(opts.Zones) == 0 {
+		opts.Zones = []string{"zone-a", "zone-b", "zone-c"}
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	abs, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	opts.Dir = abs
+	for _, sub := range []string{"run", "logs", "etcd"} {
+		if err := os.MkdirAll(filepath.Join(opts.Dir, sub), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	c := &Cluster{opts: opts, pki: pki{dir: filepath.Join(opts.Dir, "pki")}}
+	if err := c.loadPorts(); err != nil {
+		return nil, err
+	}
+	running, stopped := Running(opts.Dir)
+	if len(stopped) == 0 {
+		return c, ErrAlreadyRunning
+	}
+	if len(running) > 0 {
+		fmt.Fprintf(opts.Log, "local cluster partly running (%s up, %s down): restarting it\n",
+			strings.Join(running, ", "), strings.Join(stopped, ", "))
+		if err := Down(opts.Dir); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.pki.ensure(); err != nil {
+		return nil, fmt.Errorf("creating the cluster's PKI: %w", err)
+	}
+	if err := c.writeKubeconfigs(); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(opts.Dir, "kwok-stages.yaml"), []byte(opts.Stages), 0o600); err != nil {
+		return nil, err
+	}
+	if err := c.start(ctx); err != nil {
+		_ = Down(opts.Dir)
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) start(ctx context.Context) error {
+	ps := c.opts.processes()
+	begin := time.Now()
+	if err := ps[0].start(c.opts.Binaries.Etcd, c.etcdArgs(), c.opts.DieWithParent); err != nil {
+		return err
+	}
+	if err := c.waitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/health", c.ports.Etcd), "", ps[0]); err != nil {
+		return err
+	}
+	if err := ps[1].start(c.opts.Binaries.APIServer, c.apiServerArgs(), c.opts.DieWithParent); err != nil {
+		return err
+	}
+	admin, err := c.pki.token("admin")
+	if err != nil {
+		return err
+	}
+	if err := c.waitHTTP(ctx, c.Server()+"/readyz", admin, ps[1]); err != nil {
+		return err
+	}
+	starts := []struct {
+		binary string
+		args   []string
+	}{
+		{c.opts.Binaries.ControllerManager, c.controllerManagerArgs()},
+		{c.opts.Binaries.Scheduler, c.schedulerArgs()},
+		{c.opts.Binaries.Kwok, c.kwokArgs()},
+	}
+	for i, s := range starts {
+		if err := ps[2+i].start(s.binary, s.args, c.opts.DieWithParent); err != nil {
+			return err
+		}
+	}
+	if err := c.kubectlApply(ctx, c.bootstrapObjects()); err != nil {
+		return fmt.Errorf("creating nodes and storage class: %w", err)
+	}
+	if err := c.kubectl(ctx, nil, "wait", "--for=condition=Ready", "node", "--all", "--timeout=60s"); err != nil {
+		return fmt.Errorf("waiting for the nodes: %w", err)
+	}
+	fmt.Fprintf(c.opts.Log, "local cluster up in %.1fs: %s, kubeconfig %s\n", time.Since(begin).Seconds(), c.Server(), c.Kubeconfig())
+	return nil
+}
+
+// Down stops the cluster's servers in reverse order of start (controllers,
+// API server, etcd), each by its recorded pid. Data stays for the next Up.
+func Down(dir string) error {
+	ps := (Options{Dir: dir}).processes()
+	var errs []error
+	for i := len(ps) - 1; i >= 0; i-- {
+		errs = append(errs, ps[i].stop(10*time.Second))
+	}
+	return errors.Join(errs...)
+}
+
+// Delete stops the cluster and removes its folder.
+func Delete(dir string) error {
+	if err := Down(dir); err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
+}
+
+// loadPorts reuses the ports of an earlier start (etcd keeps its member URLs
+// in its data), or picks free ones.
+func (c *Cluster) loadPorts() error {
+	path := filepath.Join(c.opts.Dir, "ports.json")
+	if data, err := os.ReadFile(path); err == nil {
+		return json.Unmarshal(data, &c.ports)
+	}
+	free, err := freePorts(6)
+	if err != nil {
+		return err
+	}
+	c.ports = ports{free[0], free[1], free[2], free[3], free[4], free[5]}
+	data, _ := json.Marshal(c.ports)
+	return os.WriteFile(path, data, 0o600)
+}
+
+func freePorts(n int) ([]int, error) {
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	var out []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		listeners = append(listeners, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	return out, nil
+}
+
+func (c *Cluster) etcdArgs() []string {
+	client := fmt.Sprintf("http://127.0.0.1:%d", c.ports.Etcd)
+	peer := fmt.Sprintf("http://127.0.0.1:%d", c.ports.EtcdPeer)
+	return []string{
+		"--name=local",
+		"--data-dir=" + filepath.Join(c.opts.Dir, "etcd"),
+		"--listen-client-urls=" + client, "--advertise-client-urls=" + client,
+		"--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
+		"--initial-cluster=local=" + peer,
+		"--unsafe-no-fsync", // a throwaway cluster: speed over durability
+		"--quota-backend-bytes=2147483648",
+	}
+}
+
+func (c *Cluster) apiServerArgs() []string {
+	p := c.pki.path
+	return []string{
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(c.ports.APIServer),
+		"--advertise-address=127.0.0.1",
+		// A loopback advertise address is refused unless the endpoint
+		// reconciler is off; nothing outside this machine needs the endpoints.
+		"--endpoint-reconciler-type=none",
+		"--etcd-servers=" + fmt.Sprintf("http://127.0.0.1:%d", c.ports.Etcd),
+		"--tls-cert-file=" + p("apiserver.crt"), "--tls-private-key-file=" + p("apiserver.key"),
+		"--client-ca-file=" + p("ca.crt"),
+		"--token-auth-file=" + p("tokens.csv"),
+		"--authorization-mode=RBAC",
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file=" + p("sa.pub"),
+		"--service-account-signing-key-file=" + p("sa.key"),
+		"--service-cluster-ip-range=10.96.0.0/16",
+		// Aggregation layer: without these the controllers log CA-bundle errors forever.
+		"--requestheader-client-ca-file=" + p("front-proxy-ca.crt"),
+		"--requestheader-allowed-names=" + frontProxyClientName,
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--proxy-client-cert-file=" + p("front-proxy-client.crt"),
+		"--proxy-client-key-file=" + p("front-proxy-client.key"),
+		"--profiling=false",
+	}
+}
+
+func (c *Cluster) controllerManagerArgs() []string {
+	kubeconfig := filepath.Join(c.opts.Dir, "controller-manager.kubeconfig")
+	return []string{
+		"--kubeconfig=" + kubeconfig,
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(c.ports.ControllerManager),
+		"--leader-elect=false",
+		"--use-service-account-credentials=true",
+		"--service-account-private-key-file=" + c.pki.path("sa.key"),
+		"--root-ca-file=" + c.pki.path("ca.crt"),
+		"--requestheader-client-ca-file=" + c.pki.path("front-proxy-ca.crt"),
+		"--client-ca-file=" + c.pki.path("ca.crt"),
+		"--cluster-name=local",
+		"--profiling=false",
+	}
+}
+
+func (c *Cluster) schedulerArgs() []string {
+	kubeconfig := filepath.Join(c.opts.Dir, "scheduler.kubeconfig")
+	return []string{
+		"--kubeconfig=" + kubeconfig,
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(c.ports.Scheduler),
+		"--leader-elect=false",
+		"--requestheader-client-ca-file=" + c.pki.path("front-proxy-ca.crt"),
+		"--client-ca-file=" + c.pki.path("ca.crt"),
+		"--profiling=false",
+	}
+}
+
+func (c *Cluster) kwokArgs() []string {
+	return []string{
+		"--kubeconfig=" + filepath.Join(c.opts.Dir, "kwok.kubeconfig"),
+		"--config=" + filepath.Join(c.opts.Dir, "kwok-stages.yaml"),
+		"--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+		"--cidr=10.244.0.0/16",
+		"--node-ip=127.0.0.1",
+		"--node-lease-duration-seconds=40",
+		"--server-address=127.0.0.1:" + strconv.Itoa(c.ports.KwokMetrics),
+	}
+}
+
+// writeKubeconfigs writes one kubeconfig per identity; the admin one is the
+// cluster's kubeconfig for users, Pulumi and kubectl.
+func (c *Cluster) writeKubeconfigs() error {
+	files := map[string]string{
+		"kubeconfig":                    "admin",
+		"kwok.kubeconfig":               "kwok",
+		"controller-manager.kubeconfig": "system:kube-controller-manager",
+		"scheduler.kubeconfig":          "system:kube-scheduler",
+	}
+	for file, user := range files {
+		token, err := c.pki.token(user)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(c.opts.Dir, file), []byte(c.kubeconfig(token)), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) kubeconfig(token string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: %s
+    certificate-authority: %s
+users:
+- name: local
+  user:
+    token: %s
+contexts:
+- name: local
+  context:
+    cluster: local
+    user: local
+current-context: local
+`, c.Server(), c.pki.path("ca.crt"), token)
+}
+
+// waitHTTP polls url until it answers 200, failing early if the server exits.
+func (c *Cluster) waitHTTP(ctx context.Context, url, token string, p process) error {
+	pool := x509.NewCertPool()
+	if ca, err := os.ReadFile(c.pki.path("ca.crt")); err == nil {
+		pool.AppendCertsFromPEM(ca)
+	}
+	client := &http.Client{
+		Timeout:   2 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if _, alive := p.running(); !alive {
+			return fmt.Errorf("%s exited during start; see %s", p.name, p.logFile)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready at %s: %w; see %s", p.name, url, ctx.Err(), p.logFile)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Kubectl runs kubectl against the cluster with the admin kubeconfig, its
+// cache inside the cluster folder (never ~/.kube), and returns its output.
+func (c *Cluster) Kubectl(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, c.opts.Binaries.Kubectl, append([]string{"--kubeconfig=" + c.Kubeconfig()}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECACHEDIR="+filepath.Join(c.opts.Dir, "kube-cache"), "KUBECONFIG="+c.Kubeconfig())
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+func (c *Cluster) kubectl(ctx context.Context, stdin []byte, args ...string) error {
+	_, err := c.Kubectl(ctx, stdin, args...)
+	return err
+}
+
+func (c *Cluster) kubectlApply(ctx context.Context, manifest string) error {
+	return c.kubectl(ctx, []byte(manifest), "apply", "--server-side", "--field-manager=localcluster", "-f", "-")
+}
+
+// bootstrapObjects are the fake nodes, one per zone, and the default StorageClass
+// whose claims kwok provisions and binds.
+func (c *Cluster) bootstrapObjects() string {
+	var b strings.Builder
+	for i, zone := range c.opts.Zones {
+		name := fmt.Sprintf("node-%d", i+1)
+		fmt.Fprintf(&b, `apiVersion: v1
+kind: Node
+metadata:
+  name: %[1]s
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/hostname: %[1]s
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    topology.kubernetes.io/zone: %[2]s
+    topology.kubernetes.io/region: local
+    type: kwok
+spec: {}
+status:
+  allocatable: {cpu: "16", memory: 64Gi, pods: "110"}
+  capacity: {cpu: "16", memory: 64Gi, pods: "110"}
+---
+`, name, zone)
+	}
+	b.WriteString(`apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: kwok-volume
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: kwok.x-k8s.io/volume
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+allowVolumeExpansion: true
+`)
+	return b.String()
+}
+
+//go:embed stages.yaml
+var ownStages string
+
+// Stages returns kwok's stage configuration: upstream's stages (from the file
+// scripts/tools.sh assembles out of the kwok module) followed by our own.
+func Stages(upstreamFile string) (string, error) {
+	upstream, err := os.ReadFile(upstreamFile)
+	if err != nil {
+		return "", fmt.Errorf("reading kwok's stages (built by scripts/tools.sh): %w", err)
+	}
+	return string(upstream) + "---\n" + ownStages, nil
+}

@@ -1,0 +1,211 @@
+// Package pulumitest runs Pulumi programs under pulumi.WithMocks and records
+// every registered resource, so that tests assert on the resource graph:
+// types, names, inputs, parents, options and which inputs are secret.
+package pulumitest
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Resource is one registered resource as the engine would receive it.
+type Resource struct {
+	Type   string
+	Name   string
+	URN    string
+	Parent string // URN of the parent; empty for children of the stack
+	// Inputs are the resource's inputs; secret values keep their secret wrapper.
+	Inputs resource.PropertyMap
+	// Provider is the provider reference ("urn::id") the resource was given.
+	Provider string
+	Protect  bool
+	Custom   bool
+}
+
+// Secret reports whether the input at path (dot-separated keys, e.g.
+// "stringData.API_KEY") is a secret, or sits inside one.
+func (r Resource) Secret(path string) bool {
+	v, ok := lookup(resource.NewProperty(r.Inputs), path, true)
+	return ok && v.IsSecret()
+}
+
+// Input returns the plain value at path (dot-separated keys and [i] indexes
+// written as .i), unwrapping secrets, and whether it exists.
+func (r Resource) Input(path string) (any, bool) {
+	v, ok := lookup(resource.NewProperty(r.Inputs), path, false)
+	if !ok {
+		return nil, false
+	}
+	return unwrap(v).Mappable(), true
+}
+
+func lookup(v resource.PropertyValue, path string, stopAtSecret bool) (resource.PropertyValue, bool) {
+	for _, key := range strings.Split(path, ".") {
+		if v.IsSecret() {
+			if stopAtSecret {
+				return v, true
+			}
+			v = v.SecretValue().Element
+		}
+		switch {
+		case v.IsObject():
+			next, ok := v.ObjectValue()[resource.PropertyKey(key)]
+			if !ok {
+				return resource.PropertyValue{}, false
+			}
+			v = next
+		case v.IsArray():
+			var i int
+			if _, err := fmt.Sscanf(key, "%d", &i); err != nil || i < 0 || i >= len(v.ArrayValue()) {
+				return resource.PropertyValue{}, false
+			}
+			v = v.ArrayValue()[i]
+		default:
+			return resource.PropertyValue{}, false
+		}
+	}
+	return v, true
+}
+
+func unwrap(v resource.PropertyValue) resource.PropertyValue {
+	switch {
+	case v.IsSecret():
+		return unwrap(v.SecretValue().Element)
+	case v.IsObject():
+		m := resource.PropertyMap{}
+		for k, e := range v.ObjectValue() {
+			m[k] = unwrap(e)
+		}
+		return resource.NewProperty(m)
+	case v.IsArray():
+		var a []resource.PropertyValue
+		for _, e := range v.ArrayValue() {
+			a = append(a, unwrap(e))
+		}
+		return resource.NewProperty(a)
+	}
+	return v
+}
+
+// Graph is what a program registered.
+type Graph struct {
+	mu        sync.Mutex
+	Resources []Resource
+}
+
+// OfType returns the resources of the given type token, in registration order.
+func (g *Graph) OfType(typ string) []Resource {
+	var out []Resource
+	for _, r := range g.Resources {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// One returns the only resource of the given type and name, failing the test otherwise.
+func (g *Graph) One(t testing.TB, typ, name string) Resource {
+	t.Helper()
+	var found []Resource
+	for _, r := range g.OfType(typ) {
+		if r.Name == name {
+			found = append(found, r)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("want one %s named %q, found %d; registered:\n%s", typ, name, len(found), g)
+	}
+	return found[0]
+}
+
+// Count returns how many resources of each type were registered.
+func (g *Graph) Count() map[string]int {
+	counts := map[string]int{}
+	for _, r := range g.Resources {
+		counts[r.Type]++
+	}
+	return counts
+}
+
+// String lists the resources, one "type name" per line, sorted.
+func (g *Graph) String() string {
+	var lines []string
+	for _, r := range g.Resources {
+		lines = append(lines, r.Type+" "+r.Name)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// mocks records registrations and answers like a provider would: outputs echo
+// inputs, and Kubernetes objects without a name get a generated one, as the
+// real provider's auto-naming does.
+type mocks struct {
+	project, stack string
+	graph          *Graph
+}
+
+func (m mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	outputs := args.Inputs.Copy()
+	if strings.HasPrefix(args.TypeToken, "kubernetes:") {
+		outputs = withGeneratedName(outputs, args.Name)
+	}
+	m.graph.mu.Lock()
+	defer m.graph.mu.Unlock()
+	m.graph.Resources = append(m.graph.Resources, Resource{
+		Type:     args.TypeToken,
+		Name:     args.Name,
+		URN:      string(resource.CreateURN(args.Name, args.TypeToken, resource.URN(args.RegisterRPC.GetParent()), m.project, m.stack)),
+		Parent:   args.RegisterRPC.GetParent(),
+		Inputs:   args.Inputs,
+		Provider: args.Provider,
+		Protect:  args.RegisterRPC.GetProtect(),
+		Custom:   args.Custom,
+	})
+	return args.Name + "-id", outputs, nil
+}
+
+func (m mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return args.Args, nil
+}
+
+// withGeneratedName gives an unnamed Kubernetes object the provider's kind of
+// name: the resource name with a suffix derived from its inputs, so that a
+// change of content gives a new name, as a replacement would.
+func withGeneratedName(outputs resource.PropertyMap, name string) resource.PropertyMap {
+	meta, ok := outputs["metadata"]
+	if !ok || !meta.IsObject() {
+		return outputs
+	}
+	if _, named := meta.ObjectValue()["name"]; named {
+		return outputs
+	}
+	m := meta.ObjectValue().Copy()
+	m["name"] = resource.NewProperty(fmt.Sprintf("%s-%08x", name, fingerprint(outputs)))
+	outputs["metadata"] = resource.NewProperty(m)
+	return outputs
+}
+
+func fingerprint(props resource.PropertyMap) uint32 {
+	var h uint32 = 2166136261
+	for _, b := range []byte(fmt.Sprint(unwrap(resource.NewProperty(props)).Mappable())) {
+		h = (h ^ uint32(b)) * 16777619
+	}
+	return h
+}
+
+// Run runs program under mocks for the given project and stack and returns
+// what it registered, along with the program's error.
+func Run(t testing.TB, project, stack string, program pulumi.RunFunc) (*Graph, error) {
+	t.Helper()
+	graph := &Graph{}
+	err := pulumi.RunErr(program, pulumi.WithMocks(project, stack, mocks{project: project, stack: stack, graph: graph}))
+	return graph, err
+}

@@ -1,0 +1,346 @@
+package stacks
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Namespace is the project's config namespace: keys are written "platform:<key>".
+const Namespace = "platform"
+
+// Value is one config value as the engine hands it over: the raw string (JSON
+// for structured values) and whether the stack file holds it encrypted.
+type Value struct {
+	Raw    string
+	Secret bool
+}
+
+// Secret is a secret config value held in memory. It never prints: use
+// Reveal only to hand it to pulumi.ToSecret.
+type Secret struct{ value string }
+
+// Reveal returns the plaintext, for wrapping as a Pulumi secret.
+func (s Secret) Reveal() string { return s.value }
+
+// String hides the value from logs and error messages.
+func (Secret) String() string { return "[secret]" }
+
+// GoString hides the value from %#v.
+func (Secret) GoString() string { return "[secret]" }
+
+// Config is the validated configuration of one stack.
+type Config struct {
+	// Environment is dev, prod or local; it picks every default.
+	Environment Environment
+	// Kubernetes names the cluster the stack deploys to.
+	Kubernetes Kubernetes
+	// Services are the team's services to run.
+	Services []Service
+	// Secrets holds the secret config keys the services refer to, by key.
+	Secrets map[string]Secret
+}
+
+// Environment is the kind of stack: it decides sizes, availability and protection.
+type Environment string
+
+// The environments a stack can be.
+const (
+	Dev   Environment = "dev"
+	Prod  Environment = "prod"
+	Local Environment = "local"
+)
+
+// Kubernetes is config key platform:kubernetes.
+type Kubernetes struct {
+	// Kubeconfig is a kubeconfig file, relative to the project root, or empty
+	// for the ambient one (KUBECONFIG or ~/.kube/config).
+	Kubeconfig string `json:"kubeconfig,omitempty"`
+	// Context in the kubeconfig; empty for its current context.
+	Context string `json:"context,omitempty"`
+}
+
+// Service is one entry of config key platform:services. Omitted fields take the
+// environment's defaults (see defaults.go).
+type Service struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+	// Image is a reference with a version tag or a digest; never "latest".
+	Image        string            `json:"image"`
+	Version      string            `json:"version"`
+	Replicas     int               `json:"replicas,omitempty"`
+	Port         int               `json:"port,omitempty"`
+	DrainSeconds int               `json:"drainSeconds,omitempty"`
+	Resources    *Resources        `json:"resources,omitempty"`
+	Probes       *Probes           `json:"probes,omitempty"`
+	Env          map[string]string `json:"env,omitempty"`
+	Files        map[string]string `json:"files,omitempty"`
+	// SecretEnv maps an environment variable to the config key (in this
+	// project's namespace) of a secret: {"API_KEY": "greeterApiKey"} reads
+	// platform:greeterApiKey, which must be set with `pulumi config set --secret`.
+	SecretEnv   map[string]string `json:"secretEnv,omitempty"`
+	Autoscaling *Autoscaling      `json:"autoscaling,omitempty"`
+	Ingress     *Ingress          `json:"ingress,omitempty"`
+	AllowFrom   []string          `json:"allowFrom,omitempty"`
+	Egress      []Egress          `json:"egress,omitempty"`
+}
+
+// Resources are a container's requests and limits.
+type Resources struct {
+	Requests Quantities `json:"requests"`
+	Limits   Quantities `json:"limits"`
+}
+
+// Quantities are CPU and memory as Kubernetes quantities ("250m", "128Mi").
+type Quantities struct {
+	CPU    string `json:"cpu,omitempty"`
+	Memory string `json:"memory,omitempty"`
+}
+
+// Probes are the HTTP paths of the health endpoints.
+type Probes struct {
+	Startup   string `json:"startup,omitempty"`
+	Liveness  string `json:"liveness,omitempty"`
+	Readiness string `json:"readiness,omitempty"`
+}
+
+// Autoscaling bounds a HorizontalPodAutoscaler; replicas is its minimum.
+type Autoscaling struct {
+	Enabled              *bool `json:"enabled,omitempty"`
+	MaxReplicas          int   `json:"maxReplicas,omitempty"`
+	TargetCPUUtilization int   `json:"targetCPUUtilization,omitempty"`
+}
+
+// Ingress exposes a service on a host name.
+type Ingress struct {
+	Host                string `json:"host"`
+	ClassName           string `json:"className,omitempty"`
+	ControllerNamespace string `json:"controllerNamespace,omitempty"`
+}
+
+// Egress allows traffic to a CIDR block on TCP ports.
+type Egress struct {
+	CIDR  string `json:"cidr"`
+	Ports []int  `json:"ports"`
+}
+
+// keys lists the structured keys of the project namespace and what each holds.
+var keys = map[string]any{
+	"environment": new(string),
+	"kubernetes":  new(Kubernetes),
+	"services":    new([]Service),
+}
+
+// Problems collects every config problem, so that one run reports them all.
+type Problems []string
+
+// Add records that key holds value, which is not allowed.
+func (p *Problems) Add(key string, value any, allowed string) {
+	*p = append(*p, fmt.Sprintf("%s: %s: %s", key, show(value), allowed))
+}
+
+// Err returns nil when there are no problems, and all of them otherwise.
+func (p Problems) Err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	sort.Strings(p)
+	return fmt.Errorf("invalid stack config (%d problems):\n  %s", len(p), strings.Join(p, "\n  "))
+}
+
+func show(v any) string {
+	switch v := v.(type) {
+	case string:
+		return fmt.Sprintf("%q", v)
+	case Secret:
+		return v.String()
+	}
+	return fmt.Sprint(v)
+}
+
+var secretKeyPattern = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
+
+// Load turns the raw config of a stack into a validated Config. It reports
+// every problem at once: unknown keys in the project namespace, values of the
+// wrong shape, values outside what is allowed, and secrets given in plain text.
+// Keys of other namespaces (kubernetes:, pulumi:) are left to their owners.
+func Load(values map[string]Value) (*Config, error) {
+	var problems Problems
+	raw := map[string]Value{}
+	for key, v := range values {
+		ns, name, ok := strings.Cut(key, ":")
+		if ok && ns == Namespace {
+			raw[name] = v
+		}
+	}
+
+	var env string
+	var kubernetes Kubernetes
+	var services []Service
+	decode(raw, "environment", &env, &problems)
+	decode(raw, "kubernetes", &kubernetes, &problems)
+	decode(raw, "services", &services, &problems)
+
+	cfg := &Config{Environment: Environment(env), Kubernetes: kubernetes, Secrets: map[string]Secret{}}
+	switch cfg.Environment {
+	case Dev, Prod, Local:
+	default:
+		problems.Add(key("environment"), env, "must be one of dev, prod, local")
+	}
+
+	// Every other key must be a secret that a service refers to.
+	referenced := map[string]bool{}
+	for _, s := range services {
+		for _, ref := range s.SecretEnv {
+			referenced[ref] = true
+		}
+	}
+	for _, name := range sortedKeys(raw) {
+		if _, known := keys[name]; known {
+			continue
+		}
+		switch {
+		case !referenced[name]:
+			problems.Add(key(name), redact(raw[name]), "unknown key: not a platform setting, and no service's secretEnv refers to it (a typo?)")
+		case !raw[name].Secret:
+			problems.Add(key(name), "(plain text)", "is referred to by a secretEnv, so it must be a secret: set it with `pulumi config set --secret`")
+		default:
+			cfg.Secrets[name] = Secret{raw[name].Raw}
+		}
+	}
+	for _, name := range sortedKeys(keys) {
+		if v, ok := raw[name]; ok && v.Secret {
+			problems.Add(key(name), "[secret]", "is a plain setting; it must not be encrypted")
+		}
+	}
+
+	cfg.Services = services
+	validateKubernetes(cfg, &problems)
+	validateServices(cfg, raw, &problems)
+	if err := problems.Err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func key(name string) string { return Namespace + ":" + name }
+
+func redact(v Value) any {
+	if v.Secret {
+		return Secret{v.Raw}
+	}
+	return v.Raw
+}
+
+// decode reads the JSON (or plain string) value of key into out, reporting
+// fields that do not exist with their full path.
+func decode(raw map[string]Value, name string, out any, problems *Problems) {
+	v, ok := raw[name]
+	if !ok {
+		return
+	}
+	if s, isString := out.(*string); isString {
+		*s = v.Raw
+		return
+	}
+	var generic any
+	if err := json.Unmarshal([]byte(v.Raw), &generic); err != nil {
+		problems.Add(key(name), v.Raw, "must be structured config (YAML object or list): "+err.Error())
+		return
+	}
+	unknownFields(key(name), generic, reflect.TypeOf(out).Elem(), problems)
+	dec := json.NewDecoder(strings.NewReader(v.Raw))
+	if err := dec.Decode(out); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			problems.Add(key(name)+"."+typeErr.Field, typeErr.Value, "must be of type "+typeErr.Type.String())
+			return
+		}
+		problems.Add(key(name), v.Raw, err.Error())
+	}
+}
+
+// unknownFields walks a decoded JSON value beside the Go type it will fill and
+// reports every object key that the type has no field for.
+func unknownFields(path string, v any, t reflect.Type, problems *Problems) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		switch t.Kind() {
+		case reflect.Map:
+			for k, e := range v {
+				unknownFields(path+"."+k, e, t.Elem(), problems)
+			}
+		case reflect.Struct:
+			fields := jsonFields(t)
+			for _, k := range sortedKeys(v) {
+				f, ok := fields[k]
+				if !ok {
+					problems.Add(path+"."+k, v[k], "unknown field; allowed: "+strings.Join(sortedKeys(fields), ", "))
+					continue
+				}
+				unknownFields(path+"."+k, v[k], f.Type, problems)
+			}
+		}
+	case []any:
+		if t.Kind() == reflect.Slice {
+			for i, e := range v {
+				unknownFields(fmt.Sprintf("%s[%d]", path, i), e, t.Elem(), problems)
+			}
+		}
+	}
+}
+
+func jsonFields(t reflect.Type) map[string]reflect.StructField {
+	fields := map[string]reflect.StructField{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			fields[name] = f
+		}
+	}
+	return fields
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// FromEnvironment reads the stack's config as `pulumi up` hands it to a Go
+// program: PULUMI_CONFIG (all values) and PULUMI_CONFIG_SECRET_KEYS.
+func FromEnvironment() (map[string]Value, error) {
+	values := map[string]Value{}
+	var all map[string]string
+	if raw := os.Getenv("PULUMI_CONFIG"); raw != "" {
+		if err := json.Unmarshal([]byte(raw), &all); err != nil {
+			return nil, fmt.Errorf("reading PULUMI_CONFIG: %w", err)
+		}
+	}
+	var secretKeys []string
+	if raw := os.Getenv("PULUMI_CONFIG_SECRET_KEYS"); raw != "" {
+		if err := json.Unmarshal([]byte(raw), &secretKeys); err != nil {
+			return nil, fmt.Errorf("reading PULUMI_CONFIG_SECRET_KEYS: %w", err)
+		}
+	}
+	secret := map[string]bool{}
+	for _, k := range secretKeys {
+		secret[k] = true
+	}
+	for k, v := range all {
+		values[k] = Value{Raw: v, Secret: secret[k]}
+	}
+	return values, nil
+}

@@ -1,0 +1,180 @@
+package stacks
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// validValues is a small valid dev stack; cases below change one thing each.
+func validValues() map[string]Value {
+	return map[string]Value{
+		"platform:environment": {Raw: "dev"},
+		"platform:services": {Raw: `[{"name":"greeter","image":"ghcr.io/acme/greeter:0.1.0","version":"0.1.0",
+			"env":{"GREETING":"hi"},"secretEnv":{"API_TOKEN":"greeterApiToken"}}]`},
+		"platform:greeterApiToken":   {Raw: "s3cr3t-token", Secret: true},
+		"kubernetes:someProviderKey": {Raw: "left to its owner"},
+	}
+}
+
+func with(changes map[string]*Value) map[string]Value {
+	v := validValues()
+	for k, c := range changes {
+		if c == nil {
+			delete(v, k)
+		} else {
+			v[k] = *c
+		}
+	}
+	return v
+}
+
+func plain(raw string) *Value  { return &Value{Raw: raw} }
+func secret(raw string) *Value { return &Value{Raw: raw, Secret: true} }
+
+func services(json string) map[string]*Value {
+	return map[string]*Value{"platform:services": plain(json)}
+}
+
+func TestLoadAcceptsValidConfig(t *testing.T) {
+	cfg, err := Load(validValues())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Environment != Dev || len(cfg.Services) != 1 || cfg.Services[0].Name != "greeter" {
+		t.Fatalf("unexpected config: %+v", cfg)
+	}
+	if got := cfg.Secrets["greeterApiToken"].Reveal(); got != "s3cr3t-token" {
+		t.Fatalf("secret not loaded: %q", got)
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	const svc = `"name":"greeter","image":"ghcr.io/acme/greeter:0.1.0","version":"0.1.0"`
+	tests := []struct {
+		name   string
+		values map[string]Value
+		want   []string // each must appear in the error
+	}{
+		{"missing environment", with(map[string]*Value{"platform:environment": nil}),
+			[]string{`platform:environment: "": must be one of dev, prod, local`}},
+		{"unknown environment", with(map[string]*Value{"platform:environment": plain("staging")}),
+			[]string{`platform:environment: "staging": must be one of dev, prod, local`}},
+		{"unknown top-level key", with(map[string]*Value{"platform:replcas": plain("3")}),
+			[]string{`platform:replcas: "3": unknown key`}},
+		{"unknown secret key is not echoed", with(map[string]*Value{"platform:stray": secret("hunter2")}),
+			[]string{`platform:stray: [secret]: unknown key`}},
+		{"unknown service field", with(services(`[{` + svc + `,"replcas":2}]`)),
+			[]string{`platform:services[0].replcas: 2: unknown field; allowed:`}},
+		{"unknown nested field", with(services(`[{` + svc + `,"resources":{"limits":{"cpus":"1"}}}]`)),
+			[]string{`platform:services[0].resources.limits.cpus: "1": unknown field`}},
+		{"wrong type", with(services(`[{` + svc + `,"replicas":"two"}]`)),
+			[]string{`platform:services.replicas: string: must be of type int`}},
+		{"not structured", with(services(`greeter`)),
+			[]string{`platform:services: "greeter": must be structured config`}},
+		{"no services", with(services(`[]`)),
+			[]string{`platform:services: "[]": must list at least one service`}},
+		{"replicas below one", with(services(`[{` + svc + `,"replicas":-1}]`)),
+			[]string{`platform:services[0].replicas: -1: must be at least 1`}},
+		{"prod replicas below two", with(map[string]*Value{
+			"platform:environment": plain("prod"),
+			"platform:services":    plain(`[{` + svc + `,"replicas":1,"secretEnv":{"API_TOKEN":"greeterApiToken"}}]`)}),
+			[]string{`platform:services[0].replicas: 1: must be at least 2 in prod`}},
+		{"limit below request", with(services(`[{` + svc + `,"resources":{"requests":{"memory":"256Mi"},"limits":{"memory":"128Mi"}}}]`)),
+			[]string{`platform:services[0].resources.limits.memory: "128Mi": must be at least the request "256Mi"`}},
+		{"bad quantity", with(services(`[{` + svc + `,"resources":{"requests":{"cpu":"lots"}}}]`)),
+			[]string{`platform:services[0].resources.requests.cpu: "lots": must be a positive Kubernetes quantity`}},
+		{"empty image", with(services(`[{"name":"greeter","image":"","version":"1"}]`)),
+			[]string{`platform:services[0].image: "": is required`}},
+		{"latest tag", with(services(`[{"name":"greeter","image":"ghcr.io/acme/greeter:latest","version":"1"}]`)),
+			[]string{`platform:services[0].image: "ghcr.io/acme/greeter:latest": must not use the "latest" tag`}},
+		{"untagged image", with(services(`[{"name":"greeter","image":"ghcr.io/acme/greeter","version":"1"}]`)),
+			[]string{`platform:services[0].image: "ghcr.io/acme/greeter": must name a version tag or a digest`}},
+		{"malformed image", with(services(`[{"name":"greeter","image":"Not An Image","version":"1"}]`)),
+			[]string{`platform:services[0].image: "Not An Image": must be an image reference`}},
+		{"missing version", with(services(`[{"name":"greeter","image":"ghcr.io/acme/greeter:1"}]`)),
+			[]string{`platform:services[0].version: "": is required`}},
+		{"bad name", with(services(`[{"name":"Greeter_1","image":"ghcr.io/acme/greeter:1","version":"1"}]`)),
+			[]string{`platform:services[0].name: "Greeter_1": must be a DNS label`}},
+		{"duplicate names", with(services(`[{` + svc + `},{` + svc + `}]`)),
+			[]string{`platform:services[1].name: "greeter": is already the name of services[0]`}},
+		{"probe path", with(services(`[{` + svc + `,"probes":{"readiness":"readyz"}}]`)),
+			[]string{`platform:services[0].probes.readiness: "readyz": must be an absolute URL path`}},
+		{"port out of range", with(services(`[{` + svc + `,"port":70000}]`)),
+			[]string{`platform:services[0].port: 70000: must be a port number`}},
+		{"secret given as plain config", with(map[string]*Value{"platform:greeterApiToken": plain("oops")}),
+			[]string{`platform:greeterApiToken: "(plain text)": is referred to by a secretEnv, so it must be a secret`}},
+		{"secret reference to nothing", with(map[string]*Value{"platform:greeterApiToken": nil}),
+			[]string{`platform:services[0].secretEnv.API_TOKEN: "greeterApiToken": names no config key`}},
+		{"secret reference to a setting", with(services(`[{` + svc + `,"secretEnv":{"X":"services"}}]`)),
+			[]string{`platform:services[0].secretEnv.X: "services": must name a secret key`}},
+		{"env var name", with(services(`[{` + svc + `,"env":{"1BAD":"x"}}]`)),
+			[]string{`platform:services[0].env.1BAD: "1BAD": must be an environment variable name`}},
+		{"same variable in env and secretEnv", with(services(`[{` + svc + `,"env":{"API_TOKEN":"x"},"secretEnv":{"API_TOKEN":"greeterApiToken"}}]`)),
+			[]string{`platform:services[0].secretEnv.API_TOKEN: "API_TOKEN": is also set in env`}},
+		{"autoscaling below replicas", with(services(`[{` + svc + `,"replicas":4,"autoscaling":{"enabled":true,"maxReplicas":2}}]`)),
+			[]string{`platform:services[0].autoscaling.maxReplicas: 2: must be at least replicas (4)`}},
+		{"ingress host", with(services(`[{` + svc + `,"ingress":{"host":"Not A Host"}}]`)),
+			[]string{`platform:services[0].ingress.host: "Not A Host": must be a DNS name`}},
+		{"egress cidr and ports", with(services(`[{` + svc + `,"egress":[{"cidr":"10.0.0.300/8","ports":[]}]}]`)),
+			[]string{`platform:services[0].egress[0].cidr: "10.0.0.300/8": must be an IPv4 CIDR block`, `platform:services[0].egress[0].ports: "[]": must list at least one port`}},
+		{"local needs a kubeconfig", with(map[string]*Value{"platform:environment": plain("local")}),
+			[]string{`platform:kubernetes.kubeconfig: "": is required for the local stack`}},
+		{"setting given as secret", with(map[string]*Value{"platform:environment": secret("dev")}),
+			[]string{`platform:environment: [secret]: is a plain setting; it must not be encrypted`}},
+		{"all problems at once", with(map[string]*Value{
+			"platform:environment": plain("qa"),
+			"platform:typo":        plain("x"),
+			"platform:services":    plain(`[{"name":"greeter","image":"ghcr.io/acme/greeter:latest","version":"1","replicas":0,"port":-1}]`)}),
+			[]string{`platform:environment: "qa"`, `platform:typo: "x"`, `platform:services[0].image:`, `platform:services[0].port: -1`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.values)
+			if err == nil {
+				t.Fatal("Load accepted invalid config")
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error does not contain %q:\n%v", want, err)
+				}
+			}
+			if strings.Contains(err.Error(), "s3cr3t-token") || strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error leaks a secret value:\n%v", err)
+			}
+		})
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := Secret{"hunter2"}
+	for _, format := range []string{"%v", "%s", "%+v", "%#v", "%q"} {
+		if got := sprintf(format, s); strings.Contains(got, "hunter2") {
+			t.Errorf("%s prints the secret: %s", format, got)
+		}
+	}
+	cfg, err := Load(validValues())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sprintf("%+v", cfg); strings.Contains(got, "s3cr3t-token") {
+		t.Errorf("config prints the secret: %s", got)
+	}
+}
+
+func TestFromEnvironment(t *testing.T) {
+	t.Setenv("PULUMI_CONFIG", `{"platform:environment":"dev","platform:greeterApiToken":"tok"}`)
+	t.Setenv("PULUMI_CONFIG_SECRET_KEYS", `["platform:greeterApiToken"]`)
+	values, err := FromEnvironment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := values["platform:environment"]; v.Raw != "dev" || v.Secret {
+		t.Errorf("environment = %+v", v)
+	}
+	if v := values["platform:greeterApiToken"]; v.Raw != "tok" || !v.Secret {
+		t.Errorf("secret = %+v", v)
+	}
+}
+
+func sprintf(format string, v any) string { return fmt.Sprintf(format, v) }

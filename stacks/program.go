@@ -1,0 +1,85 @@
+// Package stacks turns a stack's validated config into the platform's
+// components: config in, components wired, outputs out.
+package stacks
+
+import (
+	"path/filepath"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/platform/components/workload"
+)
+
+// Program is the platform program as `pulumi up` runs it: the config comes
+// from the environment the Go language host sets.
+func Program(ctx *pulumi.Context) error {
+	values, err := FromEnvironment()
+	if err != nil {
+		return err
+	}
+	return NewProgram(values)(ctx)
+}
+
+// NewProgram returns the platform program for config values read elsewhere,
+// as the driver reads them from the workspace. Config is validated before any
+// resource is registered.
+func NewProgram(values map[string]Value) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		cfg, err := Load(values)
+		if err != nil {
+			return err
+		}
+		return Deploy(ctx, cfg)
+	}
+}
+
+// Deploy declares the stack's resources from validated config.
+func Deploy(ctx *pulumi.Context, cfg *Config) error {
+	provider, err := kubernetesProvider(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	services := pulumi.Map{}
+	for _, s := range cfg.Services {
+		w, err := workload.NewWorkload(ctx, s.Name, cfg.workloadArgs(s), provider)
+		if err != nil {
+			return err
+		}
+		services[s.Name] = pulumi.Map{
+			"namespace":  w.Namespace,
+			"deployment": w.DeploymentName,
+			"service":    w.ServiceName,
+			"serviceDns": w.ServiceDNS,
+		}
+	}
+	ctx.Export("environment", pulumi.String(cfg.Environment))
+	ctx.Export("services", services)
+	return nil
+}
+
+// kubernetesProvider is the one explicit provider every Kubernetes object uses.
+func kubernetesProvider(ctx *pulumi.Context, cfg *Config) (*kubernetes.Provider, error) {
+	args := &kubernetes.ProviderArgs{}
+	if k := cfg.Kubernetes.Kubeconfig; k != "" {
+		if !filepath.IsAbs(k) {
+			k = filepath.Join(ctx.RootDirectory(), k)
+		}
+		args.Kubeconfig = pulumi.String(k)
+	}
+	if cfg.Kubernetes.Context != "" {
+		args.Context = pulumi.String(cfg.Kubernetes.Context)
+	}
+	return kubernetes.NewProvider(ctx, "kubernetes", args)
+}
+
+// ProgramForWorkspace is the platform program for config as an Automation
+// API workspace reads it (cmd/platform and the end-to-end tests).
+func ProgramForWorkspace(config auto.ConfigMap) (pulumi.RunFunc, error) {
+	values := make(map[string]Value, len(config))
+	for k, v := range config {
+		values[k] = Value{Raw: v.Value, Secret: v.Secret}
+	}
+	return NewProgram(values), nil
+}

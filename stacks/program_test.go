@@ -1,0 +1,168 @@
+package stacks
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
+	"gopkg.in/yaml.v3"
+
+	"github.com/acme/platform/components/workload"
+	"github.com/acme/platform/internal/pulumitest"
+)
+
+// LocalPassphrase is the documented passphrase of the local stack's secrets.
+// It protects nothing of value: the local stack's secrets are throwaway values
+// for a cluster on 127.0.0.1. dev and prod use a KMS key.
+const localPassphrase = "local-cluster-only"
+
+// testSecrets stand in for the secrets that dev and prod keep in their KMS.
+var testSecrets = map[string]string{"greeterApiToken": "test-token-value"}
+
+// loadStackFile reads Pulumi.<stack>.yaml as the engine would hand it to the
+// program: structured values as JSON, secure values decrypted and flagged.
+func loadStackFile(t *testing.T, stack string) map[string]Value {
+	t.Helper()
+	data, err := os.ReadFile("../Pulumi." + stack + ".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		EncryptionSalt string         `yaml:"encryptionsalt"`
+		Config         map[string]any `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	var crypter config.Crypter
+	if file.EncryptionSalt != "" {
+		// "v1:<base64 salt>:<check>", as the passphrase secrets provider writes it.
+		parts := strings.Split(file.EncryptionSalt, ":")
+		if len(parts) < 2 {
+			t.Fatalf("%s: malformed encryptionsalt", stack)
+		}
+		salt, err := base64.StdEncoding.DecodeString(parts[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		crypter = config.NewSymmetricCrypterFromPassphrase(localPassphrase, salt)
+	}
+	values := map[string]Value{}
+	for key, v := range file.Config {
+		if m, ok := v.(map[string]any); ok && len(m) == 1 && m["secure"] != nil {
+			if crypter == nil {
+				t.Fatalf("%s: %s is encrypted but the stack has no passphrase salt", stack, key)
+			}
+			plain, err := crypter.DecryptValue(t.Context(), m["secure"].(string))
+			if err != nil {
+				t.Fatalf("%s: decrypting %s: %v", stack, key, err)
+			}
+			values[key] = Value{Raw: plain, Secret: true}
+			continue
+		}
+		if s, ok := v.(string); ok {
+			values[key] = Value{Raw: s}
+			continue
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		values[key] = Value{Raw: string(raw)}
+	}
+	return values
+}
+
+// stackValues is the stack file plus, for dev and prod, stand-ins for the
+// secrets their KMS holds.
+func stackValues(t *testing.T, stack string) map[string]Value {
+	values := loadStackFile(t, stack)
+	if stack != "local" {
+		for k, v := range testSecrets {
+			values[Namespace+":"+k] = Value{Raw: v, Secret: true}
+		}
+	}
+	return values
+}
+
+func TestStackFilesAreValid(t *testing.T) {
+	for _, stack := range []string{"dev", "prod", "local"} {
+		t.Run(stack, func(t *testing.T) {
+			cfg, err := Load(stackValues(t, stack))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(cfg.Environment) != stack {
+				t.Errorf("Pulumi.%s.yaml declares environment %q", stack, cfg.Environment)
+			}
+		})
+	}
+}
+
+func TestProgramPerStack(t *testing.T) {
+	tests := []struct {
+		stack          string
+		replicas       float64
+		pdb, hpa       int
+		protected      bool
+		requestsMemory string
+	}{
+		{"dev", 1, 0, 0, false, "64Mi"},
+		{"local", 1, 0, 0, false, "32Mi"},
+		{"prod", 3, 1, 1, true, "256Mi"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.stack, func(t *testing.T) {
+			g, err := pulumitest.Run(t, "platform", tt.stack, NewProgram(stackValues(t, tt.stack)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			providers := g.OfType("pulumi:providers:kubernetes")
+			if len(providers) != 1 {
+				t.Fatalf("%d Kubernetes providers, want one explicit provider", len(providers))
+			}
+			g.One(t, workload.TypeToken, "greeter")
+			d := g.One(t, "kubernetes:apps/v1:Deployment", "greeter")
+			if got, _ := d.Input("spec.replicas"); got != tt.replicas {
+				t.Errorf("replicas %v, want %v", got, tt.replicas)
+			}
+			if got, _ := d.Input("spec.template.spec.containers.0.resources.requests.memory"); got != tt.requestsMemory {
+				t.Errorf("memory request %v, want %v", got, tt.requestsMemory)
+			}
+			counts := g.Count()
+			if counts["kubernetes:policy/v1:PodDisruptionBudget"] != tt.pdb || counts["kubernetes:autoscaling/v2:HorizontalPodAutoscaler"] != tt.hpa {
+				t.Errorf("PDBs %d, HPAs %d; want %d, %d", counts["kubernetes:policy/v1:PodDisruptionBudget"], counts["kubernetes:autoscaling/v2:HorizontalPodAutoscaler"], tt.pdb, tt.hpa)
+			}
+			if ns := g.One(t, "kubernetes:core/v1:Namespace", "greeter"); ns.Protect != tt.protected {
+				t.Errorf("namespace protected %v, want %v", ns.Protect, tt.protected)
+			}
+			secret := g.One(t, "kubernetes:core/v1:Secret", "greeter-secret")
+			if !secret.Secret("stringData.GREETER_API_TOKEN") {
+				t.Error("the API token is not a Pulumi secret when it reaches the provider")
+			}
+			for _, r := range g.Resources {
+				if r.Type == "kubernetes:core/v1:Secret" {
+					continue
+				}
+				if strings.Contains(r.Inputs.String(), "test-token-value") {
+					t.Errorf("%s %s carries the secret value in its inputs", r.Type, r.Name)
+				}
+			}
+		})
+	}
+}
+
+func TestBadConfigRegistersNothing(t *testing.T) {
+	values := stackValues(t, "dev")
+	values["platform:services"] = Value{Raw: `[{"name":"greeter","image":"x:latest","version":"1","replicas":0}]`}
+	g, err := pulumitest.Run(t, "platform", "dev", NewProgram(values))
+	if err == nil {
+		t.Fatal("bad config accepted")
+	}
+	if len(g.Resources) != 0 {
+		t.Fatalf("registered %d resources before failing:\n%s", len(g.Resources), g)
+	}
+}
