@@ -2,13 +2,14 @@ package stacks
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"reflect"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/acme/platform/internal/validate"
 )
 
 // Namespace is the project's config namespace: keys are written "platform:<key>".
@@ -136,33 +137,6 @@ var keys = map[string]any{
 	"services":    new([]Service),
 }
 
-// Problems collects every config problem, so that one run reports them all.
-type Problems []string
-
-// Add records that key holds value, which is not allowed.
-func (p *Problems) Add(key string, value any, allowed string) {
-	*p = append(*p, fmt.Sprintf("%s: %s: %s", key, show(value), allowed))
-}
-
-// Err returns nil when there are no problems, and all of them otherwise.
-func (p Problems) Err() error {
-	if len(p) == 0 {
-		return nil
-	}
-	sort.Strings(p)
-	return fmt.Errorf("invalid stack config (%d problems):\n  %s", len(p), strings.Join(p, "\n  "))
-}
-
-func show(v any) string {
-	switch v := v.(type) {
-	case string:
-		return fmt.Sprintf("%q", v)
-	case Secret:
-		return v.String()
-	}
-	return fmt.Sprint(v)
-}
-
 var secretKeyPattern = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
 
 // Load turns the raw config of a stack into a validated Config. It reports
@@ -170,7 +144,7 @@ var secretKeyPattern = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
 // wrong shape, values outside what is allowed, and secrets given in plain text.
 // Keys of other namespaces (kubernetes:, pulumi:) are left to their owners.
 func Load(values map[string]Value) (*Config, error) {
-	var problems Problems
+	var problems validate.Problems
 	raw := map[string]Value{}
 	for key, v := range values {
 		ns, name, ok := strings.Cut(key, ":")
@@ -208,14 +182,14 @@ func Load(values map[string]Value) (*Config, error) {
 		case !referenced[name]:
 			problems.Add(key(name), redact(raw[name]), "unknown key: not a platform setting, and no service's secretEnv refers to it (a typo?)")
 		case !raw[name].Secret:
-			problems.Add(key(name), "(plain text)", "is referred to by a secretEnv, so it must be a secret: set it with `pulumi config set --secret`")
+			problems.Add(key(name), validate.Verbatim("(plain text)"), "is referred to by a secretEnv, so it must be a secret: set it with `pulumi config set --secret`")
 		default:
 			cfg.Secrets[name] = Secret{raw[name].Raw}
 		}
 	}
 	for _, name := range sortedKeys(keys) {
 		if v, ok := raw[name]; ok && v.Secret {
-			problems.Add(key(name), "[secret]", "is a plain setting; it must not be encrypted")
+			problems.Add(key(name), Secret{}, "is a plain setting; it must not be encrypted")
 		}
 	}
 
@@ -223,7 +197,7 @@ func Load(values map[string]Value) (*Config, error) {
 	validateKubernetes(cfg, &problems)
 	validateServices(cfg, raw, &problems)
 	if err := problems.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("invalid stack config (%d problems):\n%w", len(problems), err)
 	}
 	return cfg, nil
 }
@@ -237,9 +211,10 @@ func redact(v Value) any {
 	return v.Raw
 }
 
-// decode reads the JSON (or plain string) value of key into out, reporting
-// fields that do not exist with their full path.
-func decode(raw map[string]Value, name string, out any, problems *Problems) {
+// decode reads the JSON (or plain string) value of key into out. It first
+// checks the value's shape against out's type, so that an unknown field or a
+// value of the wrong type is reported with its full path and value.
+func decode(raw map[string]Value, name string, out any, problems *validate.Problems) {
 	v, ok := raw[name]
 	if !ok {
 		return
@@ -250,52 +225,87 @@ func decode(raw map[string]Value, name string, out any, problems *Problems) {
 	}
 	var generic any
 	if err := json.Unmarshal([]byte(v.Raw), &generic); err != nil {
-		problems.Add(key(name), v.Raw, "must be structured config (YAML object or list): "+err.Error())
+		problems.Add(key(name), v.Raw, "must be structured config (a YAML object or list)")
 		return
 	}
-	unknownFields(key(name), generic, reflect.TypeOf(out).Elem(), problems)
-	dec := json.NewDecoder(strings.NewReader(v.Raw))
-	if err := dec.Decode(out); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			problems.Add(key(name)+"."+typeErr.Field, typeErr.Value, "must be of type "+typeErr.Type.String())
-			return
-		}
+	before := len(*problems)
+	checkShape(key(name), generic, reflect.TypeOf(out).Elem(), problems)
+	if len(*problems) > before {
+		return
+	}
+	if err := json.Unmarshal([]byte(v.Raw), out); err != nil {
 		problems.Add(key(name), v.Raw, err.Error())
 	}
 }
 
-// unknownFields walks a decoded JSON value beside the Go type it will fill and
-// reports every object key that the type has no field for.
-func unknownFields(path string, v any, t reflect.Type, problems *Problems) {
+// checkShape walks a decoded JSON value beside the Go type it will fill and
+// reports every object key the type has no field for and every value of the
+// wrong kind.
+func checkShape(path string, v any, t reflect.Type, problems *validate.Problems) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	switch v := v.(type) {
-	case map[string]any:
-		switch t.Kind() {
-		case reflect.Map:
-			for k, e := range v {
-				unknownFields(path+"."+k, e, t.Elem(), problems)
-			}
-		case reflect.Struct:
-			fields := jsonFields(t)
-			for _, k := range sortedKeys(v) {
-				f, ok := fields[k]
-				if !ok {
-					problems.Add(path+"."+k, v[k], "unknown field; allowed: "+strings.Join(sortedKeys(fields), ", "))
-					continue
-				}
-				unknownFields(path+"."+k, v[k], f.Type, problems)
-			}
+	if v == nil {
+		return
+	}
+	wrong := func(want string) { problems.Add(path, shown(v), "must be "+want) }
+	switch t.Kind() {
+	case reflect.String:
+		if _, ok := v.(string); !ok {
+			wrong("a string")
 		}
-	case []any:
-		if t.Kind() == reflect.Slice {
-			for i, e := range v {
-				unknownFields(fmt.Sprintf("%s[%d]", path, i), e, t.Elem(), problems)
+	case reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			wrong("true or false")
+		}
+	case reflect.Int:
+		if f, ok := v.(float64); !ok || f != float64(int(f)) {
+			wrong("a whole number")
+		}
+	case reflect.Slice:
+		items, ok := v.([]any)
+		if !ok {
+			wrong("a list")
+			return
+		}
+		for i, item := range items {
+			checkShape(fmt.Sprintf("%s[%d]", path, i), item, t.Elem(), problems)
+		}
+	case reflect.Map:
+		m, ok := v.(map[string]any)
+		if !ok {
+			wrong("an object")
+			return
+		}
+		for _, k := range sortedKeys(m) {
+			checkShape(path+"."+k, m[k], t.Elem(), problems)
+		}
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			wrong("an object")
+			return
+		}
+		fields := jsonFields(t)
+		for _, k := range sortedKeys(m) {
+			f, ok := fields[k]
+			if !ok {
+				problems.Add(path+"."+k, shown(m[k]), "unknown field; allowed: "+strings.Join(sortedKeys(fields), ", "))
+				continue
 			}
+			checkShape(path+"."+k, m[k], f.Type, problems)
 		}
 	}
+}
+
+// shown renders a decoded JSON value as the user wrote it.
+func shown(v any) any {
+	switch v.(type) {
+	case string:
+		return v
+	}
+	out, _ := json.Marshal(v)
+	return validate.Verbatim(out)
 }
 
 func jsonFields(t reflect.Type) map[string]reflect.StructField {

@@ -3,12 +3,12 @@ package stacks
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/acme/platform/components/internal/kube"
+	"github.com/acme/platform/components/kube"
 	"github.com/acme/platform/components/workload"
+	"github.com/acme/platform/internal/validate"
 )
 
 // workloadArgs turns one service's config into the workload component's
@@ -93,7 +93,7 @@ func orInt(v, def int) int {
 	return v
 }
 
-func validateKubernetes(c *Config, problems *Problems) {
+func validateKubernetes(c *Config, problems *validate.Problems) {
 	if c.Environment == Local && c.Kubernetes.Kubeconfig == "" {
 		problems.Add(key("kubernetes.kubeconfig"), "", "is required for the local stack: the local cluster's kubeconfig (.cluster/kubeconfig)")
 	}
@@ -104,9 +104,9 @@ func validateKubernetes(c *Config, problems *Problems) {
 
 // validateServices checks each service as the workload component will see it,
 // plus the rules that span services or depend on the environment.
-func validateServices(c *Config, raw map[string]Value, problems *Problems) {
+func validateServices(c *Config, raw map[string]Value, problems *validate.Problems) {
 	if len(c.Services) == 0 {
-		problems.Add(key("services"), "[]", "must list at least one service")
+		problems.Add(key("services"), validate.Verbatim("[]"), "must list at least one service")
 	}
 	seen := map[string]int{}
 	for i, s := range c.Services {
@@ -130,17 +130,6 @@ func validateServices(c *Config, raw map[string]Value, problems *Problems) {
 				problems.Add(path+".secretEnv."+env, ref, "must name a secret key of this project, in camelCase, that is not a platform setting")
 			}
 		}
-		if s.Image == "" {
-			problems.Add(path+".image", s.Image, "is required: an image reference with a version tag or a digest")
-		}
-		args := c.workloadArgs(s)
-		if err := args.Validate(); err != nil {
-			for _, line := range strings.Split(err.Error(), "\n") {
-				if strings.HasPrefix(line, "image: ") && s.Image == "" {
-					continue
-				}
-				*problems = append(*problems, path+"."+line)
-			}
-		}
+		problems.AddAll(path+".", c.workloadArgs(s).Validate())
 	}
 }

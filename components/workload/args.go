@@ -11,7 +11,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/acme/platform/components/internal/kube"
+	"github.com/acme/platform/components/kube"
+	"github.com/acme/platform/internal/validate"
 )
 
 // Args describes one service of the team. Zero values take the defaults that
@@ -153,110 +154,106 @@ var (
 	hostLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 )
 
-// Validate reports every problem with defaulted arguments at once. Each
-// message names the field (as key), the value given and what is allowed.
+// Validate reports every problem with defaulted arguments at once, one per
+// line: the field (as key), the value given and what is allowed.
 func (a Args) Validate() error {
-	var errs []error
-	bad := func(key string, value any, allowed string) {
-		errs = append(errs, fmt.Errorf("%s: %v: %s", key, value, allowed))
-	}
+	var p validate.Problems
 	if !dnsLabel.MatchString(a.Name) {
-		bad("name", fmt.Sprintf("%q", a.Name), "must be a DNS label (lower-case letters, digits and '-', at most 63)")
+		p.Add("name", a.Name, "must be a DNS label (lower-case letters, digits and '-', at most 63)")
 	}
 	if a.Namespace != "" && !dnsLabel.MatchString(a.Namespace) {
-		bad("namespace", fmt.Sprintf("%q", a.Namespace), "must be a DNS label")
+		p.Add("namespace", a.Namespace, "must be a DNS label")
 	}
 	if a.Image == nil {
-		bad("image", `""`, "is required: an image reference with a version tag or a digest")
+		p.Add("image", "", "is required: an image reference with a version tag or a digest")
 	} else if ref, ok := a.Image.(pulumi.String); ok {
 		if err := ValidateImageReference(string(ref)); err != nil {
-			bad("image", fmt.Sprintf("%q", ref), err.Error())
+			p.Add("image", string(ref), err.Error())
 		}
 	}
 	if a.Replicas < 1 {
-		bad("replicas", a.Replicas, "must be at least 1")
+		p.Add("replicas", a.Replicas, "must be at least 1")
 	}
 	if a.Port < 1 || a.Port > 65535 {
-		bad("port", a.Port, "must be a port number from 1 to 65535")
+		p.Add("port", a.Port, "must be a port number from 1 to 65535")
 	}
 	if a.Probes.Port != a.Port {
-		bad("probes.port", a.Probes.Port, fmt.Sprintf("must be the container port %d", a.Port))
+		p.Add("probes.port", a.Probes.Port, fmt.Sprintf("must be the container port %d", a.Port))
 	}
 	for key, path := range map[string]string{"probes.startup": a.Probes.Startup, "probes.liveness": a.Probes.Liveness, "probes.readiness": a.Probes.Readiness} {
 		if !probePath.MatchString(path) {
-			bad(key, fmt.Sprintf("%q", path), "must be an absolute URL path")
+			p.Add(key, path, "must be an absolute URL path")
 		}
 	}
-	errs = append(errs, validateResources(a.Resources)...)
+	validateResources(a.Resources, &p)
 	if a.DrainSeconds < 1 || a.DrainSeconds > 300 {
-		bad("drainSeconds", a.DrainSeconds, "must be from 1 to 300")
+		p.Add("drainSeconds", a.DrainSeconds, "must be from 1 to 300")
 	}
 	for _, name := range sortedKeys(a.Env) {
 		if !envName.MatchString(name) {
-			bad("env."+name, fmt.Sprintf("%q", name), "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+			p.Add("env."+name, name, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
 		}
 	}
 	for _, name := range sortedKeys(a.Files) {
 		if !fileName.MatchString(name) {
-			bad("files."+name, fmt.Sprintf("%q", name), "must be a file name (letters, digits, '-', '_' and '.')")
+			p.Add("files."+name, name, "must be a file name (letters, digits, '-', '_' and '.')")
 		}
 	}
 	for _, name := range sortedKeys(a.SecretEnv) {
 		if !envName.MatchString(name) {
-			bad("secretEnv."+name, fmt.Sprintf("%q", name), "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+			p.Add("secretEnv."+name, name, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
 		}
 		if _, isOutput := a.SecretEnv[name].(pulumi.Output); !isOutput {
-			bad("secretEnv."+name, "(plain value)", "must be a Pulumi secret, e.g. from secret config")
+			p.Add("secretEnv."+name, validate.Verbatim("(plain value)"), "must be a Pulumi secret, e.g. from secret config")
 		}
 		if _, clash := a.Env[name]; clash {
-			bad("secretEnv."+name, name, "is also set in env; a variable has one source")
+			p.Add("secretEnv."+name, name, "is also set in env; a variable has one source")
 		}
 	}
 	if as := a.Autoscaling; as != nil {
 		if as.MaxReplicas < a.Replicas {
-			bad("autoscaling.maxReplicas", as.MaxReplicas, fmt.Sprintf("must be at least replicas (%d)", a.Replicas))
+			p.Add("autoscaling.maxReplicas", as.MaxReplicas, fmt.Sprintf("must be at least replicas (%d)", a.Replicas))
 		}
 		if as.TargetCPUUtilization < 1 || as.TargetCPUUtilization > 100 {
-			bad("autoscaling.targetCPUUtilization", as.TargetCPUUtilization, "must be a percentage from 1 to 100")
+			p.Add("autoscaling.targetCPUUtilization", as.TargetCPUUtilization, "must be a percentage from 1 to 100")
 		}
 	}
 	if in := a.Ingress; in != nil && !validHost(in.Host) {
-		bad("ingress.host", fmt.Sprintf("%q", in.Host), "must be a DNS name")
+		p.Add("ingress.host", in.Host, "must be a DNS name")
 	}
 	for i, ns := range a.AllowFrom {
 		if !dnsLabel.MatchString(ns) {
-			bad(fmt.Sprintf("allowFrom[%d]", i), fmt.Sprintf("%q", ns), "must be a namespace name")
+			p.Add(fmt.Sprintf("allowFrom[%d]", i), ns, "must be a namespace name")
 		}
 	}
 	for i, rule := range a.Egress {
 		if prefix, err := netip.ParsePrefix(rule.CIDR); err != nil || !prefix.Addr().Is4() {
-			bad(fmt.Sprintf("egress[%d].cidr", i), fmt.Sprintf("%q", rule.CIDR), "must be an IPv4 CIDR block such as 10.0.0.0/8")
+			p.Add(fmt.Sprintf("egress[%d].cidr", i), rule.CIDR, "must be an IPv4 CIDR block such as 10.0.0.0/8")
 		}
 		if len(rule.Ports) == 0 {
-			bad(fmt.Sprintf("egress[%d].ports", i), "[]", "must list at least one port")
+			p.Add(fmt.Sprintf("egress[%d].ports", i), validate.Verbatim("[]"), "must list at least one port")
 		}
 		for j, port := range rule.Ports {
 			if port < 1 || port > 65535 {
-				bad(fmt.Sprintf("egress[%d].ports[%d]", i, j), port, "must be a port number from 1 to 65535")
+				p.Add(fmt.Sprintf("egress[%d].ports[%d]", i, j), port, "must be a port number from 1 to 65535")
 			}
 		}
 	}
 	if t := a.Telemetry; t != nil {
 		if t.Endpoint == nil {
-			bad("telemetry.endpoint", `""`, "is required when telemetry is on")
+			p.Add("telemetry.endpoint", "", "is required when telemetry is on")
 		}
 		if !dnsLabel.MatchString(t.Namespace) {
-			bad("telemetry.namespace", fmt.Sprintf("%q", t.Namespace), "must be the collector's namespace")
+			p.Add("telemetry.namespace", t.Namespace, "must be the collector's namespace")
 		}
 		if t.Port < 1 || t.Port > 65535 {
-			bad("telemetry.port", t.Port, "must be a port number from 1 to 65535")
+			p.Add("telemetry.port", t.Port, "must be a port number from 1 to 65535")
 		}
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
-func validateResources(r kube.Resources) []error {
-	var errs []error
+func validateResources(r kube.Resources, p *validate.Problems) {
 	quantities := map[string]string{
 		"resources.requests.cpu": r.RequestCPU, "resources.requests.memory": r.RequestMemory,
 		"resources.limits.cpu": r.LimitCPU, "resources.limits.memory": r.LimitMemory,
@@ -265,7 +262,7 @@ func validateResources(r kube.Resources) []error {
 	for _, key := range sortedKeys(quantities) {
 		q, err := resource.ParseQuantity(quantities[key])
 		if err != nil || q.Sign() <= 0 {
-			errs = append(errs, fmt.Errorf("%s: %q: must be a positive Kubernetes quantity such as 250m or 128Mi", key, quantities[key]))
+			p.Add(key, quantities[key], "must be a positive Kubernetes quantity such as 250m or 128Mi")
 			continue
 		}
 		parsed[key] = q
@@ -274,10 +271,9 @@ func validateResources(r kube.Resources) []error {
 		req, okReq := parsed["resources.requests."+kind]
 		lim, okLim := parsed["resources.limits."+kind]
 		if okReq && okLim && lim.Cmp(req) < 0 {
-			errs = append(errs, fmt.Errorf("resources.limits.%s: %q: must be at least the request %q", kind, lim.String(), req.String()))
+			p.Add("resources.limits."+kind, lim.String(), fmt.Sprintf("must be at least the request %q", req.String()))
 		}
 	}
-	return errs
 }
 
 // ValidateImageReference accepts [registry/]repository(:tag)?(@sha256:digest)?
@@ -287,7 +283,7 @@ func ValidateImageReference(ref string) error {
 	if m == nil {
 		return errors.New("must be an image reference such as ghcr.io/acme/greeter:1.2.3 or ...@sha256:<64 hex digits>")
 	}
-	tag, digest := m[2], m[3]
+	tag, digest := m[3], m[4]
 	switch {
 	case tag == "latest":
 		return errors.New(`must not use the "latest" tag: pin a version or a digest`)
@@ -297,7 +293,9 @@ func ValidateImageReference(ref string) error {
 	return nil
 }
 
-var imageReference = regexp.MustCompile(`^([a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)` +
+// imageReference is [host[:port]/]path[:tag][@sha256:digest].
+var imageReference = regexp.MustCompile(`^(?:([a-z0-9.-]+(?::[0-9]+)?)/)?` +
+	`([a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)` +
 	`(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$`)
 
 func validHost(host string) bool {

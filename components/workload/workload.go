@@ -23,7 +23,7 @@ import (
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/acme/platform/components/internal/kube"
+	"github.com/acme/platform/components/kube"
 )
 
 // TypeToken is the Pulumi type of the component.
@@ -62,7 +62,7 @@ func NewWorkload(ctx *pulumi.Context, name string, args Args, provider pulumi.Pr
 		return nil, err
 	}
 	b := builder{ctx: ctx, name: name, args: args, opts: []pulumi.ResourceOption{
-		pulumi.Parent(w), pulumi.Provider(provider), pulumi.DeletedWith(provider),
+		pulumi.Parent(w), pulumi.Provider(provider),
 	}}
 	if err := b.build(w); err != nil {
 		return nil, fmt.Errorf("workload %q: %w", name, err)
@@ -94,15 +94,16 @@ func (b *builder) build(w *Workload) error {
 		Name: a.Name, Instance: a.Name, Version: a.Version, Component: "server",
 		PartOf: a.Name, Environment: a.Environment,
 	}
-	var dependsOn []pulumi.Resource
+	opts := b.opts
 	if a.Namespace == "" {
 		ns, err := b.namespace(namespace)
 		if err != nil {
 			return err
 		}
-		dependsOn = append(dependsOn, ns...)
+		// Deleting the namespace deletes everything in it: a destroy need not
+		// delete each object and wait for it.
+		opts = append(opts, pulumi.DependsOn([]pulumi.Resource{ns}), pulumi.DeletedWith(ns))
 	}
-	opts := append(b.opts, pulumi.DependsOn(dependsOn))
 
 	sa, err := corev1.NewServiceAccount(b.ctx, b.name, &corev1.ServiceAccountArgs{
 		Metadata:                     b.id.Metadata(a.Name, namespace),
@@ -155,7 +156,7 @@ func (b *builder) build(w *Workload) error {
 
 // namespace creates the service's namespace, enforcing Pod Security
 // "restricted", with a policy that denies all traffic not allowed explicitly.
-func (b *builder) namespace(name string) ([]pulumi.Resource, error) {
+func (b *builder) namespace(name string) (*corev1.Namespace, error) {
 	labels := b.id.Labels()
 	for k, v := range kube.PodSecurityLabels("restricted") {
 		labels[k] = v
@@ -166,17 +167,17 @@ func (b *builder) namespace(name string) ([]pulumi.Resource, error) {
 	if err != nil {
 		return nil, err
 	}
-	deny, err := networkingv1.NewNetworkPolicy(b.ctx, b.name+"-default-deny", &networkingv1.NetworkPolicyArgs{
+	_, err = networkingv1.NewNetworkPolicy(b.ctx, b.name+"-default-deny", &networkingv1.NetworkPolicyArgs{
 		Metadata: b.id.Metadata("default-deny", name),
 		Spec: &networkingv1.NetworkPolicySpecArgs{
 			PodSelector: &metav1.LabelSelectorArgs{},
 			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
 		},
-	}, append(b.opts, pulumi.DependsOn([]pulumi.Resource{ns}))...)
+	}, append(b.opts, pulumi.DependsOn([]pulumi.Resource{ns}), pulumi.DeletedWith(ns))...)
 	if err != nil {
 		return nil, err
 	}
-	return []pulumi.Resource{ns, deny}, nil
+	return ns, nil
 }
 
 // podConfig is what the pod template refers to: the names of the config
@@ -280,9 +281,9 @@ func (b *builder) deploymentSpec(serviceAccount pulumi.StringInput, pc podConfig
 					EnvFrom:         envFrom,
 					Resources:       a.Resources.Args(),
 					SecurityContext: kube.RestrictedContainerSecurityContext(),
-					StartupProbe:    a.Probes.Startup(),
-					LivenessProbe:   a.Probes.Liveness(),
-					ReadinessProbe:  a.Probes.Readiness(),
+					StartupProbe:    a.Probes.StartupProbe(),
+					LivenessProbe:   a.Probes.LivenessProbe(),
+					ReadinessProbe:  a.Probes.ReadinessProbe(),
 					Lifecycle: &corev1.LifecycleArgs{PreStop: &corev1.LifecycleHandlerArgs{
 						Sleep: &corev1.SleepActionArgs{Seconds: pulumi.Int(preStopSeconds)},
 					}},

@@ -7,7 +7,7 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/acme/platform/components/internal/kube"
+	"github.com/acme/platform/components/kube"
 	"github.com/acme/platform/internal/pulumitest"
 )
 
@@ -142,6 +142,12 @@ func TestNamespaceEnforcesRestrictedAndDeniesByDefault(t *testing.T) {
 	}
 	if ns.Protect {
 		t.Error("dev namespace is protected")
+	}
+	// Everything in the namespace goes with it: destroy deletes the namespace only.
+	for _, r := range g.Resources {
+		if r.Custom && r.Type != namespaceType && r.Type != "pulumi:providers:kubernetes" && r.DeletedWith != ns.URN {
+			t.Errorf("%s %s is not deleted with its namespace (deletedWith %q)", r.Type, r.Name, r.DeletedWith)
+		}
 	}
 }
 

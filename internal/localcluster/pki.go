@@ -89,7 +89,11 @@ func (p pki) tokens() error {
 		if _, err := rand.Read(token); err != nil {
 			return err
 		}
-		lines += fmt.Sprintf("%s,%s,uid-%d,%q\n", hex.EncodeToString(token), u.name, i, u.group)
+		line := fmt.Sprintf("%s,%s,uid-%d", hex.EncodeToString(token), u.name, i)
+		if u.group != "" {
+			line += "," + u.group
+		}
+		lines += line + "\n"
 	}
 	return os.WriteFile(p.path("tokens.csv"), []byte(lines), 0o600)
 }

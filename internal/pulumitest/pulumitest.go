@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -26,6 +27,8 @@ type Resource struct {
 	Provider string
 	Protect  bool
 	Custom   bool
+	// DeletedWith is the URN of the resource whose deletion deletes this one.
+	DeletedWith string
 }
 
 // Secret reports whether the input at path (dot-separated keys, e.g.
@@ -162,14 +165,25 @@ func (m mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prope
 	m.graph.Resources = append(m.graph.Resources, Resource{
 		Type:     args.TypeToken,
 		Name:     args.Name,
-		URN:      string(resource.CreateURN(args.Name, args.TypeToken, resource.URN(args.RegisterRPC.GetParent()), m.project, m.stack)),
+		URN:      m.urn(args.RegisterRPC.GetParent(), args.TypeToken, args.Name),
 		Parent:   args.RegisterRPC.GetParent(),
 		Inputs:   args.Inputs,
 		Provider: args.Provider,
 		Protect:  args.RegisterRPC.GetProtect(),
 		Custom:   args.Custom,
+
+		DeletedWith: args.RegisterRPC.GetDeletedWith(),
 	})
 	return args.Name + "-id", outputs, nil
+}
+
+// urn computes a resource's URN as the mock monitor does, so that parents match.
+func (m mocks) urn(parent, typ, name string) string {
+	parentType := tokens.Type("")
+	if p := resource.URN(parent); p != "" && p.QualifiedType() != resource.RootStackType {
+		parentType = p.QualifiedType()
+	}
+	return string(resource.NewURN(tokens.QName(m.stack), tokens.PackageName(m.project), parentType, tokens.Type(typ), name))
 }
 
 func (m mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {

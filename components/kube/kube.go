@@ -128,20 +128,20 @@ type Probes struct {
 // slow start is never killed by the liveness probe.
 const startupBudgetSeconds = 60
 
-// Startup returns the startup probe: frequent, with a generous failure budget.
-func (p Probes) Startup() *corev1.ProbeArgs {
+// StartupProbe returns the startup probe: frequent, with a generous failure budget.
+func (p Probes) StartupProbe() *corev1.ProbeArgs {
 	return p.httpGet(p.Startup, 2, 1, startupBudgetSeconds/2)
 }
 
-// Liveness returns the liveness probe: restarts a process that stays unhealthy
+// LivenessProbe returns the liveness probe: restarts a process that stays unhealthy
 // for 30 s.
-func (p Probes) Liveness() *corev1.ProbeArgs {
+func (p Probes) LivenessProbe() *corev1.ProbeArgs {
 	return p.httpGet(p.Liveness, 10, 2, 3)
 }
 
-// Readiness returns the readiness probe: takes a pod out of its Service within
+// ReadinessProbe returns the readiness probe: takes a pod out of its Service within
 // 10 s of it reporting not ready.
-func (p Probes) Readiness() *corev1.ProbeArgs {
+func (p Probes) ReadinessProbe() *corev1.ProbeArgs {
 	return p.httpGet(p.Readiness, 5, 2, 2)
 }
 

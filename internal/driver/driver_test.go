@@ -1,0 +1,74 @@
+package driver
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+)
+
+func TestDiffPaths(t *testing.T) {
+	old := map[string]any{
+		"metadata": map[string]any{"labels": map[string]any{"app": "a", "environment": "local"}, "resourceVersion": "1"},
+		"spec": map[string]any{"replicas": 1.0, "template": map[string]any{"spec": map[string]any{
+			"containers": []any{map[string]any{"image": "x:1", "name": "x"}},
+		}}},
+		"status": map[string]any{"readyReplicas": 1.0},
+	}
+	new := map[string]any{
+		"metadata": map[string]any{"labels": map[string]any{"app": "a", "environment": "tampered"}, "resourceVersion": "9"},
+		"spec": map[string]any{"replicas": 3.0, "template": map[string]any{"spec": map[string]any{
+			"containers": []any{map[string]any{"image": "x:2", "name": "x"}},
+		}}},
+		"status": map[string]any{"readyReplicas": 3.0},
+	}
+	got := diffPaths("", old, new)
+	want := []string{"metadata.labels.environment", "spec.replicas", "spec.template.spec.containers[0].image"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("diffPaths = %v, want %v", got, want)
+	}
+	if got := diffPaths("", old, old); len(got) != 0 {
+		t.Fatalf("no difference reported as %v", got)
+	}
+	if got := diffPaths("", map[string]any{"a": []any{1.0}}, map[string]any{"a": []any{1.0, 2.0}}); !reflect.DeepEqual(got, []string{"a"}) {
+		t.Fatalf("list length change = %v", got)
+	}
+}
+
+func step(op apitype.OpType, urn string, old, new map[string]any) apitype.EngineEvent {
+	meta := apitype.StepEventMetadata{Op: op, URN: urn, Type: "kubernetes:core/v1:ConfigMap"}
+	if old != nil {
+		meta.Old = &apitype.StepEventStateMetadata{Outputs: old}
+	}
+	if new != nil {
+		meta.New = &apitype.StepEventStateMetadata{Outputs: new}
+	}
+	return apitype.EngineEvent{ResOutputsEvent: &apitype.ResOutputsEvent{Metadata: meta}}
+}
+
+func TestRecordChange(t *testing.T) {
+	byURN := map[string]*Change{}
+	same := map[string]any{"data": map[string]any{"A": "1"}}
+	events := []apitype.EngineEvent{
+		step(apitype.OpRefresh, "urn:unchanged", same, same),
+		step(apitype.OpRefresh, "urn:edited", same, map[string]any{"data": map[string]any{"A": "2"}}),
+		step(apitype.OpRefresh, "urn:gone", same, nil),
+		step(apitype.OpSame, "urn:same", nil, nil),
+		{ResourcePreEvent: &apitype.ResourcePreEvent{Metadata: apitype.StepEventMetadata{
+			Op: apitype.OpUpdate, URN: "urn:updated", Type: "t", DetailedDiff: map[string]apitype.PropertyDiff{"spec.replicas": {}},
+		}}},
+		{DiagnosticEvent: &apitype.DiagnosticEvent{Message: "noise"}},
+	}
+	for _, e := range events {
+		recordChange(byURN, e)
+	}
+	got := sortedChanges(byURN)
+	want := Changes{
+		{Op: apitype.OpUpdate, URN: "urn:edited", Type: "kubernetes:core/v1:ConfigMap", Paths: []string{"data.A"}},
+		{Op: apitype.OpDelete, URN: "urn:gone", Type: "kubernetes:core/v1:ConfigMap"},
+		{Op: apitype.OpUpdate, URN: "urn:updated", Type: "t", Paths: []string{"spec.replicas"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("changes:\n got %+v\nwant %+v", got, want)
+	}
+}

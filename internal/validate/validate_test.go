@@ -1,0 +1,31 @@
+package validate
+
+import (
+	"errors"
+	"testing"
+)
+
+type secret struct{}
+
+func (secret) String() string { return "[secret]" }
+
+func TestProblems(t *testing.T) {
+	var p Problems
+	if p.Err() != nil {
+		t.Fatal("no problems, yet an error")
+	}
+	p.Add("b.port", 70000, "must be a port number")
+	p.Add("a.image", "x:latest", `must not use "latest"`)
+	p.Add("c.list", Verbatim("[]"), "must not be empty")
+	p.Add("d.token", secret{}, "must be a secret")
+	p.AddAll("svc.", errors.New("replicas: 0: must be at least 1\nport: 0: must be a port number"))
+	want := `a.image: "x:latest": must not use "latest"
+b.port: 70000: must be a port number
+c.list: []: must not be empty
+d.token: [secret]: must be a secret
+svc.port: 0: must be a port number
+svc.replicas: 0: must be at least 1`
+	if got := p.Err().Error(); got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
