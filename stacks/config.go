@@ -3,10 +3,11 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/acme/platform/internal/validate"
@@ -174,7 +175,7 @@ func Load(values map[string]Value) (*Config, error) {
 			referenced[ref] = true
 		}
 	}
-	for _, name := range sortedKeys(raw) {
+	for _, name := range slices.Sorted(maps.Keys(raw)) {
 		if _, known := keys[name]; known {
 			continue
 		}
@@ -187,7 +188,7 @@ func Load(values map[string]Value) (*Config, error) {
 			cfg.Secrets[name] = Secret{raw[name].Raw}
 		}
 	}
-	for _, name := range sortedKeys(keys) {
+	for _, name := range slices.Sorted(maps.Keys(keys)) {
 		if v, ok := raw[name]; ok && v.Secret {
 			problems.Add(key(name), Secret{}, "is a plain setting; it must not be encrypted")
 		}
@@ -277,7 +278,7 @@ func checkShape(path string, v any, t reflect.Type, problems *validate.Problems)
 			wrong("an object")
 			return
 		}
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			checkShape(path+"."+k, m[k], t.Elem(), problems)
 		}
 	case reflect.Struct:
@@ -287,10 +288,10 @@ func checkShape(path string, v any, t reflect.Type, problems *validate.Problems)
 			return
 		}
 		fields := jsonFields(t)
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			f, ok := fields[k]
 			if !ok {
-				problems.Add(path+"."+k, shown(m[k]), "unknown field; allowed: "+strings.Join(sortedKeys(fields), ", "))
+				problems.Add(path+"."+k, shown(m[k]), "unknown field; allowed: "+strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
 				continue
 			}
 			checkShape(path+"."+k, m[k], f.Type, problems)
@@ -318,15 +319,6 @@ func jsonFields(t reflect.Type) map[string]reflect.StructField {
 		}
 	}
 	return fields
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // FromEnvironment reads the stack's config as `pulumi up` hands it to a Go

@@ -2,7 +2,9 @@ package stacks
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -121,7 +123,7 @@ func validateServices(c *Config, raw map[string]Value, problems *validate.Proble
 		if c.Environment == Prod && s.Replicas != 0 && s.Replicas < minProdReplicas {
 			problems.Add(path+".replicas", s.Replicas, fmt.Sprintf("must be at least %d in prod, to survive a node or zone failure", minProdReplicas))
 		}
-		for _, env := range sortedKeys(s.SecretEnv) {
+		for _, env := range slices.Sorted(maps.Keys(s.SecretEnv)) {
 			ref := s.SecretEnv[env]
 			if _, ok := raw[ref]; !ok {
 				problems.Add(path+".secretEnv."+env, ref, fmt.Sprintf("names no config key: set %s with `pulumi config set --secret %s <value>`", key(ref), key(ref)))

@@ -3,9 +3,10 @@ package workload
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -189,17 +190,17 @@ func (a Args) Validate() error {
 	if a.DrainSeconds < 1 || a.DrainSeconds > 300 {
 		p.Add("drainSeconds", a.DrainSeconds, "must be from 1 to 300")
 	}
-	for _, name := range sortedKeys(a.Env) {
+	for _, name := range slices.Sorted(maps.Keys(a.Env)) {
 		if !envName.MatchString(name) {
 			p.Add("env."+name, name, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
 		}
 	}
-	for _, name := range sortedKeys(a.Files) {
+	for _, name := range slices.Sorted(maps.Keys(a.Files)) {
 		if !fileName.MatchString(name) {
 			p.Add("files."+name, name, "must be a file name (letters, digits, '-', '_' and '.')")
 		}
 	}
-	for _, name := range sortedKeys(a.SecretEnv) {
+	for _, name := range slices.Sorted(maps.Keys(a.SecretEnv)) {
 		if !envName.MatchString(name) {
 			p.Add("secretEnv."+name, name, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
 		}
@@ -259,7 +260,7 @@ func validateResources(r kube.Resources, p *validate.Problems) {
 		"resources.limits.cpu": r.LimitCPU, "resources.limits.memory": r.LimitMemory,
 	}
 	parsed := map[string]resource.Quantity{}
-	for _, key := range sortedKeys(quantities) {
+	for _, key := range slices.Sorted(maps.Keys(quantities)) {
 		q, err := resource.ParseQuantity(quantities[key])
 		if err != nil || q.Sign() <= 0 {
 			p.Add(key, quantities[key], "must be a positive Kubernetes quantity such as 250m or 128Mi")
@@ -308,13 +309,4 @@ func validHost(host string) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

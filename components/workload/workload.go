@@ -14,6 +14,7 @@ package workload
 
 import (
 	"fmt"
+	"strings"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
@@ -192,23 +193,12 @@ func (b *builder) config(namespace string, opts []pulumi.ResourceOption) (podCon
 	// No names: the provider generates them and replaces the object on any
 	// change of data, which rolls the Deployment (see the package comment).
 	meta := &metav1.ObjectMetaArgs{Namespace: pulumi.String(namespace), Labels: b.id.Labels()}
-	if len(a.Env) > 0 {
-		cm, err := corev1.NewConfigMap(b.ctx, b.name+"-env", &corev1.ConfigMapArgs{
-			Metadata: meta, Data: pulumi.ToStringMap(a.Env),
-		}, opts...)
-		if err != nil {
-			return pc, err
-		}
-		pc.env = cm.Metadata.Name()
+	var err error
+	if pc.env, err = b.configMap("-env", meta, a.Env, opts); err != nil {
+		return pc, err
 	}
-	if len(a.Files) > 0 {
-		cm, err := corev1.NewConfigMap(b.ctx, b.name+"-files", &corev1.ConfigMapArgs{
-			Metadata: meta, Data: pulumi.ToStringMap(a.Files),
-		}, opts...)
-		if err != nil {
-			return pc, err
-		}
-		pc.files = cm.Metadata.Name()
+	if pc.files, err = b.configMap("-files", meta, a.Files, opts); err != nil {
+		return pc, err
 	}
 	if len(a.SecretEnv) > 0 {
 		data := pulumi.StringMap{}
@@ -224,6 +214,20 @@ func (b *builder) config(namespace string, opts []pulumi.ResourceOption) (podCon
 		pc.secret = secret.Metadata.Name()
 	}
 	return pc, nil
+}
+
+// configMap declares a ConfigMap for data, if there is any, and returns its name.
+func (b *builder) configMap(suffix string, meta *metav1.ObjectMetaArgs, data map[string]string, opts []pulumi.ResourceOption) (pulumi.StringPtrInput, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	cm, err := corev1.NewConfigMap(b.ctx, b.name+suffix, &corev1.ConfigMapArgs{
+		Metadata: meta, Data: pulumi.ToStringMap(data),
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return cm.Metadata.Name(), nil
 }
 
 func (b *builder) deploymentSpec(serviceAccount pulumi.StringInput, pc podConfig) *appsv1.DeploymentSpecArgs {
@@ -298,12 +302,20 @@ func (b *builder) deploymentSpec(serviceAccount pulumi.StringInput, pc podConfig
 // to send traces.
 func (b *builder) env() corev1.EnvVarArray {
 	a := b.args
+	var attributes []string
+	if a.Version != "" {
+		attributes = append(attributes, "service.version="+a.Version)
+	}
+	if a.Environment != "" {
+		attributes = append(attributes, "deployment.environment.name="+a.Environment)
+	}
 	env := corev1.EnvVarArray{
 		&corev1.EnvVarArgs{Name: pulumi.String("OTEL_SERVICE_NAME"), Value: pulumi.String(a.Name)},
-		&corev1.EnvVarArgs{
-			Name:  pulumi.String("OTEL_RESOURCE_ATTRIBUTES"),
-			Value: pulumi.String(fmt.Sprintf("service.version=%s,deployment.environment.name=%s", a.Version, a.Environment)),
-		},
+	}
+	if len(attributes) > 0 {
+		env = append(env, &corev1.EnvVarArgs{
+			Name: pulumi.String("OTEL_RESOURCE_ATTRIBUTES"), Value: pulumi.String(strings.Join(attributes, ",")),
+		})
 	}
 	if a.Telemetry != nil {
 		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String("OTEL_EXPORTER_OTLP_ENDPOINT"), Value: a.Telemetry.Endpoint})

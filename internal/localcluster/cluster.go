@@ -300,32 +300,28 @@ func (c *Cluster) apiServerArgs() []string {
 }
 
 func (c *Cluster) controllerManagerArgs() []string {
-	kubeconfig := filepath.Join(c.opts.Dir, "controller-manager.kubeconfig")
-	return []string{
-		"--kubeconfig=" + kubeconfig,
-		"--authentication-kubeconfig=" + kubeconfig,
-		"--authorization-kubeconfig=" + kubeconfig,
-		"--bind-address=127.0.0.1",
-		"--secure-port=" + strconv.Itoa(c.ports.ControllerManager),
-		"--leader-elect=false",
+	return append(c.controlPlaneArgs("controller-manager.kubeconfig", c.ports.ControllerManager),
 		"--use-service-account-credentials=true",
-		"--service-account-private-key-file=" + c.pki.path("sa.key"),
-		"--root-ca-file=" + c.pki.path("ca.crt"),
-		"--requestheader-client-ca-file=" + c.pki.path("front-proxy-ca.crt"),
-		"--client-ca-file=" + c.pki.path("ca.crt"),
+		"--service-account-private-key-file="+c.pki.path("sa.key"),
+		"--root-ca-file="+c.pki.path("ca.crt"),
 		"--cluster-name=local",
-		"--profiling=false",
-	}
+	)
 }
 
 func (c *Cluster) schedulerArgs() []string {
-	kubeconfig := filepath.Join(c.opts.Dir, "scheduler.kubeconfig")
+	return c.controlPlaneArgs("scheduler.kubeconfig", c.ports.Scheduler)
+}
+
+// controlPlaneArgs are the flags the controller-manager and the scheduler
+// share: their identity, and a loopback-only serving port.
+func (c *Cluster) controlPlaneArgs(kubeconfigFile string, port int) []string {
+	kubeconfig := filepath.Join(c.opts.Dir, kubeconfigFile)
 	return []string{
 		"--kubeconfig=" + kubeconfig,
 		"--authentication-kubeconfig=" + kubeconfig,
 		"--authorization-kubeconfig=" + kubeconfig,
 		"--bind-address=127.0.0.1",
-		"--secure-port=" + strconv.Itoa(c.ports.Scheduler),
+		"--secure-port=" + strconv.Itoa(port),
 		"--leader-elect=false",
 		"--requestheader-client-ca-file=" + c.pki.path("front-proxy-ca.crt"),
 		"--client-ca-file=" + c.pki.path("ca.crt"),
