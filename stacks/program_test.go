@@ -127,8 +127,12 @@ func TestProgramPerStack(t *testing.T) {
 			}
 			g.One(t, workload.TypeToken, "greeter")
 			d := g.One(t, "kubernetes:apps/v1:Deployment", "greeter")
-			if got, _ := d.Input("spec.replicas"); got != tt.replicas {
-				t.Errorf("replicas %v, want %v", got, tt.replicas)
+			replicas, _ := d.Input("spec.replicas")
+			if tt.hpa == 1 {
+				replicas, _ = g.OfType("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")[0].Input("spec.minReplicas")
+			}
+			if replicas != tt.replicas {
+				t.Errorf("replicas %v, want %v", replicas, tt.replicas)
 			}
 			if got, _ := d.Input("spec.template.spec.containers.0.resources.requests.memory"); got != tt.requestsMemory {
 				t.Errorf("memory request %v, want %v", got, tt.requestsMemory)

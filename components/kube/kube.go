@@ -56,13 +56,27 @@ func (id Identity) SelectorLabels() pulumi.StringMap {
 	}
 }
 
-// Metadata returns object metadata with the identity's labels.
+// Metadata returns the metadata of an object the platform owns: the
+// identity's labels and the owner annotations. An empty name leaves naming to
+// the provider (a generated name, replaced when the content changes).
 func (id Identity) Metadata(name, namespace string) *metav1.ObjectMetaArgs {
-	return &metav1.ObjectMetaArgs{
-		Name:      pulumi.String(name),
-		Namespace: pulumi.String(namespace),
-		Labels:    id.Labels(),
+	meta := &metav1.ObjectMetaArgs{
+		Namespace:   pulumi.String(namespace),
+		Labels:      id.Labels(),
+		Annotations: OwnerAnnotations(),
 	}
+	if name != "" {
+		meta.Name = pulumi.String(name)
+	}
+	return meta
+}
+
+// OwnerAnnotations mark an object as owned by the program: on an update the
+// provider's server-side apply takes back every field the program declares,
+// even from another field manager (kubectl scale, edit, set image), so that
+// `up --refresh` remediates drift instead of failing on a conflict.
+func OwnerAnnotations() pulumi.StringMap {
+	return pulumi.StringMap{"pulumi.com/patchForce": pulumi.String("true")}
 }
 
 // RestrictedPodSecurityContext satisfies Pod Security "restricted" at pod level:

@@ -163,7 +163,7 @@ func (b *builder) namespace(name string) (*corev1.Namespace, error) {
 		labels[k] = v
 	}
 	ns, err := corev1.NewNamespace(b.ctx, b.name, &corev1.NamespaceArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(name), Labels: labels},
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(name), Labels: labels, Annotations: kube.OwnerAnnotations()},
 	}, append(b.opts, pulumi.Protect(b.args.ProtectNamespace))...)
 	if err != nil {
 		return nil, err
@@ -192,7 +192,7 @@ func (b *builder) config(namespace string, opts []pulumi.ResourceOption) (podCon
 	var pc podConfig
 	// No names: the provider generates them and replaces the object on any
 	// change of data, which rolls the Deployment (see the package comment).
-	meta := &metav1.ObjectMetaArgs{Namespace: pulumi.String(namespace), Labels: b.id.Labels()}
+	meta := b.id.Metadata("", namespace)
 	var err error
 	if pc.env, err = b.configMap("-env", meta, a.Env, opts); err != nil {
 		return pc, err
@@ -255,8 +255,14 @@ func (b *builder) deploymentSpec(serviceAccount pulumi.StringInput, pc podConfig
 			Name: pulumi.String("config"), MountPath: pulumi.String("/etc/" + a.Name), ReadOnly: pulumi.Bool(true),
 		})
 	}
+	// With autoscaling the HPA owns the replica count; declaring it here too
+	// would fight the HPA on every update.
+	var replicas pulumi.IntPtrInput = pulumi.Int(a.Replicas)
+	if a.Autoscaling != nil {
+		replicas = nil
+	}
 	return &appsv1.DeploymentSpecArgs{
-		Replicas:             pulumi.Int(a.Replicas),
+		Replicas:             replicas,
 		RevisionHistoryLimit: pulumi.Int(5),
 		Selector:             &metav1.LabelSelectorArgs{MatchLabels: b.id.SelectorLabels()},
 		Strategy: &appsv1.DeploymentStrategyArgs{

@@ -151,6 +151,21 @@ func TestNamespaceEnforcesRestrictedAndDeniesByDefault(t *testing.T) {
 	}
 }
 
+// Every object carries the owner annotation: an update takes back fields that
+// another field manager changed, so drift can be remediated.
+func TestEveryObjectForcesOwnership(t *testing.T) {
+	g := mustDeploy(t, baseArgs())
+	for _, r := range g.Resources {
+		if !r.Custom || r.Type == "pulumi:providers:kubernetes" {
+			continue
+		}
+		annotations, _ := r.Input("metadata.annotations")
+		if m, ok := annotations.(map[string]any); !ok || m["pulumi.com/patchForce"] != "true" {
+			t.Errorf("%s %s lacks pulumi.com/patchForce: %v", r.Type, r.Name, annotations)
+		}
+	}
+}
+
 func TestGivenNamespaceIsNotCreated(t *testing.T) {
 	args := baseArgs()
 	args.Namespace = "team-a"
@@ -199,6 +214,10 @@ func TestAvailabilityObjectsOnlyWhereTheyBelong(t *testing.T) {
 			}
 			if p := g.One(t, namespaceType, "greeter").Protect; p != tt.prot {
 				t.Errorf("namespace protected %v, want %v", p, tt.prot)
+			}
+			_, declaresReplicas := d.Input("spec.replicas")
+			if declaresReplicas == (tt.hpa == 1) {
+				t.Errorf("deployment declares replicas: %v, with an HPA: %v; exactly one of them must own the count", declaresReplicas, tt.hpa == 1)
 			}
 			if tt.hpa == 1 {
 				hpa := g.OfType(hpaType)[0]

@@ -1,0 +1,75 @@
+package kube
+
+import (
+	"context"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// resolve reads a plain (already known) StringMap.
+func resolve(t *testing.T, m pulumi.StringMap) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for k, v := range m {
+		out[k] = string(v.(pulumi.String))
+	}
+	return out
+}
+
+func TestLabels(t *testing.T) {
+	id := Identity{Name: "greeter", Instance: "greeter", Version: "1.0.0", Component: "server", PartOf: "greeter", Environment: "prod"}
+	labels := resolve(t, id.Labels())
+	want := map[string]string{
+		"app.kubernetes.io/name": "greeter", "app.kubernetes.io/instance": "greeter",
+		"app.kubernetes.io/version": "1.0.0", "app.kubernetes.io/component": "server",
+		"app.kubernetes.io/part-of": "greeter", "app.kubernetes.io/managed-by": "pulumi",
+		"app": "greeter", "version": "1.0.0", "environment": "prod",
+	}
+	for k, v := range want {
+		if labels[k] != v {
+			t.Errorf("label %s = %q, want %q", k, labels[k], v)
+		}
+	}
+	selector := resolve(t, id.SelectorLabels())
+	for k := range selector {
+		if k == "version" || k == "app.kubernetes.io/version" || k == "environment" {
+			t.Errorf("selector uses %s, which changes over a workload's life", k)
+		}
+		if selector[k] != labels[k] {
+			t.Errorf("selector label %s does not match the pod label", k)
+		}
+	}
+	if _, ok := resolve(t, Identity{Name: "x", Instance: "x"}.Labels())["version"]; ok {
+		t.Error("empty version still labelled")
+	}
+}
+
+func TestProbesFitAGoService(t *testing.T) {
+	p := Probes{Port: 8080, Startup: "/healthz", Liveness: "/healthz", Readiness: "/readyz"}
+	value := func(in pulumi.IntPtrInput) int {
+		out := in.ToIntPtrOutputWithContext(context.Background())
+		var got int
+		done := make(chan struct{})
+		out.ApplyT(func(v *int) int { got = *v; close(done); return got })
+		<-done
+		return got
+	}
+	startup := p.StartupProbe()
+	if budget := value(startup.PeriodSeconds) * value(startup.FailureThreshold); budget < 60 {
+		t.Errorf("startup budget %ds: a slow start would be killed", budget)
+	}
+	live, ready := p.LivenessProbe(), p.ReadinessProbe()
+	if value(ready.PeriodSeconds) > value(live.PeriodSeconds) {
+		t.Error("readiness is checked less often than liveness")
+	}
+}
+
+func TestPodSecurityLabels(t *testing.T) {
+	labels := resolve(t, PodSecurityLabels("restricted"))
+	for _, mode := range []string{"enforce", "audit", "warn"} {
+		if labels["pod-security.kubernetes.io/"+mode] != "restricted" {
+			t.Errorf("%s = %q", mode, labels["pod-security.kubernetes.io/"+mode])
+		}
+	}
+}
