@@ -55,19 +55,25 @@ cluster-delete: ## stop the local cluster and remove it
 test: tools lint unit fuzz e2e ## every test: lint, unit, a short fuzz run, end-to-end on a real cluster
 
 .PHONY: lint
-lint: ## go vet, gofmt
+lint: ## go vet, gofmt (the program and the sample service)
 	go vet ./...
 	go vet -tags e2e ./...
+	cd app && go vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
 .PHONY: unit
-unit: ## unit tests (mocks, no engine)
+unit: ## unit tests: the program under mocks, the sample service
 	go test -count=1 ./...
+	cd app && go test -count=1 ./...
 
 .PHONY: fuzz
 fuzz: ## a short fuzz run of the config loader
 	go test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./stacks
+
+.PHONY: bench-app
+bench-app: ## the sample service's request path (ns/op, allocs/op)
+	cd app && go test -run='^$$' -bench=. -benchtime=2s -count=5 .
 
 .PHONY: e2e
 e2e: tools ## end-to-end: the real engine, a real API server on 127.0.0.1

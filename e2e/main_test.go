@@ -37,6 +37,7 @@ func run(m *testing.M) (code int) {
 		fmt.Fprintln(os.Stderr, "e2e: PLATFORM_TOOLS is not set; run the suite with `make test` (it builds the tools)")
 		return 1
 	}
+	sweepStaleRuns()
 	work, err := os.MkdirTemp("", "platform-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -95,6 +96,18 @@ func run(m *testing.M) (code int) {
 		return 1
 	}
 	return m.Run()
+}
+
+// sweepStaleRuns removes the folders of earlier runs that died without
+// cleaning up (a -timeout panic skips deferred calls; the kernel has already
+// killed their servers, see DieWithParent).
+func sweepStaleRuns() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "platform-e2e-*"))
+	for _, dir := range dirs {
+		if running, _ := localcluster.Running(filepath.Join(dir, "cluster")); len(running) == 0 {
+			os.RemoveAll(dir)
+		}
+	}
 }
 
 // projectCopy lays out a project folder with the real Pulumi.yaml and

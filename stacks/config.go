@@ -46,6 +46,8 @@ type Config struct {
 	Services []Service
 	// Secrets holds the secret config keys the services refer to, by key.
 	Secrets map[string]Secret
+	// Commit is the git commit being deployed (GITHUB_SHA in CI), for image tags.
+	Commit string
 }
 
 // Environment is the kind of stack: it decides sizes, availability and protection.
@@ -72,8 +74,11 @@ type Kubernetes struct {
 type Service struct {
 	Name      string `json:"name"`
 	Namespace string `json:"namespace,omitempty"`
-	// Image is a reference with a version tag or a digest; never "latest".
-	Image        string            `json:"image"`
+	// Image is an image CI built and pushed, pinned by digest
+	// (repository@sha256:...). Exactly one of image and build is given.
+	Image string `json:"image,omitempty"`
+	// Build builds and pushes the image from the project (dev, prod).
+	Build        *Build            `json:"build,omitempty"`
 	Version      string            `json:"version"`
 	Replicas     int               `json:"replicas,omitempty"`
 	Port         int               `json:"port,omitempty"`
@@ -90,6 +95,25 @@ type Service struct {
 	Ingress     *Ingress          `json:"ingress,omitempty"`
 	AllowFrom   []string          `json:"allowFrom,omitempty"`
 	Egress      []Egress          `json:"egress,omitempty"`
+}
+
+// Build says how to build and push a service's image.
+type Build struct {
+	// Context folder (default app) and Dockerfile (default <context>/Dockerfile),
+	// relative to the project root.
+	Context    string `json:"context,omitempty"`
+	Dockerfile string `json:"dockerfile,omitempty"`
+	// Platform to build for (default linux/amd64).
+	Platform string `json:"platform,omitempty"`
+	// Repository to push to, without tag, e.g. ghcr.io/acme/greeter.
+	Repository string `json:"repository"`
+	// Registry to log in to (default: the repository's host) as Username,
+	// with the password or token held by the secret config key PasswordSecret.
+	Registry       string `json:"registry,omitempty"`
+	Username       string `json:"username"`
+	PasswordSecret string `json:"passwordSecret"`
+	// BuildOnPreview builds during previews too (default false).
+	BuildOnPreview bool `json:"buildOnPreview,omitempty"`
 }
 
 // Resources are a container's requests and limits.
@@ -140,11 +164,19 @@ var keys = map[string]any{
 
 var secretKeyPattern = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
 
+// Environ is what the program learns from where it runs, not from config.
+type Environ struct {
+	// ProjectRoot holds Pulumi.yaml; build contexts are relative to it.
+	ProjectRoot string
+	// Commit is the git commit being deployed (GITHUB_SHA), or empty.
+	Commit string
+}
+
 // Load turns the raw config of a stack into a validated Config. It reports
 // every problem at once: unknown keys in the project namespace, values of the
 // wrong shape, values outside what is allowed, and secrets given in plain text.
 // Keys of other namespaces (kubernetes:, pulumi:) are left to their owners.
-func Load(values map[string]Value) (*Config, error) {
+func Load(values map[string]Value, env Environ) (*Config, error) {
 	var problems validate.Problems
 	raw := map[string]Value{}
 	for key, v := range values {
@@ -154,18 +186,18 @@ func Load(values map[string]Value) (*Config, error) {
 		}
 	}
 
-	var env string
+	var envName string
 	var kubernetes Kubernetes
 	var services []Service
-	decode(raw, "environment", &env, &problems)
+	decode(raw, "environment", &envName, &problems)
 	decode(raw, "kubernetes", &kubernetes, &problems)
 	decode(raw, "services", &services, &problems)
 
-	cfg := &Config{Environment: Environment(env), Kubernetes: kubernetes, Secrets: map[string]Secret{}}
+	cfg := &Config{Environment: Environment(envName), Kubernetes: kubernetes, Secrets: map[string]Secret{}, Commit: env.Commit}
 	switch cfg.Environment {
 	case Dev, Prod, Local:
 	default:
-		problems.Add(key("environment"), env, "must be one of dev, prod, local")
+		problems.Add(key("environment"), envName, "must be one of dev, prod, local")
 	}
 
 	// Every other key must be a secret that a service refers to.
@@ -174,6 +206,9 @@ func Load(values map[string]Value) (*Config, error) {
 		for _, ref := range s.SecretEnv {
 			referenced[ref] = true
 		}
+		if s.Build != nil {
+			referenced[s.Build.PasswordSecret] = true
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(raw)) {
 		if _, known := keys[name]; known {
@@ -181,9 +216,9 @@ func Load(values map[string]Value) (*Config, error) {
 		}
 		switch {
 		case !referenced[name]:
-			problems.Add(key(name), redact(raw[name]), "unknown key: not a platform setting, and no service's secretEnv refers to it (a typo?)")
+			problems.Add(key(name), redact(raw[name]), "unknown key: not a platform setting, and no service's secretEnv or build refers to it (a typo?)")
 		case !raw[name].Secret:
-			problems.Add(key(name), validate.Verbatim("(plain text)"), "is referred to by a secretEnv, so it must be a secret: set it with `pulumi config set --secret`")
+			problems.Add(key(name), validate.Verbatim("(plain text)"), "is referred to as a secret, so it must be one: set it with `pulumi config set --secret`")
 		default:
 			cfg.Secrets[name] = Secret{raw[name].Raw}
 		}
@@ -196,7 +231,7 @@ func Load(values map[string]Value) (*Config, error) {
 
 	cfg.Services = services
 	validateKubernetes(cfg, &problems)
-	validateServices(cfg, raw, &problems)
+	validateServices(cfg, raw, env.ProjectRoot, &problems)
 	if err := problems.Err(); err != nil {
 		return nil, fmt.Errorf("invalid stack config (%d problems):\n%w", len(problems), err)
 	}

@@ -10,7 +10,7 @@ import (
 func validValues() map[string]Value {
 	return map[string]Value{
 		"platform:environment": {Raw: "dev"},
-		"platform:services": {Raw: `[{"name":"greeter","image":"ghcr.io/acme/greeter:0.1.0","version":"0.1.0",
+		"platform:services": {Raw: `[{"name":"greeter","image":"ghcr.io/acme/greeter@` + digest + `","version":"0.1.0",
 			"env":{"GREETING":"hi"},"secretEnv":{"API_TOKEN":"greeterApiToken"}}]`},
 		"platform:greeterApiToken":   {Raw: "s3cr3t-token", Secret: true},
 		"kubernetes:someProviderKey": {Raw: "left to its owner"},
@@ -37,7 +37,7 @@ func services(json string) map[string]*Value {
 }
 
 func TestLoadAcceptsValidConfig(t *testing.T) {
-	cfg, err := Load(validValues())
+	cfg, err := Load(validValues(), testEnviron)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestLoadAcceptsValidConfig(t *testing.T) {
 }
 
 func TestLoadRejects(t *testing.T) {
-	const svc = `"name":"greeter","image":"ghcr.io/acme/greeter:0.1.0","version":"0.1.0"`
+	const svc = `"name":"greeter","image":"ghcr.io/acme/greeter@` + digest + `","version":"0.1.0"`
 	tests := []struct {
 		name   string
 		values map[string]Value
@@ -86,17 +86,30 @@ func TestLoadRejects(t *testing.T) {
 			[]string{`platform:services[0].resources.limits.memory: "128Mi": must be at least the request "256Mi"`}},
 		{"bad quantity", with(services(`[{` + svc + `,"resources":{"requests":{"cpu":"lots"}}}]`)),
 			[]string{`platform:services[0].resources.requests.cpu: "lots": must be a positive Kubernetes quantity`}},
-		{"empty image", with(services(`[{"name":"greeter","image":"","version":"1"}]`)),
-			[]string{`platform:services[0].image: "": is required`}},
+		{"no image and no build", with(services(`[{"name":"greeter","image":"","version":"1"}]`)),
+			[]string{`platform:services[0].image: "": is required unless build is given`}},
 		{"latest tag", with(services(`[{"name":"greeter","image":"ghcr.io/acme/greeter:latest","version":"1"}]`)),
 			[]string{`platform:services[0].image: "ghcr.io/acme/greeter:latest": must not use the "latest" tag`}},
-		{"untagged image", with(services(`[{"name":"greeter","image":"ghcr.io/acme/greeter","version":"1"}]`)),
-			[]string{`platform:services[0].image: "ghcr.io/acme/greeter": must name a version tag or a digest`}},
+		{"prebuilt by tag", with(services(`[{"name":"greeter","image":"ghcr.io/acme/greeter:1.0","version":"1"}]`)),
+			[]string{`platform:services[0].image: "ghcr.io/acme/greeter:1.0": must be pinned by digest`}},
 		{"malformed image", with(services(`[{"name":"greeter","image":"Not An Image","version":"1"}]`)),
 			[]string{`platform:services[0].image: "Not An Image": must be an image reference`}},
-		{"missing version", with(services(`[{"name":"greeter","image":"ghcr.io/acme/greeter:1"}]`)),
+		{"image and build", with(services(`[{` + svc + `,"build":{"repository":"ghcr.io/acme/greeter","username":"bot","passwordSecret":"greeterApiToken"}}]`)),
+			[]string{`platform:services[0].image: "ghcr.io/acme/greeter@sha256:`}},
+		{"build without credentials", with(services(`[{"name":"greeter","version":"1","build":{"repository":"ghcr.io/acme/greeter","username":"bot","passwordSecret":"registryToken"}}]`)),
+			[]string{`platform:services[0].build.passwordSecret: "registryToken": names no config key`}},
+		{"build with a missing Dockerfile", with(services(`[{"name":"greeter","version":"1","build":{"context":"app","dockerfile":"app/Nope","repository":"ghcr.io/acme/greeter","username":"bot","passwordSecret":"greeterApiToken"}}]`)),
+			[]string{`platform:services[0].build.dockerfile: "app/Nope": must be a Dockerfile of the project`}},
+		{"build tagged latest", with(services(`[{"name":"greeter","version":"latest","build":{"repository":"ghcr.io/acme/greeter","username":"bot","passwordSecret":"greeterApiToken"}}]`)),
+			[]string{`platform:services[0].version: "latest": must not be "latest"`}},
+		{"build on the local stack", with(map[string]*Value{
+			"platform:environment": plain("local"),
+			"platform:kubernetes":  plain(`{"kubeconfig":".cluster/kubeconfig"}`),
+			"platform:services":    plain(`[{"name":"greeter","version":"1","build":{"repository":"ghcr.io/acme/greeter","username":"bot","passwordSecret":"greeterApiToken"}}]`)}),
+			[]string{`platform:services[0].build: {…}: is not available to the local stack`}},
+		{"missing version", with(services(`[{"name":"greeter","image":"ghcr.io/acme/greeter@` + digest + `"}]`)),
 			[]string{`platform:services[0].version: "": is required`}},
-		{"bad name", with(services(`[{"name":"Greeter_1","image":"ghcr.io/acme/greeter:1","version":"1"}]`)),
+		{"bad name", with(services(`[{"name":"Greeter_1","image":"ghcr.io/acme/greeter@` + digest + `","version":"1"}]`)),
 			[]string{`platform:services[0].name: "Greeter_1": must be a DNS label`}},
 		{"duplicate names", with(services(`[{` + svc + `},{` + svc + `}]`)),
 			[]string{`platform:services[1].name: "greeter": is already the name of services[0]`}},
@@ -105,7 +118,7 @@ func TestLoadRejects(t *testing.T) {
 		{"port out of range", with(services(`[{` + svc + `,"port":70000}]`)),
 			[]string{`platform:services[0].port: 70000: must be a port number`}},
 		{"secret given as plain config", with(map[string]*Value{"platform:greeterApiToken": plain("oops")}),
-			[]string{`platform:greeterApiToken: (plain text): is referred to by a secretEnv, so it must be a secret`}},
+			[]string{`platform:greeterApiToken: (plain text): is referred to as a secret, so it must be one`}},
 		{"secret reference to nothing", with(map[string]*Value{"platform:greeterApiToken": nil}),
 			[]string{`platform:services[0].secretEnv.API_TOKEN: "greeterApiToken": names no config key`}},
 		{"secret reference to a setting", with(services(`[{` + svc + `,"secretEnv":{"X":"services"}}]`)),
@@ -134,7 +147,7 @@ func TestLoadRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Load(tt.values)
+			_, err := Load(tt.values, testEnviron)
 			if err == nil {
 				t.Fatal("Load accepted invalid config")
 			}
@@ -157,7 +170,7 @@ func TestSecretNeverPrints(t *testing.T) {
 			t.Errorf("%s prints the secret: %s", format, got)
 		}
 	}
-	cfg, err := Load(validValues())
+	cfg, err := Load(validValues(), testEnviron)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,3 +195,8 @@ func TestFromEnvironment(t *testing.T) {
 }
 
 func sprintf(format string, v any) string { return fmt.Sprintf(format, v) }
+
+// testEnviron is the repository itself: build contexts resolve against it.
+var testEnviron = Environ{ProjectRoot: "..", Commit: "0123456789abcdef0123456789abcdef01234567"}
+
+const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

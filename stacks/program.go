@@ -3,12 +3,16 @@
 package stacks
 
 import (
+	"os"
 	"path/filepath"
+	"slices"
 
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/platform/components/image"
 	"github.com/acme/platform/components/workload"
 )
 
@@ -27,7 +31,7 @@ func Program(ctx *pulumi.Context) error {
 // resource is registered.
 func NewProgram(values map[string]Value) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		cfg, err := Load(values)
+		cfg, err := Load(values, Environ{ProjectRoot: ctx.RootDirectory(), Commit: os.Getenv("GITHUB_SHA")})
 		if err != nil {
 			return err
 		}
@@ -41,9 +45,19 @@ func Deploy(ctx *pulumi.Context, cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	dockerProvider, err := dockerProvider(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	services := pulumi.Map{}
 	for _, s := range cfg.Services {
-		w, err := workload.NewWorkload(ctx, s.Name, cfg.workloadArgs(s), provider)
+		img, err := image.NewImage(ctx, s.Name, cfg.imageArgs(s, ctx.RootDirectory()), dockerProvider)
+		if err != nil {
+			return err
+		}
+		args := cfg.workloadArgs(s)
+		args.Image = img.Reference
+		w, err := workload.NewWorkload(ctx, s.Name, args, provider)
 		if err != nil {
 			return err
 		}
@@ -52,11 +66,26 @@ func Deploy(ctx *pulumi.Context, cfg *Config) error {
 			"deployment": w.DeploymentName,
 			"service":    w.ServiceName,
 			"serviceDns": w.ServiceDNS,
+			"image":      img.Reference,
 		}
 	}
 	ctx.Export("environment", pulumi.String(cfg.Environment))
 	ctx.Export("services", services)
 	return nil
+}
+
+// dockerProvider is the explicit provider of image builds, declared only when
+// a service builds its image: the local stack has no Docker engine or plugin.
+func dockerProvider(ctx *pulumi.Context, cfg *Config) (pulumi.ProviderResource, error) {
+	if !slices.ContainsFunc(cfg.Services, func(s Service) bool { return s.Build != nil }) {
+		ctx.Log.Info("no image builds in this stack: every service runs a prebuilt image", nil)
+		return nil, nil
+	}
+	p, err := docker.NewProvider(ctx, "docker", &docker.ProviderArgs{})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // kubernetesProvider is the one explicit provider every Kubernetes object uses.

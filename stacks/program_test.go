@@ -21,7 +21,7 @@ import (
 const localPassphrase = "local-cluster-only"
 
 // testSecrets stand in for the secrets that dev and prod keep in their KMS.
-var testSecrets = map[string]string{"greeterApiToken": "test-token-value"}
+var testSecrets = map[string]string{"greeterApiToken": "test-token-value", "registryToken": "test-registry-token"}
 
 // loadStackFile reads Pulumi.<stack>.yaml as the engine would hand it to the
 // program: structured values as JSON, secure values decrypted and flagged.
@@ -92,7 +92,7 @@ func stackValues(t *testing.T, stack string) map[string]Value {
 func TestStackFilesAreValid(t *testing.T) {
 	for _, stack := range []string{"dev", "prod", "local"} {
 		t.Run(stack, func(t *testing.T) {
-			cfg, err := Load(stackValues(t, stack))
+			cfg, err := Load(stackValues(t, stack), testEnviron)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,14 +110,16 @@ func TestProgramPerStack(t *testing.T) {
 		pdb, hpa       int
 		protected      bool
 		requestsMemory string
+		images         int // image builds: dev and prod build, local runs a prebuilt one
 	}{
-		{"dev", 1, 0, 0, false, "64Mi"},
-		{"local", 1, 0, 0, false, "32Mi"},
-		{"prod", 3, 1, 1, true, "256Mi"},
+		{"dev", 1, 0, 0, false, "64Mi", 2},
+		{"local", 1, 0, 0, false, "32Mi", 0},
+		{"prod", 3, 1, 1, true, "256Mi", 2},
 	}
+	t.Setenv("GITHUB_SHA", "89abcdef0123456789abcdef0123456789abcdef") // CI's commit: a second tag
 	for _, tt := range tests {
 		t.Run(tt.stack, func(t *testing.T) {
-			g, err := pulumitest.Run(t, "platform", tt.stack, NewProgram(stackValues(t, tt.stack)))
+			g, err := pulumitest.Run(t, "platform", tt.stack, NewProgram(stackValues(t, tt.stack)), pulumitest.InProject(".."))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,6 +146,22 @@ func TestProgramPerStack(t *testing.T) {
 			if ns := g.One(t, "kubernetes:core/v1:Namespace", "greeter"); ns.Protect != tt.protected {
 				t.Errorf("namespace protected %v, want %v", ns.Protect, tt.protected)
 			}
+			builds := g.OfType("docker:index/image:Image")
+			if len(builds) != tt.images {
+				t.Errorf("%d image builds, want %d", len(builds), tt.images)
+			}
+			image, _ := d.Input("spec.template.spec.containers.0.image")
+			if !strings.Contains(image.(string), "@sha256:") {
+				t.Errorf("pod image %v is not pinned by digest", image)
+			}
+			if dockerProviders := len(g.OfType("pulumi:providers:docker")); dockerProviders != min(tt.images, 1) {
+				t.Errorf("%d Docker providers", dockerProviders)
+			}
+			for _, b := range builds {
+				if !b.Secret("registry.password") {
+					t.Errorf("%s: the registry token is not a secret", b.Name)
+				}
+			}
 			secret := g.One(t, "kubernetes:core/v1:Secret", "greeter-secret")
 			if !secret.Secret("stringData.GREETER_API_TOKEN") {
 				t.Error("the API token is not a Pulumi secret when it reaches the provider")
@@ -151,6 +169,9 @@ func TestProgramPerStack(t *testing.T) {
 			for _, r := range g.Resources {
 				if r.Type == "kubernetes:core/v1:Secret" {
 					continue
+				}
+				if r.Type == "docker:index/image:Image" {
+					continue // holds the registry token, as a secret (checked above)
 				}
 				if strings.Contains(fmt.Sprint(r.Inputs.Mappable()), "test-token-value") {
 					t.Errorf("%s %s carries the secret value in its inputs", r.Type, r.Name)
@@ -163,7 +184,7 @@ func TestProgramPerStack(t *testing.T) {
 func TestBadConfigRegistersNothing(t *testing.T) {
 	values := stackValues(t, "dev")
 	values["platform:services"] = Value{Raw: `[{"name":"greeter","image":"x:latest","version":"1","replicas":0}]`}
-	g, err := pulumitest.Run(t, "platform", "dev", NewProgram(values))
+	g, err := pulumitest.Run(t, "platform", "dev", NewProgram(values), pulumitest.InProject(".."))
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}

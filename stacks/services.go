@@ -4,17 +4,20 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"strings"
 	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/acme/platform/components/kube"
+	"github.com/acme/platform/components/image"
 	"github.com/acme/platform/components/workload"
 	"github.com/acme/platform/internal/validate"
 )
 
 // workloadArgs turns one service's config into the workload component's
-// arguments, with the environment's defaults filled in. Secret values are
+// arguments, with the environment's defaults filled in, except the image:
+// Deploy takes it from the image component. Secret values are
 // wrapped as Pulumi secrets here, the one place they leave Config.
 func (c *Config) workloadArgs(s Service) workload.Args {
 	env := environments[c.Environment]
@@ -39,9 +42,6 @@ func (c *Config) workloadArgs(s Service) workload.Args {
 			RequestCPU: res.Requests.CPU, RequestMemory: res.Requests.Memory,
 			LimitCPU: res.Limits.CPU, LimitMemory: res.Limits.Memory,
 		},
-	}
-	if s.Image != "" {
-		args.Image = pulumi.String(s.Image)
 	}
 	if s.Probes != nil {
 		args.Probes = kube.Probes{Startup: s.Probes.Startup, Liveness: s.Probes.Liveness, Readiness: s.Probes.Readiness}
@@ -75,6 +75,67 @@ func (c *Config) workloadArgs(s Service) workload.Args {
 	return args.Defaults()
 }
 
+// imageArgs turns one service's image config into the image component's
+// arguments: a prebuilt image, or a build from the project at root.
+func (c *Config) imageArgs(s Service, root string) image.Args {
+	if s.Build == nil {
+		return image.Args{Prebuilt: s.Image}
+	}
+	b := s.Build
+	args := image.Args{
+		BaseDir: root, Context: b.Context, Dockerfile: b.Dockerfile, Platform: b.Platform,
+		Repository: b.Repository, Version: s.Version, Commit: c.Commit,
+		Registry: b.Registry, Username: b.Username, BuildOnPreview: b.BuildOnPreview,
+	}
+	if secret, ok := c.Secrets[b.PasswordSecret]; ok {
+		args.Password = pulumi.ToSecret(pulumi.String(secret.Reveal())).(pulumi.StringOutput)
+	}
+	return args.Defaults()
+}
+
+// imageKeys maps the image component's argument names to config keys.
+var imageKeys = map[string]string{
+	"prebuilt": "image", "version": "version", "commit": "(GITHUB_SHA)", "password": "build.passwordSecret",
+}
+
+// checkSecretRef checks that ref names a secret key of the project that is
+// set (Load has checked already that a set one is encrypted).
+func checkSecretRef(path, ref string, raw map[string]Value, problems *validate.Problems) {
+	if _, known := keys[ref]; known || !secretKeyPattern.MatchString(ref) {
+		problems.Add(path, ref, "must name a secret key of this project, in camelCase, that is not a platform setting")
+		return
+	}
+	if _, ok := raw[ref]; !ok {
+		problems.Add(path, ref, fmt.Sprintf("names no config key: set %s with `pulumi config set --secret %s <value>`", key(ref), key(ref)))
+	}
+}
+
+func validateImage(c *Config, s Service, path, root string, problems *validate.Problems) {
+	switch {
+	case s.Image != "" && s.Build != nil:
+		problems.Add(path+".image", s.Image, "is given with build: give one of them")
+		return
+	case s.Image == "" && s.Build == nil:
+		problems.Add(path+".image", s.Image, "is required unless build is given: an image CI pushed, pinned by digest")
+		return
+	case s.Build != nil && c.Environment == Local:
+		problems.Add(path+".build", validate.Verbatim("{…}"), "is not available to the local stack (no Docker engine or plugin here): give a prebuilt image")
+		return
+	}
+	err := c.imageArgs(s, root).Validate()
+	if err == nil {
+		return
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		name, rest, _ := strings.Cut(line, ":")
+		configKey, ok := imageKeys[name]
+		if !ok {
+			configKey = "build." + name
+		}
+		*problems = append(*problems, path+"."+configKey+":"+rest)
+	}
+}
+
 func mergeResources(base, override Resources) Resources {
 	pick := func(o, b string) string {
 		if o != "" {
@@ -106,7 +167,7 @@ func validateKubernetes(c *Config, problems *validate.Problems) {
 
 // validateServices checks each service as the workload component will see it,
 // plus the rules that span services or depend on the environment.
-func validateServices(c *Config, raw map[string]Value, problems *validate.Problems) {
+func validateServices(c *Config, raw map[string]Value, root string, problems *validate.Problems) {
 	if len(c.Services) == 0 {
 		problems.Add(key("services"), validate.Verbatim("[]"), "must list at least one service")
 	}
@@ -124,14 +185,14 @@ func validateServices(c *Config, raw map[string]Value, problems *validate.Proble
 			problems.Add(path+".replicas", s.Replicas, fmt.Sprintf("must be at least %d in prod, to survive a node or zone failure", minProdReplicas))
 		}
 		for _, env := range slices.Sorted(maps.Keys(s.SecretEnv)) {
-			ref := s.SecretEnv[env]
-			if _, ok := raw[ref]; !ok {
-				problems.Add(path+".secretEnv."+env, ref, fmt.Sprintf("names no config key: set %s with `pulumi config set --secret %s <value>`", key(ref), key(ref)))
-			}
-			if _, known := keys[ref]; known || !secretKeyPattern.MatchString(ref) {
-				problems.Add(path+".secretEnv."+env, ref, "must name a secret key of this project, in camelCase, that is not a platform setting")
-			}
+			checkSecretRef(path+".secretEnv."+env, s.SecretEnv[env], raw, problems)
 		}
-		problems.AddAll(path+".", c.workloadArgs(s).Validate())
+		if s.Build != nil {
+			checkSecretRef(path+".build.passwordSecret", s.Build.PasswordSecret, raw, problems)
+		}
+		validateImage(c, s, path, root, problems)
+		args := c.workloadArgs(s)
+		args.Image = pulumi.StringOutput{} // validated above, as the image component sees it
+		problems.AddAll(path+".", args.Validate())
 	}
 }

@@ -160,6 +160,9 @@ func (m mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prope
 	if strings.HasPrefix(args.TypeToken, "kubernetes:") {
 		outputs = withGeneratedName(outputs, args.Name)
 	}
+	if args.TypeToken == "docker:index/image:Image" {
+		outputs = withRepoDigest(outputs)
+	}
 	m.graph.mu.Lock()
 	defer m.graph.mu.Unlock()
 	m.graph.Resources = append(m.graph.Resources, Resource{
@@ -207,6 +210,23 @@ func withGeneratedName(outputs resource.PropertyMap, name string) resource.Prope
 	return outputs
 }
 
+// FakeDigest is the digest the mocks give every built image.
+const FakeDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// withRepoDigest answers like a push: repository@digest, from the image name.
+func withRepoDigest(outputs resource.PropertyMap) resource.PropertyMap {
+	name, ok := outputs["imageName"]
+	if !ok || !name.IsString() {
+		return outputs
+	}
+	repository := name.StringValue()
+	if i := strings.LastIndex(repository, ":"); i > strings.LastIndex(repository, "/") {
+		repository = repository[:i] // drop the tag
+	}
+	outputs["repoDigest"] = resource.NewProperty(repository + "@" + FakeDigest)
+	return outputs
+}
+
 func fingerprint(props resource.PropertyMap) uint32 {
 	var h uint32 = 2166136261
 	for _, b := range []byte(fmt.Sprint(unwrap(resource.NewProperty(props)).Mappable())) {
@@ -217,9 +237,15 @@ func fingerprint(props resource.PropertyMap) uint32 {
 
 // Run runs program under mocks for the given project and stack and returns
 // what it registered, along with the program's error.
-func Run(t testing.TB, project, stack string, program pulumi.RunFunc) (*Graph, error) {
+func Run(t testing.TB, project, stack string, program pulumi.RunFunc, opts ...pulumi.RunOption) (*Graph, error) {
 	t.Helper()
 	graph := &Graph{}
-	err := pulumi.RunErr(program, pulumi.WithMocks(project, stack, mocks{project: project, stack: stack, graph: graph}))
+	opts = append([]pulumi.RunOption{pulumi.WithMocks(project, stack, mocks{project: project, stack: stack, graph: graph})}, opts...)
+	err := pulumi.RunErr(program, opts...)
 	return graph, err
+}
+
+// InProject runs the program as if its Pulumi.yaml were in dir.
+func InProject(dir string) pulumi.RunOption {
+	return func(info *pulumi.RunInfo) { info.RootDirectory = dir }
 }

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the service's configuration, from the environment that the
+// platform's workload component sets (a ConfigMap and a Secret).
+type Config struct {
+	Port            int           // PORT: where to listen (default 8080)
+	Greeting        string        // GREETING: the greeting word (default "Hello")
+	LogLevel        slog.Level    // LOG_LEVEL: debug, info, warn or error (default info)
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: how long in-flight requests may drain (default 10s)
+	APIToken        string        // GREETER_API_TOKEN: when set, /v1/greet requires it as a bearer token
+	Version         string        // stamped at build time
+}
+
+// LoadConfig reads the configuration from getenv and reports every invalid
+// value at once.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	cfg := Config{Port: 8080, Greeting: "Hello", LogLevel: slog.LevelInfo, ShutdownTimeout: 10 * time.Second, Version: version}
+	var errs []error
+	if v := getenv("PORT"); v != "" {
+		port, err := strconv.Atoi(v)
+		if err != nil || port < 0 || port > 65535 {
+			errs = append(errs, fmt.Errorf("PORT=%q: must be a port number from 0 (any free port) to 65535", v))
+		}
+		cfg.Port = port
+	}
+	if v := getenv("GREETING"); v != "" {
+		if len(v) > 100 {
+			errs = append(errs, fmt.Errorf("GREETING: %d characters: must be at most 100", len(v)))
+		}
+		cfg.Greeting = v
+	}
+	if v := getenv("LOG_LEVEL"); v != "" {
+		if err := cfg.LogLevel.UnmarshalText([]byte(strings.ToLower(v))); err != nil {
+			errs = append(errs, fmt.Errorf("LOG_LEVEL=%q: must be debug, info, warn or error", v))
+		}
+	}
+	if v := getenv("SHUTDOWN_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > 5*time.Minute {
+			errs = append(errs, fmt.Errorf("SHUTDOWN_TIMEOUT=%q: must be a duration from 1ms to 5m, such as 10s", v))
+		}
+		cfg.ShutdownTimeout = d
+	}
+	cfg.APIToken = getenv("GREETER_API_TOKEN")
+	return cfg, errors.Join(errs...)
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// The whole life of the process: it becomes ready, serves, and on SIGTERM
+// (the context's cancel) drains and stops cleanly.
+func TestRunServesAndShutsDownGracefully(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var logs syncBuffer
+	listening := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, env(map[string]string{"PORT": "0", "SHUTDOWN_TIMEOUT": "2s"}), &logs, listening)
+	}()
+	var addr string
+	select {
+	case addr = <-listening:
+	case err := <-done:
+		t.Fatalf("run returned before listening: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not listening after 10s")
+	}
+	base := "http://" + strings.Replace(addr, "[::]", "127.0.0.1", 1)
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/readyz after start: %d", resp.StatusCode)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("shutdown did not finish within the drain timeout")
+	}
+	out := logs.String()
+	for _, step := range []string{`"msg":"listening"`, `"msg":"shutting down"`, `"msg":"stopped"`} {
+		if !strings.Contains(out, step) {
+			t.Errorf("log lacks %s:\n%s", step, out)
+		}
+	}
+	if strings.Index(out, `"msg":"shutting down"`) > strings.Index(out, `"msg":"stopped"`) {
+		t.Error("stopped before shutting down")
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("still serving after shutdown")
+	}
+}
+
+func TestInvalidConfigExitsAtStart(t *testing.T) {
+	err := run(t.Context(), env(map[string]string{"PORT": "http", "LOG_LEVEL": "loud"}), &bytes.Buffer{}, nil)
+	if err == nil {
+		t.Fatal("invalid config accepted")
+	}
+	for _, want := range []string{`PORT="http": must be a port number`, `LOG_LEVEL="loud": must be debug, info, warn or error`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	cfg, err := LoadConfig(env(map[string]string{"PORT": "9090", "GREETING": "Hi", "LOG_LEVEL": "DEBUG", "SHUTDOWN_TIMEOUT": "20s", "GREETER_API_TOKEN": "t"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Port != 9090 || cfg.Greeting != "Hi" || cfg.LogLevel.String() != "DEBUG" || cfg.ShutdownTimeout != 20*time.Second || cfg.APIToken != "t" {
+		t.Fatalf("config %+v", cfg)
+	}
+	defaults, err := LoadConfig(env(nil))
+	if err != nil || defaults.Port != 8080 || defaults.Greeting != "Hello" || defaults.ShutdownTimeout != 10*time.Second {
+		t.Fatalf("defaults %+v, %v", defaults, err)
+	}
+	if _, err := LoadConfig(env(map[string]string{"SHUTDOWN_TIMEOUT": "-1s"})); err == nil {
+		t.Error("negative shutdown timeout accepted")
+	}
+}
