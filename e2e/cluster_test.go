@@ -65,7 +65,9 @@ spec:
 	if _, err := env.cluster.Kubectl(t.Context(), []byte(manifest), "apply", "-f", "-"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = env.cluster.Kubectl(t.Context(), nil, "delete", "namespace", "cluster-check", "--wait=true", "--timeout=60s") })
+	t.Cleanup(func() {
+		_, _ = env.cluster.Kubectl(t.Context(), nil, "delete", "namespace", "cluster-check", "--wait=true", "--timeout=60s")
+	})
 
 	kubectl(t, "-n", "cluster-check", "rollout", "status", "statefulset/store", "--timeout=60s")
 	kubectl(t, "-n", "cluster-check", "rollout", "status", "daemonset/agent", "--timeout=60s")

@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
-	"strings"
 	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/acme/platform/components/kube"
 	"github.com/acme/platform/components/image"
+	"github.com/acme/platform/components/kube"
 	"github.com/acme/platform/components/workload"
 	"github.com/acme/platform/internal/validate"
 )
