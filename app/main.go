@@ -22,6 +22,9 @@ import (
 // version is stamped at build time: -ldflags "-X main.version=1.2.3".
 var version = "dev"
 
+// wrapHandler lets tests add routes (a request that stays in flight).
+var wrapHandler = func(h http.Handler) http.Handler { return h }
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -48,7 +51,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, list
 
 	srv := NewServer(cfg, log)
 	httpServer := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           wrapHandler(srv.Handler()),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -109,5 +111,64 @@ func TestLoadConfig(t *testing.T) {
 	}
 	if _, err := LoadConfig(env(map[string]string{"SHUTDOWN_TIMEOUT": "-1s"})); err == nil {
 		t.Error("negative shutdown timeout accepted")
+	}
+}
+
+// A request already in flight when SIGTERM arrives is still answered: the
+// server stops accepting, drains, and only then returns.
+func TestShutdownDrainsInFlightRequests(t *testing.T) {
+	inFlight, release := make(chan struct{}), make(chan struct{})
+	wrapHandler = func(h http.Handler) http.Handler {
+		mux := http.NewServeMux()
+		mux.Handle("/", h)
+		mux.HandleFunc("/slow", func(w http.ResponseWriter, _ *http.Request) {
+			close(inFlight)
+			<-release
+			w.WriteHeader(http.StatusOK)
+		})
+		return mux
+	}
+	t.Cleanup(func() { wrapHandler = func(h http.Handler) http.Handler { return h } })
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	listening := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, env(map[string]string{"PORT": "0", "SHUTDOWN_TIMEOUT": "5s"}), io.Discard, listening)
+	}()
+	addr := strings.Replace(<-listening, "[::]", "127.0.0.1", 1)
+	answered := make(chan int, 1)
+	go func() {
+		resp, err := http.Get("http://" + addr + "/slow")
+		if err != nil {
+			answered <- -1
+			return
+		}
+		resp.Body.Close()
+		answered <- resp.StatusCode
+	}()
+	<-inFlight
+	cancel() // SIGTERM
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("run returned with a request in flight: %v", err)
+	default:
+	}
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Error("new connections still accepted after SIGTERM")
+	}
+	close(release)
+	if status := <-answered; status != http.StatusOK {
+		t.Errorf("in-flight request answered %d, want 200", status)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("run did not return once the request was answered")
 	}
 }

@@ -192,3 +192,29 @@ func TestBadConfigRegistersNothing(t *testing.T) {
 		t.Fatalf("registered %d resources before failing:\n%s", len(g.Resources), g)
 	}
 }
+
+func TestSeveralServices(t *testing.T) {
+	values := stackValues(t, "dev")
+	values["platform:services"] = Value{Raw: `[
+		{"name":"greeter","image":"ghcr.io/acme/greeter@` + digest + `","version":"1.0.0"},
+		{"name":"billing","image":"ghcr.io/acme/billing@` + digest + `","version":"2.1.0","replicas":2,
+		 "allowFrom":["greeter"],"env":{"CURRENCY":"EUR"}}]`}
+	delete(values, "platform:greeterApiToken") // no service refers to them now
+	delete(values, "platform:registryToken")
+	g, err := pulumitest.Run(t, "platform", "dev", NewProgram(values), pulumitest.InProject(".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"greeter", "billing"} {
+		g.One(t, workload.TypeToken, name)
+		if ns, _ := g.One(t, "kubernetes:core/v1:Namespace", name).Input("metadata.name"); ns != name {
+			t.Errorf("service %s in namespace %v", name, ns)
+		}
+	}
+	if n := len(g.OfType("kubernetes:policy/v1:PodDisruptionBudget")); n != 1 {
+		t.Errorf("%d PodDisruptionBudgets, want one for the service with 2 replicas", n)
+	}
+	if n := len(g.OfType("pulumi:providers:kubernetes")); n != 1 {
+		t.Errorf("%d Kubernetes providers, want the one shared explicit provider", n)
+	}
+}
