@@ -45,6 +45,20 @@ func platform(t *testing.T, args ...string) (int, string) {
 	return -1, ""
 }
 
+// platformStdout is platform with stdout alone (a report), stderr logged.
+func platformStdout(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), env.platform, append(args, "--stack", "local", "--cwd", env.projectDir)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("platform %v: %v\n%s", args, err, stderr.String())
+	}
+	return cmd.ProcessState.ExitCode(), stdout.String()
+}
+
 func mustPlatform(t *testing.T, args ...string) string {
 	t.Helper()
 	code, out := platform(t, args...)
@@ -220,6 +234,8 @@ func testDriftDetected(t *testing.T) {
 	kubectl(t, "-n", "greeter", "patch", "configmap", cm, "--type=merge", "-p", `{"data":{"GREETING":"edited by hand"}}`)
 	kubectl(t, "-n", "greeter", "delete", "service", "greeter")
 	kubectl(t, "-n", "greeter", "label", "serviceaccount", "greeter", "environment=tampered", "--overwrite")
+	secret := strings.TrimSpace(string(kubectl(t, "-n", "greeter", "get", "secret", "-l", "app=greeter", "-o", "jsonpath={.items[0].metadata.name}")))
+	kubectl(t, "-n", "greeter", "patch", "secret", secret, "--type=merge", "-p", `{"stringData":{"GREETER_API_TOKEN":"`+leakCanary+`"}}`)
 
 	changes := driftReport(t)
 	want := []struct {
@@ -230,6 +246,7 @@ func testDriftDetected(t *testing.T) {
 		{"kubernetes:core/v1:ConfigMap", "greeter-env", "update", []string{"data.GREETING"}},
 		{"kubernetes:core/v1:Service", "greeter", "delete", nil},
 		{"kubernetes:core/v1:ServiceAccount", "greeter", "update", []string{"metadata.labels.environment"}},
+		{"kubernetes:core/v1:Secret", "greeter-secret", "update", []string{"data.GREETER_API_TOKEN"}},
 	}
 	for _, w := range want {
 		c, ok := findChange(changes, w.typ, w.name)
@@ -256,10 +273,54 @@ func testDriftDetected(t *testing.T) {
 	if code, out := platform(t, "refresh", "--preview-only", "--expect-no-changes"); code != 2 {
 		t.Errorf("refresh --preview-only --expect-no-changes exited %d on drift, want 2:\n%s", code, out)
 	}
+	testDriftCommand(t, len(want))
+}
+
+// leakCanary is a secret value set out of band: no report may show it.
+const leakCanary = "leak-canary-4b1d"
+
+// testDriftCommand runs the drift command as the scheduled job does.
+func testDriftCommand(t *testing.T, drifted int) {
+	code, out := platformStdout(t, "drift", "--format", "json")
+	if code != 2 {
+		t.Fatalf("drift exited %d with drift present, want 2:\n%s", code, out)
+	}
+	var report struct {
+		Drifted   bool `json:"drifted"`
+		Resources []struct {
+			Type, Name, Change string
+			Properties         []struct {
+				Path     string
+				Old, New any
+			}
+		} `json:"resources"`
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("drift --format json is not JSON: %v\n%s", err, out)
+	}
+	if !report.Drifted || len(report.Resources) != drifted {
+		t.Errorf("drift report lists %d resources, want %d:\n%s", len(report.Resources), drifted, out)
+	}
+	for _, r := range report.Resources {
+		if r.Type == "kubernetes:apps/v1:Deployment" && (len(r.Properties) == 0 || r.Properties[0].Path != "spec.replicas" || r.Properties[0].New != 3.0) {
+			t.Errorf("deployment drift %+v", r)
+		}
+	}
+	for _, format := range []string{"json", "markdown", "table"} {
+		if _, out := platform(t, "drift", "--format", format); strings.Contains(out, leakCanary) {
+			t.Errorf("drift --format %s shows the secret value", format)
+		}
+	}
 }
 
 func testRemediate(t *testing.T) {
-	mustPlatform(t, "up", "--refresh")
+	// The local stack allows remediation (platform:drift.remediate defaults on).
+	if code, out := platform(t, "drift", "--remediate"); code != 2 {
+		t.Fatalf("drift --remediate exited %d, want 2 (drift found, then remediated):\n%s", code, out)
+	}
+	if code, out := platform(t, "drift"); code != 0 {
+		t.Fatalf("drift after remediation exited %d, want 0:\n%s", code, out)
+	}
 	if changes := driftReport(t); len(changes) != 0 {
 		t.Fatalf("drift left after up --refresh: %+v", changes)
 	}
@@ -309,6 +370,16 @@ func testConfigChangeRolls(t *testing.T) {
 	greetings := string(kubectl(t, "-n", "greeter", "get", "configmap", "-l", "app=greeter", "-o", "jsonpath={.items[*].data.GREETING}"))
 	if greetings != "Hello again" {
 		t.Errorf("config maps hold %q, want only the new one", greetings)
+	}
+}
+
+// A drift check that cannot reach its backend fails with 1, never 0.
+func TestDriftOnABrokenBackendExitsOne(t *testing.T) {
+	cmd := exec.CommandContext(t.Context(), env.platform, "drift", "--stack", "local", "--cwd", env.projectDir)
+	cmd.Env = append(os.Environ(), "PULUMI_BACKEND_URL=file:///proc/no-such-backend")
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("drift with a broken backend exited %d, want 1:\n%s", code, out)
 	}
 }
 

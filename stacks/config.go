@@ -48,6 +48,16 @@ type Config struct {
 	Secrets map[string]Secret
 	// Commit is the git commit being deployed (GITHUB_SHA in CI), for image tags.
 	Commit string
+	// Drift says what the scheduled drift check may do.
+	Drift Drift
+}
+
+// Drift is config key platform:drift.
+type Drift struct {
+	// Remediate lets `platform drift --remediate` run `up --refresh` when it
+	// finds drift. Default: on for dev and local, off for prod, whose changes
+	// go through a reviewed deployment.
+	Remediate *bool `json:"remediate,omitempty"`
 }
 
 // Environment is the kind of stack: it decides sizes, availability and protection.
@@ -160,6 +170,7 @@ var keys = map[string]any{
 	"environment": new(string),
 	"kubernetes":  new(Kubernetes),
 	"services":    new([]Service),
+	"drift":       new(Drift),
 }
 
 var secretKeyPattern = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
@@ -189,13 +200,19 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 	var envName string
 	var kubernetes Kubernetes
 	var services []Service
+	var drift Drift
+	decode(raw, "drift", &drift, &problems)
 	decode(raw, "environment", &envName, &problems)
 	decode(raw, "kubernetes", &kubernetes, &problems)
 	decode(raw, "services", &services, &problems)
 
-	cfg := &Config{Environment: Environment(envName), Kubernetes: kubernetes, Secrets: map[string]Secret{}, Commit: env.Commit}
+	cfg := &Config{Environment: Environment(envName), Kubernetes: kubernetes, Secrets: map[string]Secret{}, Commit: env.Commit, Drift: drift}
 	switch cfg.Environment {
 	case Dev, Prod, Local:
+		if cfg.Drift.Remediate == nil {
+			remediate := cfg.Environment != Prod
+			cfg.Drift.Remediate = &remediate
+		}
 	default:
 		problems.Add(key("environment"), envName, "must be one of dev, prod, local")
 	}

@@ -106,9 +106,18 @@ func kubernetesProvider(ctx *pulumi.Context, cfg *Config) (*kubernetes.Provider,
 // ProgramForWorkspace is the platform program for config as an Automation
 // API workspace reads it (cmd/platform and the end-to-end tests).
 func ProgramForWorkspace(config auto.ConfigMap) (pulumi.RunFunc, error) {
+	return NewProgram(workspaceValues(config)), nil
+}
+
+// LoadWorkspace validates config as an Automation API workspace reads it.
+func LoadWorkspace(config auto.ConfigMap, env Environ) (*Config, error) {
+	return Load(workspaceValues(config), env)
+}
+
+func workspaceValues(config auto.ConfigMap) map[string]Value {
 	values := make(map[string]Value, len(config))
 	for k, v := range config {
 		values[k] = Value{Raw: v.Value, Secret: v.Secret}
 	}
-	return NewProgram(values), nil
+	return values
 }

@@ -7,9 +7,12 @@
 //	platform refresh  --stack local [--preview-only] [--expect-no-changes]
 //	platform destroy  --stack local
 //	platform outputs  --stack local
+//	platform drift    --stack local [--format table|json|markdown] [--remediate]
 //
 // Exit codes: 0 success; 1 error; 2 changes found where --expect-no-changes
-// said there should be none.
+// said there should be none. drift: 0 clean, 2 drift found (also when
+// --remediate then repaired it), 1 error, never 0 when the engine failed.
+// --events FILE writes every engine event as JSON lines.
 package main
 
 import (
@@ -25,6 +28,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/acme/platform/internal/drift"
 	"github.com/acme/platform/internal/driver"
 	"github.com/acme/platform/stacks"
 )
@@ -36,10 +40,11 @@ const (
 	exitChanges = 2
 )
 
-const usage = `usage: platform <preview|up|refresh|destroy|outputs> --stack NAME [flags]
+const usage = `usage: platform <preview|up|refresh|destroy|outputs|drift> --stack NAME [flags]
 
 Runs the platform program on the Pulumi engine (Automation API, inline program).
-Exit codes: 0 success, 1 error, 2 changes found with --expect-no-changes.
+Exit codes: 0 success, 1 error, 2 changes found with --expect-no-changes;
+drift: 0 clean, 2 drift found, 1 error.
 `
 
 func main() {
@@ -61,6 +66,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	expectNoChanges := flags.Bool("expect-no-changes", false, "preview, refresh: exit 2 if anything would change")
 	previewOnly := flags.Bool("preview-only", false, "refresh: report drift without writing the state")
 	refresh := flags.Bool("refresh", false, "up: refresh the state before updating")
+	format := flags.String("format", "table", "drift: report format, table, json or markdown")
+	remediate := flags.Bool("remediate", false, "drift: run up --refresh after reporting, if the stack's platform:drift config allows it")
+	eventsFile := flags.String("events", "", "write every engine event to this file as JSON lines")
 	if err := flags.Parse(args[1:]); err != nil {
 		return exitError
 	}
@@ -73,10 +81,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "platform:", err)
 		return exitError
 	}
-	session, err := driver.Open(ctx, driver.Options{ProjectDir: projectDir, Stack: *stack, Program: stacks.ProgramForWorkspace, Progress: stdout})
+	opts := driver.Options{ProjectDir: projectDir, Stack: *stack, Program: stacks.ProgramForWorkspace, Progress: stdout}
+	if *eventsFile != "" {
+		f, err := os.Create(*eventsFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "platform:", err)
+			return exitError
+		}
+		defer f.Close()
+		opts.Events = f
+	}
+	if command == "drift" {
+		// The report is the output: engine progress goes to stderr.
+		opts.Progress = stderr
+	}
+	session, err := driver.Open(ctx, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "platform:", err)
 		return exitError
+	}
+	if command == "drift" {
+		return runDrift(ctx, session, *stack, projectDir, *format, *remediate, stdout, stderr)
 	}
 
 	var changes driver.Changes
@@ -112,6 +137,50 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitChanges
 	}
 	return exitOK
+}
+
+// runDrift reports what changed outside Pulumi, from a refresh preview that
+// never writes the state, and remediates it on request where allowed.
+func runDrift(ctx context.Context, s *driver.Session, stack, projectDir, format string, remediate bool, stdout, stderr io.Writer) int {
+	if format != "table" && format != "json" && format != "markdown" {
+		fmt.Fprintf(stderr, "platform: --format %q: want table, json or markdown\n", format)
+		return drift.ExitError
+	}
+	var allowed bool
+	if remediate {
+		config, err := s.Config(ctx)
+		if err == nil {
+			var cfg *stacks.Config
+			if cfg, err = stacks.LoadWorkspace(config, stacks.Environ{ProjectRoot: projectDir}); err == nil {
+				allowed = *cfg.Drift.Remediate
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "platform:", err)
+			return drift.ExitError
+		}
+		if !allowed {
+			fmt.Fprintf(stderr, "platform: stack %q does not allow remediation (platform:drift.remediate is false): reporting only\n", stack)
+		}
+	}
+	changes, err := s.Refresh(ctx, true)
+	if err != nil {
+		fmt.Fprintf(stderr, "platform: drift check of stack %q failed: %v\n", stack, err)
+		return drift.ExitError
+	}
+	report := drift.New(stack, changes)
+	if err := report.Write(stdout, format); err != nil {
+		fmt.Fprintln(stderr, "platform:", err)
+		return drift.ExitError
+	}
+	if allowed && report.Drifted {
+		fmt.Fprintf(stderr, "platform: remediating stack %q with up --refresh\n", stack)
+		if _, err := s.Up(ctx, true); err != nil {
+			fmt.Fprintf(stderr, "platform: remediation of stack %q failed: %v\n", stack, err)
+			return drift.ExitError
+		}
+	}
+	return report.ExitCode()
 }
 
 func findProject(dir string) (string, error) {

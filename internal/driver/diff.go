@@ -3,50 +3,48 @@ package driver
 import (
 	"fmt"
 	"reflect"
-	"sort"
+	"strconv"
+	"strings"
 )
 
-// diffPaths lists the property paths at which two decoded JSON values differ,
-// in the engine's path syntax (a.b[0].c). Kubernetes bookkeeping that changes
-// on every read (resourceVersion, managedFields, generation) is not drift.
-func diffPaths(prefix string, old, new any) []string {
+// diffValues records, for every property path at which two decoded JSON
+// values differ (in the engine's path syntax, a.b[0].c), the old and the new
+// value. Kubernetes bookkeeping that changes on every read (resourceVersion,
+// managedFields, generation, status) is not drift.
+func diffValues(prefix string, old, new any, out map[string]ValueChange) {
 	if ignoredPath(prefix) {
-		return nil
+		return
 	}
 	switch o := old.(type) {
 	case map[string]any:
 		n, ok := new.(map[string]any)
 		if !ok {
-			return []string{orRoot(prefix)}
+			out[orRoot(prefix)] = ValueChange{old, new}
+			return
 		}
-		keys := map[string]bool{}
 		for k := range o {
-			keys[k] = true
+			diffValues(join(prefix, k), o[k], n[k], out)
 		}
 		for k := range n {
-			keys[k] = true
+			if _, seen := o[k]; !seen {
+				diffValues(join(prefix, k), nil, n[k], out)
+			}
 		}
-		var paths []string
-		for k := range keys {
-			paths = append(paths, diffPaths(join(prefix, k), o[k], n[k])...)
-		}
-		sort.Strings(paths)
-		return paths
+		return
 	case []any:
 		n, ok := new.([]any)
 		if !ok || len(n) != len(o) {
-			return []string{orRoot(prefix)}
+			out[orRoot(prefix)] = ValueChange{old, new}
+			return
 		}
-		var paths []string
 		for i := range o {
-			paths = append(paths, diffPaths(fmt.Sprintf("%s[%d]", prefix, i), o[i], n[i])...)
+			diffValues(fmt.Sprintf("%s[%d]", prefix, i), o[i], n[i], out)
 		}
-		return paths
+		return
 	}
 	if !reflect.DeepEqual(old, new) {
-		return []string{orRoot(prefix)}
+		out[orRoot(prefix)] = ValueChange{old, new}
 	}
-	return nil
 }
 
 var ignoredPaths = map[string]bool{
@@ -71,3 +69,65 @@ func orRoot(p string) string {
 	}
 	return p
 }
+
+// valueAt returns the value at an engine property path (a.b[0]["c.d"]) in
+// decoded outputs. A secret on the way (masked by the engine) is returned as
+// the secret itself, never looked into.
+func valueAt(v any, path string) (any, bool) {
+	for path != "" {
+		if m, ok := v.(map[string]any); ok {
+			if _, secret := m[secretSig]; secret {
+				return m, true
+			}
+		}
+		var key string
+		var index = -1
+		switch {
+		case strings.HasPrefix(path, `["`):
+			end := strings.Index(path, `"]`)
+			if end < 0 {
+				return nil, false
+			}
+			key, path = path[2:end], path[end+2:]
+		case strings.HasPrefix(path, "["):
+			end := strings.Index(path, "]")
+			if end < 0 {
+				return nil, false
+			}
+			n, err := strconv.Atoi(path[1:end])
+			if err != nil {
+				return nil, false
+			}
+			index, path = n, path[end+1:]
+		default:
+			end := strings.IndexAny(path, ".[")
+			if end < 0 {
+				end = len(path)
+			}
+			key, path = path[:end], path[end:]
+		}
+		path = strings.TrimPrefix(path, ".")
+		switch node := v.(type) {
+		case map[string]any:
+			if index >= 0 {
+				return nil, false
+			}
+			next, ok := node[key]
+			if !ok {
+				return nil, false
+			}
+			v = next
+		case []any:
+			if index < 0 || index >= len(node) {
+				return nil, false
+			}
+			v = node[index]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// secretSig marks a serialized Pulumi secret.
+const secretSig = "4dabf18193072939515e22adb298388d"

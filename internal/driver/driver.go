@@ -6,6 +6,7 @@ package driver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,9 @@ type Options struct {
 	Program Program
 	// Progress receives the engine's progress display (nil: discarded).
 	Progress io.Writer
+	// Events, when set, receives every engine event as a line of JSON
+	// (for debugging, and to record test fixtures).
+	Events io.Writer
 }
 
 // StateDir is the local file backend's folder (git-ignored), used unless
@@ -47,6 +51,7 @@ const StateDir = ".state"
 type Session struct {
 	stack    auto.Stack
 	progress io.Writer
+	events   io.Writer
 }
 
 // Open selects the stack, creating it in the backend when it is new, and
@@ -85,7 +90,7 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
-	return &Session{stack: stack, progress: progress}, nil
+	return &Session{stack: stack, progress: progress, events: opts.Events}, nil
 }
 
 // Change is one resource that an operation would change, or did.
@@ -94,6 +99,15 @@ type Change struct {
 	URN   string
 	Type  string
 	Paths []string // changed property paths, where the engine names them
+	// Values holds the old and new value of each changed path, where known
+	// (drift found by a refresh). Secret values arrive masked by the engine.
+	Values map[string]ValueChange
+}
+
+// ValueChange is a property's value in the state (Old) and as read back (New).
+type ValueChange struct {
+	Old any `json:"old"`
+	New any `json:"new"`
 }
 
 // Changes is what an operation found to change; empty means none.
@@ -101,14 +115,14 @@ type Changes []Change
 
 // Preview previews an update and returns the changes it would make.
 func (s *Session) Preview(ctx context.Context) (Changes, error) {
-	ch, done := collect()
+	ch, done := s.collect()
 	_, err := s.stack.Preview(ctx, optpreview.ProgressStreams(s.progress), optpreview.Diff(), optpreview.EventStreams(ch))
 	return done(), err
 }
 
 // Up updates the stack and returns the changes it made.
 func (s *Session) Up(ctx context.Context, refresh bool) (Changes, error) {
-	ch, done := collect()
+	ch, done := s.collect()
 	opts := []optup.Option{optup.ProgressStreams(s.progress), optup.EventStreams(ch)}
 	if refresh {
 		opts = append(opts, optup.Refresh())
@@ -120,7 +134,7 @@ func (s *Session) Up(ctx context.Context, refresh bool) (Changes, error) {
 // Refresh reads every resource back from its provider and returns what
 // differs from the state. With previewOnly the state is not written.
 func (s *Session) Refresh(ctx context.Context, previewOnly bool) (Changes, error) {
-	ch, done := collect()
+	ch, done := s.collect()
 	opts := []optrefresh.Option{optrefresh.ProgressStreams(s.progress), optrefresh.EventStreams(ch)}
 	var err error
 	if previewOnly {
@@ -129,6 +143,11 @@ func (s *Session) Refresh(ctx context.Context, previewOnly bool) (Changes, error
 		_, err = s.stack.Refresh(ctx, opts...)
 	}
 	return done(), err
+}
+
+// Config returns the stack's config as the workspace reads it.
+func (s *Session) Config(ctx context.Context) (auto.ConfigMap, error) {
+	return s.stack.GetAllConfig(ctx)
 }
 
 // Destroy deletes every resource of the stack.
@@ -156,17 +175,41 @@ func (s *Session) Outputs(ctx context.Context) (map[string]any, error) {
 
 // collect gathers the changes that engine events report. done waits for the
 // event stream to close (the operation has returned) and returns them.
-func collect() (chan<- events.EngineEvent, func() Changes) {
+func (s *Session) collect() (chan<- events.EngineEvent, func() Changes) {
 	ch := make(chan events.EngineEvent)
 	result := make(chan Changes)
 	go func() {
 		byURN := map[string]*Change{}
+		var enc *json.Encoder
+		if s.events != nil {
+			enc = json.NewEncoder(s.events)
+		}
 		for e := range ch {
+			if enc != nil {
+				_ = enc.Encode(e.EngineEvent)
+			}
 			recordChange(byURN, e.EngineEvent)
 		}
 		result <- sortedChanges(byURN)
 	}()
 	return ch, func() Changes { return <-result }
+}
+
+// ChangesFromEvents replays recorded engine events (JSON lines, as Options.Events
+// writes them) into the changes they report.
+func ChangesFromEvents(r io.Reader) (Changes, error) {
+	byURN := map[string]*Change{}
+	dec := json.NewDecoder(r)
+	for {
+		var e apitype.EngineEvent
+		if err := dec.Decode(&e); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, err
+		}
+		recordChange(byURN, e)
+	}
+	return sortedChanges(byURN), nil
 }
 
 func recordChange(byURN map[string]*Change, e apitype.EngineEvent) {
@@ -179,7 +222,7 @@ func recordChange(byURN map[string]*Change, e apitype.EngineEvent) {
 	default:
 		return
 	}
-	paths := changedPaths(meta)
+	paths, values := changedPaths(meta)
 	op := meta.Op
 	if op == apitype.OpSame || op == apitype.OpRead || (op == apitype.OpRefresh && len(paths) == 0 && meta.New != nil) {
 		return
@@ -199,11 +242,17 @@ func recordChange(byURN map[string]*Change, e apitype.EngineEvent) {
 	}
 	c.Op = op
 	c.Paths = mergePaths(c.Paths, paths)
+	for p, v := range values {
+		if c.Values == nil {
+			c.Values = map[string]ValueChange{}
+		}
+		c.Values[p] = v
+	}
 }
 
 // changedPaths names the properties a step changes: the engine's detailed
 // diff where it gives one, else the difference of old and new outputs.
-func changedPaths(meta *apitype.StepEventMetadata) []string {
+func changedPaths(meta *apitype.StepEventMetadata) ([]string, map[string]ValueChange) {
 	var paths []string
 	for p := range meta.DetailedDiff {
 		paths = append(paths, p)
@@ -211,11 +260,23 @@ func changedPaths(meta *apitype.StepEventMetadata) []string {
 	if len(paths) == 0 {
 		paths = append(paths, meta.Diffs...)
 	}
-	if len(paths) == 0 && meta.Op == apitype.OpRefresh && meta.Old != nil && meta.New != nil {
-		paths = diffPaths("", meta.Old.Outputs, meta.New.Outputs)
+	values := map[string]ValueChange{}
+	switch {
+	case meta.Old == nil || meta.New == nil:
+	case len(paths) == 0 && meta.Op == apitype.OpRefresh:
+		diffValues("", meta.Old.Outputs, meta.New.Outputs, values)
+		for p := range values {
+			paths = append(paths, p)
+		}
+	default:
+		for _, p := range paths {
+			old, _ := valueAt(meta.Old.Outputs, p)
+			new, _ := valueAt(meta.New.Outputs, p)
+			values[p] = ValueChange{Old: old, New: new}
+		}
 	}
 	sort.Strings(paths)
-	return paths
+	return paths, values
 }
 
 func mergePaths(a, b []string) []string {

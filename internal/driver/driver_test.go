@@ -22,16 +22,24 @@ func TestDiffPaths(t *testing.T) {
 		}}},
 		"status": map[string]any{"readyReplicas": 3.0},
 	}
-	got := diffPaths("", old, new)
-	want := []string{"metadata.labels.environment", "spec.replicas", "spec.template.spec.containers[0].image"}
+	got := map[string]ValueChange{}
+	diffValues("", old, new, got)
+	want := map[string]ValueChange{
+		"metadata.labels.environment":            {"local", "tampered"},
+		"spec.replicas":                          {1.0, 3.0},
+		"spec.template.spec.containers[0].image": {"x:1", "x:2"},
+	}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("diffPaths = %v, want %v", got, want)
+		t.Fatalf("diffValues = %v, want %v", got, want)
 	}
-	if got := diffPaths("", old, old); len(got) != 0 {
-		t.Fatalf("no difference reported as %v", got)
+	same := map[string]ValueChange{}
+	if diffValues("", old, old, same); len(same) != 0 {
+		t.Fatalf("no difference reported as %v", same)
 	}
-	if got := diffPaths("", map[string]any{"a": []any{1.0}}, map[string]any{"a": []any{1.0, 2.0}}); !reflect.DeepEqual(got, []string{"a"}) {
-		t.Fatalf("list length change = %v", got)
+	grown := map[string]ValueChange{}
+	diffValues("", map[string]any{"a": []any{1.0}}, map[string]any{"a": []any{1.0, 2.0}, "b": "new"}, grown)
+	if !reflect.DeepEqual(grown, map[string]ValueChange{"a": {[]any{1.0}, []any{1.0, 2.0}}, "b": {nil, "new"}}) {
+		t.Fatalf("list length change and added key = %v", grown)
 	}
 }
 
@@ -64,7 +72,8 @@ func TestRecordChange(t *testing.T) {
 	}
 	got := sortedChanges(byURN)
 	want := Changes{
-		{Op: apitype.OpUpdate, URN: "urn:edited", Type: "kubernetes:core/v1:ConfigMap", Paths: []string{"data.A"}},
+		{Op: apitype.OpUpdate, URN: "urn:edited", Type: "kubernetes:core/v1:ConfigMap", Paths: []string{"data.A"},
+			Values: map[string]ValueChange{"data.A": {"1", "2"}}},
 		{Op: apitype.OpDelete, URN: "urn:gone", Type: "kubernetes:core/v1:ConfigMap"},
 		{Op: apitype.OpUpdate, URN: "urn:updated", Type: "t", Paths: []string{"spec.replicas"}},
 	}
