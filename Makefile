@@ -55,10 +55,11 @@ cluster-delete: ## stop the local cluster and remove it
 test: tools lint unit fuzz e2e ## every test: lint, unit, a short fuzz run, end-to-end on a real cluster
 
 .PHONY: lint
-lint: ## go vet, gofmt (the program and the sample service)
+lint: tools ## go vet, gofmt (the program and the sample service), actionlint (the workflows)
 	go vet ./...
 	go vet -tags e2e ./...
 	cd app && go vet ./...
+	$(BIN)/actionlint
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 

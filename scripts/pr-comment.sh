@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Creates or updates the one pull-request comment that carries a marker, so
+# that every push edits the same comment instead of adding another.
+#
+# Usage: scripts/pr-comment.sh PR MARKER OUTPUT_FILE EXIT_CODE SHA
+# Needs GH_TOKEN with pull-requests: write, and GITHUB_REPOSITORY.
+set -euo pipefail
+pr=$1 marker=$2 output=$3 exit_code=$4 sha=$5
+stack=${marker#*:}
+
+status="✅ preview succeeded"
+[[ $exit_code == 0 ]] || status="❌ preview failed (exit $exit_code)"
+body_file=$(mktemp)
+{
+	echo "<!-- $marker -->"
+	echo "### Pulumi preview: \`$stack\` — $status"
+	echo
+	echo "Commit ${sha:0:12}. Secret values are shown as \`[secret]\`."
+	echo
+	echo '<details><summary>Output</summary>'
+	echo
+	echo '```'
+	# Strip terminal colours; keep the comment under GitHub's 65536 characters.
+	sed -e 's/\x1b\[[0-9;]*m//g' "$output" | tail -c 60000
+	echo '```'
+	echo '</details>'
+} > "$body_file"
+
+existing=$(gh api --paginate "repos/$GITHUB_REPOSITORY/issues/$pr/comments" \
+	--jq ".[] | select(.body | startswith(\"<!-- $marker -->\")) | .id" | head -n 1)
+if [[ -n $existing ]]; then
+	gh api --method PATCH "repos/$GITHUB_REPOSITORY/issues/comments/$existing" -F "body=@$body_file" > /dev/null
+else
+	gh api --method POST "repos/$GITHUB_REPOSITORY/issues/$pr/comments" -F "body=@$body_file" > /dev/null
+fi
