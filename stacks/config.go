@@ -50,6 +50,8 @@ type Config struct {
 	Commit string
 	// Drift says what the scheduled drift check may do.
 	Drift Drift
+	// GitHub is the repositories the stack governs; nil leaves GitHub alone.
+	GitHub *GitHub
 }
 
 // Drift is config key platform:drift.
@@ -171,6 +173,7 @@ var keys = map[string]any{
 	"kubernetes":  new(Kubernetes),
 	"services":    new([]Service),
 	"drift":       new(Drift),
+	"github":      new(GitHub),
 }
 
 var secretKeyPattern = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
@@ -201,12 +204,14 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 	var kubernetes Kubernetes
 	var services []Service
 	var drift Drift
+	var gh *GitHub
 	decode(raw, "drift", &drift, &problems)
+	decode(raw, "github", &gh, &problems)
 	decode(raw, "environment", &envName, &problems)
 	decode(raw, "kubernetes", &kubernetes, &problems)
 	decode(raw, "services", &services, &problems)
 
-	cfg := &Config{Environment: Environment(envName), Kubernetes: kubernetes, Secrets: map[string]Secret{}, Commit: env.Commit, Drift: drift}
+	cfg := &Config{Environment: Environment(envName), Kubernetes: kubernetes, Secrets: map[string]Secret{}, Commit: env.Commit, Drift: drift, GitHub: gh}
 	switch cfg.Environment {
 	case Dev, Prod, Local:
 		if cfg.Drift.Remediate == nil {
@@ -227,13 +232,16 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 			referenced[s.Build.PasswordSecret] = true
 		}
 	}
+	for _, ref := range gh.secretRefs() {
+		referenced[ref] = true
+	}
 	for _, name := range slices.Sorted(maps.Keys(raw)) {
 		if _, known := keys[name]; known {
 			continue
 		}
 		switch {
 		case !referenced[name]:
-			problems.Add(key(name), redact(raw[name]), "unknown key: not a platform setting, and no service's secretEnv or build refers to it (a typo?)")
+			problems.Add(key(name), redact(raw[name]), "unknown key: not a platform setting, and no secretEnv, build or github setting refers to it (a typo?)")
 		case !raw[name].Secret:
 			problems.Add(key(name), validate.Verbatim("(plain text)"), "is referred to as a secret, so it must be one: set it with `pulumi config set --secret`")
 		default:
@@ -249,6 +257,7 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 	cfg.Services = services
 	validateKubernetes(cfg, &problems)
 	validateServices(cfg, raw, env.ProjectRoot, &problems)
+	validateGitHub(cfg, raw, &problems)
 	if err := problems.Err(); err != nil {
 		return nil, fmt.Errorf("invalid stack config (%d problems):\n%w", len(problems), err)
 	}

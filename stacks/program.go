@@ -69,8 +69,15 @@ func Deploy(ctx *pulumi.Context, cfg *Config) error {
 			"image":      img.Reference,
 		}
 	}
+	repositories, err := declareGitHub(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	ctx.Export("environment", pulumi.String(cfg.Environment))
 	ctx.Export("services", services)
+	if repositories != nil {
+		ctx.Export("repositories", repositories)
+	}
 	return nil
 }
 

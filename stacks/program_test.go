@@ -21,7 +21,7 @@ import (
 const localPassphrase = "local-cluster-only"
 
 // testSecrets stand in for the secrets that dev and prod keep in their KMS.
-var testSecrets = map[string]string{"greeterApiToken": "test-token-value", "registryToken": "test-registry-token"}
+var testSecrets = map[string]string{"greeterApiToken": "test-token-value", "registryToken": "test-registry-token", "githubToken": "test-github-token"}
 
 // loadStackFile reads Pulumi.<stack>.yaml as the engine would hand it to the
 // program: structured values as JSON, secure values decrypted and flagged.
@@ -111,10 +111,12 @@ func TestProgramPerStack(t *testing.T) {
 		protected      bool
 		requestsMemory string
 		images         int // image builds: dev and prod build, local runs a prebuilt one
+		rulesets       int // GitHub: dev and prod govern the repository, local leaves GitHub alone
+		environments   int
 	}{
-		{"dev", 1, 0, 0, false, "64Mi", 2},
-		{"local", 1, 0, 0, false, "32Mi", 0},
-		{"prod", 3, 1, 1, true, "256Mi", 2},
+		{"dev", 1, 0, 0, false, "64Mi", 2, 2, 1},
+		{"local", 1, 0, 0, false, "32Mi", 0, 0, 0},
+		{"prod", 3, 1, 1, true, "256Mi", 2, 2, 2},
 	}
 	t.Setenv("GITHUB_SHA", "89abcdef0123456789abcdef0123456789abcdef") // CI's commit: a second tag
 	for _, tt := range tests {
@@ -162,6 +164,21 @@ func TestProgramPerStack(t *testing.T) {
 					t.Errorf("%s: the registry token is not a secret", b.Name)
 				}
 			}
+			if n := len(g.OfType("github:index/repositoryRuleset:RepositoryRuleset")); n != tt.rulesets {
+				t.Errorf("%d rulesets, want %d", n, tt.rulesets)
+			}
+			if n := len(g.OfType("github:index/repositoryEnvironment:RepositoryEnvironment")); n != tt.environments {
+				t.Errorf("%d GitHub environments, want %d", n, tt.environments)
+			}
+			if tt.rulesets > 0 {
+				repo := g.One(t, "github:index/repository:Repository", "greeter")
+				if repo.Protect != tt.protected {
+					t.Errorf("repository protected %v, want %v", repo.Protect, tt.protected)
+				}
+				if p := g.One(t, "pulumi:providers:github", "github"); !p.Secret("token") {
+					t.Error("the GitHub token is not a secret")
+				}
+			}
 			secret := g.One(t, "kubernetes:core/v1:Secret", "greeter-secret")
 			if !secret.Secret("stringData.GREETER_API_TOKEN") {
 				t.Error("the API token is not a Pulumi secret when it reaches the provider")
@@ -170,8 +187,8 @@ func TestProgramPerStack(t *testing.T) {
 				if r.Type == "kubernetes:core/v1:Secret" {
 					continue
 				}
-				if r.Type == "docker:index/image:Image" {
-					continue // holds the registry token, as a secret (checked above)
+				if r.Type == "docker:index/image:Image" || r.Type == "github:index/actionsSecret:ActionsSecret" {
+					continue // hold the registry token, as a secret (checked above and in components/repository)
 				}
 				if strings.Contains(fmt.Sprint(r.Inputs.Mappable()), "test-token-value") {
 					t.Errorf("%s %s carries the secret value in its inputs", r.Type, r.Name)
@@ -201,6 +218,8 @@ func TestSeveralServices(t *testing.T) {
 		 "allowFrom":["greeter"],"env":{"CURRENCY":"EUR"}}]`}
 	delete(values, "platform:greeterApiToken") // no service refers to them now
 	delete(values, "platform:registryToken")
+	delete(values, "platform:github")
+	delete(values, "platform:githubToken")
 	g, err := pulumitest.Run(t, "platform", "dev", NewProgram(values), pulumitest.InProject(".."))
 	if err != nil {
 		t.Fatal(err)

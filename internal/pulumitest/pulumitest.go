@@ -163,6 +163,12 @@ func (m mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prope
 	if args.TypeToken == "docker:index/image:Image" {
 		outputs = withRepoDigest(outputs)
 	}
+	if args.TypeToken == "github:index/repository:Repository" {
+		// What GitHub computes: the node id and the owner-qualified names.
+		outputs["nodeId"] = resource.NewProperty("R_" + args.Name)
+		outputs["fullName"] = resource.NewProperty("acme/" + args.Name)
+		outputs["htmlUrl"] = resource.NewProperty("https://github.com/acme/" + args.Name)
+	}
 	m.graph.mu.Lock()
 	defer m.graph.mu.Unlock()
 	m.graph.Resources = append(m.graph.Resources, Resource{
