@@ -212,8 +212,15 @@ func testUp(t *testing.T) {
 }
 
 func testNoChanges(t *testing.T) {
-	if code, out := platform(t, "preview", "--expect-no-changes"); code != 0 {
+	code, out := platform(t, "preview", "--expect-no-changes")
+	if code != 0 {
 		t.Fatalf("preview right after up found changes (exit %d):\n%s", code, out)
+	}
+	// The local stack has no GitHub or Docker plugin, and its preview says what it leaves out.
+	for _, says := range []string{"GitHub repository management is off for this stack", "no image builds in this stack"} {
+		if !strings.Contains(out, says) {
+			t.Errorf("the local preview does not say %q:\n%s", says, out)
+		}
 	}
 	if changes := driftReport(t); len(changes) != 0 {
 		t.Fatalf("refresh preview right after up found drift: %+v", changes)

@@ -2,7 +2,7 @@
 // through the Automation API, reading the same Pulumi.yaml and stack files as
 // `pulumi up`:
 //
-//	platform preview  --stack local [--expect-no-changes]
+//	platform preview  --stack local [--expect-no-changes] [--diff]
 //	platform up       --stack local [--refresh]
 //	platform refresh  --stack local [--preview-only] [--expect-no-changes]
 //	platform destroy  --stack local
@@ -66,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	expectNoChanges := flags.Bool("expect-no-changes", false, "preview, refresh: exit 2 if anything would change")
 	previewOnly := flags.Bool("preview-only", false, "refresh: report drift without writing the state")
 	refresh := flags.Bool("refresh", false, "up: refresh the state before updating")
+	diff := flags.Bool("diff", false, "preview: show the changed properties of every resource")
 	format := flags.String("format", "table", "drift: report format, table, json or markdown")
 	remediate := flags.Bool("remediate", false, "drift: run up --refresh after reporting, if the stack's platform:drift config allows it")
 	eventsFile := flags.String("events", "", "write every engine event to this file as JSON lines")
@@ -107,7 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var changes driver.Changes
 	switch command {
 	case "preview":
-		changes, err = session.Preview(ctx)
+		changes, err = session.Preview(ctx, *diff)
 	case "up":
 		_, err = session.Up(ctx, *refresh)
 	case "refresh":

@@ -113,11 +113,17 @@ type ValueChange struct {
 // Changes is what an operation found to change; empty means none.
 type Changes []Change
 
-// Preview previews an update and returns the changes it would make.
-func (s *Session) Preview(ctx context.Context) (Changes, error) {
+// Preview previews an update and returns the changes it would make. With
+// diff the display shows each changed property (as on pull requests); without
+// it, the program's messages show too.
+func (s *Session) Preview(ctx context.Context, diff bool) (Changes, error) {
 	ch, done := s.collect()
-	_, err := s.stack.Preview(ctx, optpreview.ProgressStreams(s.progress), optpreview.Diff(), optpreview.EventStreams(ch))
-	return done(), err
+	opts := []optpreview.Option{optpreview.ProgressStreams(s.progress), optpreview.EventStreams(ch)}
+	if diff {
+		opts = append(opts, optpreview.Diff())
+	}
+	_, err := s.stack.Preview(ctx, opts...)
+	return done(err), err
 }
 
 // Up updates the stack and returns the changes it made.
@@ -128,7 +134,7 @@ func (s *Session) Up(ctx context.Context, refresh bool) (Changes, error) {
 		opts = append(opts, optup.Refresh())
 	}
 	_, err := s.stack.Up(ctx, opts...)
-	return done(), err
+	return done(err), err
 }
 
 // Refresh reads every resource back from its provider and returns what
@@ -142,7 +148,7 @@ func (s *Session) Refresh(ctx context.Context, previewOnly bool) (Changes, error
 	} else {
 		_, err = s.stack.Refresh(ctx, opts...)
 	}
-	return done(), err
+	return done(err), err
 }
 
 // Config returns the stack's config as the workspace reads it.
@@ -173,11 +179,13 @@ func (s *Session) Outputs(ctx context.Context) (map[string]any, error) {
 	return plain, nil
 }
 
-// collect gathers the changes that engine events report. done waits for the
-// event stream to close (the operation has returned) and returns them.
-func (s *Session) collect() (chan<- events.EngineEvent, func() Changes) {
+// collect gathers the changes that engine events report. done, given the
+// operation's error, waits for the event stream to close and returns them.
+// An operation that failed before its event stream started never closes the
+// channel, so on error done returns at once, with no changes.
+func (s *Session) collect() (chan<- events.EngineEvent, func(error) Changes) {
 	ch := make(chan events.EngineEvent)
-	result := make(chan Changes)
+	result := make(chan Changes, 1)
 	go func() {
 		byURN := map[string]*Change{}
 		var enc *json.Encoder
@@ -192,7 +200,12 @@ func (s *Session) collect() (chan<- events.EngineEvent, func() Changes) {
 		}
 		result <- sortedChanges(byURN)
 	}()
-	return ch, func() Changes { return <-result }
+	return ch, func(err error) Changes {
+		if err != nil {
+			return nil
+		}
+		return <-result
+	}
 }
 
 // ChangesFromEvents replays recorded engine events (JSON lines, as Options.Events

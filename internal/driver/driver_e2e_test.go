@@ -3,9 +3,12 @@
 package driver
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -50,7 +53,7 @@ func TestDriverRunsTheRealEngine(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, StateDir)); err != nil {
 		t.Fatalf("no local file backend in the project: %v", err)
 	}
-	changes, err := s.Preview(t.Context())
+	changes, err := s.Preview(t.Context(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,10 +70,36 @@ func TestDriverRunsTheRealEngine(t *testing.T) {
 	if outputs["greeting"] != "hello" {
 		t.Fatalf("outputs %v", outputs)
 	}
-	if changes, err := s.Preview(t.Context()); err != nil || len(changes) != 0 {
+	if changes, err := s.Preview(t.Context(), false); err != nil || len(changes) != 0 {
 		t.Fatalf("preview after up: %+v, %v; want no changes", changes, err)
 	}
 	if err := s.Destroy(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An operation that the CLI refuses before the engine starts must come back
+// with its error, not wait for events that never come.
+func TestFailureBeforeTheEngineStartsReturns(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"Pulumi.yaml":         "name: trivial\nruntime: go\nconfig:\n  required:\n    type: string\n",
+		"Pulumi.trivial.yaml": "config: {}\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PULUMI_BACKEND_URL", "")
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "test")
+	s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if _, err := s.Preview(ctx, false); err == nil || !strings.Contains(err.Error(), "missing configuration value") {
+		t.Fatalf("preview with a missing required key: %v", err)
 	}
 }
