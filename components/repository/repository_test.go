@@ -65,15 +65,6 @@ func mustDeploy(t *testing.T, args Args) *pulumitest.Graph {
 	return g
 }
 
-func in(t *testing.T, r pulumitest.Resource, path string) any {
-	t.Helper()
-	v, ok := r.Input(path)
-	if !ok {
-		t.Fatalf("%s %s has no input %s", r.Type, r.Name, path)
-	}
-	return v
-}
-
 func TestRepositorySettings(t *testing.T) {
 	g := mustDeploy(t, baseArgs())
 	repo := g.One(t, repoType, "greeter")
@@ -82,7 +73,7 @@ func TestRepositorySettings(t *testing.T) {
 		"deleteBranchOnMerge": true, "allowAutoMerge": true, "vulnerabilityAlerts": true, "archiveOnDestroy": true,
 		"topics.0": "go",
 	} {
-		if got := in(t, repo, path); got != want {
+		if got := repo.MustInput(t, path); got != want {
 			t.Errorf("%s = %v, want %v", path, got, want)
 		}
 	}
@@ -111,7 +102,7 @@ func TestPublicOrAdvancedSecurityGetsSecretScanning(t *testing.T) {
 		mutate(&args)
 		repo := mustDeploy(t, args).One(t, repoType, "greeter")
 		for _, path := range []string{"securityAndAnalysis.secretScanning.status", "securityAndAnalysis.secretScanningPushProtection.status"} {
-			if got := in(t, repo, path); got != "enabled" {
+			if got := repo.MustInput(t, path); got != "enabled" {
 				t.Errorf("%s = %v", path, got)
 			}
 		}
@@ -140,7 +131,7 @@ func TestRulesetsFollowTheBranchTable(t *testing.T) {
 		"bypassActors.0.actorId":                              7.0,
 		"bypassActors.0.actorType":                            "Integration",
 	} {
-		if got := in(t, main, path); got != want {
+		if got := main.MustInput(t, path); got != want {
 			t.Errorf("main %s = %v, want %v", path, got, want)
 		}
 	}
@@ -152,7 +143,7 @@ func TestRulesetsFollowTheBranchTable(t *testing.T) {
 		"bypassActors.0.actorType":                            "Team",
 		"rules.requiredStatusChecks.requiredChecks.0.context": "lint",
 	} {
-		if got := in(t, release, path); got != want {
+		if got := release.MustInput(t, path); got != want {
 			t.Errorf("release %s = %v, want %v", path, got, want)
 		}
 	}
@@ -181,12 +172,12 @@ func TestClassicBranchProtection(t *testing.T) {
 		"requiredPullRequestReviews.0.requireCodeOwnerReviews":      true,
 		"requiredStatusChecks.0.contexts.2":                         "e2e",
 	} {
-		if got := in(t, main, path); got != want {
+		if got := main.MustInput(t, path); got != want {
 			t.Errorf("main %s = %v, want %v", path, got, want)
 		}
 	}
 	release := g.One(t, protectType, "greeter-release")
-	if got := in(t, release, "restrictPushes.0.pushAllowances.0"); got != "acme/release-managers" {
+	if got := release.MustInput(t, "restrictPushes.0.pushAllowances.0"); got != "acme/release-managers" {
 		t.Errorf("release/* push allowance %v", got)
 	}
 }
@@ -198,11 +189,11 @@ func TestSecretsStaySecret(t *testing.T) {
 		t.Error("repository secret value is not a Pulumi secret in what the provider receives")
 	}
 	e := g.One(t, envSecret, "greeter-production-secret-DEPLOY_TOKEN")
-	if !e.Secret("plaintextValue") || in(t, e, "environment") != "production" {
+	if !e.Secret("plaintextValue") || e.MustInput(t, "environment") != "production" {
 		t.Error("environment secret not secret, or not in its environment")
 	}
 	v := g.One(t, variableType, "greeter-variable-IMAGE_NAME")
-	if in(t, v, "value") != "ghcr.io/acme/greeter" || v.Secret("value") {
+	if v.MustInput(t, "value") != "ghcr.io/acme/greeter" || v.Secret("value") {
 		t.Error("variable wrong or needlessly secret")
 	}
 	p := g.One(t, "pulumi:providers:github", "github")
@@ -212,7 +203,7 @@ func TestSecretsStaySecret(t *testing.T) {
 	args := baseArgs()
 	args.EncryptedSecrets = map[string]string{"SEALED": "c2VhbGVkLWJ5LWdpdGh1Yi1wdWJsaWMta2V5"}
 	sealed := mustDeploy(t, args).One(t, secretType, "greeter-secret-SEALED")
-	if in(t, sealed, "encryptedValue") != "c2VhbGVkLWJ5LWdpdGh1Yi1wdWJsaWMta2V5" {
+	if sealed.MustInput(t, "encryptedValue") != "c2VhbGVkLWJ5LWdpdGh1Yi1wdWJsaWMta2V5" {
 		t.Error("an already-encrypted value is not passed through")
 	}
 	if _, ok := sealed.Input("plaintextValue"); ok {
@@ -231,14 +222,14 @@ func TestEnvironments(t *testing.T) {
 		"reviewers.0.teams.0": 42.0, "waitTimer": 10.0, "preventSelfReview": true, "canAdminsBypass": false,
 		"deploymentBranchPolicy.customBranchPolicies": true, "deploymentBranchPolicy.protectedBranches": false,
 	} {
-		if got := in(t, prod, path); got != want {
+		if got := prod.MustInput(t, path); got != want {
 			t.Errorf("production %s = %v, want %v", path, got, want)
 		}
 	}
-	if got := in(t, g.One(t, policyType, "greeter-production-branch-0"), "branchPattern"); got != "main" {
+	if got := g.One(t, policyType, "greeter-production-branch-0").MustInput(t, "branchPattern"); got != "main" {
 		t.Errorf("branch policy %v", got)
 	}
-	if got := in(t, g.One(t, policyType, "greeter-production-tag-0"), "tagPattern"); got != "v*" {
+	if got := g.One(t, policyType, "greeter-production-tag-0").MustInput(t, "tagPattern"); got != "v*" {
 		t.Errorf("tag policy %v", got)
 	}
 }

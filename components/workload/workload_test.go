@@ -56,15 +56,6 @@ func mustDeploy(t *testing.T, args Args) *pulumitest.Graph {
 	return g
 }
 
-func input(t *testing.T, r pulumitest.Resource, path string) any {
-	t.Helper()
-	v, ok := r.Input(path)
-	if !ok {
-		t.Fatalf("%s %s has no input %s", r.Type, r.Name, path)
-	}
-	return v
-}
-
 func TestEveryChildIsParentedAndUsesTheProvider(t *testing.T) {
 	g := mustDeploy(t, baseArgs())
 	component := g.One(t, TypeToken, "greeter")
@@ -108,18 +99,18 @@ func TestDeploymentIsSecureByDefault(t *testing.T) {
 		"spec.template.metadata.labels.environment":    "dev",
 	}
 	for path, v := range want {
-		if got := input(t, d, path); got != v {
+		if got := d.MustInput(t, path); got != v {
 			t.Errorf("%s = %v, want %v", path, got, v)
 		}
 	}
 	// The startup probe gives a slow start a minute before liveness may kill it.
-	period := input(t, d, c+"startupProbe.periodSeconds").(float64)
-	failures := input(t, d, c+"startupProbe.failureThreshold").(float64)
+	period := d.MustInput(t, c+"startupProbe.periodSeconds").(float64)
+	failures := d.MustInput(t, c+"startupProbe.failureThreshold").(float64)
 	if period*failures < 60 {
 		t.Errorf("startup budget %vs, want at least 60s", period*failures)
 	}
 	sa := g.One(t, accountType, "greeter")
-	if got := input(t, sa, "automountServiceAccountToken"); got != false {
+	if got := sa.MustInput(t, "automountServiceAccountToken"); got != false {
 		t.Errorf("service account automounts its token")
 	}
 }
@@ -127,17 +118,17 @@ func TestDeploymentIsSecureByDefault(t *testing.T) {
 func TestNamespaceEnforcesRestrictedAndDeniesByDefault(t *testing.T) {
 	g := mustDeploy(t, baseArgs())
 	ns := g.One(t, namespaceType, "greeter")
-	labels := input(t, ns, "metadata.labels").(map[string]any)
+	labels := ns.MustInput(t, "metadata.labels").(map[string]any)
 	for _, mode := range []string{"enforce", "audit", "warn"} {
 		if labels["pod-security.kubernetes.io/"+mode] != "restricted" {
 			t.Errorf("namespace label pod-security.kubernetes.io/%s = %v", mode, labels["pod-security.kubernetes.io/"+mode])
 		}
 	}
 	deny := g.One(t, policyType, "greeter-default-deny")
-	if sel := input(t, deny, "spec.podSelector").(map[string]any); len(sel) != 0 {
+	if sel := deny.MustInput(t, "spec.podSelector").(map[string]any); len(sel) != 0 {
 		t.Errorf("default deny selects %v, want every pod", sel)
 	}
-	if types := input(t, deny, "spec.policyTypes").([]any); len(types) != 2 {
+	if types := deny.MustInput(t, "spec.policyTypes").([]any); len(types) != 2 {
 		t.Errorf("default deny policy types %v", types)
 	}
 	if ns.Protect {
@@ -173,7 +164,7 @@ func TestGivenNamespaceIsNotCreated(t *testing.T) {
 	if n := len(g.OfType(namespaceType)); n != 0 {
 		t.Fatalf("created %d namespaces in a given one", n)
 	}
-	if got := input(t, g.One(t, deploymentType, "greeter"), "metadata.namespace"); got != "team-a" {
+	if got := g.One(t, deploymentType, "greeter").MustInput(t, "metadata.namespace"); got != "team-a" {
 		t.Errorf("deployment namespace %v", got)
 	}
 }
@@ -205,7 +196,7 @@ func TestAvailabilityObjectsOnlyWhereTheyBelong(t *testing.T) {
 				t.Errorf("%d HorizontalPodAutoscalers, want %d", n, tt.hpa)
 			}
 			d := g.One(t, deploymentType, "greeter")
-			if got := input(t, d, "spec.strategy.rollingUpdate.maxUnavailable"); got != tt.maxUnavail {
+			if got := d.MustInput(t, "spec.strategy.rollingUpdate.maxUnavailable"); got != tt.maxUnavail {
 				t.Errorf("maxUnavailable %v, want %v", got, tt.maxUnavail)
 			}
 			_, spread := d.Input("spec.template.spec.topologySpreadConstraints.1.topologyKey")
@@ -221,10 +212,10 @@ func TestAvailabilityObjectsOnlyWhereTheyBelong(t *testing.T) {
 			}
 			if tt.hpa == 1 {
 				hpa := g.OfType(hpaType)[0]
-				if got := input(t, hpa, "spec.minReplicas"); got != float64(args.Replicas) {
+				if got := hpa.MustInput(t, "spec.minReplicas"); got != float64(args.Replicas) {
 					t.Errorf("hpa min %v", got)
 				}
-				if got := input(t, hpa, "spec.metrics.0.resource.target.averageUtilization"); got != float64(70) {
+				if got := hpa.MustInput(t, "spec.metrics.0.resource.target.averageUtilization"); got != float64(70) {
 					t.Errorf("hpa target %v", got)
 				}
 			}
@@ -241,7 +232,7 @@ func TestSecretsStaySecret(t *testing.T) {
 		t.Fatal("secret value is not a Pulumi secret in the provider's inputs")
 	}
 	d := g.One(t, deploymentType, "greeter")
-	ref := input(t, d, "spec.template.spec.containers.0.envFrom.1.secretRef.name").(string)
+	ref := d.MustInput(t, "spec.template.spec.containers.0.envFrom.1.secretRef.name").(string)
 	if !strings.HasPrefix(ref, "greeter-secret-") {
 		t.Errorf("pod does not take its env from the secret: %q", ref)
 	}
@@ -271,7 +262,7 @@ func TestConfigChangeChangesThePodTemplate(t *testing.T) {
 		if _, named := cm.Input("metadata.name"); named {
 			t.Fatal("the ConfigMap has a fixed name: a change of data would not roll the pods")
 		}
-		return input(t, g.One(t, deploymentType, "greeter"), "spec.template.spec.containers.0.envFrom.0.configMapRef.name").(string)
+		return g.One(t, deploymentType, "greeter").MustInput(t, "spec.template.spec.containers.0.envFrom.0.configMapRef.name").(string)
 	}
 	a, b := envFromName("hello"), envFromName("bonjour")
 	if a == b {
@@ -297,18 +288,18 @@ func TestNetworkPolicyAllowsOnlyWhatIsNamed(t *testing.T) {
 		"spec.egress.2.ports.0.port":      float64(5432),
 	}
 	for path, want := range checks {
-		if got := input(t, p, path); got != want {
+		if got := p.MustInput(t, path); got != want {
 			t.Errorf("%s = %v, want %v", path, got, want)
 		}
 	}
-	from := input(t, p, "spec.ingress.0.from.1.namespaceSelector.matchLabels").(map[string]any)
+	from := p.MustInput(t, "spec.ingress.0.from.1.namespaceSelector.matchLabels").(map[string]any)
 	if from["kubernetes.io/metadata.name"] != "frontend" {
 		t.Errorf("ingress not from the named namespace: %v", from)
 	}
-	if n := len(input(t, p, "spec.egress").([]any)); n != 3 {
+	if n := len(p.MustInput(t, "spec.egress").([]any)); n != 3 {
 		t.Errorf("%d egress rules, want DNS, tracing and the named one", n)
 	}
-	env := input(t, g.One(t, deploymentType, "greeter"), "spec.template.spec.containers.0.env").([]any)
+	env := g.One(t, deploymentType, "greeter").MustInput(t, "spec.template.spec.containers.0.env").([]any)
 	found := map[string]any{}
 	for _, e := range env {
 		m := e.(map[string]any)
@@ -326,10 +317,10 @@ func TestIngressWhenAsked(t *testing.T) {
 	args.Ingress = &Ingress{Host: "greeter.example.com", ClassName: "nginx", ControllerNamespace: "ingress-nginx"}
 	g := mustDeploy(t, args)
 	in := g.One(t, ingressType, "greeter")
-	if got := input(t, in, "spec.rules.0.host"); got != "greeter.example.com" {
+	if got := in.MustInput(t, "spec.rules.0.host"); got != "greeter.example.com" {
 		t.Errorf("host %v", got)
 	}
-	if got := input(t, g.One(t, serviceType, "greeter"), "spec.type"); got != "ClusterIP" {
+	if got := g.One(t, serviceType, "greeter").MustInput(t, "spec.type"); got != "ClusterIP" {
 		t.Errorf("service type %v", got)
 	}
 }

@@ -32,11 +32,14 @@ func trivialProgram(config auto.ConfigMap) (pulumi.RunFunc, error) {
 	}, nil
 }
 
-func TestDriverRunsTheRealEngine(t *testing.T) {
+// trivialProject lays out a project with the given Pulumi.yaml config block
+// and stack config, on the default file backend in the project.
+func trivialProject(t *testing.T, projectConfig, stackConfig string) string {
+	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{
-		"Pulumi.yaml":         "name: trivial\nruntime: go\nconfig:\n  greeting:\n    type: string\n",
-		"Pulumi.trivial.yaml": "config:\n  trivial:greeting: hello\n",
+		"Pulumi.yaml":         "name: trivial\nruntime: go\nconfig:\n" + projectConfig,
+		"Pulumi.trivial.yaml": "config:\n" + stackConfig,
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
@@ -45,6 +48,11 @@ func TestDriverRunsTheRealEngine(t *testing.T) {
 	}
 	t.Setenv("PULUMI_BACKEND_URL", "")
 	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "test")
+	return dir
+}
+
+func TestDriverRunsTheRealEngine(t *testing.T) {
+	dir := trivialProject(t, "  greeting:\n    type: string\n", "  trivial:greeting: hello\n")
 
 	s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram})
 	if err != nil {
@@ -81,18 +89,7 @@ func TestDriverRunsTheRealEngine(t *testing.T) {
 // An operation that the CLI refuses before the engine starts must come back
 // with its error, not wait for events that never come.
 func TestFailureBeforeTheEngineStartsReturns(t *testing.T) {
-	dir := t.TempDir()
-	files := map[string]string{
-		"Pulumi.yaml":         "name: trivial\nruntime: go\nconfig:\n  required:\n    type: string\n",
-		"Pulumi.trivial.yaml": "config: {}\n",
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Setenv("PULUMI_BACKEND_URL", "")
-	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "test")
+	dir := trivialProject(t, "  required:\n    type: string\n", "  trivial:unrelated: x\n")
 	s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram})
 	if err != nil {
 		t.Fatal(err)

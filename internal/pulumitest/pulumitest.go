@@ -38,6 +38,16 @@ func (r Resource) Secret(path string) bool {
 	return ok && v.IsSecret()
 }
 
+// MustInput is Input, failing the test when there is no input at path.
+func (r Resource) MustInput(t testing.TB, path string) any {
+	t.Helper()
+	v, ok := r.Input(path)
+	if !ok {
+		t.Fatalf("%s %s has no input %s", r.Type, r.Name, path)
+	}
+	return v
+}
+
 // Input returns the plain value at path (dot-separated keys and [i] indexes
 // written as .i), unwrapping secrets, and whether it exists.
 func (r Resource) Input(path string) (any, bool) {
