@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 	"github.com/acme/platform/internal/validate"
 )
 
@@ -177,6 +179,24 @@ var keys = map[string]any{
 }
 
 var secretKeyPattern = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
+
+// secret is the secret config key ref as a Pulumi secret: the one way a
+// secret value leaves Config.
+func (c *Config) secret(ref string) pulumi.StringOutput {
+	return pulumi.ToSecret(pulumi.String(c.Secrets[ref].Reveal())).(pulumi.StringOutput)
+}
+
+// secretInputs maps names to the secrets that config keys hold (nil if none).
+func (c *Config) secretInputs(refs map[string]string) map[string]pulumi.StringInput {
+	if len(refs) == 0 {
+		return nil
+	}
+	out := map[string]pulumi.StringInput{}
+	for name, ref := range refs {
+		out[name] = c.secret(ref)
+	}
+	return out
+}
 
 // Environ is what the program learns from where it runs, not from config.
 type Environ struct {

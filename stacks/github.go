@@ -121,18 +121,6 @@ func (c *Config) repositoryArgs(r GitHubRepository) repository.Args {
 	return args.Defaults()
 }
 
-// secretInputs wraps the secrets named by config keys as Pulumi secrets.
-func (c *Config) secretInputs(refs map[string]string) map[string]pulumi.StringInput {
-	if len(refs) == 0 {
-		return nil
-	}
-	out := map[string]pulumi.StringInput{}
-	for name, ref := range refs {
-		out[name] = pulumi.ToSecret(pulumi.String(c.Secrets[ref].Reveal())).(pulumi.StringOutput)
-	}
-	return out
-}
-
 func actors(in []GitHubActor) []repository.Actor {
 	var out []repository.Actor
 	for _, a := range in {
@@ -180,7 +168,7 @@ func declareGitHub(ctx *pulumi.Context, c *Config) (pulumi.Map, error) {
 	}
 	args := &github.ProviderArgs{Owner: pulumi.String(c.GitHub.Owner)}
 	if ref := c.GitHub.TokenSecret; ref != "" {
-		args.Token = pulumi.ToSecret(pulumi.String(c.Secrets[ref].Reveal())).(pulumi.StringOutput)
+		args.Token = c.secret(ref)
 	}
 	provider, err := github.NewProvider(ctx, "github", args)
 	if err != nil {

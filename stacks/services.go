@@ -17,8 +17,7 @@ import (
 
 // workloadArgs turns one service's config into the workload component's
 // arguments, with the environment's defaults filled in, except the image:
-// Deploy takes it from the image component. Secret values are
-// wrapped as Pulumi secrets here, the one place they leave Config.
+// Deploy takes it from the image component.
 func (c *Config) workloadArgs(s Service) workload.Args {
 	env := environments[c.Environment]
 	res := env.resources
@@ -46,12 +45,7 @@ func (c *Config) workloadArgs(s Service) workload.Args {
 	if s.Probes != nil {
 		args.Probes = kube.Probes{Startup: s.Probes.Startup, Liveness: s.Probes.Liveness, Readiness: s.Probes.Readiness}
 	}
-	if len(s.SecretEnv) > 0 {
-		args.SecretEnv = map[string]pulumi.StringInput{}
-		for name, ref := range s.SecretEnv {
-			args.SecretEnv[name] = pulumi.ToSecret(pulumi.String(c.Secrets[ref].Reveal())).(pulumi.StringOutput)
-		}
-	}
+	args.SecretEnv = c.secretInputs(s.SecretEnv)
 	autoscale := env.autoscaling
 	if s.Autoscaling != nil && s.Autoscaling.Enabled != nil {
 		autoscale = *s.Autoscaling.Enabled
@@ -87,8 +81,8 @@ func (c *Config) imageArgs(s Service, root string) image.Args {
 		Repository: b.Repository, Version: s.Version, Commit: c.Commit,
 		Registry: b.Registry, Username: b.Username, BuildOnPreview: b.BuildOnPreview,
 	}
-	if secret, ok := c.Secrets[b.PasswordSecret]; ok {
-		args.Password = pulumi.ToSecret(pulumi.String(secret.Reveal())).(pulumi.StringOutput)
+	if _, ok := c.Secrets[b.PasswordSecret]; ok {
+		args.Password = c.secret(b.PasswordSecret)
 	}
 	return args.Defaults()
 }
