@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -59,6 +60,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	command := args[0]
+	if !slices.Contains([]string{"preview", "up", "refresh", "destroy", "outputs", "drift"}, command) {
+		fmt.Fprintf(stderr, "platform: unknown command %q\n%s", command, usage)
+		return exitError
+	}
 	flags := flag.NewFlagSet("platform "+command, flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	stack := flags.String("stack", "", "stack name: local, dev or prod")
@@ -122,9 +127,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			enc.SetIndent("", "  ")
 			err = enc.Encode(outputs)
 		}
-	default:
-		fmt.Fprint(stderr, usage)
-		return exitError
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "platform: %s of stack %q failed: %v\n", command, *stack, err)
