@@ -152,6 +152,8 @@ func TestLoadRejects(t *testing.T) {
 			[]string{`platform:github.tokenSecret: "githubToken": names no config key`}},
 		{"github without owner or repositories", with(map[string]*Value{"platform:github": plain(`{"repositories":[]}`)}),
 			[]string{`platform:github.owner: "": is required`, `platform:github.repositories: []: must list at least one repository`}},
+		{"duplicate repositories", with(map[string]*Value{"platform:github": plain(`{"owner":"acme","repositories":[{"name":"greeter"},{"name":"greeter"}]}`)}),
+			[]string{`platform:github.repositories[1].name: "greeter": is already the name of github.repositories[0]`}},
 		{"github unknown field", with(map[string]*Value{"platform:github": plain(`{"owner":"acme","repositories":[{"name":"greeter","visibilty":"public"}]}`)}),
 			[]string{`platform:github.repositories[0].visibilty: "public": unknown field`}},
 		{"setting given as secret", with(map[string]*Value{"platform:environment": secret("dev")}),

@@ -148,15 +148,13 @@ func validateGitHub(c *Config, raw map[string]Value, problems *validate.Problems
 	for _, path := range slices.Sorted(maps.Keys(refs)) {
 		checkSecretRef(path, refs[path], raw, problems)
 	}
-	seen := map[string]int{}
+	var names []string
+	for _, r := range g.Repositories {
+		names = append(names, r.Name)
+	}
+	checkUniqueNames("github.repositories", names, problems)
 	for i, r := range g.Repositories {
-		path := fmt.Sprintf("%s[%d]", key("github.repositories"), i)
-		if j, dup := seen[r.Name]; dup {
-			problems.Add(path+".name", r.Name, fmt.Sprintf("is already the name of repositories[%d]", j))
-		}
-		seen[r.Name] = i
-		args := c.repositoryArgs(r)
-		problems.AddAll(path+".", args.Validate())
+		problems.AddAll(fmt.Sprintf("%s[%d].", key("github.repositories"), i), c.repositoryArgs(r).Validate())
 	}
 }
 

@@ -92,6 +92,18 @@ var imageKeys = map[string]string{
 	"prebuilt": "image", "version": "version", "commit": "(GITHUB_SHA)", "password": "build.passwordSecret",
 }
 
+// checkUniqueNames reports every item of a list whose name an earlier item has.
+func checkUniqueNames(list string, names []string, problems *validate.Problems) {
+	seen := map[string]int{}
+	for i, name := range names {
+		if j, dup := seen[name]; dup {
+			problems.Add(fmt.Sprintf("%s[%d].name", key(list), i), name, fmt.Sprintf("is already the name of %s[%d]; names must be unique", list, j))
+			continue
+		}
+		seen[name] = i
+	}
+}
+
 // checkSecretRef checks that ref names a secret key of the project that is
 // set (Load has checked already that a set one is encrypted).
 func checkSecretRef(path, ref string, raw map[string]Value, problems *validate.Problems) {
@@ -165,13 +177,13 @@ func validateServices(c *Config, raw map[string]Value, root string, problems *va
 	if len(c.Services) == 0 {
 		problems.Add(key("services"), validate.Verbatim("[]"), "must list at least one service")
 	}
-	seen := map[string]int{}
+	var names []string
+	for _, s := range c.Services {
+		names = append(names, s.Name)
+	}
+	checkUniqueNames("services", names, problems)
 	for i, s := range c.Services {
 		path := fmt.Sprintf("%s[%d]", key("services"), i)
-		if j, dup := seen[s.Name]; dup {
-			problems.Add(path+".name", s.Name, fmt.Sprintf("is already the name of services[%d]; names must be unique", j))
-		}
-		seen[s.Name] = i
 		if s.Version == "" {
 			problems.Add(path+".version", s.Version, "is required: the version being deployed (labels, traces)")
 		}
