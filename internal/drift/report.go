@@ -50,9 +50,6 @@ type Property struct {
 // Masked stands in for a secret value.
 const Masked = "[secret]"
 
-// secretSig marks a serialized Pulumi secret.
-const secretSig = "4dabf18193072939515e22adb298388d"
-
 // New builds the report of a stack from the changes a refresh preview found.
 func New(stack string, changes driver.Changes) Report {
 	r := Report{Stack: stack, Drifted: len(changes) > 0, Resources: []Resource{}}
@@ -63,7 +60,7 @@ func New(stack string, changes driver.Changes) Report {
 			if v, ok := c.Values[p]; ok {
 				prop.Old, prop.New = v.Old, v.New
 			}
-			if secretPath(c.Type, p) || isSecret(prop.Old) || isSecret(prop.New) {
+			if secretPath(c.Type, p) || masked(prop.Old) || masked(prop.New) {
 				prop.Old, prop.New = Masked, Masked
 			}
 			res.Properties = append(res.Properties, prop)
@@ -80,23 +77,11 @@ func secretPath(typ, path string) bool {
 	return typ == "kubernetes:core/v1:Secret" && (strings.HasPrefix(path, "data") || strings.HasPrefix(path, "stringData"))
 }
 
-func isSecret(v any) bool {
-	switch v := v.(type) {
-	case string:
-		return v == Masked
-	case map[string]any:
-		if _, ok := v[secretSig]; ok {
-			return true
-		}
-		for _, e := range v {
-			if isSecret(e) {
-				return true
-			}
-		}
-	case []any:
-		return slices.ContainsFunc(v, isSecret)
-	}
-	return false
+// masked says whether a value is secret: masked by the engine, or a
+// serialized secret.
+func masked(v any) bool {
+	s, isString := v.(string)
+	return (isString && s == Masked) || driver.IsSecret(v)
 }
 
 // nameOf is the resource name, the last part of its URN.

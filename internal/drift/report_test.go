@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/sig"
+
 	"github.com/acme/platform/internal/driver"
 )
 
@@ -106,7 +108,7 @@ func TestSecretsAreMasked(t *testing.T) {
 		{Op: "update", URN: "urn:pulumi:local::platform::kubernetes:core/v1:Secret::s", Type: "kubernetes:core/v1:Secret",
 			Paths: []string{"stringData.TOKEN"}, Values: map[string]driver.ValueChange{"stringData.TOKEN": {Old: "old-plain", New: "new-plain"}}},
 		{Op: "update", URN: "urn:pulumi:local::platform::kubernetes:core/v1:ConfigMap::c", Type: "kubernetes:core/v1:ConfigMap",
-			Paths: []string{"data.X"}, Values: map[string]driver.ValueChange{"data.X": {Old: map[string]any{secretSig: "1", "plaintext": "p"}, New: "n"}}},
+			Paths: []string{"data.X"}, Values: map[string]driver.ValueChange{"data.X": {Old: map[string]any{sig.Key: sig.Secret, "plaintext": "p"}, New: "n"}}},
 	}
 	for _, format := range []string{"table", "json", "markdown"} {
 		var out bytes.Buffer

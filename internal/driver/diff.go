@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/sig"
 )
 
 // diffValues records, for every property path at which two decoded JSON
@@ -75,10 +77,8 @@ func orRoot(p string) string {
 // the secret itself, never looked into.
 func valueAt(v any, path string) (any, bool) {
 	for path != "" {
-		if m, ok := v.(map[string]any); ok {
-			if _, secret := m[secretSig]; secret {
-				return m, true
-			}
+		if IsSecret(v) {
+			return v, true
 		}
 		var key string
 		var index = -1
@@ -129,5 +129,25 @@ func valueAt(v any, path string) (any, bool) {
 	return v, true
 }
 
-// secretSig marks a serialized Pulumi secret.
-const secretSig = "4dabf18193072939515e22adb298388d"
+// IsSecret reports whether a decoded property value is, or holds, a Pulumi
+// secret as the engine serializes one: {sig.Key: sig.Secret, ...}.
+func IsSecret(v any) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		if v[sig.Key] == sig.Secret {
+			return true
+		}
+		for _, e := range v {
+			if IsSecret(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if IsSecret(e) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/sig"
 )
 
 func TestDiffPaths(t *testing.T) {
@@ -79,5 +80,27 @@ func TestRecordChange(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("changes:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestIsSecret(t *testing.T) {
+	secret := map[string]any{sig.Key: sig.Secret, "ciphertext": "[secret]"}
+	for _, tt := range []struct {
+		v    any
+		want bool
+	}{
+		{secret, true},
+		{map[string]any{"data": map[string]any{"TOKEN": secret}}, true},
+		{[]any{"a", secret}, true},
+		{map[string]any{sig.Key: sig.ResourceReference, "urn": "urn:x"}, false},
+		{map[string]any{"a": "b"}, false},
+		{"[secret]", false}, // a masked string is the report's concern, not a serialized secret
+	} {
+		if got := IsSecret(tt.v); got != tt.want {
+			t.Errorf("IsSecret(%v) = %v, want %v", tt.v, got, tt.want)
+		}
+	}
+	if v, ok := valueAt(map[string]any{"data": secret}, "data.TOKEN"); !ok || !IsSecret(v) {
+		t.Errorf("valueAt looked into a secret: %v %v", v, ok)
 	}
 }
