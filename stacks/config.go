@@ -50,6 +50,8 @@ type Config struct {
 	Secrets map[string]Secret
 	// Commit is the git commit being deployed (GITHUB_SHA in CI), for image tags.
 	Commit string
+	// Root is the project root; build contexts are relative to it.
+	Root string
 	// Drift says what the scheduled drift check may do.
 	Drift Drift
 	// GitHub is the repositories the stack governs; nil leaves GitHub alone.
@@ -231,7 +233,7 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 	decode(raw, "kubernetes", &kubernetes, &problems)
 	decode(raw, "services", &services, &problems)
 
-	cfg := &Config{Environment: Environment(envName), Kubernetes: kubernetes, Secrets: map[string]Secret{}, Commit: env.Commit, Drift: drift, GitHub: gh}
+	cfg := &Config{Environment: Environment(envName), Kubernetes: kubernetes, Secrets: map[string]Secret{}, Commit: env.Commit, Root: env.ProjectRoot, Drift: drift, GitHub: gh}
 	switch cfg.Environment {
 	case Dev, Prod, Local:
 		if cfg.Drift.Remediate == nil {
@@ -276,7 +278,7 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 
 	cfg.Services = services
 	validateKubernetes(cfg, &problems)
-	validateServices(cfg, raw, env.ProjectRoot, &problems)
+	validateServices(cfg, raw, &problems)
 	validateGitHub(cfg, raw, &problems)
 	if err := problems.Err(); err != nil {
 		return nil, fmt.Errorf("invalid stack config (%d problems):\n%w", len(problems), err)

@@ -51,7 +51,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config) error {
 	}
 	services := pulumi.Map{}
 	for _, s := range cfg.Services {
-		img, err := image.NewImage(ctx, s.Name, cfg.imageArgs(s, ctx.RootDirectory()), dockerProvider)
+		img, err := image.NewImage(ctx, s.Name, cfg.imageArgs(s), dockerProvider)
 		if err != nil {
 			return err
 		}
@@ -100,7 +100,7 @@ func kubernetesProvider(ctx *pulumi.Context, cfg *Config) (*kubernetes.Provider,
 	args := &kubernetes.ProviderArgs{}
 	if k := cfg.Kubernetes.Kubeconfig; k != "" {
 		if !filepath.IsAbs(k) {
-			k = filepath.Join(ctx.RootDirectory(), k)
+			k = filepath.Join(cfg.Root, k)
 		}
 		args.Kubeconfig = pulumi.String(k)
 	}

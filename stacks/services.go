@@ -70,14 +70,14 @@ func (c *Config) workloadArgs(s Service) workload.Args {
 }
 
 // imageArgs turns one service's image config into the image component's
-// arguments: a prebuilt image, or a build from the project at root.
-func (c *Config) imageArgs(s Service, root string) image.Args {
+// arguments: a prebuilt image, or a build from the project.
+func (c *Config) imageArgs(s Service) image.Args {
 	if s.Build == nil {
 		return image.Args{Prebuilt: s.Image}
 	}
 	b := s.Build
 	args := image.Args{
-		BaseDir: root, Context: b.Context, Dockerfile: b.Dockerfile, Platform: b.Platform,
+		BaseDir: c.Root, Context: b.Context, Dockerfile: b.Dockerfile, Platform: b.Platform,
 		Repository: b.Repository, Version: s.Version, Commit: c.Commit,
 		Registry: b.Registry, Username: b.Username, BuildOnPreview: b.BuildOnPreview,
 	}
@@ -116,7 +116,7 @@ func checkSecretRef(path, ref string, raw map[string]Value, problems *validate.P
 	}
 }
 
-func validateImage(c *Config, s Service, path, root string, problems *validate.Problems) {
+func validateImage(c *Config, s Service, path string, problems *validate.Problems) {
 	switch {
 	case s.Image != "" && s.Build != nil:
 		problems.Add(path+".image", s.Image, "is given with build: give one of them")
@@ -128,7 +128,7 @@ func validateImage(c *Config, s Service, path, root string, problems *validate.P
 		problems.Add(path+".build", validate.Verbatim("{…}"), "is not available to the local stack (no Docker engine or plugin here): give a prebuilt image")
 		return
 	}
-	err := c.imageArgs(s, root).Validate()
+	err := c.imageArgs(s).Validate()
 	if err == nil {
 		return
 	}
@@ -173,7 +173,7 @@ func validateKubernetes(c *Config, problems *validate.Problems) {
 
 // validateServices checks each service as the workload component will see it,
 // plus the rules that span services or depend on the environment.
-func validateServices(c *Config, raw map[string]Value, root string, problems *validate.Problems) {
+func validateServices(c *Config, raw map[string]Value, problems *validate.Problems) {
 	if len(c.Services) == 0 {
 		problems.Add(key("services"), validate.Verbatim("[]"), "must list at least one service")
 	}
@@ -196,7 +196,7 @@ func validateServices(c *Config, raw map[string]Value, root string, problems *va
 		if s.Build != nil {
 			checkSecretRef(path+".build.passwordSecret", s.Build.PasswordSecret, raw, problems)
 		}
-		validateImage(c, s, path, root, problems)
+		validateImage(c, s, path, problems)
 		args := c.workloadArgs(s)
 		args.Image = pulumi.StringOutput{} // validated above, as the image component sees it
 		problems.AddAll(path+".", args.Validate())
