@@ -33,26 +33,39 @@ func env(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
 }
 
-// The whole life of the process: it becomes ready, serves, and on SIGTERM
-// (the context's cancel) drains and stops cleanly.
-func TestRunServesAndShutsDownGracefully(t *testing.T) {
+// service is the greeter running in this process, as main runs it.
+type service struct {
+	addr string             // 127.0.0.1:port
+	stop context.CancelFunc // SIGTERM
+	done <-chan error       // what run returns
+}
+
+// startService runs the service with the given environment and waits until
+// it listens.
+func startService(t *testing.T, vars map[string]string, logs io.Writer) service {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var logs syncBuffer
+	t.Cleanup(cancel)
 	listening := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, env(map[string]string{"PORT": "0", "SHUTDOWN_TIMEOUT": "2s"}), &logs, listening)
-	}()
-	var addr string
+	go func() { done <- run(ctx, env(vars), logs, listening) }()
 	select {
-	case addr = <-listening:
+	case addr := <-listening:
+		return service{addr: strings.Replace(addr, "[::]", "127.0.0.1", 1), stop: cancel, done: done}
 	case err := <-done:
 		t.Fatalf("run returned before listening: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("not listening after 10s")
 	}
-	base := "http://" + strings.Replace(addr, "[::]", "127.0.0.1", 1)
+	return service{}
+}
+
+// The whole life of the process: it becomes ready, serves, and on SIGTERM
+// (the context's cancel) drains and stops cleanly.
+func TestRunServesAndShutsDownGracefully(t *testing.T) {
+	var logs syncBuffer
+	svc := startService(t, map[string]string{"PORT": "0", "SHUTDOWN_TIMEOUT": "2s"}, &logs)
+	base := "http://" + svc.addr
 	resp, err := http.Get(base + "/readyz")
 	if err != nil {
 		t.Fatal(err)
@@ -62,9 +75,9 @@ func TestRunServesAndShutsDownGracefully(t *testing.T) {
 		t.Fatalf("/readyz after start: %d", resp.StatusCode)
 	}
 
-	cancel()
+	svc.stop()
 	select {
-	case err := <-done:
+	case err := <-svc.done:
 		if err != nil {
 			t.Fatalf("shutdown: %v", err)
 		}
@@ -130,14 +143,8 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 	}
 	t.Cleanup(func() { wrapHandler = func(h http.Handler) http.Handler { return h } })
 
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	listening := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, env(map[string]string{"PORT": "0", "SHUTDOWN_TIMEOUT": "5s"}), io.Discard, listening)
-	}()
-	addr := strings.Replace(<-listening, "[::]", "127.0.0.1", 1)
+	svc := startService(t, map[string]string{"PORT": "0", "SHUTDOWN_TIMEOUT": "5s"}, io.Discard)
+	addr := svc.addr
 	answered := make(chan int, 1)
 	go func() {
 		resp, err := http.Get("http://" + addr + "/slow")
@@ -149,10 +156,10 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 		answered <- resp.StatusCode
 	}()
 	<-inFlight
-	cancel() // SIGTERM
+	svc.stop() // SIGTERM
 	time.Sleep(200 * time.Millisecond)
 	select {
-	case err := <-done:
+	case err := <-svc.done:
 		t.Fatalf("run returned with a request in flight: %v", err)
 	default:
 	}
@@ -164,7 +171,7 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 		t.Errorf("in-flight request answered %d, want 200", status)
 	}
 	select {
-	case err := <-done:
+	case err := <-svc.done:
 		if err != nil {
 			t.Fatalf("shutdown: %v", err)
 		}

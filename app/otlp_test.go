@@ -56,10 +56,6 @@ func TestSpansAreExportedAndFlushedOnShutdown(t *testing.T) {
 	srv := httptest.NewServer(col)
 	defer srv.Close()
 
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	listening := make(chan string, 1)
-	done := make(chan error, 1)
 	vars := map[string]string{
 		"PORT": "0", "OTEL_EXPORTER_OTLP_ENDPOINT": srv.URL, "OTEL_EXPORTER_OTLP_HEADERS": "x-tenant=acme%20team",
 		"OTEL_SERVICE_NAME": "greeter", "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=test",
@@ -67,9 +63,8 @@ func TestSpansAreExportedAndFlushedOnShutdown(t *testing.T) {
 	for k, v := range vars {
 		t.Setenv(k, v) // the SDK's resource reads OTEL_SERVICE_NAME itself
 	}
-	go func() { done <- run(ctx, env(vars), io.Discard, listening) }()
-	addr := <-listening
-	req, _ := http.NewRequest(http.MethodGet, "http://"+strings.Replace(addr, "[::]", "127.0.0.1", 1)+"/v1/greet?name=otel", nil)
+	svc := startService(t, vars, io.Discard)
+	req, _ := http.NewRequest(http.MethodGet, "http://"+svc.addr+"/v1/greet?name=otel", nil)
 	const traceID = "0af7651916cd43dd8448eb211c80319c"
 	req.Header.Set("traceparent", "00-"+traceID+"-b7ad6b7169203331-01")
 	resp, err := http.DefaultClient.Do(req)
@@ -77,9 +72,9 @@ func TestSpansAreExportedAndFlushedOnShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	cancel()
+	svc.stop()
 	select {
-	case err := <-done:
+	case err := <-svc.done:
 		if err != nil {
 			t.Fatal(err)
 		}
