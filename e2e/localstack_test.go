@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,41 +23,40 @@ import (
 // localImage is the prebuilt image Pulumi.local.yaml runs.
 const localImage = "ghcr.io/acme/greeter@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
 
-// platform runs the cmd/platform binary on the test project and returns its
-// exit code and combined output.
-func platform(t *testing.T, args ...string) (int, string) {
+// runPlatform runs the cmd/platform binary on the test project, writing its
+// output to stdout and stderr, and returns its exit code.
+func runPlatform(t *testing.T, stdout, stderr io.Writer, args ...string) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, env.platform, append(args, "--stack", "local", "--cwd", env.projectDir)...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	start := time.Now()
 	err := cmd.Run()
 	t.Logf("platform %s: %s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
 	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, out.String()
-	case errors.As(err, &exit):
-		return exit.ExitCode(), out.String()
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("platform %v: %v", args, err)
 	}
-	t.Fatalf("platform %v: %v\n%s", args, err, out.String())
-	return -1, ""
+	return cmd.ProcessState.ExitCode()
 }
 
-// platformStdout is platform with stdout alone (a report), stderr logged.
+// platform runs the platform command and returns its exit code and combined output.
+func platform(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out bytes.Buffer
+	code := runPlatform(t, &out, &out, args...)
+	return code, out.String()
+}
+
+// platformStdout runs the platform command and returns its exit code and its
+// stdout alone (a report); stderr goes to the test log.
 func platformStdout(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), env.platform, append(args, "--stack", "local", "--cwd", env.projectDir)...)
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("platform %v: %v\n%s", args, err, stderr.String())
-	}
-	return cmd.ProcessState.ExitCode(), stdout.String()
+	code := runPlatform(t, &stdout, &stderr, args...)
+	t.Logf("stderr of platform %s:\n%s", strings.Join(args, " "), stderr.String())
+	return code, stdout.String()
 }
 
 func mustPlatform(t *testing.T, args ...string) string {
