@@ -13,7 +13,7 @@ import (
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/acme/platform/components/workload"
+	"github.com/acme/platform/components/kube"
 	"github.com/acme/platform/internal/validate"
 )
 
@@ -93,7 +93,7 @@ var (
 func (a Args) Validate() error {
 	var p validate.Problems
 	if a.Prebuilt != "" {
-		if err := workload.ValidateImageReference(a.Prebuilt); err != nil {
+		if err := kube.ValidateImageReference(a.Prebuilt); err != nil {
 			p.Add("prebuilt", a.Prebuilt, err.Error())
 		} else if !digestPinned.MatchString(a.Prebuilt) {
 			p.Add("prebuilt", a.Prebuilt, "must be pinned by digest (…@sha256:<64 hex digits>), as CI pushed it")

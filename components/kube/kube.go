@@ -80,13 +80,16 @@ func OwnerAnnotations() pulumi.StringMap {
 }
 
 // RestrictedPodSecurityContext satisfies Pod Security "restricted" at pod level:
-// a fixed non-root user and group and the runtime's default seccomp profile.
-func RestrictedPodSecurityContext() *corev1.PodSecurityContextArgs {
+// a fixed non-root user and group (the image's own, e.g. NonRootUID for ours,
+// 1000 for the Elastic and Kafka images) and the runtime's default seccomp
+// profile. Volumes are group-owned by it, so the user can write its data.
+func RestrictedPodSecurityContext(uid int) *corev1.PodSecurityContextArgs {
 	return &corev1.PodSecurityContextArgs{
-		RunAsNonRoot: pulumi.Bool(true),
-		RunAsUser:    pulumi.Int(NonRootUID),
-		RunAsGroup:   pulumi.Int(NonRootUID),
-		FsGroup:      pulumi.Int(NonRootUID),
+		RunAsNonRoot:        pulumi.Bool(true),
+		RunAsUser:           pulumi.Int(uid),
+		RunAsGroup:          pulumi.Int(uid),
+		FsGroup:             pulumi.Int(uid),
+		FsGroupChangePolicy: pulumi.String("OnRootMismatch"),
 		SeccompProfile: &corev1.SeccompProfileArgs{
 			Type: pulumi.String("RuntimeDefault"),
 		},
@@ -129,46 +132,58 @@ func (r Resources) Args() *corev1.ResourceRequirementsArgs {
 	}
 }
 
-// Probes are a container's HTTP health endpoints.
+// Probes are a container's health checks: HTTP paths on Port, or, with TCP,
+// a connection to Port (for servers whose HTTP endpoints need credentials).
 type Probes struct {
 	Port      int
 	Startup   string // path answered once the process has started
 	Liveness  string // path answered while the process is alive
 	Readiness string // path answered while the process takes traffic
+	// TCP checks that Port accepts connections instead of requesting paths.
+	TCP bool
+	// StartupSeconds is how long the process may take to start before the
+	// kubelet restarts it (default 60; JVM servers need minutes).
+	StartupSeconds int
 }
 
-// startupBudgetSeconds is how long a container may take to start before the
-// kubelet restarts it; liveness only begins once startup has succeeded, so a
-// slow start is never killed by the liveness probe.
-const startupBudgetSeconds = 60
+// defaultStartupSeconds is the startup budget of a Go service; liveness only
+// begins once startup has succeeded, so a slow start is never killed by the
+// liveness probe.
+const defaultStartupSeconds = 60
 
 // StartupProbe returns the startup probe: frequent, with a generous failure budget.
 func (p Probes) StartupProbe() *corev1.ProbeArgs {
-	return p.httpGet(p.Startup, 2, 1, startupBudgetSeconds/2)
+	budget := p.StartupSeconds
+	if budget == 0 {
+		budget = defaultStartupSeconds
+	}
+	return p.probe(p.Startup, 2, 1, (budget+1)/2)
 }
 
 // LivenessProbe returns the liveness probe: restarts a process that stays unhealthy
 // for 30 s.
 func (p Probes) LivenessProbe() *corev1.ProbeArgs {
-	return p.httpGet(p.Liveness, 10, 2, 3)
+	return p.probe(p.Liveness, 10, 2, 3)
 }
 
 // ReadinessProbe returns the readiness probe: takes a pod out of its Service within
 // 10 s of it reporting not ready.
 func (p Probes) ReadinessProbe() *corev1.ProbeArgs {
-	return p.httpGet(p.Readiness, 5, 2, 2)
+	return p.probe(p.Readiness, 5, 2, 2)
 }
 
-func (p Probes) httpGet(path string, period, timeout, failures int) *corev1.ProbeArgs {
-	return &corev1.ProbeArgs{
-		HttpGet: &corev1.HTTPGetActionArgs{
-			Path: pulumi.String(path),
-			Port: pulumi.Int(p.Port),
-		},
+func (p Probes) probe(path string, period, timeout, failures int) *corev1.ProbeArgs {
+	probe := &corev1.ProbeArgs{
 		PeriodSeconds:    pulumi.Int(period),
 		TimeoutSeconds:   pulumi.Int(timeout),
 		FailureThreshold: pulumi.Int(failures),
 	}
+	if p.TCP {
+		probe.TcpSocket = &corev1.TCPSocketActionArgs{Port: pulumi.Int(p.Port)}
+	} else {
+		probe.HttpGet = &corev1.HTTPGetActionArgs{Path: pulumi.String(path), Port: pulumi.Int(p.Port)}
+	}
+	return probe
 }
 
 // PodSecurityLabels are the namespace labels that make the API server enforce,

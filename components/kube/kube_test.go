@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -70,6 +71,20 @@ func TestPodSecurityLabels(t *testing.T) {
 	for _, mode := range []string{"enforce", "audit", "warn"} {
 		if labels["pod-security.kubernetes.io/"+mode] != "restricted" {
 			t.Errorf("%s = %q", mode, labels["pod-security.kubernetes.io/"+mode])
+		}
+	}
+}
+
+func TestImageReferences(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("0f", 32)
+	for _, ok := range []string{"greeter:1", "ghcr.io/acme/greeter:1.2.3", "localhost:5000/a/b:v1", "ghcr.io/acme/greeter@" + digest, "ghcr.io/acme/greeter:1.2.3@" + digest} {
+		if err := ValidateImageReference(ok); err != nil {
+			t.Errorf("%s rejected: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "greeter", "greeter:latest", "Greeter:1", "ghcr.io/acme/greeter@sha256:short", "a b:1"} {
+		if ValidateImageReference(bad) == nil {
+			t.Errorf("%q accepted", bad)
 		}
 	}
 }

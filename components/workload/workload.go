@@ -158,27 +158,9 @@ func (b *builder) build(w *Workload) error {
 // namespace creates the service's namespace, enforcing Pod Security
 // "restricted", with a policy that denies all traffic not allowed explicitly.
 func (b *builder) namespace(name string) (*corev1.Namespace, error) {
-	labels := b.id.Labels()
-	for k, v := range kube.PodSecurityLabels("restricted") {
-		labels[k] = v
-	}
-	ns, err := corev1.NewNamespace(b.ctx, b.name, &corev1.NamespaceArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(name), Labels: labels, Annotations: kube.OwnerAnnotations()},
-	}, append(b.opts, pulumi.Protect(b.args.ProtectNamespace))...)
-	if err != nil {
-		return nil, err
-	}
-	_, err = networkingv1.NewNetworkPolicy(b.ctx, b.name+"-default-deny", &networkingv1.NetworkPolicyArgs{
-		Metadata: b.id.Metadata("default-deny", name),
-		Spec: &networkingv1.NetworkPolicySpecArgs{
-			PodSelector: &metav1.LabelSelectorArgs{},
-			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
-		},
-	}, append(b.opts, pulumi.DependsOn([]pulumi.Resource{ns}), pulumi.DeletedWith(ns))...)
-	if err != nil {
-		return nil, err
-	}
-	return ns, nil
+	return kube.NewNamespace(b.ctx, b.name, kube.Namespace{
+		Name: name, PodSecurity: "restricted", Labels: b.id.Labels(), Protect: b.args.ProtectNamespace,
+	}, b.opts...)
 }
 
 // podConfig is what the pod template refers to: the names of the config
@@ -276,7 +258,7 @@ func (b *builder) deploymentSpec(serviceAccount pulumi.StringInput, pc podConfig
 			Spec: &corev1.PodSpecArgs{
 				ServiceAccountName:            serviceAccount,
 				AutomountServiceAccountToken:  pulumi.Bool(false),
-				SecurityContext:               kube.RestrictedPodSecurityContext(),
+				SecurityContext:               kube.RestrictedPodSecurityContext(kube.NonRootUID),
 				TerminationGracePeriodSeconds: pulumi.Int(preStopSeconds + a.DrainSeconds + 5),
 				TopologySpreadConstraints:     b.spread(),
 				Volumes:                       volumes,
@@ -433,31 +415,19 @@ func (b *builder) networkPolicy(namespace string, opts []pulumi.ResourceOption) 
 		sources = append(sources, a.Ingress.ControllerNamespace)
 	}
 	for _, ns := range sources {
-		from = append(from, namespacePeer(ns))
+		from = append(from, kube.NamespacePeer(ns))
 	}
-	egress := networkingv1.NetworkPolicyEgressRuleArray{&networkingv1.NetworkPolicyEgressRuleArgs{
-		To: networkingv1.NetworkPolicyPeerArray{&networkingv1.NetworkPolicyPeerArgs{
-			NamespaceSelector: namespaceSelector("kube-system"),
-			PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
-				"k8s-app": pulumi.String("kube-dns"),
-			}},
-		}},
-		Ports: networkingv1.NetworkPolicyPortArray{port("UDP", 53), port("TCP", 53)},
-	}}
+	egress := networkingv1.NetworkPolicyEgressRuleArray{kube.DNSEgress()}
 	if t := a.Telemetry; t != nil {
 		egress = append(egress, &networkingv1.NetworkPolicyEgressRuleArgs{
-			To:    networkingv1.NetworkPolicyPeerArray{namespacePeer(t.Namespace)},
-			Ports: networkingv1.NetworkPolicyPortArray{port("TCP", t.Port)},
+			To:    networkingv1.NetworkPolicyPeerArray{kube.NamespacePeer(t.Namespace)},
+			Ports: kube.TCPPorts(t.Port),
 		})
 	}
 	for _, rule := range a.Egress {
-		ports := networkingv1.NetworkPolicyPortArray{}
-		for _, p := range rule.Ports {
-			ports = append(ports, port("TCP", p))
-		}
 		egress = append(egress, &networkingv1.NetworkPolicyEgressRuleArgs{
 			To:    networkingv1.NetworkPolicyPeerArray{&networkingv1.NetworkPolicyPeerArgs{IpBlock: &networkingv1.IPBlockArgs{Cidr: pulumi.String(rule.CIDR)}}},
-			Ports: ports,
+			Ports: kube.TCPPorts(rule.Ports...),
 		})
 	}
 	_, err := networkingv1.NewNetworkPolicy(b.ctx, b.name, &networkingv1.NetworkPolicyArgs{
@@ -467,24 +437,10 @@ func (b *builder) networkPolicy(namespace string, opts []pulumi.ResourceOption) 
 			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
 			Ingress: networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{
 				From:  from,
-				Ports: networkingv1.NetworkPolicyPortArray{port("TCP", a.Port)},
+				Ports: kube.TCPPorts(a.Port),
 			}},
 			Egress: egress,
 		},
 	}, opts...)
 	return err
-}
-
-func namespaceSelector(namespace string) *metav1.LabelSelectorArgs {
-	return &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
-		"kubernetes.io/metadata.name": pulumi.String(namespace),
-	}}
-}
-
-func namespacePeer(namespace string) *networkingv1.NetworkPolicyPeerArgs {
-	return &networkingv1.NetworkPolicyPeerArgs{NamespaceSelector: namespaceSelector(namespace)}
-}
-
-func port(protocol string, number int) *networkingv1.NetworkPolicyPortArgs {
-	return &networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String(protocol), Port: pulumi.Int(number)}
 }
