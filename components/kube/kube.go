@@ -196,3 +196,18 @@ func PodSecurityLabels(level string) pulumi.StringMap {
 		"pod-security.kubernetes.io/warn":            pulumi.String(level),
 	}
 }
+
+// SpreadOverZonesAndHosts keeps the selected pods on different zones, then
+// on different hosts: a highly available part survives losing either.
+func SpreadOverZonesAndHosts(selector pulumi.StringMap) corev1.TopologySpreadConstraintArray {
+	var constraints corev1.TopologySpreadConstraintArray
+	for _, key := range []string{"topology.kubernetes.io/zone", "kubernetes.io/hostname"} {
+		constraints = append(constraints, &corev1.TopologySpreadConstraintArgs{
+			MaxSkew:           pulumi.Int(1),
+			TopologyKey:       pulumi.String(key),
+			WhenUnsatisfiable: pulumi.String("DoNotSchedule"),
+			LabelSelector:     &metav1.LabelSelectorArgs{MatchLabels: selector},
+		})
+	}
+	return constraints
+}

@@ -94,3 +94,27 @@ func NewNamespace(ctx *pulumi.Context, name string, ns Namespace, opts ...pulumi
 	}
 	return created, nil
 }
+
+// IngressSpec routes every path of host to the named port of a Service,
+// through the given ingress class (empty: the cluster's default).
+func IngressSpec(host, className string, service pulumi.StringInput, port string) *networkingv1.IngressSpecArgs {
+	var class pulumi.StringPtrInput
+	if className != "" {
+		class = pulumi.String(className)
+	}
+	return &networkingv1.IngressSpecArgs{
+		IngressClassName: class,
+		Rules: networkingv1.IngressRuleArray{&networkingv1.IngressRuleArgs{
+			Host: pulumi.String(host),
+			Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: networkingv1.HTTPIngressPathArray{
+				&networkingv1.HTTPIngressPathArgs{
+					Path: pulumi.String("/"), PathType: pulumi.String("Prefix"),
+					Backend: &networkingv1.IngressBackendArgs{Service: &networkingv1.IngressServiceBackendArgs{
+						Name: service,
+						Port: &networkingv1.ServiceBackendPortArgs{Name: pulumi.String(port)},
+					}},
+				},
+			}},
+		}},
+	}
+}

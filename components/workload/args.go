@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
-	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -147,21 +146,19 @@ func orDefault(value, def string) string {
 }
 
 var (
-	dnsLabel  = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
 	envName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	fileName  = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
 	probePath = regexp.MustCompile(`^/[-._~/a-zA-Z0-9]*$`)
-	hostLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 )
 
 // Validate reports every problem with defaulted arguments at once, one per
 // line: the field (as key), the value given and what is allowed.
 func (a Args) Validate() error {
 	var p validate.Problems
-	if !dnsLabel.MatchString(a.Name) {
+	if !kube.IsDNSLabel(a.Name) {
 		p.Add("name", a.Name, "must be a DNS label (lower-case letters, digits and '-', at most 63)")
 	}
-	if a.Namespace != "" && !dnsLabel.MatchString(a.Namespace) {
+	if a.Namespace != "" && !kube.IsDNSLabel(a.Namespace) {
 		p.Add("namespace", a.Namespace, "must be a DNS label")
 	}
 	if a.Image == nil {
@@ -218,11 +215,11 @@ func (a Args) Validate() error {
 			p.Add("autoscaling.targetCPUUtilization", as.TargetCPUUtilization, "must be a percentage from 1 to 100")
 		}
 	}
-	if in := a.Ingress; in != nil && !validHost(in.Host) {
+	if in := a.Ingress; in != nil && !kube.IsHostName(in.Host) {
 		p.Add("ingress.host", in.Host, "must be a DNS name")
 	}
 	for i, ns := range a.AllowFrom {
-		if !dnsLabel.MatchString(ns) {
+		if !kube.IsDNSLabel(ns) {
 			p.Add(fmt.Sprintf("allowFrom[%d]", i), ns, "must be a namespace name")
 		}
 	}
@@ -243,7 +240,7 @@ func (a Args) Validate() error {
 		if t.Endpoint == nil {
 			p.Add("telemetry.endpoint", "", "is required when telemetry is on")
 		}
-		if !dnsLabel.MatchString(t.Namespace) {
+		if !kube.IsDNSLabel(t.Namespace) {
 			p.Add("telemetry.namespace", t.Namespace, "must be the collector's namespace")
 		}
 		if t.Port < 1 || t.Port > 65535 {
@@ -274,16 +271,4 @@ func validateResources(r kube.Resources, p *validate.Problems) {
 			p.Add("resources.limits."+kind, lim.String(), fmt.Sprintf("must be at least the request %q", req.String()))
 		}
 	}
-}
-
-func validHost(host string) bool {
-	if host == "" || len(host) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(host, ".") {
-		if len(label) > 63 || !hostLabel.MatchString(label) {
-			return false
-		}
-	}
-	return true
 }

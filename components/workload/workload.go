@@ -316,16 +316,7 @@ func (b *builder) spread() corev1.TopologySpreadConstraintArray {
 	if !b.args.HighAvailability {
 		return nil
 	}
-	var constraints corev1.TopologySpreadConstraintArray
-	for _, key := range []string{"topology.kubernetes.io/zone", "kubernetes.io/hostname"} {
-		constraints = append(constraints, &corev1.TopologySpreadConstraintArgs{
-			MaxSkew:           pulumi.Int(1),
-			TopologyKey:       pulumi.String(key),
-			WhenUnsatisfiable: pulumi.String("DoNotSchedule"),
-			LabelSelector:     &metav1.LabelSelectorArgs{MatchLabels: b.id.SelectorLabels()},
-		})
-	}
-	return constraints
+	return kube.SpreadOverZonesAndHosts(b.id.SelectorLabels())
 }
 
 // availability adds a PodDisruptionBudget when there is more than one replica,
@@ -377,27 +368,9 @@ func (b *builder) ingress(namespace string, service *corev1.Service, opts []pulu
 	if in == nil {
 		return nil
 	}
-	var className pulumi.StringPtrInput
-	if in.ClassName != "" {
-		className = pulumi.String(in.ClassName)
-	}
 	_, err := networkingv1.NewIngress(b.ctx, b.name, &networkingv1.IngressArgs{
 		Metadata: b.id.Metadata(b.args.Name, namespace),
-		Spec: &networkingv1.IngressSpecArgs{
-			IngressClassName: className,
-			Rules: networkingv1.IngressRuleArray{&networkingv1.IngressRuleArgs{
-				Host: pulumi.String(in.Host),
-				Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: networkingv1.HTTPIngressPathArray{
-					&networkingv1.HTTPIngressPathArgs{
-						Path: pulumi.String("/"), PathType: pulumi.String("Prefix"),
-						Backend: &networkingv1.IngressBackendArgs{Service: &networkingv1.IngressServiceBackendArgs{
-							Name: service.Metadata.Name().Elem(),
-							Port: &networkingv1.ServiceBackendPortArgs{Name: pulumi.String("http")},
-						}},
-					},
-				}},
-			}},
-		},
+		Spec:     kube.IngressSpec(in.Host, in.ClassName, service.Metadata.Name().Elem(), "http"),
 	}, opts...)
 	return err
 }

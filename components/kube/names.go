@@ -3,6 +3,7 @@ package kube
 import (
 	"errors"
 	"regexp"
+	"strings"
 )
 
 // ValidateImageReference accepts [registry/]repository(:tag)?(@sha256:digest)?
@@ -26,3 +27,25 @@ func ValidateImageReference(ref string) error {
 var imageReference = regexp.MustCompile(`^(?:([a-z0-9.-]+(?::[0-9]+)?)/)?` +
 	`([a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)` +
 	`(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$`)
+
+var (
+	dnsLabel  = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	hostLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+)
+
+// IsDNSLabel says whether name can name a namespace or a service: lower-case
+// letters, digits and '-', starting with a letter, at most 63.
+func IsDNSLabel(name string) bool { return dnsLabel.MatchString(name) }
+
+// IsHostName says whether host is a DNS name an Ingress can serve.
+func IsHostName(host string) bool {
+	if host == "" || len(host) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(host, ".") {
+		if len(label) > 63 || !hostLabel.MatchString(label) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,459 @@
+package observability
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/acme/platform/components/kube"
+	"github.com/acme/platform/internal/validate"
+)
+
+// Args describes the observability stack of one environment. The JSON names
+// are the keys of stack config platform:observability; zero values take the
+// defaults of Defaults, which depend on HighAvailability.
+type Args struct {
+	// Environment is dev, prod or local; it labels every object and every log event.
+	Environment string `json:"-"`
+	// HighAvailability picks the prod shape: three Kafka brokers and three
+	// Elasticsearch nodes, two replicas of the rest spread over zones,
+	// Elasticsearch security on, Logstash's persistent queue, traces in Elasticsearch.
+	HighAvailability bool `json:"-"`
+	// Protect guards the namespaces and the stateful sets against deletion and
+	// keeps their volumes when a stateful set is deleted or scaled down.
+	Protect bool `json:"-"`
+
+	// Namespace of the pipeline and the UIs (default "observability"); it
+	// enforces Pod Security "restricted".
+	Namespace string `json:"namespace,omitempty"`
+	// AgentsNamespace holds the node agents (default "observability-agents"):
+	// Filebeat reads the nodes' log files through hostPath volumes, which only
+	// Pod Security "privileged" admits, so they live apart from the rest.
+	AgentsNamespace string `json:"agentsNamespace,omitempty"`
+
+	Kafka         Kafka         `json:"kafka"`
+	Elasticsearch Elasticsearch `json:"elasticsearch"`
+	Logstash      Logstash      `json:"logstash"`
+	Kibana        Kibana        `json:"kibana"`
+	Jaeger        Jaeger        `json:"jaeger"`
+	Filebeat      Filebeat      `json:"filebeat"`
+
+	// TelemetryFrom names the namespaces whose pods may send traces (OTLP) to
+	// Jaeger: the services' namespaces.
+	TelemetryFrom []string `json:"-"`
+	// ElasticPassword is the password of the "elastic" superuser (a Pulumi
+	// secret), required when Elasticsearch security is on. The passwords of
+	// the service users (kibana_system, logstash_writer, jaeger_writer) and
+	// Kibana's encryption keys are derived from it, so rotating it rotates them.
+	ElasticPassword pulumi.StringInput `json:"-"`
+	// TLS is Elasticsearch's certificate, required when security is on.
+	TLS *TLS `json:"-"`
+}
+
+// TLS is the PEM certificate authority, certificate and key of Elasticsearch's
+// HTTP and transport layers, as Pulumi secrets. They come from stack config,
+// so they stay the same from one run to the next (see NewCertificates).
+type TLS struct {
+	CA, Certificate, Key pulumi.StringInput
+}
+
+// Size is a container's CPU and memory. Requests and limits are the same for
+// memory (the JVMs size their heap from it); the CPU limit is CPULimit or
+// twice the request.
+type Size struct {
+	CPU      string `json:"cpu,omitempty"`
+	Memory   string `json:"memory,omitempty"`
+	CPULimit string `json:"cpuLimit,omitempty"`
+}
+
+// Storage is a persistent volume claim per pod.
+type Storage struct {
+	// Size as a Kubernetes quantity, e.g. 50Gi.
+	Size string `json:"size,omitempty"`
+	// Class is the StorageClass; empty: the cluster's default. In prod use a
+	// class with reclaimPolicy Retain, so a deleted claim keeps its volume.
+	Class string `json:"class,omitempty"`
+}
+
+// Kafka is the log buffer between Filebeat and Logstash, in KRaft mode: every
+// node is broker and controller, no ZooKeeper.
+type Kafka struct {
+	Image             string  `json:"image,omitempty"`
+	Brokers           int     `json:"brokers,omitempty"`
+	Partitions        int     `json:"partitions,omitempty"`
+	ReplicationFactor int     `json:"replicationFactor,omitempty"`
+	MinInsyncReplicas int     `json:"minInsyncReplicas,omitempty"`
+	RetentionHours    int     `json:"retentionHours,omitempty"`
+	Storage           Storage `json:"storage"`
+	Size              Size    `json:"size"`
+}
+
+// Elasticsearch stores the logs (and prod's traces).
+type Elasticsearch struct {
+	Image string `json:"image,omitempty"`
+	// Nodes are master-eligible data nodes: 1, or an odd number >= 3.
+	Nodes   int     `json:"nodes,omitempty"`
+	Storage Storage `json:"storage"`
+	Size    Size    `json:"size"`
+	// RetentionDays is how long log indices are kept (default 7, prod 30).
+	RetentionDays int `json:"retentionDays,omitempty"`
+	// Security turns on TLS and authentication (default: prod only; prod
+	// cannot turn it off).
+	Security *bool `json:"security,omitempty"`
+	// MMap keeps Lucene's memory-mapped store, which needs the nodes'
+	// vm.max_map_count raised to 262144: a privileged DaemonSet in the agents
+	// namespace sets it (default: prod only). Off, Elasticsearch runs with
+	// node.store.allow_mmap: false and needs nothing from the node.
+	MMap *bool `json:"mmap,omitempty"`
+}
+
+// Logstash reads the logs from Kafka and writes them to Elasticsearch.
+type Logstash struct {
+	Image    string `json:"image,omitempty"`
+	Replicas int    `json:"replicas,omitempty"`
+	// PersistentQueue buffers events on disk (default: prod only).
+	PersistentQueue *bool   `json:"persistentQueue,omitempty"`
+	QueueStorage    Storage `json:"queueStorage"`
+	Size            Size    `json:"size"`
+}
+
+// UI is how people reach a web UI: from the namespaces named, and through an
+// Ingress when a host is given.
+type UI struct {
+	AllowFrom []string `json:"allowFrom,omitempty"`
+	Ingress   *Ingress `json:"ingress,omitempty"`
+}
+
+// Ingress exposes a UI on Host through the given ingress class; the ingress
+// controller's namespace is allowed to reach it.
+type Ingress struct {
+	Host                string `json:"host"`
+	ClassName           string `json:"className,omitempty"`
+	ControllerNamespace string `json:"controllerNamespace,omitempty"`
+}
+
+// Kibana is the log UI.
+type Kibana struct {
+	Image    string `json:"image,omitempty"`
+	Replicas int    `json:"replicas,omitempty"`
+	Size     Size   `json:"size"`
+	UI       UI     `json:"ui"`
+}
+
+// Jaeger is the tracing backend (Jaeger v2, built on the OpenTelemetry
+// Collector): OTLP in, storage, query UI.
+type Jaeger struct {
+	Image    string `json:"image,omitempty"`
+	Replicas int    `json:"replicas,omitempty"`
+	// Storage is "memory" (default; one replica, traces lost on restart) or
+	// "elasticsearch" (default in prod).
+	Storage string `json:"storage,omitempty"`
+	// RetentionDays of trace indices in Elasticsearch (default the log retention).
+	RetentionDays int `json:"retentionDays,omitempty"`
+	// IndexCleanerImage removes trace indices older than RetentionDays, daily.
+	IndexCleanerImage string `json:"indexCleanerImage,omitempty"`
+	Size              Size   `json:"size"`
+	UI                UI     `json:"ui"`
+}
+
+// Filebeat ships every container's log lines to Kafka, one pod per node.
+type Filebeat struct {
+	Image string `json:"image,omitempty"`
+	Size  Size   `json:"size"`
+}
+
+// The pinned images. Each is overridable in config; the Elastic stack's
+// parts share one version.
+const (
+	elasticVersion           = "8.19.3"
+	DefaultKafkaImage        = "apache/kafka:4.1.0"
+	DefaultElasticImage      = "docker.elastic.co/elasticsearch/elasticsearch:" + elasticVersion
+	DefaultLogstashImage     = "docker.elastic.co/logstash/logstash:" + elasticVersion
+	DefaultKibanaImage       = "docker.elastic.co/kibana/kibana:" + elasticVersion
+	DefaultFilebeatImage     = "docker.elastic.co/beats/filebeat:" + elasticVersion
+	DefaultJaegerImage       = "jaegertracing/jaeger:2.10.0"
+	DefaultIndexCleanerImage = "jaegertracing/jaeger-es-index-cleaner:1.73.0"
+	DefaultSysctlImage       = "busybox:1.37.0"
+)
+
+// Jaeger storage backends.
+const (
+	StorageMemory        = "memory"
+	StorageElasticsearch = "elasticsearch"
+)
+
+// profile is what an environment gets unless its config says otherwise.
+type profile struct {
+	brokers, partitions, replication, minInsync, kafkaRetentionHours int
+	nodes, retentionDays, replicas                                   int
+	kafkaStorage, elasticStorage, queueStorage                       string
+	kafka, elastic, logstash, kibana, jaeger, filebeat               Size
+	secure, jaegerStorage                                            string
+}
+
+var (
+	small = profile{
+		brokers: 1, partitions: 3, replication: 1, minInsync: 1, kafkaRetentionHours: 24,
+		nodes: 1, retentionDays: 7, replicas: 1,
+		kafkaStorage: "5Gi", elasticStorage: "10Gi", queueStorage: "5Gi",
+		kafka:    Size{CPU: "250m", Memory: "1Gi"},
+		elastic:  Size{CPU: "500m", Memory: "2Gi"},
+		logstash: Size{CPU: "250m", Memory: "1Gi"},
+		kibana:   Size{CPU: "250m", Memory: "1Gi"},
+		jaeger:   Size{CPU: "100m", Memory: "256Mi"},
+		filebeat: Size{CPU: "50m", Memory: "128Mi"},
+	}
+	highlyAvailable = profile{
+		brokers: 3, partitions: 6, replication: 3, minInsync: 2, kafkaRetentionHours: 72,
+		nodes: 3, retentionDays: 30, replicas: 2,
+		kafkaStorage: "50Gi", elasticStorage: "100Gi", queueStorage: "10Gi",
+		kafka:    Size{CPU: "1", Memory: "4Gi"},
+		elastic:  Size{CPU: "2", Memory: "8Gi"},
+		logstash: Size{CPU: "1", Memory: "2Gi"},
+		kibana:   Size{CPU: "500m", Memory: "2Gi"},
+		jaeger:   Size{CPU: "500m", Memory: "1Gi"},
+		filebeat: Size{CPU: "100m", Memory: "256Mi"},
+	}
+)
+
+// Defaults returns a copy of the arguments with every zero value replaced by
+// the default of its environment's shape.
+func (a Args) Defaults() Args {
+	p := small
+	if a.HighAvailability {
+		p = highlyAvailable
+	}
+	a.Namespace = or(a.Namespace, "observability")
+	a.AgentsNamespace = or(a.AgentsNamespace, "observability-agents")
+
+	k := &a.Kafka
+	k.Image = or(k.Image, DefaultKafkaImage)
+	k.Brokers = orInt(k.Brokers, p.brokers)
+	k.Partitions = orInt(k.Partitions, p.partitions)
+	k.ReplicationFactor = orInt(k.ReplicationFactor, min(p.replication, k.Brokers))
+	k.MinInsyncReplicas = orInt(k.MinInsyncReplicas, min(p.minInsync, k.ReplicationFactor))
+	k.RetentionHours = orInt(k.RetentionHours, p.kafkaRetentionHours)
+	k.Storage.Size = or(k.Storage.Size, p.kafkaStorage)
+	k.Size = k.Size.or(p.kafka)
+
+	e := &a.Elasticsearch
+	e.Image = or(e.Image, DefaultElasticImage)
+	e.Nodes = orInt(e.Nodes, p.nodes)
+	e.Storage.Size = or(e.Storage.Size, p.elasticStorage)
+	e.Size = e.Size.or(p.elastic)
+	e.RetentionDays = orInt(e.RetentionDays, p.retentionDays)
+	e.Security = orBool(e.Security, a.HighAvailability)
+	e.MMap = orBool(e.MMap, a.HighAvailability)
+
+	l := &a.Logstash
+	l.Image = or(l.Image, DefaultLogstashImage)
+	l.Replicas = orInt(l.Replicas, p.replicas)
+	l.PersistentQueue = orBool(l.PersistentQueue, a.HighAvailability)
+	l.QueueStorage.Size = or(l.QueueStorage.Size, p.queueStorage)
+	l.Size = l.Size.or(p.logstash)
+
+	kb := &a.Kibana
+	kb.Image = or(kb.Image, DefaultKibanaImage)
+	kb.Replicas = orInt(kb.Replicas, p.replicas)
+	kb.Size = kb.Size.or(p.kibana)
+
+	j := &a.Jaeger
+	j.Image = or(j.Image, DefaultJaegerImage)
+	j.IndexCleanerImage = or(j.IndexCleanerImage, DefaultIndexCleanerImage)
+	if j.Storage == "" {
+		j.Storage = StorageMemory
+		if a.HighAvailability {
+			j.Storage = StorageElasticsearch
+		}
+	}
+	replicas := p.replicas
+	if j.Storage == StorageMemory {
+		replicas = 1
+	}
+	j.Replicas = orInt(j.Replicas, replicas)
+	j.RetentionDays = orInt(j.RetentionDays, e.RetentionDays)
+	j.Size = j.Size.or(p.jaeger)
+
+	a.Filebeat.Image = or(a.Filebeat.Image, DefaultFilebeatImage)
+	a.Filebeat.Size = a.Filebeat.Size.or(p.filebeat)
+	return a
+}
+
+func (s Size) or(def Size) Size {
+	s.CPU = or(s.CPU, def.CPU)
+	s.Memory = or(s.Memory, def.Memory)
+	return s
+}
+
+// resources are the container's requests and limits.
+func (s Size) resources() kube.Resources {
+	limit := s.CPULimit
+	if limit == "" {
+		q := resource.MustParse(s.CPU)
+		limit = resource.NewMilliQuantity(2*q.MilliValue(), resource.DecimalSI).String()
+	}
+	return kube.Resources{RequestCPU: s.CPU, RequestMemory: s.Memory, LimitCPU: limit, LimitMemory: s.Memory}
+}
+
+func or(value, def string) string {
+	if value == "" {
+		return def
+	}
+	return value
+}
+
+func orInt(value, def int) int {
+	if value == 0 {
+		return def
+	}
+	return value
+}
+
+func orBool(value *bool, def bool) *bool {
+	if value == nil {
+		return &def
+	}
+	return value
+}
+
+// Validate reports every problem with defaulted arguments at once, one per
+// line: the config key under platform:observability, the value and what is allowed.
+func (a Args) Validate() error {
+	var p validate.Problems
+	for key, ns := range map[string]string{"namespace": a.Namespace, "agentsNamespace": a.AgentsNamespace} {
+		if !kube.IsDNSLabel(ns) {
+			p.Add(key, ns, "must be a namespace name (a DNS label)")
+		}
+	}
+	if a.Namespace == a.AgentsNamespace {
+		p.Add("agentsNamespace", a.AgentsNamespace, "must differ from namespace: the agents need Pod Security \"privileged\", the rest runs \"restricted\"")
+	}
+	images := map[string]string{
+		"kafka.image": a.Kafka.Image, "elasticsearch.image": a.Elasticsearch.Image, "logstash.image": a.Logstash.Image,
+		"kibana.image": a.Kibana.Image, "jaeger.image": a.Jaeger.Image, "jaeger.indexCleanerImage": a.Jaeger.IndexCleanerImage,
+		"filebeat.image": a.Filebeat.Image,
+	}
+	for key, ref := range images {
+		if err := kube.ValidateImageReference(ref); err != nil {
+			p.Add(key, ref, err.Error())
+		}
+	}
+
+	k := a.Kafka
+	atLeast(&p, "kafka.brokers", k.Brokers, 1)
+	atLeast(&p, "kafka.partitions", k.Partitions, 1)
+	atLeast(&p, "kafka.retentionHours", k.RetentionHours, 1)
+	if k.ReplicationFactor < 1 || k.ReplicationFactor > k.Brokers {
+		p.Add("kafka.replicationFactor", k.ReplicationFactor, fmt.Sprintf("must be from 1 to kafka.brokers (%d): each replica needs its own broker", k.Brokers))
+	}
+	if k.MinInsyncReplicas < 1 || k.MinInsyncReplicas > k.ReplicationFactor {
+		p.Add("kafka.minInsyncReplicas", k.MinInsyncReplicas, fmt.Sprintf("must be from 1 to kafka.replicationFactor (%d)", k.ReplicationFactor))
+	}
+	if k.Brokers > 1 && k.Brokers%2 == 0 {
+		p.Add("kafka.brokers", k.Brokers, "must be odd: every broker is also a KRaft controller, and an even quorum tolerates no more failures than the odd one below it")
+	}
+
+	e := a.Elasticsearch
+	switch {
+	case e.Nodes < 1:
+		p.Add("elasticsearch.nodes", e.Nodes, "must be at least 1")
+	case e.Nodes%2 == 0:
+		p.Add("elasticsearch.nodes", e.Nodes, "must be odd: all nodes are master-eligible, and an even number of them splits no better than one fewer")
+	}
+	atLeast(&p, "elasticsearch.retentionDays", e.RetentionDays, 1)
+	atLeast(&p, "jaeger.retentionDays", a.Jaeger.RetentionDays, 1)
+	atLeast(&p, "logstash.replicas", a.Logstash.Replicas, 1)
+	atLeast(&p, "kibana.replicas", a.Kibana.Replicas, 1)
+	atLeast(&p, "jaeger.replicas", a.Jaeger.Replicas, 1)
+
+	if a.HighAvailability {
+		if e.Nodes < 3 {
+			p.Add("elasticsearch.nodes", e.Nodes, "must be at least 3 in a highly available environment (prod): a quorum of masters survives one node")
+		}
+		if k.Brokers < 3 {
+			p.Add("kafka.brokers", k.Brokers, "must be at least 3 in a highly available environment (prod)")
+		}
+		if !*e.Security {
+			p.Add("elasticsearch.security", false, "must be on in a highly available environment (prod): TLS and authentication")
+		}
+	}
+	if *e.Security {
+		if a.ElasticPassword == nil {
+			p.Add("elasticsearch.passwordSecret", "", "is required when security is on: the secret config key holding the elastic user's password")
+		} else if _, isOutput := a.ElasticPassword.(pulumi.Output); !isOutput {
+			p.Add("elasticsearch.passwordSecret", validate.Verbatim("(plain value)"), "must be a Pulumi secret")
+		}
+		if a.TLS == nil || a.TLS.CA == nil || a.TLS.Certificate == nil || a.TLS.Key == nil {
+			p.Add("elasticsearch.tls", "", "is required when security is on: CA, certificate and key (see `platform certs`)")
+		}
+	}
+
+	switch a.Jaeger.Storage {
+	case StorageMemory:
+		if a.Jaeger.Replicas != 1 {
+			p.Add("jaeger.replicas", a.Jaeger.Replicas, "must be 1 with memory storage: each replica would hold different traces")
+		}
+	case StorageElasticsearch:
+	default:
+		p.Add("jaeger.storage", a.Jaeger.Storage, "must be memory or elasticsearch")
+	}
+
+	for key, q := range map[string]string{
+		"kafka.storage.size": k.Storage.Size, "elasticsearch.storage.size": e.Storage.Size,
+		"logstash.queueStorage.size": a.Logstash.QueueStorage.Size,
+	} {
+		positiveQuantity(&p, key, q)
+	}
+	for part, s := range map[string]Size{
+		"kafka": k.Size, "elasticsearch": e.Size, "logstash": a.Logstash.Size,
+		"kibana": a.Kibana.Size, "jaeger": a.Jaeger.Size, "filebeat": a.Filebeat.Size,
+	} {
+		positiveQuantity(&p, part+".size.cpu", s.CPU)
+		positiveQuantity(&p, part+".size.memory", s.Memory)
+		if s.CPULimit != "" && positiveQuantity(&p, part+".size.cpuLimit", s.CPULimit) {
+			if l, r := resource.MustParse(s.CPULimit), resource.MustParse(or(s.CPU, "0")); l.Cmp(r) < 0 {
+				p.Add(part+".size.cpuLimit", s.CPULimit, fmt.Sprintf("must be at least the CPU request %q", s.CPU))
+			}
+		}
+	}
+	validateUI(&p, "kibana.ui", a.Kibana.UI)
+	validateUI(&p, "jaeger.ui", a.Jaeger.UI)
+	for i, ns := range a.TelemetryFrom {
+		if !kube.IsDNSLabel(ns) {
+			p.Add(fmt.Sprintf("telemetryFrom[%d]", i), ns, "must be a namespace name")
+		}
+	}
+	return p.Err()
+}
+
+func atLeast(p *validate.Problems, key string, value, least int) {
+	if value < least {
+		p.Add(key, value, fmt.Sprintf("must be at least %d", least))
+	}
+}
+
+func positiveQuantity(p *validate.Problems, key, value string) bool {
+	q, err := resource.ParseQuantity(value)
+	if err != nil || q.Sign() <= 0 {
+		p.Add(key, value, "must be a positive Kubernetes quantity such as 500m, 2Gi or 50Gi")
+		return false
+	}
+	return true
+}
+
+func validateUI(p *validate.Problems, key string, ui UI) {
+	for i, ns := range ui.AllowFrom {
+		if !kube.IsDNSLabel(ns) {
+			p.Add(fmt.Sprintf("%s.allowFrom[%d]", key, i), ns, "must be a namespace name")
+		}
+	}
+	if in := ui.Ingress; in != nil {
+		if !kube.IsHostName(in.Host) {
+			p.Add(key+".ingress.host", in.Host, "must be a DNS name")
+		}
+		if in.ControllerNamespace != "" && !kube.IsDNSLabel(in.ControllerNamespace) {
+			p.Add(key+".ingress.controllerNamespace", in.ControllerNamespace, "must be a namespace name")
+		}
+	}
+}

@@ -1,0 +1,46 @@
+package observability
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCertificates(t *testing.T) {
+	now := time.Now()
+	certs, err := NewCertificates("observability", 365*24*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewCertificates("observability", 365*24*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := certs.Check("observability", now); err != nil {
+		t.Fatalf("fresh certificates rejected: %v", err)
+	}
+	tests := []struct {
+		name  string
+		certs Certificates
+		ns    string
+		at    time.Time
+		want  string
+	}{
+		{"other namespace", certs, "logging", now, "does not serve elasticsearch.logging.svc.cluster.local"},
+		{"other CA", Certificates{CA: other.CA, Certificate: certs.Certificate, Key: certs.Key}, "observability", now, "with this CA"},
+		{"other key", Certificates{CA: certs.CA, Certificate: certs.Certificate, Key: other.Key}, "observability", now, "not the certificate's key"},
+		{"expiring", certs, "observability", now.Add(340 * 24 * time.Hour), "renew it with `platform certs`"},
+		{"garbage", Certificates{CA: "x", Certificate: certs.Certificate, Key: certs.Key}, "observability", now, "CA: not a PEM certificate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.certs.Check(tt.ns, tt.at)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("want error containing %q, got %v", tt.want, err)
+			}
+			if strings.Contains(err.Error(), "PRIVATE KEY") || strings.Contains(err.Error(), "BEGIN") {
+				t.Error("error quotes the material")
+			}
+		})
+	}
+}

@@ -1,0 +1,263 @@
+package observability
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/platform/components/kube"
+)
+
+const (
+	elasticPort          = 9200
+	elasticTransportPort = 9300
+	// elasticUID is the user of the Elastic images (Elasticsearch, Logstash, Kibana).
+	elasticUID = 1000
+	// LogsPolicy is the index lifecycle policy of the log data streams.
+	LogsPolicy = "platform-logs"
+	// certsDir is where clients find the CA certificate (ca.crt).
+	certsDir = "/etc/elasticsearch-ca"
+)
+
+// The service users the setup Job creates; their passwords derive from the
+// elastic password.
+const (
+	kibanaUser   = "kibana_system"
+	logstashUser = "logstash_writer"
+	jaegerUser   = "jaeger_writer"
+)
+
+func (b *builder) elasticID() kube.Identity      { return b.id("elasticsearch", "storage") }
+func (b *builder) elasticSetupID() kube.Identity { return b.id("elasticsearch-setup", "setup") }
+
+func (b *builder) elasticURL() string {
+	scheme := "http"
+	if b.secure() {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s://%s:%d", scheme, b.host("elasticsearch"), elasticPort)
+}
+
+// elasticsearch declares the nodes, their Services and a setup Job that
+// creates the log lifecycle policy, the index template and the service users.
+func (b *builder) elasticsearch() error {
+	e := b.args.Elasticsearch
+	id := b.elasticID()
+	config, err := b.configMap("elasticsearch", id, map[string]string{"elasticsearch.yml": b.elasticConfig()}, b.in)
+	if err != nil {
+		return err
+	}
+	volumes := corev1.VolumeArray{
+		configMapVolume("settings", config), emptyDir("config", "64Mi"), emptyDir("logs", "1Gi"), emptyDir("tmp", "1Gi"),
+	}
+	mounts := corev1.VolumeMountArray{
+		mount("config", "/usr/share/elasticsearch/config", false), mount("data", "/usr/share/elasticsearch/data", false),
+		mount("logs", "/usr/share/elasticsearch/logs", false), mount("tmp", "/tmp", false),
+	}
+	c := container("elasticsearch", e.Image, e.Size, kube.Probes{Port: elasticPort, TCP: true, StartupSeconds: 300})
+	c.Ports = ports(map[string]int{"http": elasticPort, "transport": elasticTransportPort})
+	podEnv := corev1.EnvVarArray{envFromField("POD_NAME", "metadata.name"), env("ES_JAVA_OPTS", pulumi.String(heapOptions(e.Size.Memory)))}
+	var setupEnv corev1.EnvVarArray
+	if b.secure() {
+		tls, err := b.secret("elasticsearch-tls", id, pulumi.StringMap{
+			"ca.crt":  pulumi.ToSecret(b.args.TLS.CA).(pulumi.StringOutput),
+			"tls.crt": pulumi.ToSecret(b.args.TLS.Certificate).(pulumi.StringOutput),
+			"tls.key": pulumi.ToSecret(b.args.TLS.Key).(pulumi.StringOutput),
+		})
+		if err != nil {
+			return err
+		}
+		users := pulumi.StringMap{"elastic": pulumi.ToSecret(b.args.ElasticPassword).(pulumi.StringOutput)}
+		for _, user := range []string{kibanaUser, logstashUser, jaegerUser} {
+			users[user] = derive(b.args.ElasticPassword, user)
+		}
+		passwords, err := b.secret("elasticsearch-users", b.elasticSetupID(), users)
+		if err != nil {
+			return err
+		}
+		volumes = append(volumes, secretVolume("certs", tls))
+		mounts = append(mounts, mount("certs", "/usr/share/elasticsearch/config/certs", true))
+		podEnv = append(podEnv, envFromSecret("ELASTIC_PASSWORD", passwords, "elastic"))
+		setupEnv = corev1.EnvVarArray{envFromSecret("ELASTIC_PASSWORD", passwords, "elastic")}
+		for _, user := range []string{kibanaUser, logstashUser, jaegerUser} {
+			setupEnv = append(setupEnv, envFromSecret(strings.ToUpper(user)+"_PASSWORD", passwords, user))
+		}
+	}
+	c.Env = podEnv
+	c.VolumeMounts = mounts
+	// The image's config folder is copied to a writable volume: Elasticsearch
+	// writes its keystore there, and the root filesystem is read-only.
+	prepare := container("prepare-config", e.Image, Size{CPU: "50m", Memory: "64Mi"}, kube.Probes{})
+	prepare.StartupProbe, prepare.LivenessProbe, prepare.ReadinessProbe = nil, nil, nil
+	prepare.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(
+		"cp -a /usr/share/elasticsearch/config/. /config/ && cp /settings/elasticsearch.yml /config/elasticsearch.yml")}
+	prepare.VolumeMounts = corev1.VolumeMountArray{mount("config", "/config", false), mount("settings", "/settings", true)}
+	template := pod{
+		id: id, uid: elasticUID, containers: corev1.ContainerArray{c}, initContainers: corev1.ContainerArray{prepare},
+		volumes: volumes, spread: b.args.HighAvailability, graceSeconds: 120,
+	}.template()
+
+	if err := b.service("elasticsearch-headless", id, map[string]int{"http": elasticPort, "transport": elasticTransportPort}, true); err != nil {
+		return err
+	}
+	if err := b.service("elasticsearch", id, map[string]int{"http": elasticPort}, false); err != nil {
+		return err
+	}
+	sts, err := b.statefulSet("elasticsearch", id, e.Nodes, template, map[string]Storage{"data": e.Storage}, b.in)
+	if err != nil {
+		return err
+	}
+	if err := b.disruptionBudget("elasticsearch", id, e.Nodes); err != nil {
+		return err
+	}
+	clients := networkingv1.NetworkPolicyPeerArray{
+		b.peer(id), b.peer(b.elasticSetupID()), b.peer(b.logstashID()), b.peer(b.kibanaID()),
+	}
+	if b.args.Jaeger.Storage == StorageElasticsearch {
+		clients = append(clients, b.peer(b.jaegerID()), b.peer(b.indexCleanerID()))
+	}
+	err = b.policy("elasticsearch", b.args.Namespace, id,
+		networkingv1.NetworkPolicyIngressRuleArray{
+			from(clients, elasticPort),
+			from(networkingv1.NetworkPolicyPeerArray{b.peer(id)}, elasticTransportPort),
+		},
+		networkingv1.NetworkPolicyEgressRuleArray{to(networkingv1.NetworkPolicyPeerArray{b.peer(id)}, elasticPort, elasticTransportPort)},
+		b.in)
+	if err != nil {
+		return err
+	}
+	return b.elasticSetup(sts, setupEnv)
+}
+
+// elasticConfig is elasticsearch.yml.
+func (b *builder) elasticConfig() string {
+	e := b.args.Elasticsearch
+	var s strings.Builder
+	fmt.Fprintf(&s, "cluster.name: platform-%s\nnode.name: ${POD_NAME}\nnetwork.host: 0.0.0.0\n", b.args.Environment)
+	if e.Nodes == 1 {
+		s.WriteString("discovery.type: single-node\n")
+	} else {
+		var masters []string
+		for i := range e.Nodes {
+			masters = append(masters, fmt.Sprintf("elasticsearch-%d", i))
+		}
+		fmt.Fprintf(&s, "discovery.seed_hosts: [%s]\ncluster.initial_master_nodes: [%s]\n",
+			b.host("elasticsearch-headless"), strings.Join(masters, ", "))
+	}
+	if !*e.MMap {
+		s.WriteString("# vm.max_map_count is left as the node has it: no memory-mapped store.\nnode.store.allow_mmap: false\n")
+	}
+	s.WriteString("xpack.ml.enabled: false\n")
+	if !b.secure() {
+		s.WriteString("xpack.security.enabled: false\n")
+		return s.String()
+	}
+	s.WriteString(`xpack.security.enabled: true
+xpack.security.enrollment.enabled: false
+xpack.security.http.ssl.enabled: true
+xpack.security.http.ssl.key: certs/tls.key
+xpack.security.http.ssl.certificate: certs/tls.crt
+xpack.security.http.ssl.certificate_authorities: [certs/ca.crt]
+xpack.security.transport.ssl.enabled: true
+xpack.security.transport.ssl.verification_mode: certificate
+xpack.security.transport.ssl.key: certs/tls.key
+xpack.security.transport.ssl.certificate: certs/tls.crt
+xpack.security.transport.ssl.certificate_authorities: [certs/ca.crt]
+`)
+	return s.String()
+}
+
+// elasticSetup runs the setup script once Elasticsearch is up, and again
+// whenever the script or a password changes.
+func (b *builder) elasticSetup(sts pulumi.Resource, secretEnv corev1.EnvVarArray) error {
+	e := b.args.Elasticsearch
+	id := b.elasticSetupID()
+	c := container("setup", e.Image, Size{CPU: "50m", Memory: "64Mi"}, kube.Probes{})
+	c.StartupProbe, c.LivenessProbe, c.ReadinessProbe = nil, nil, nil
+	c.Command = pulumi.StringArray{pulumi.String("/bin/bash"), pulumi.String("-c"), pulumi.String(b.setupScript())}
+	c.Env = append(corev1.EnvVarArray{env("ES_URL", pulumi.String(b.elasticURL()))}, secretEnv...)
+	p := pod{id: id, uid: elasticUID, containers: corev1.ContainerArray{c}}
+	if b.secure() {
+		access, err := b.elasticClient("elasticsearch-setup", id, "")
+		if err != nil {
+			return err
+		}
+		c.VolumeMounts = access.mounts
+		p.volumes = access.volumes
+	}
+	job, err := b.job("elasticsearch-setup", id, p, append(b.in, pulumi.DependsOn([]pulumi.Resource{sts})))
+	if err != nil {
+		return err
+	}
+	b.elasticReady = job
+	return b.policy("elasticsearch-setup", b.args.Namespace, id, nil,
+		networkingv1.NetworkPolicyEgressRuleArray{to(networkingv1.NetworkPolicyPeerArray{b.peer(b.elasticID())}, elasticPort)}, b.in)
+}
+
+// setupScript is idempotent: it waits for the cluster, puts the lifecycle
+// policy (rollover daily, delete after the retention), the index template of
+// the platform's log data streams and, with security, the service users.
+func (b *builder) setupScript() string {
+	e := b.args.Elasticsearch
+	replicas := min(e.Nodes-1, 1)
+	var s strings.Builder
+	s.WriteString("set -euo pipefail\nopts=(-sS --fail-with-body -H 'Content-Type: application/json')\n")
+	if b.secure() {
+		fmt.Fprintf(&s, "opts+=(-u \"elastic:${ELASTIC_PASSWORD}\" --cacert %s/ca.crt)\n", certsDir)
+	}
+	fmt.Fprintf(&s, `until curl "${opts[@]}" -o /dev/null "$ES_URL/_cluster/health?wait_for_status=yellow&timeout=10s"; do sleep 5; done
+curl "${opts[@]}" -X PUT "$ES_URL/_ilm/policy/%[1]s" -d '{"policy":{"phases":{"hot":{"actions":{"rollover":{"max_age":"1d","max_primary_shard_size":"50gb"}}},"delete":{"min_age":"%[2]dd","actions":{"delete":{}}}}}}'
+curl "${opts[@]}" -X PUT "$ES_URL/_index_template/logs-platform" -d '{"index_patterns":["logs-platform-*"],"data_stream":{},"priority":200,"composed_of":["logs@mappings","logs@settings"],"template":{"settings":{"index.lifecycle.name":"%[1]s","index.number_of_replicas":%[3]d}}}'
+`, LogsPolicy, e.RetentionDays, replicas)
+	if b.secure() {
+		fmt.Fprintf(&s, `curl "${opts[@]}" -X POST "$ES_URL/_security/user/%[1]s/_password" -d "{\"password\":\"${KIBANA_SYSTEM_PASSWORD}\"}"
+curl "${opts[@]}" -X PUT "$ES_URL/_security/role/%[2]s" -d '{"cluster":["monitor","manage_index_templates","manage_ilm"],"indices":[{"names":["logs-platform-*"],"privileges":["create_doc","create_index","auto_configure","view_index_metadata"]}]}'
+curl "${opts[@]}" -X PUT "$ES_URL/_security/user/%[2]s" -d "{\"password\":\"${LOGSTASH_WRITER_PASSWORD}\",\"roles\":[\"%[2]s\"]}"
+curl "${opts[@]}" -X PUT "$ES_URL/_security/role/%[3]s" -d '{"cluster":["monitor","manage_index_templates"],"indices":[{"names":["jaeger-*"],"privileges":["all"]}]}'
+curl "${opts[@]}" -X PUT "$ES_URL/_security/user/%[3]s" -d "{\"password\":\"${JAEGER_WRITER_PASSWORD}\",\"roles\":[\"%[3]s\"]}"
+`, kibanaUser, logstashUser, jaegerUser)
+	}
+	return s.String()
+}
+
+// clientAccess is what a client of Elasticsearch mounts and reads to connect.
+type clientAccess struct {
+	// secret holds ca.crt and, for a user, its password.
+	secret  pulumi.StringPtrOutput
+	env     corev1.EnvVarArray
+	volumes corev1.VolumeArray
+	mounts  corev1.VolumeMountArray
+}
+
+// elasticClient gives a client the CA certificate and, for a user, its
+// password as ELASTICSEARCH_PASSWORD, each in its own Secret: a client
+// reads no other client's password. Without security there is nothing to give.
+func (b *builder) elasticClient(name string, id kube.Identity, user string) (clientAccess, error) {
+	var access clientAccess
+	if !b.secure() {
+		return access, nil
+	}
+	data := pulumi.StringMap{"ca.crt": pulumi.ToSecret(b.args.TLS.CA).(pulumi.StringOutput)}
+	if user != "" {
+		data["password"] = derive(b.args.ElasticPassword, user)
+	}
+	secret, err := b.secret(name+"-elasticsearch", id, data)
+	if err != nil {
+		return access, err
+	}
+	access.secret = secret
+	access.volumes = corev1.VolumeArray{&corev1.VolumeArgs{Name: pulumi.String("elasticsearch-ca"), Secret: &corev1.SecretVolumeSourceArgs{
+		SecretName: secret, Items: corev1.KeyToPathArray{&corev1.KeyToPathArgs{Key: pulumi.String("ca.crt"), Path: pulumi.String("ca.crt")}},
+	}}}
+	access.mounts = corev1.VolumeMountArray{mount("elasticsearch-ca", certsDir, true)}
+	if user != "" {
+		access.env = corev1.EnvVarArray{
+			env("ELASTICSEARCH_USERNAME", pulumi.String(user)),
+			envFromSecret("ELASTICSEARCH_PASSWORD", secret, "password"),
+		}
+	}
+	return access, nil
+}

@@ -1,0 +1,180 @@
+package observability
+
+import (
+	"fmt"
+	"strings"
+
+	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/platform/components/kube"
+)
+
+const (
+	kafkaPort           = 9092
+	kafkaControllerPort = 9093
+	// kafkaUID is the apache/kafka image's user.
+	kafkaUID = 1000
+	// LogsTopic is the Kafka topic Filebeat writes and Logstash reads.
+	LogsTopic = "logs"
+)
+
+func (b *builder) kafkaID() kube.Identity      { return b.id("kafka", "broker") }
+func (b *builder) kafkaSetupID() kube.Identity { return b.id("kafka-setup", "setup") }
+
+// kafka declares the brokers (each also a KRaft controller), their Services,
+// and a Job that creates the logs topic.
+func (b *builder) kafka() error {
+	k := b.args.Kafka
+	id := b.kafkaID()
+	config, err := b.configMap("kafka", id, map[string]string{
+		"server.properties": kafkaProperties(k, b.args.Namespace),
+		"start.sh":          kafkaStart,
+	}, b.in)
+	if err != nil {
+		return err
+	}
+	c := container("kafka", k.Image, k.Size, kube.Probes{Port: kafkaPort, TCP: true, StartupSeconds: 300})
+	c.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("/etc/kafka/start.sh")}
+	c.Ports = ports(map[string]int{"kafka": kafkaPort, "controller": kafkaControllerPort})
+	c.Env = corev1.EnvVarArray{
+		envFromField("POD_NAME", "metadata.name"),
+		env("CLUSTER_ID", pulumi.String(kafkaClusterID(b.args.Namespace, b.name))),
+		env("LOG_DIR", pulumi.String("/tmp/logs")),
+		env("KAFKA_HEAP_OPTS", pulumi.String(heapOptions(k.Size.Memory))),
+	}
+	c.VolumeMounts = corev1.VolumeMountArray{
+		mount("data", "/var/lib/kafka", false), mount("config", "/etc/kafka", true), mount("tmp", "/tmp", false),
+	}
+	template := pod{
+		id: id, uid: kafkaUID, containers: corev1.ContainerArray{c}, spread: b.args.HighAvailability, graceSeconds: 60,
+		volumes: corev1.VolumeArray{configMapVolume("config", config), emptyDir("tmp", "1Gi")},
+	}.template()
+	if err := b.service("kafka-headless", id, map[string]int{"kafka": kafkaPort, "controller": kafkaControllerPort}, true); err != nil {
+		return err
+	}
+	if err := b.service("kafka", id, map[string]int{"kafka": kafkaPort}, false); err != nil {
+		return err
+	}
+	sts, err := b.statefulSet("kafka", id, k.Brokers, template, map[string]Storage{"data": k.Storage}, b.in)
+	if err != nil {
+		return err
+	}
+	if err := b.disruptionBudget("kafka", id, k.Brokers); err != nil {
+		return err
+	}
+
+	clients := networkingv1.NetworkPolicyPeerArray{
+		kube.PodsPeer(b.args.AgentsNamespace, b.filebeatID().SelectorLabels()),
+		b.peer(b.logstashID()), b.peer(b.kafkaSetupID()), b.peer(id),
+	}
+	err = b.policy("kafka", b.args.Namespace, id,
+		networkingv1.NetworkPolicyIngressRuleArray{
+			from(clients, kafkaPort),
+			from(networkingv1.NetworkPolicyPeerArray{b.peer(id)}, kafkaControllerPort),
+		},
+		networkingv1.NetworkPolicyEgressRuleArray{to(networkingv1.NetworkPolicyPeerArray{b.peer(id)}, kafkaPort, kafkaControllerPort)},
+		b.in)
+	if err != nil {
+		return err
+	}
+
+	setup := b.kafkaSetupID()
+	job := container("create-topic", k.Image, Size{CPU: "100m", Memory: "512Mi"}, kube.Probes{})
+	job.StartupProbe, job.LivenessProbe, job.ReadinessProbe = nil, nil, nil
+	job.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(topicScript(k, b.host("kafka")))}
+	job.Env = corev1.EnvVarArray{env("KAFKA_HEAP_OPTS", pulumi.String("-Xmx256m")), env("LOG_DIR", pulumi.String("/tmp/logs"))}
+	job.VolumeMounts = corev1.VolumeMountArray{mount("tmp", "/tmp", false)}
+	created, err := b.job("kafka-topic", setup, pod{id: setup, uid: kafkaUID, containers: corev1.ContainerArray{job},
+		volumes: corev1.VolumeArray{emptyDir("tmp", "256Mi")}}, append(b.in, pulumi.DependsOn([]pulumi.Resource{sts})))
+	if err != nil {
+		return err
+	}
+	b.kafkaReady = created
+	return b.policy("kafka-setup", b.args.Namespace, setup, nil,
+		networkingv1.NetworkPolicyEgressRuleArray{to(networkingv1.NetworkPolicyPeerArray{b.peer(id)}, kafkaPort)}, b.in)
+}
+
+// kafkaProperties is the brokers' configuration; start.sh fills in each
+// pod's node id and advertised name.
+func kafkaProperties(k Kafka, namespace string) string {
+	var voters []string
+	for i := range k.Brokers {
+		voters = append(voters, fmt.Sprintf("%d@kafka-%d.kafka-headless.%s.svc.cluster.local:%d", i, i, namespace, kafkaControllerPort))
+	}
+	return fmt.Sprintf(`# KRaft: every node is broker and controller; no ZooKeeper.
+process.roles=broker,controller
+node.id=@NODE_ID@
+controller.quorum.voters=%s
+controller.listener.names=CONTROLLER
+listeners=PLAINTEXT://:%d,CONTROLLER://:%d
+advertised.listeners=PLAINTEXT://@POD_NAME@.kafka-headless.%s.svc.cluster.local:%d
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=/var/lib/kafka/data
+# Topics are created by the setup Job, never by a typo in a client.
+auto.create.topics.enable=false
+num.partitions=%d
+default.replication.factor=%d
+min.insync.replicas=%d
+offsets.topic.replication.factor=%d
+transaction.state.log.replication.factor=%d
+transaction.state.log.min.isr=%d
+log.retention.hours=%d
+`, strings.Join(voters, ","), kafkaPort, kafkaControllerPort, namespace, kafkaPort,
+		k.Partitions, k.ReplicationFactor, k.MinInsyncReplicas,
+		k.ReplicationFactor, k.ReplicationFactor, k.MinInsyncReplicas, k.RetentionHours)
+}
+
+// kafkaStart formats the node's storage once and starts it. The image's own
+// launcher writes into its root filesystem, which is read-only here.
+const kafkaStart = `set -eu
+id="${POD_NAME##*-}"
+sed -e "s/@NODE_ID@/${id}/" -e "s/@POD_NAME@/${POD_NAME}/" /etc/kafka/server.properties > /tmp/server.properties
+/opt/kafka/bin/kafka-storage.sh format --ignore-formatted --cluster-id "${CLUSTER_ID}" --config /tmp/server.properties
+exec /opt/kafka/bin/kafka-server-start.sh /tmp/server.properties
+`
+
+// topicScript creates the logs topic, or brings an existing one to the
+// partitions and settings of config (partitions only ever grow).
+func topicScript(k Kafka, host string) string {
+	return fmt.Sprintf(`set -eu
+bin=/opt/kafka/bin
+server=%[1]s:%[2]d
+until $bin/kafka-topics.sh --bootstrap-server $server --list >/dev/null; do sleep 5; done
+$bin/kafka-topics.sh --bootstrap-server $server --create --if-not-exists --topic %[3]s \
+  --partitions %[4]d --replication-factor %[5]d
+$bin/kafka-configs.sh --bootstrap-server $server --alter --entity-type topics --entity-name %[3]s \
+  --add-config min.insync.replicas=%[6]d,retention.ms=%[7]d
+current=$($bin/kafka-topics.sh --bootstrap-server $server --describe --topic %[3]s | sed -n 's/.*PartitionCount: *\([0-9]*\).*/\1/p' | head -n 1)
+if [ "$current" -lt %[4]d ]; then
+  $bin/kafka-topics.sh --bootstrap-server $server --alter --topic %[3]s --partitions %[4]d
+elif [ "$current" -gt %[4]d ]; then
+  echo "topic %[3]s keeps its $current partitions: Kafka cannot remove partitions" >&2
+fi
+`, host, kafkaPort, LogsTopic, k.Partitions, k.ReplicationFactor, k.MinInsyncReplicas, k.RetentionHours*3600*1000)
+}
+
+// kafkaClusterID is the cluster's id: 16 bytes in URL-safe base64, derived
+// from the namespace and the component's name so that it is the same on
+// every run (storage formatted with one id refuses another).
+func kafkaClusterID(namespace, name string) string {
+	return stableID("kafka/" + namespace + "/" + name)
+}
+
+// job declares a Job that runs to completion once per change of its pod
+// template: the provider replaces a Job whose template changed.
+func (b *builder) job(name string, id kube.Identity, p pod, opts []pulumi.ResourceOption) (*batchv1.Job, error) {
+	p.restartPolicy = "OnFailure"
+	template := p.template()
+	return batchv1.NewJob(b.ctx, b.name+"-"+name, &batchv1.JobArgs{
+		Metadata: id.Metadata("", b.args.Namespace),
+		Spec: &batchv1.JobSpecArgs{
+			BackoffLimit:          pulumi.Int(6),
+			ActiveDeadlineSeconds: pulumi.Int(900),
+			Template:              template,
+		},
+	}, opts...)
+}

@@ -1,0 +1,91 @@
+package observability
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/platform/components/kube"
+)
+
+const kibanaPort = 5601
+
+func (b *builder) kibanaID() kube.Identity { return b.id("kibana", "ui") }
+
+// kibana declares the log UI, pointed at Elasticsearch.
+func (b *builder) kibana() error {
+	k := b.args.Kibana
+	id := b.kibanaID()
+	config, err := b.configMap("kibana", id, map[string]string{"kibana.yml": b.kibanaConfig()}, b.in)
+	if err != nil {
+		return err
+	}
+	access, err := b.elasticClient("kibana", id, kibanaUser)
+	if err != nil {
+		return err
+	}
+	env := access.env
+	if b.secure() {
+		keys, err := b.secret("kibana-keys", id, pulumi.StringMap{
+			"saved-objects": derive(b.args.ElasticPassword, "kibana/saved-objects"),
+			"security":      derive(b.args.ElasticPassword, "kibana/security"),
+			"reporting":     derive(b.args.ElasticPassword, "kibana/reporting"),
+		})
+		if err != nil {
+			return err
+		}
+		env = append(env,
+			envFromSecret("SAVED_OBJECTS_KEY", keys, "saved-objects"),
+			envFromSecret("SECURITY_KEY", keys, "security"),
+			envFromSecret("REPORTING_KEY", keys, "reporting"))
+	}
+	probe := "/api/status"
+	c := container("kibana", k.Image, k.Size, kube.Probes{Port: kibanaPort, Startup: probe, Liveness: probe, Readiness: probe, StartupSeconds: 300})
+	c.Ports = ports(map[string]int{"http": kibanaPort})
+	c.Env = env
+	c.VolumeMounts = append(corev1.VolumeMountArray{
+		fileMount("config", "/usr/share/kibana/config/kibana.yml", "kibana.yml"),
+		mount("data", "/usr/share/kibana/data", false), mount("tmp", "/tmp", false),
+	}, access.mounts...)
+	volumes := append(corev1.VolumeArray{configMapVolume("config", config), emptyDir("data", "256Mi"), emptyDir("tmp", "256Mi")}, access.volumes...)
+	template := pod{id: id, uid: elasticUID, containers: corev1.ContainerArray{c}, volumes: volumes, spread: b.args.HighAvailability}.template()
+	if err := b.deployment("kibana", id, k.Replicas, template, append(b.in, pulumi.DependsOn([]pulumi.Resource{b.elasticReady}))); err != nil {
+		return err
+	}
+	if err := b.service("kibana", id, map[string]int{"http": kibanaPort}, false); err != nil {
+		return err
+	}
+	if err := b.disruptionBudget("kibana", id, k.Replicas); err != nil {
+		return err
+	}
+	if err := b.ingress("kibana", id, k.UI, "http"); err != nil {
+		return err
+	}
+	return b.policy("kibana", b.args.Namespace, id, uiAccess(k.UI, kibanaPort),
+		networkingv1.NetworkPolicyEgressRuleArray{to(networkingv1.NetworkPolicyPeerArray{b.peer(b.elasticID())}, elasticPort)}, b.in)
+}
+
+// kibanaConfig is kibana.yml; Kibana reads ${VARIABLES} from its environment.
+func (b *builder) kibanaConfig() string {
+	k := b.args.Kibana
+	var s strings.Builder
+	fmt.Fprintf(&s, "server.host: \"0.0.0.0\"\nserver.name: kibana\nelasticsearch.hosts: [\"%s\"]\n", b.elasticURL())
+	if k.UI.Ingress != nil {
+		fmt.Fprintf(&s, "server.publicBaseUrl: https://%s\n", k.UI.Ingress.Host)
+	}
+	// The probes ask /api/status without credentials.
+	s.WriteString("status.allowAnonymous: true\ntelemetry.optIn: false\ntelemetry.allowChangingOptInStatus: false\n")
+	if b.secure() {
+		fmt.Fprintf(&s, `elasticsearch.username: ${ELASTICSEARCH_USERNAME}
+elasticsearch.password: ${ELASTICSEARCH_PASSWORD}
+elasticsearch.ssl.certificateAuthorities: [%s/ca.crt]
+xpack.encryptedSavedObjects.encryptionKey: ${SAVED_OBJECTS_KEY}
+xpack.security.encryptionKey: ${SECURITY_KEY}
+xpack.reporting.encryptionKey: ${REPORTING_KEY}
+`, certsDir)
+	}
+	return s.String()
+}

@@ -1,0 +1,442 @@
+// Package observability gives an environment its logging and tracing stack:
+//
+//	containers' log files -> Filebeat (DaemonSet) -> Kafka (KRaft) -> Logstash
+//	-> Elasticsearch -> Kibana, and services' OTLP traces -> Jaeger v2.
+//
+// One Observability per stack, sized by its Args: one node of everything in
+// dev and local, three Kafka brokers and Elasticsearch nodes with security,
+// disruption budgets, persistent queues and protected volumes in prod. Every
+// part accepts traffic only from the parts that feed it.
+package observability
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/platform/components/kube"
+)
+
+// TypeToken is the Pulumi type of the component.
+const TypeToken = "platform:observability:Observability"
+
+// Observability is the logging and tracing stack of one environment.
+type Observability struct {
+	pulumi.ResourceState
+
+	// Namespace of the pipeline and the UIs.
+	Namespace pulumi.StringOutput `pulumi:"namespace"`
+	// KibanaURL is where people open Kibana: the Ingress host, or the
+	// in-cluster address to port-forward to.
+	KibanaURL pulumi.StringOutput `pulumi:"kibanaUrl"`
+	// JaegerQueryURL is where people open the Jaeger UI.
+	JaegerQueryURL pulumi.StringOutput `pulumi:"jaegerQueryUrl"`
+	// OTLPEndpoint is where services send traces: OTLP over HTTP (4318).
+	OTLPEndpoint pulumi.StringOutput `pulumi:"otlpEndpoint"`
+	// OTLPGRPCEndpoint is the same collector over gRPC (4317).
+	OTLPGRPCEndpoint pulumi.StringOutput `pulumi:"otlpGrpcEndpoint"`
+	// KafkaBootstrap is the Kafka bootstrap address, host:port.
+	KafkaBootstrap pulumi.StringOutput `pulumi:"kafkaBootstrap"`
+	// ElasticsearchURL is the Elasticsearch HTTP endpoint.
+	ElasticsearchURL pulumi.StringOutput `pulumi:"elasticsearchUrl"`
+}
+
+// Where services send traces, for the workloads' egress policies.
+const (
+	OTLPHTTPPort = 4318
+	OTLPGRPCPort = 4317
+)
+
+// NewObservability declares the stack. The provider is required: every object
+// goes to the cluster it names.
+func NewObservability(ctx *pulumi.Context, name string, args Args, provider pulumi.ProviderResource, opts ...pulumi.ResourceOption) (*Observability, error) {
+	args = args.Defaults()
+	if err := args.Validate(); err != nil {
+		return nil, fmt.Errorf("observability %q: %w", name, err)
+	}
+	if provider == nil {
+		return nil, fmt.Errorf("observability %q: a Kubernetes provider is required", name)
+	}
+	o := &Observability{}
+	if err := ctx.RegisterComponentResource(TypeToken, name, o, opts...); err != nil {
+		return nil, err
+	}
+	b := &builder{ctx: ctx, name: name, args: args, opts: []pulumi.ResourceOption{pulumi.Parent(o), pulumi.Provider(provider)}}
+	if err := b.build(o); err != nil {
+		return nil, fmt.Errorf("observability %q: %w", name, err)
+	}
+	return o, ctx.RegisterResourceOutputs(o, pulumi.Map{
+		"namespace":        o.Namespace,
+		"kibanaUrl":        o.KibanaURL,
+		"jaegerQueryUrl":   o.JaegerQueryURL,
+		"otlpEndpoint":     o.OTLPEndpoint,
+		"otlpGrpcEndpoint": o.OTLPGRPCEndpoint,
+		"kafkaBootstrap":   o.KafkaBootstrap,
+		"elasticsearchUrl": o.ElasticsearchURL,
+	})
+}
+
+// builder declares the children of one Observability.
+type builder struct {
+	ctx  *pulumi.Context
+	name string
+	args Args
+	opts []pulumi.ResourceOption
+	// in and agents are the options of objects in each namespace: parented,
+	// provider, and deleted with their namespace.
+	in, agents []pulumi.ResourceOption
+	// elasticReady is what a client of Elasticsearch waits for: the users and
+	// index templates exist.
+	elasticReady pulumi.Resource
+	// kafkaReady is what a Kafka client waits for: the logs topic exists.
+	kafkaReady pulumi.Resource
+}
+
+func (b *builder) build(o *Observability) error {
+	a := b.args
+	ns, err := kube.NewNamespace(b.ctx, b.name, kube.Namespace{
+		Name: a.Namespace, PodSecurity: "restricted", Labels: b.id("observability", "").Labels(), Protect: a.Protect,
+	}, b.opts...)
+	if err != nil {
+		return err
+	}
+	agents, err := kube.NewNamespace(b.ctx, b.name+"-agents", kube.Namespace{
+		Name: a.AgentsNamespace, PodSecurity: "privileged", Labels: b.id("observability-agents", "").Labels(), Protect: a.Protect,
+	}, b.opts...)
+	if err != nil {
+		return err
+	}
+	b.in = append(b.opts[:len(b.opts):len(b.opts)], pulumi.DependsOn([]pulumi.Resource{ns}), pulumi.DeletedWith(ns))
+	b.agents = append(b.opts[:len(b.opts):len(b.opts)], pulumi.DependsOn([]pulumi.Resource{agents}), pulumi.DeletedWith(agents))
+
+	steps := []func() error{b.kafka, b.elasticsearch, b.logstash, b.kibana, b.jaeger, b.filebeat, b.nodeTuning}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+
+	o.Namespace = ns.Metadata.Name().Elem()
+	o.KibanaURL = pulumi.String(b.uiURL(a.Kibana.UI, "kibana", kibanaPort)).ToStringOutput()
+	o.JaegerQueryURL = pulumi.String(b.uiURL(a.Jaeger.UI, "jaeger-query", jaegerQueryPort)).ToStringOutput()
+	o.OTLPEndpoint = pulumi.Sprintf("http://%s:%d", b.host("jaeger-collector"), OTLPHTTPPort)
+	o.OTLPGRPCEndpoint = pulumi.Sprintf("http://%s:%d", b.host("jaeger-collector"), OTLPGRPCPort)
+	o.KafkaBootstrap = pulumi.Sprintf("%s:%d", b.host("kafka"), kafkaPort)
+	o.ElasticsearchURL = pulumi.String(b.elasticURL()).ToStringOutput()
+	return nil
+}
+
+// id is the identity of one part of the stack.
+func (b *builder) id(name, component string) kube.Identity {
+	return kube.Identity{
+		Name: name, Instance: b.name, Version: "", Component: component,
+		PartOf: "observability", Environment: b.args.Environment,
+	}
+}
+
+// host is a Service's cluster DNS name in the stack's namespace.
+func (b *builder) host(service string) string {
+	return fmt.Sprintf("%s.%s.svc.cluster.local", service, b.args.Namespace)
+}
+
+func (b *builder) uiURL(ui UI, service string, port int) string {
+	if ui.Ingress != nil {
+		return "https://" + ui.Ingress.Host
+	}
+	return fmt.Sprintf("http://%s:%d", b.host(service), port)
+}
+
+func (b *builder) secure() bool { return *b.args.Elasticsearch.Security }
+
+// pod is what differs between the parts' pod templates.
+type pod struct {
+	id             kube.Identity
+	uid            int
+	serviceAccount string
+	containers     corev1.ContainerArray
+	initContainers corev1.ContainerArray
+	volumes        corev1.VolumeArray
+	// spread keeps replicas on different zones and hosts (prod).
+	spread bool
+	// graceSeconds for a clean shutdown (flushing queues, leaving a quorum).
+	graceSeconds int
+	// restartPolicy is empty (Always) but for Jobs.
+	restartPolicy string
+}
+
+func (p pod) template() *corev1.PodTemplateSpecArgs {
+	spec := &corev1.PodSpecArgs{
+		AutomountServiceAccountToken:  pulumi.Bool(p.serviceAccount != ""),
+		SecurityContext:               kube.RestrictedPodSecurityContext(p.uid),
+		Containers:                    p.containers,
+		InitContainers:                p.initContainers,
+		Volumes:                       p.volumes,
+		TerminationGracePeriodSeconds: pulumi.Int(max(p.graceSeconds, 30)),
+	}
+	if p.restartPolicy != "" {
+		spec.RestartPolicy = pulumi.String(p.restartPolicy)
+	}
+	if p.serviceAccount != "" {
+		spec.ServiceAccountName = pulumi.String(p.serviceAccount)
+	}
+	if p.spread {
+		spec.TopologySpreadConstraints = kube.SpreadOverZonesAndHosts(p.id.SelectorLabels())
+	}
+	return &corev1.PodTemplateSpecArgs{
+		Metadata: &metav1.ObjectMetaArgs{Labels: p.id.Labels()},
+		Spec:     spec,
+	}
+}
+
+// container is a part's main container with the platform's habits: pinned
+// image, restricted security context with a read-only root filesystem,
+// requests and limits, and probes.
+func container(name, image string, size Size, probes kube.Probes) *corev1.ContainerArgs {
+	return &corev1.ContainerArgs{
+		Name:            pulumi.String(name),
+		Image:           pulumi.String(image),
+		ImagePullPolicy: pulumi.String("IfNotPresent"),
+		SecurityContext: kube.RestrictedContainerSecurityContext(),
+		Resources:       size.resources().Args(),
+		StartupProbe:    probes.StartupProbe(),
+		LivenessProbe:   probes.LivenessProbe(),
+		ReadinessProbe:  probes.ReadinessProbe(),
+	}
+}
+
+func ports(named map[string]int) corev1.ContainerPortArray {
+	out := corev1.ContainerPortArray{}
+	for _, name := range sortedKeys(named) {
+		out = append(out, &corev1.ContainerPortArgs{Name: pulumi.String(name), ContainerPort: pulumi.Int(named[name]), Protocol: pulumi.String("TCP")})
+	}
+	return out
+}
+
+func env(name string, value pulumi.StringInput) *corev1.EnvVarArgs {
+	return &corev1.EnvVarArgs{Name: pulumi.String(name), Value: value}
+}
+
+func envFromSecret(name string, secret pulumi.StringPtrInput, key string) *corev1.EnvVarArgs {
+	return &corev1.EnvVarArgs{Name: pulumi.String(name), ValueFrom: &corev1.EnvVarSourceArgs{
+		SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: secret, Key: pulumi.String(key)},
+	}}
+}
+
+func envFromField(name, path string) *corev1.EnvVarArgs {
+	return &corev1.EnvVarArgs{Name: pulumi.String(name), ValueFrom: &corev1.EnvVarSourceArgs{
+		FieldRef: &corev1.ObjectFieldSelectorArgs{FieldPath: pulumi.String(path)},
+	}}
+}
+
+func emptyDir(name, size string) *corev1.VolumeArgs {
+	return &corev1.VolumeArgs{Name: pulumi.String(name), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(size)}}
+}
+
+func configMapVolume(name string, configMap pulumi.StringPtrInput) *corev1.VolumeArgs {
+	return &corev1.VolumeArgs{Name: pulumi.String(name), ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: configMap}}
+}
+
+func secretVolume(name string, secret pulumi.StringPtrInput) *corev1.VolumeArgs {
+	return &corev1.VolumeArgs{Name: pulumi.String(name), Secret: &corev1.SecretVolumeSourceArgs{SecretName: secret}}
+}
+
+func mount(name, path string, readOnly bool) *corev1.VolumeMountArgs {
+	return &corev1.VolumeMountArgs{Name: pulumi.String(name), MountPath: pulumi.String(path), ReadOnly: pulumi.Bool(readOnly)}
+}
+
+// fileMount mounts one file of a volume at path.
+func fileMount(name, path, file string) *corev1.VolumeMountArgs {
+	return &corev1.VolumeMountArgs{Name: pulumi.String(name), MountPath: pulumi.String(path), SubPath: pulumi.String(file), ReadOnly: pulumi.Bool(true)}
+}
+
+// configMap declares a ConfigMap with a generated name, so that a change of
+// its data replaces it and rolls the pods that mount it.
+func (b *builder) configMap(name string, id kube.Identity, data map[string]string, opts []pulumi.ResourceOption) (pulumi.StringPtrOutput, error) {
+	cm, err := corev1.NewConfigMap(b.ctx, b.name+"-"+name, &corev1.ConfigMapArgs{
+		Metadata: id.Metadata("", b.args.Namespace), Data: pulumi.ToStringMap(data),
+	}, opts...)
+	if err != nil {
+		return pulumi.StringPtrOutput{}, err
+	}
+	return cm.Metadata.Name(), nil
+}
+
+// secret declares a Secret with a generated name (see configMap); its values
+// are Pulumi secrets.
+func (b *builder) secret(name string, id kube.Identity, data pulumi.StringMap) (pulumi.StringPtrOutput, error) {
+	secret, err := corev1.NewSecret(b.ctx, b.name+"-"+name, &corev1.SecretArgs{
+		Metadata: id.Metadata("", b.args.Namespace), Type: pulumi.String("Opaque"), StringData: data,
+	}, b.in...)
+	if err != nil {
+		return pulumi.StringPtrOutput{}, err
+	}
+	return secret.Metadata.Name(), nil
+}
+
+// service declares a Service for a part's pods. A headless one gives each pod
+// of a stateful set its own DNS name, also before it is ready, which a
+// cluster needs to form.
+func (b *builder) service(name string, id kube.Identity, named map[string]int, headless bool) error {
+	spec := &corev1.ServiceSpecArgs{Selector: id.SelectorLabels(), Type: pulumi.String("ClusterIP")}
+	if headless {
+		spec.ClusterIP = pulumi.String("None")
+		spec.PublishNotReadyAddresses = pulumi.Bool(true)
+	}
+	servicePorts := corev1.ServicePortArray{}
+	for _, port := range sortedKeys(named) {
+		servicePorts = append(servicePorts, &corev1.ServicePortArgs{
+			Name: pulumi.String(port), Port: pulumi.Int(named[port]), TargetPort: pulumi.String(port), Protocol: pulumi.String("TCP"),
+		})
+	}
+	spec.Ports = servicePorts
+	_, err := corev1.NewService(b.ctx, b.name+"-"+name, &corev1.ServiceArgs{Metadata: id.Metadata(name, b.args.Namespace), Spec: spec}, b.in...)
+	return err
+}
+
+// statefulSet declares a part that keeps data. Its pods start in parallel (a
+// quorum of controllers or masters needs its peers up to become ready); in
+// prod it is protected and its claims outlive it.
+func (b *builder) statefulSet(name string, id kube.Identity, replicas int, template *corev1.PodTemplateSpecArgs, claims map[string]Storage, opts []pulumi.ResourceOption) (*appsv1.StatefulSet, error) {
+	retain := "Delete"
+	if b.args.Protect {
+		retain = "Retain"
+	}
+	var templates corev1.PersistentVolumeClaimTypeArray
+	for _, claim := range sortedKeys(claims) {
+		s := claims[claim]
+		spec := &corev1.PersistentVolumeClaimSpecArgs{
+			AccessModes: pulumi.StringArray{pulumi.String("ReadWriteOnce")},
+			Resources:   &corev1.VolumeResourceRequirementsArgs{Requests: pulumi.StringMap{"storage": pulumi.String(s.Size)}},
+		}
+		if s.Class != "" {
+			spec.StorageClassName = pulumi.String(s.Class)
+		}
+		templates = append(templates, &corev1.PersistentVolumeClaimTypeArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(claim), Labels: id.SelectorLabels()},
+			Spec:     spec,
+		})
+	}
+	return appsv1.NewStatefulSet(b.ctx, b.name+"-"+name, &appsv1.StatefulSetArgs{
+		Metadata: id.Metadata(name, b.args.Namespace),
+		Spec: &appsv1.StatefulSetSpecArgs{
+			Replicas:             pulumi.Int(replicas),
+			ServiceName:          pulumi.String(name + "-headless"),
+			PodManagementPolicy:  pulumi.String("Parallel"),
+			RevisionHistoryLimit: pulumi.Int(5),
+			Selector:             &metav1.LabelSelectorArgs{MatchLabels: id.SelectorLabels()},
+			UpdateStrategy:       &appsv1.StatefulSetUpdateStrategyArgs{Type: pulumi.String("RollingUpdate")},
+			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicyArgs{
+				WhenDeleted: pulumi.String(retain), WhenScaled: pulumi.String(retain),
+			},
+			Template:             template,
+			VolumeClaimTemplates: templates,
+		},
+	}, append(opts, pulumi.Protect(b.args.Protect))...)
+}
+
+// deployment declares a stateless part.
+func (b *builder) deployment(name string, id kube.Identity, replicas int, template *corev1.PodTemplateSpecArgs, opts []pulumi.ResourceOption) error {
+	_, err := appsv1.NewDeployment(b.ctx, b.name+"-"+name, &appsv1.DeploymentArgs{
+		Metadata: id.Metadata(name, b.args.Namespace),
+		Spec: &appsv1.DeploymentSpecArgs{
+			Replicas:             pulumi.Int(replicas),
+			RevisionHistoryLimit: pulumi.Int(5),
+			Selector:             &metav1.LabelSelectorArgs{MatchLabels: id.SelectorLabels()},
+			Strategy: &appsv1.DeploymentStrategyArgs{
+				Type: pulumi.String("RollingUpdate"),
+				RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
+					MaxUnavailable: pulumi.Int(0), MaxSurge: pulumi.Int(1),
+				},
+			},
+			Template: template,
+		},
+	}, opts...)
+	return err
+}
+
+// disruptionBudget lets a drain take down one pod of a part at a time, when
+// it has more than one.
+func (b *builder) disruptionBudget(name string, id kube.Identity, replicas int) error {
+	if replicas < 2 {
+		return nil
+	}
+	_, err := policyv1.NewPodDisruptionBudget(b.ctx, b.name+"-"+name, &policyv1.PodDisruptionBudgetArgs{
+		Metadata: id.Metadata(name, b.args.Namespace),
+		Spec: &policyv1.PodDisruptionBudgetSpecArgs{
+			MaxUnavailable: pulumi.Int(1),
+			Selector:       &metav1.LabelSelectorArgs{MatchLabels: id.SelectorLabels()},
+		},
+	}, b.in...)
+	return err
+}
+
+// policy allows a part's pods the traffic listed; the namespace's default
+// policy denies the rest. Every part may resolve names.
+func (b *builder) policy(name, namespace string, id kube.Identity, ingress networkingv1.NetworkPolicyIngressRuleArray, egress networkingv1.NetworkPolicyEgressRuleArray, opts []pulumi.ResourceOption) error {
+	_, err := networkingv1.NewNetworkPolicy(b.ctx, b.name+"-"+name, &networkingv1.NetworkPolicyArgs{
+		Metadata: id.Metadata(name, namespace),
+		Spec: &networkingv1.NetworkPolicySpecArgs{
+			PodSelector: &metav1.LabelSelectorArgs{MatchLabels: id.SelectorLabels()},
+			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
+			Ingress:     ingress,
+			Egress:      append(networkingv1.NetworkPolicyEgressRuleArray{kube.DNSEgress()}, egress...),
+		},
+	}, opts...)
+	return err
+}
+
+// from allows the given peers to reach ports.
+func from(peers networkingv1.NetworkPolicyPeerArray, ports ...int) *networkingv1.NetworkPolicyIngressRuleArgs {
+	return &networkingv1.NetworkPolicyIngressRuleArgs{From: peers, Ports: kube.TCPPorts(ports...)}
+}
+
+// to allows reaching ports of the given peers.
+func to(peers networkingv1.NetworkPolicyPeerArray, ports ...int) *networkingv1.NetworkPolicyEgressRuleArgs {
+	return &networkingv1.NetworkPolicyEgressRuleArgs{To: peers, Ports: kube.TCPPorts(ports...)}
+}
+
+// peer selects the pods of one part in the stack's namespace.
+func (b *builder) peer(id kube.Identity) *networkingv1.NetworkPolicyPeerArgs {
+	return kube.PodsPeer(b.args.Namespace, id.SelectorLabels())
+}
+
+// uiAccess allows a UI's port from the namespaces config names and the
+// ingress controller.
+func uiAccess(ui UI, port int) networkingv1.NetworkPolicyIngressRuleArray {
+	sources := append([]string{}, ui.AllowFrom...)
+	if ui.Ingress != nil && ui.Ingress.ControllerNamespace != "" {
+		sources = append(sources, ui.Ingress.ControllerNamespace)
+	}
+	if len(sources) == 0 {
+		return nil
+	}
+	var peers networkingv1.NetworkPolicyPeerArray
+	for _, ns := range sources {
+		peers = append(peers, kube.NamespacePeer(ns))
+	}
+	return networkingv1.NetworkPolicyIngressRuleArray{from(peers, port)}
+}
+
+// ingress exposes a UI's Service on its host, if config asks for it.
+func (b *builder) ingress(name string, id kube.Identity, ui UI, port string) error {
+	in := ui.Ingress
+	if in == nil {
+		return nil
+	}
+	_, err := networkingv1.NewIngress(b.ctx, b.name+"-"+name, &networkingv1.IngressArgs{
+		Metadata: id.Metadata(name, b.args.Namespace),
+		Spec:     kube.IngressSpec(in.Host, in.ClassName, pulumi.String(name), port),
+	}, b.in...)
+	return err
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}

@@ -1,0 +1,523 @@
+package observability
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/platform/internal/pulumitest"
+)
+
+const (
+	statefulSetType = "kubernetes:apps/v1:StatefulSet"
+	deploymentType  = "kubernetes:apps/v1:Deployment"
+	daemonSetType   = "kubernetes:apps/v1:DaemonSet"
+	jobType         = "kubernetes:batch/v1:Job"
+	cronJobType     = "kubernetes:batch/v1:CronJob"
+	configMapType   = "kubernetes:core/v1:ConfigMap"
+	secretType      = "kubernetes:core/v1:Secret"
+	namespaceType   = "kubernetes:core/v1:Namespace"
+	pdbType         = "kubernetes:policy/v1:PodDisruptionBudget"
+	policyType      = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+)
+
+// testPassword is the elastic password of the prod arguments; it must never
+// appear outside a secret.
+const testPassword = "elastic-password-canary-7f3a"
+
+var testCerts = func() Certificates {
+	c, err := NewCertificates("observability", 365*24*time.Hour, time.Now())
+	if err != nil {
+		panic(err)
+	}
+	return c
+}()
+
+func devArgs() Args { return Args{Environment: "dev", TelemetryFrom: []string{"greeter"}} }
+
+func prodArgs() Args {
+	return Args{
+		Environment: "prod", HighAvailability: true, Protect: true, TelemetryFrom: []string{"greeter"},
+		ElasticPassword: pulumi.ToSecret(pulumi.String(testPassword)).(pulumi.StringOutput),
+		TLS: &TLS{
+			CA:          pulumi.ToSecret(pulumi.String(testCerts.CA)).(pulumi.StringOutput),
+			Certificate: pulumi.ToSecret(pulumi.String(testCerts.Certificate)).(pulumi.StringOutput),
+			Key:         pulumi.ToSecret(pulumi.String(testCerts.Key)).(pulumi.StringOutput),
+		},
+		Kibana: Kibana{UI: UI{AllowFrom: []string{"ops"}}},
+	}
+}
+
+func deploy(t *testing.T, args Args) (*pulumitest.Graph, error) {
+	t.Helper()
+	return pulumitest.Run(t, "platform", "test", func(ctx *pulumi.Context) error {
+		provider, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
+		if err != nil {
+			return err
+		}
+		_, err = NewObservability(ctx, "observability", args, provider)
+		return err
+	})
+}
+
+func mustDeploy(t *testing.T, args Args) *pulumitest.Graph {
+	t.Helper()
+	g, err := deploy(t, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// file returns one file of a ConfigMap.
+func file(t *testing.T, g *pulumitest.Graph, configMap, name string) string {
+	t.Helper()
+	data := g.One(t, configMapType, "observability-"+configMap).MustInput(t, "data").(map[string]any)
+	text, ok := data[name].(string)
+	if !ok {
+		t.Fatalf("ConfigMap %s has no %s", configMap, name)
+	}
+	return text
+}
+
+func TestEveryChildIsParentedAndUsesTheProvider(t *testing.T) {
+	for _, args := range []Args{devArgs(), prodArgs()} {
+		g := mustDeploy(t, args)
+		component := g.One(t, TypeToken, "observability")
+		for _, r := range g.Resources {
+			if !strings.HasPrefix(r.Type, "kubernetes:") || r.Type == "pulumi:providers:kubernetes" {
+				continue
+			}
+			if r.Parent != component.URN {
+				t.Errorf("%s %s: parent %q, want the component", r.Type, r.Name, r.Parent)
+			}
+			if !strings.Contains(r.Provider, "pulumi:providers:kubernetes::k8s") {
+				t.Errorf("%s %s: provider %q, want the explicit one", r.Type, r.Name, r.Provider)
+			}
+		}
+	}
+}
+
+func TestShapePerEnvironment(t *testing.T) {
+	tests := []struct {
+		name                                              string
+		args                                              Args
+		kafka, elastic, logstash, kibana, jaeger, budgets int
+		protected                                         bool
+		retain                                            string
+		daemonSets                                        int
+	}{
+		{name: "dev", args: devArgs(), kafka: 1, elastic: 1, logstash: 1, kibana: 1, jaeger: 1, budgets: 0, retain: "Delete", daemonSets: 1},
+		{name: "prod", args: prodArgs(), kafka: 3, elastic: 3, logstash: 2, kibana: 2, jaeger: 2, budgets: 5, protected: true, retain: "Retain", daemonSets: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := mustDeploy(t, tt.args)
+			replicas := func(typ, name string) int {
+				return int(g.One(t, typ, "observability-"+name).MustInput(t, "spec.replicas").(float64))
+			}
+			for name, want := range map[string]int{"kafka": tt.kafka, "elasticsearch": tt.elastic, "logstash": tt.logstash} {
+				if got := replicas(statefulSetType, name); got != want {
+					t.Errorf("%s replicas %d, want %d", name, got, want)
+				}
+				sts := g.One(t, statefulSetType, "observability-"+name)
+				if sts.Protect != tt.protected {
+					t.Errorf("%s protected = %v, want %v", name, sts.Protect, tt.protected)
+				}
+				if got := sts.MustInput(t, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted"); got != tt.retain {
+					t.Errorf("%s claims on delete: %v, want %s", name, got, tt.retain)
+				}
+				if got := sts.MustInput(t, "spec.podManagementPolicy"); got != "Parallel" {
+					t.Errorf("%s pods start %v: a quorum needs its peers started together", name, got)
+				}
+			}
+			for name, want := range map[string]int{"kibana": tt.kibana, "jaeger": tt.jaeger} {
+				if got := replicas(deploymentType, name); got != want {
+					t.Errorf("%s replicas %d, want %d", name, got, want)
+				}
+			}
+			if got := len(g.OfType(pdbType)); got != tt.budgets {
+				t.Errorf("%d disruption budgets, want %d", got, tt.budgets)
+			}
+			if got := len(g.OfType(daemonSetType)); got != tt.daemonSets {
+				t.Errorf("%d DaemonSets, want %d:\n%s", got, tt.daemonSets, g)
+			}
+			for _, ns := range g.OfType(namespaceType) {
+				if ns.Protect != tt.protected {
+					t.Errorf("namespace %s protected = %v, want %v", ns.Name, ns.Protect, tt.protected)
+				}
+			}
+			// Spread over zones and hosts only where there is more than one.
+			spread := g.One(t, statefulSetType, "observability-elasticsearch")
+			_, spreads := spread.Input("spec.template.spec.topologySpreadConstraints.0.topologyKey")
+			if spreads != tt.args.HighAvailability {
+				t.Errorf("elasticsearch spread over zones = %v, want %v", spreads, tt.args.HighAvailability)
+			}
+		})
+	}
+}
+
+func TestKafkaReplicationIsConsistent(t *testing.T) {
+	for _, tt := range []struct {
+		args               Args
+		voters, rf, minISR int
+		acks               string
+	}{
+		{devArgs(), 1, 1, 1, "required_acks: 1"},
+		{prodArgs(), 3, 3, 2, "required_acks: -1"},
+	} {
+		g := mustDeploy(t, tt.args)
+		props := file(t, g, "kafka", "server.properties")
+		for _, want := range []string{
+			"process.roles=broker,controller",
+			fmt.Sprintf("default.replication.factor=%d", tt.rf),
+			fmt.Sprintf("min.insync.replicas=%d", tt.minISR),
+			fmt.Sprintf("offsets.topic.replication.factor=%d", tt.rf),
+			"auto.create.topics.enable=false",
+		} {
+			if !strings.Contains(props, want) {
+				t.Errorf("%s: server.properties lacks %q:\n%s", tt.args.Environment, want, props)
+			}
+		}
+		if got := strings.Count(props, "kafka-headless.observability.svc.cluster.local:9093"); got != tt.voters {
+			t.Errorf("%s: %d controller voters, want %d", tt.args.Environment, got, tt.voters)
+		}
+		if strings.Contains(props, "zookeeper") {
+			t.Error("KRaft mode needs no ZooKeeper")
+		}
+		job := g.One(t, jobType, "observability-kafka-topic")
+		script := job.MustInput(t, "spec.template.spec.containers.0.command.2").(string)
+		wantTopic := fmt.Sprintf("--replication-factor %d", tt.rf)
+		if !strings.Contains(script, wantTopic) || !strings.Contains(script, fmt.Sprintf("min.insync.replicas=%d", tt.minISR)) {
+			t.Errorf("%s: topic script does not create the topic with RF %d and min ISR %d:\n%s", tt.args.Environment, tt.rf, tt.minISR, script)
+		}
+		filebeat := file(t, g, "filebeat", "filebeat.yml")
+		for _, want := range []string{`version: "2.1.0"`, "topic: logs", tt.acks, "type: filestream", "- container: ~", "add_kubernetes_metadata"} {
+			if !strings.Contains(filebeat, want) {
+				t.Errorf("%s: filebeat.yml lacks %q:\n%s", tt.args.Environment, want, filebeat)
+			}
+		}
+		if got := strings.Count(filebeat, ".kafka-headless.observability.svc.cluster.local:9092"); got != tt.voters {
+			t.Errorf("%s: Filebeat knows %d brokers, want %d", tt.args.Environment, got, tt.voters)
+		}
+	}
+}
+
+func TestLogstashPipelineAndQueue(t *testing.T) {
+	dev, prod := mustDeploy(t, devArgs()), mustDeploy(t, prodArgs())
+	pipeline := file(t, prod, "logstash", "logstash.conf")
+	for _, want := range []string{
+		"kafka {", `topics => ["logs"]`, "codec => json", "elasticsearch {",
+		`hosts => ["https://elasticsearch.observability.svc.cluster.local:9200"]`,
+		`data_stream_namespace => "prod"`, `password => "${ELASTICSEARCH_PASSWORD}"`, "ssl_certificate_authorities",
+	} {
+		if !strings.Contains(pipeline, want) {
+			t.Errorf("prod pipeline lacks %q:\n%s", want, pipeline)
+		}
+	}
+	if devPipeline := file(t, dev, "logstash", "logstash.conf"); !strings.Contains(devPipeline, "http://elasticsearch.") || strings.Contains(devPipeline, "password") {
+		t.Errorf("dev pipeline should use plain HTTP without credentials:\n%s", devPipeline)
+	}
+	if s := file(t, prod, "logstash", "logstash.yml"); !strings.Contains(s, "queue.type: persisted") {
+		t.Errorf("prod Logstash has no persistent queue:\n%s", s)
+	}
+	claim := prod.One(t, statefulSetType, "observability-logstash").MustInput(t, "spec.volumeClaimTemplates.0.metadata.name")
+	if claim != "data" {
+		t.Errorf("prod Logstash queue claim %v, want data", claim)
+	}
+	if s := file(t, dev, "logstash", "logstash.yml"); !strings.Contains(s, "queue.type: memory") {
+		t.Errorf("dev Logstash should queue in memory:\n%s", s)
+	}
+}
+
+func TestElasticsearchSecurityAndKernelSetting(t *testing.T) {
+	dev, prod := mustDeploy(t, devArgs()), mustDeploy(t, prodArgs())
+	devConfig := file(t, dev, "elasticsearch", "elasticsearch.yml")
+	for _, want := range []string{"xpack.security.enabled: false", "node.store.allow_mmap: false", "discovery.type: single-node"} {
+		if !strings.Contains(devConfig, want) {
+			t.Errorf("dev elasticsearch.yml lacks %q:\n%s", want, devConfig)
+		}
+	}
+	prodConfig := file(t, prod, "elasticsearch", "elasticsearch.yml")
+	for _, want := range []string{
+		"xpack.security.enabled: true", "xpack.security.http.ssl.enabled: true", "xpack.security.transport.ssl.enabled: true",
+		"cluster.initial_master_nodes: [elasticsearch-0, elasticsearch-1, elasticsearch-2]",
+	} {
+		if !strings.Contains(prodConfig, want) {
+			t.Errorf("prod elasticsearch.yml lacks %q:\n%s", want, prodConfig)
+		}
+	}
+	if strings.Contains(prodConfig, "allow_mmap") {
+		t.Error("prod keeps the memory-mapped store; the node-tuning DaemonSet raises vm.max_map_count")
+	}
+	tuning := prod.One(t, daemonSetType, "observability-node-tuning")
+	if got := tuning.MustInput(t, "metadata.namespace"); got != "observability-agents" {
+		t.Errorf("node tuning runs in %v: only the agents namespace admits privileged pods", got)
+	}
+	if script := tuning.MustInput(t, "spec.template.spec.initContainers.0.command.2").(string); !strings.Contains(script, "vm.max_map_count=262144") {
+		t.Errorf("node tuning script: %s", script)
+	}
+	setup := prod.One(t, jobType, "observability-elasticsearch-setup").MustInput(t, "spec.template.spec.containers.0.command.2").(string)
+	for _, want := range []string{`"min_age":"30d"`, "_security/user/kibana_system/_password", "_security/user/logstash_writer", "_security/user/jaeger_writer", "--cacert"} {
+		if !strings.Contains(setup, want) {
+			t.Errorf("prod setup script lacks %q:\n%s", want, setup)
+		}
+	}
+	devSetup := dev.One(t, jobType, "observability-elasticsearch-setup").MustInput(t, "spec.template.spec.containers.0.command.2").(string)
+	if !strings.Contains(devSetup, `"min_age":"7d"`) || strings.Contains(devSetup, "_security") {
+		t.Errorf("dev setup script: want 7 days of retention and no users:\n%s", devSetup)
+	}
+}
+
+func TestJaegerStorage(t *testing.T) {
+	dev, prod := mustDeploy(t, devArgs()), mustDeploy(t, prodArgs())
+	if c := file(t, dev, "jaeger", "config.yaml"); !strings.Contains(c, "memory:") || strings.Contains(c, "elasticsearch:") {
+		t.Errorf("dev Jaeger should store traces in memory:\n%s", c)
+	}
+	c := file(t, prod, "jaeger", "config.yaml")
+	for _, want := range []string{"elasticsearch:", "password: ${env:ELASTICSEARCH_PASSWORD}", "ca_file:", "endpoint: 0.0.0.0:4317", "endpoint: 0.0.0.0:4318"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("prod Jaeger config lacks %q:\n%s", want, c)
+		}
+	}
+	if len(dev.OfType(cronJobType)) != 0 || len(prod.OfType(cronJobType)) != 1 {
+		t.Error("the trace index cleaner belongs with Elasticsearch storage only")
+	}
+}
+
+// TestSecretsStaySecret scans every input of every resource for the elastic
+// password and the TLS key: they may appear only as secrets.
+func TestSecretsStaySecret(t *testing.T) {
+	g := mustDeploy(t, prodArgs())
+	keyLine := strings.Split(testCerts.Key, "\n")[1]
+	for _, r := range g.Resources {
+		plain := fmt.Sprint(stripSecrets(r.Inputs.Mappable()))
+		if strings.Contains(plain, testPassword) || strings.Contains(plain, keyLine) {
+			t.Errorf("%s %s holds secret material outside a secret", r.Type, r.Name)
+		}
+	}
+	secrets := g.OfType(secretType)
+	if len(secrets) == 0 {
+		t.Fatal("prod declares no Secrets")
+	}
+	for _, s := range secrets {
+		data := s.MustInput(t, "stringData").(map[string]any)
+		for key := range data {
+			if !s.Secret("stringData." + key) {
+				t.Errorf("Secret %s: %s is not a Pulumi secret", s.Name, key)
+			}
+		}
+	}
+}
+
+// stripSecrets removes what the engine would encrypt, so only plaintext is left.
+func stripSecrets(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if _, isSecret := v["4dabf18193072939515e22adb298388d"]; isSecret {
+			return nil
+		}
+		out := map[string]any{}
+		for k, x := range v {
+			out[k] = stripSecrets(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = stripSecrets(x)
+		}
+		return out
+	}
+	return v
+}
+
+func TestContainersAreHardened(t *testing.T) {
+	g := mustDeploy(t, prodArgs())
+	for _, typ := range []string{statefulSetType, deploymentType} {
+		for _, r := range g.OfType(typ) {
+			spec := "spec.template.spec."
+			if got := r.MustInput(t, spec+"securityContext.runAsNonRoot"); got != true {
+				t.Errorf("%s: runAsNonRoot %v", r.Name, got)
+			}
+			containers := r.MustInput(t, spec+"containers").([]any)
+			for i := range containers {
+				c := fmt.Sprintf("%scontainers.%d.", spec, i)
+				for path, want := range map[string]any{
+					"securityContext.readOnlyRootFilesystem": true, "securityContext.allowPrivilegeEscalation": false,
+					"securityContext.capabilities.drop.0": "ALL",
+				} {
+					if got := r.MustInput(t, c+path); got != want {
+						t.Errorf("%s: %s = %v, want %v", r.Name, path, got, want)
+					}
+				}
+				for _, path := range []string{"resources.limits.memory", "resources.limits.cpu", "readinessProbe", "livenessProbe", "startupProbe"} {
+					if _, ok := r.Input(c + path); !ok {
+						t.Errorf("%s: container %d has no %s", r.Name, i, path)
+					}
+				}
+				image := r.MustInput(t, c+"image").(string)
+				if !strings.Contains(image, ":") || strings.HasSuffix(image, ":latest") {
+					t.Errorf("%s: image %s is not pinned", r.Name, image)
+				}
+			}
+		}
+	}
+}
+
+// TestNetworkPolicies checks who may talk to whom: each part accepts traffic
+// only from the parts that feed it.
+func TestNetworkPolicies(t *testing.T) {
+	g := mustDeploy(t, prodArgs())
+	sources := func(policy string, rule int) []string {
+		var names []string
+		from, ok := g.One(t, policyType, "observability-"+policy).Input(fmt.Sprintf("spec.ingress.%d.from", rule))
+		if !ok {
+			return nil
+		}
+		for _, peer := range from.([]any) {
+			p := peer.(map[string]any)
+			name := ""
+			if ns, ok := p["namespaceSelector"].(map[string]any); ok {
+				name = ns["matchLabels"].(map[string]any)["kubernetes.io/metadata.name"].(string) + "/"
+			}
+			if pods, ok := p["podSelector"].(map[string]any); ok {
+				name += pods["matchLabels"].(map[string]any)["app.kubernetes.io/name"].(string)
+			}
+			names = append(names, name)
+		}
+		return names
+	}
+	expect := map[string][]string{
+		"kafka":         {"observability-agents/filebeat", "observability/logstash", "observability/kafka-setup", "observability/kafka"},
+		"elasticsearch": {"observability/elasticsearch", "observability/elasticsearch-setup", "observability/logstash", "observability/kibana", "observability/jaeger", "observability/jaeger-index-cleaner"},
+		"kibana":        {"ops/"},
+		"jaeger":        {"greeter/"},
+	}
+	for policy, want := range expect {
+		rule := 0
+		if policy == "jaeger" {
+			rule = len(g.One(t, policyType, "observability-jaeger").MustInput(t, "spec.ingress").([]any)) - 1
+		}
+		if got := sources(policy, rule); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s accepts from %v, want %v", policy, got, want)
+		}
+	}
+	if _, ok := g.One(t, policyType, "observability-logstash").Input("spec.ingress.0"); ok {
+		t.Error("Logstash accepts traffic; nothing feeds it but Kafka, which it pulls from")
+	}
+	for _, ns := range []string{"observability", "observability-agents"} {
+		deny := g.One(t, policyType, "observability"+strings.TrimPrefix(ns, "observability")+"-default-deny")
+		if got := deny.MustInput(t, "spec.policyTypes").([]any); len(got) != 2 {
+			t.Errorf("%s default policy denies %v, want ingress and egress", ns, got)
+		}
+	}
+}
+
+func TestPodSecurityPerNamespace(t *testing.T) {
+	g := mustDeploy(t, devArgs())
+	for name, want := range map[string]string{"observability": "restricted", "observability-agents": "privileged"} {
+		ns := g.One(t, namespaceType, name)
+		if got := ns.MustInput(t, "metadata.labels").(map[string]any)["pod-security.kubernetes.io/enforce"]; got != want {
+			t.Errorf("namespace %s enforces %v, want %s", name, got, want)
+		}
+	}
+	filebeat := g.One(t, daemonSetType, "observability-filebeat")
+	if got := filebeat.MustInput(t, "metadata.namespace"); got != "observability-agents" {
+		t.Errorf("Filebeat in %v", got)
+	}
+	if got := filebeat.MustInput(t, "spec.template.spec.containers.0.securityContext.capabilities.add"); fmt.Sprint(got) != "[DAC_READ_SEARCH]" {
+		t.Errorf("Filebeat capabilities %v, want only DAC_READ_SEARCH", got)
+	}
+	rules := g.One(t, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "observability-filebeat").MustInput(t, "rules.0.verbs")
+	if fmt.Sprint(rules) != "[get list watch]" {
+		t.Errorf("Filebeat may %v; it needs only to read", rules)
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	var got map[string]string
+	_, err := pulumitest.Run(t, "platform", "test", func(ctx *pulumi.Context) error {
+		provider, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
+		if err != nil {
+			return err
+		}
+		o, err := NewObservability(ctx, "observability", devArgs(), provider)
+		if err != nil {
+			return err
+		}
+		pulumi.All(o.KibanaURL, o.JaegerQueryURL, o.OTLPEndpoint, o.KafkaBootstrap, o.ElasticsearchURL).ApplyT(func(v []any) error {
+			got = map[string]string{"kibana": v[0].(string), "jaeger": v[1].(string), "otlp": v[2].(string), "kafka": v[3].(string), "es": v[4].(string)}
+			return nil
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"kibana": "http://kibana.observability.svc.cluster.local:5601",
+		"jaeger": "http://jaeger-query.observability.svc.cluster.local:16686",
+		"otlp":   "http://jaeger-collector.observability.svc.cluster.local:4318",
+		"kafka":  "kafka.observability.svc.cluster.local:9092",
+		"es":     "http://elasticsearch.observability.svc.cluster.local:9200",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("outputs %v, want %v", got, want)
+	}
+}
+
+func TestValidation(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Args)
+		want   string
+	}{
+		{"replication above brokers", func(a *Args) { a.Kafka.ReplicationFactor = 3 }, "kafka.replicationFactor: 3: must be from 1 to kafka.brokers (1)"},
+		{"min ISR above replication", func(a *Args) { a.Kafka.MinInsyncReplicas = 2 }, "kafka.minInsyncReplicas: 2: must be from 1 to kafka.replicationFactor (1)"},
+		{"even brokers", func(a *Args) { a.Kafka.Brokers = 2 }, "kafka.brokers: 2: must be odd"},
+		{"even nodes", func(a *Args) { a.Elasticsearch.Nodes = 2 }, "elasticsearch.nodes: 2: must be odd"},
+		{"retention", func(a *Args) { a.Elasticsearch.RetentionDays = -1 }, "elasticsearch.retentionDays: -1: must be at least 1"},
+		{"storage quantity", func(a *Args) { a.Elasticsearch.Storage.Size = "lots" }, `elasticsearch.storage.size: "lots": must be a positive Kubernetes quantity`},
+		{"memory quantity", func(a *Args) { a.Kibana.Size.Memory = "2GB!" }, `kibana.size.memory: "2GB!": must be a positive Kubernetes quantity`},
+		{"cpu limit below request", func(a *Args) { a.Kafka.Size.CPULimit = "100m" }, `kafka.size.cpuLimit: "100m": must be at least the CPU request "250m"`},
+		{"latest image", func(a *Args) { a.Jaeger.Image = "jaegertracing/jaeger:latest" }, `jaeger.image: "jaegertracing/jaeger:latest": must not use the "latest" tag`},
+		{"memory jaeger replicas", func(a *Args) { a.Jaeger.Replicas = 2 }, "jaeger.replicas: 2: must be 1 with memory storage"},
+		{"jaeger storage", func(a *Args) { a.Jaeger.Storage = "cassandra" }, `jaeger.storage: "cassandra": must be memory or elasticsearch`},
+		{"same namespaces", func(a *Args) { a.AgentsNamespace = "observability" }, `agentsNamespace: "observability": must differ from namespace`},
+		{"security without password", func(a *Args) { on := true; a.Elasticsearch.Security = &on }, `elasticsearch.passwordSecret: "": is required when security is on`},
+		{"ui namespace", func(a *Args) { a.Kibana.UI.AllowFrom = []string{"Ops"} }, `kibana.ui.allowFrom[0]: "Ops": must be a namespace name`},
+		{"prod with one node", func(a *Args) { *a = prodArgs(); a.Elasticsearch.Nodes = 1 }, "elasticsearch.nodes: 1: must be at least 3 in a highly available environment"},
+		{"prod without security", func(a *Args) { *a = prodArgs(); off := false; a.Elasticsearch.Security = &off }, "elasticsearch.security: false: must be on in a highly available environment"},
+		{"prod with plain password", func(a *Args) { *a = prodArgs(); a.ElasticPassword = pulumi.String("x") }, "elasticsearch.passwordSecret: (plain value): must be a Pulumi secret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := devArgs()
+			tt.mutate(&args)
+			g, err := deploy(t, args)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("want error containing %q, got %v", tt.want, err)
+			}
+			if len(g.OfType(statefulSetType)) > 0 {
+				t.Error("resources registered despite invalid arguments")
+			}
+		})
+	}
+}
+
+func TestDerivedSecretsAreStable(t *testing.T) {
+	if kafkaClusterID("observability", "o") != kafkaClusterID("observability", "o") || len(kafkaClusterID("a", "b")) != 22 {
+		t.Error("the Kafka cluster id must be 22 characters and the same on every run")
+	}
+	if kafkaClusterID("a", "b") == kafkaClusterID("a", "c") {
+		t.Error("two stacks share a Kafka cluster id")
+	}
+	if heapOptions("2Gi") != "-Xms1024m -Xmx1024m" {
+		t.Errorf("heap for 2Gi: %s", heapOptions("2Gi"))
+	}
+}
