@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -56,6 +57,8 @@ type Config struct {
 	Drift Drift
 	// GitHub is the repositories the stack governs; nil leaves GitHub alone.
 	GitHub *GitHub
+	// Observability is the logging and tracing stack; nil: none.
+	Observability *Observability
 }
 
 // Drift is config key platform:drift.
@@ -178,6 +181,9 @@ var keys = map[string]any{
 	"services":    new([]Service),
 	"drift":       new(Drift),
 	"github":      new(GitHub),
+	// observability is decoded into Observability, whose fields are the
+	// component's arguments.
+	"observability": new(Observability),
 }
 
 var secretKeyPattern = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
@@ -227,13 +233,15 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 	var services []Service
 	var drift Drift
 	var gh *GitHub
+	var obs *Observability
 	decode(raw, "drift", &drift, &problems)
+	decode(raw, "observability", &obs, &problems)
 	decode(raw, "github", &gh, &problems)
 	decode(raw, "environment", &envName, &problems)
 	decode(raw, "kubernetes", &kubernetes, &problems)
 	decode(raw, "services", &services, &problems)
 
-	cfg := &Config{Environment: Environment(envName), Kubernetes: kubernetes, Secrets: map[string]Secret{}, Commit: env.Commit, Root: env.ProjectRoot, Drift: drift, GitHub: gh}
+	cfg := &Config{Environment: Environment(envName), Kubernetes: kubernetes, Secrets: map[string]Secret{}, Commit: env.Commit, Root: env.ProjectRoot, Drift: drift, GitHub: gh, Observability: obs}
 	switch cfg.Environment {
 	case Dev, Prod, Local:
 		if cfg.Drift.Remediate == nil {
@@ -257,13 +265,16 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 	for _, ref := range gh.secretRefs() {
 		referenced[ref] = true
 	}
+	for _, ref := range obs.elasticSecurityRefs(cfg.Environment) {
+		referenced[ref] = true
+	}
 	for _, name := range slices.Sorted(maps.Keys(raw)) {
 		if _, known := keys[name]; known {
 			continue
 		}
 		switch {
 		case !referenced[name]:
-			problems.Add(key(name), redact(raw[name]), "unknown key: not a platform setting, and no secretEnv, build or github setting refers to it (a typo?)")
+			problems.Add(key(name), redact(raw[name]), "unknown key: not a platform setting, and no secretEnv, build, github or observability setting refers to it (a typo?)")
 		case !raw[name].Secret:
 			problems.Add(key(name), validate.Verbatim("(plain text)"), "is referred to as a secret, so it must be one: set it with `pulumi config set --secret`")
 		default:
@@ -280,6 +291,7 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 	validateKubernetes(cfg, &problems)
 	validateServices(cfg, raw, &problems)
 	validateGitHub(cfg, raw, &problems)
+	validateObservability(cfg, raw, time.Now(), &problems)
 	if err := problems.Err(); err != nil {
 		return nil, fmt.Errorf("invalid stack config (%d problems):\n%w", len(problems), err)
 	}
@@ -396,6 +408,10 @@ func jsonFields(t reflect.Type) map[string]reflect.StructField {
 	fields := map[string]reflect.StructField{}
 	for i := range t.NumField() {
 		f := t.Field(i)
+		if f.Anonymous && f.Tag.Get("json") == "" && f.Type.Kind() == reflect.Struct {
+			maps.Copy(fields, jsonFields(f.Type)) // promoted, as encoding/json does
+			continue
+		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name != "" && name != "-" {
 			fields[name] = f

@@ -49,6 +49,10 @@ func Deploy(ctx *pulumi.Context, cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	telemetry, observed, err := declareObservability(ctx, cfg, provider)
+	if err != nil {
+		return err
+	}
 	services := pulumi.Map{}
 	for _, s := range cfg.Services {
 		img, err := image.NewImage(ctx, s.Name, cfg.imageArgs(s), dockerProvider)
@@ -57,6 +61,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config) error {
 		}
 		args := cfg.workloadArgs(s)
 		args.Image = img.Reference
+		args.Telemetry = telemetry
 		w, err := workload.NewWorkload(ctx, s.Name, args, provider)
 		if err != nil {
 			return err
@@ -77,6 +82,9 @@ func Deploy(ctx *pulumi.Context, cfg *Config) error {
 	ctx.Export("services", services)
 	if repositories != nil {
 		ctx.Export("repositories", repositories)
+	}
+	if observed != nil {
+		ctx.Export("observability", observed)
 	}
 	return nil
 }

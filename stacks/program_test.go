@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"gopkg.in/yaml.v3"
 
+	"github.com/acme/platform/components/observability"
 	"github.com/acme/platform/components/workload"
 	"github.com/acme/platform/internal/pulumitest"
 )
@@ -22,6 +25,22 @@ const localPassphrase = "local-cluster-only"
 
 // testSecrets stand in for the secrets that dev and prod keep in their KMS.
 var testSecrets = map[string]string{"greeterApiToken": "test-token-value", "registryToken": "test-registry-token", "githubToken": "test-github-token"}
+
+// testElasticPassword stands in for prod's elastic password.
+const testElasticPassword = "test-elastic-password"
+
+// prodSecrets stand in for the secrets of prod's Elasticsearch security:
+// the password, and certificates as `platform certs` makes them.
+var prodSecrets = func() map[string]string {
+	certs, err := observability.NewCertificates("observability", 365*24*time.Hour, time.Now())
+	if err != nil {
+		panic(err)
+	}
+	return map[string]string{
+		ElasticPasswordKey: testElasticPassword,
+		ElasticCAKey:       certs.CA, ElasticCertKey: certs.Certificate, ElasticPrivateKeyKey: certs.Key,
+	}
+}()
 
 // loadStackFile reads Pulumi.<stack>.yaml as the engine would hand it to the
 // program: structured values as JSON, secure values decrypted and flagged.
@@ -86,6 +105,11 @@ func stackValues(t *testing.T, stack string) map[string]Value {
 			values[Namespace+":"+k] = Value{Raw: v, Secret: true}
 		}
 	}
+	if stack == "prod" {
+		for k, v := range prodSecrets {
+			values[Namespace+":"+k] = Value{Raw: v, Secret: true}
+		}
+	}
 	return values
 }
 
@@ -141,9 +165,9 @@ func TestProgramPerStack(t *testing.T) {
 			if got, _ := d.Input("spec.template.spec.containers.0.resources.requests.memory"); got != tt.requestsMemory {
 				t.Errorf("memory request %v, want %v", got, tt.requestsMemory)
 			}
-			counts := g.Count()
-			if counts["kubernetes:policy/v1:PodDisruptionBudget"] != tt.pdb || counts["kubernetes:autoscaling/v2:HorizontalPodAutoscaler"] != tt.hpa {
-				t.Errorf("PDBs %d, HPAs %d; want %d, %d", counts["kubernetes:policy/v1:PodDisruptionBudget"], counts["kubernetes:autoscaling/v2:HorizontalPodAutoscaler"], tt.pdb, tt.hpa)
+			pdbs := len(named(g.OfType("kubernetes:policy/v1:PodDisruptionBudget"), "greeter"))
+			if hpas := len(g.OfType("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")); pdbs != tt.pdb || hpas != tt.hpa {
+				t.Errorf("greeter PDBs %d, HPAs %d; want %d, %d", pdbs, hpas, tt.pdb, tt.hpa)
 			}
 			if ns := g.One(t, "kubernetes:core/v1:Namespace", "greeter"); ns.Protect != tt.protected {
 				t.Errorf("namespace protected %v, want %v", ns.Protect, tt.protected)
@@ -190,7 +214,7 @@ func TestProgramPerStack(t *testing.T) {
 				if r.Type == "docker:index/image:Image" || r.Type == "github:index/actionsSecret:ActionsSecret" {
 					continue // hold the registry token, as a secret (checked above and in components/repository)
 				}
-				if strings.Contains(fmt.Sprint(r.Inputs.Mappable()), "test-token-value") {
+				if plain := fmt.Sprint(r.Inputs.Mappable()); strings.Contains(plain, "test-token-value") || strings.Contains(plain, testElasticPassword) {
 					t.Errorf("%s %s carries the secret value in its inputs", r.Type, r.Name)
 				}
 			}
@@ -230,10 +254,21 @@ func TestSeveralServices(t *testing.T) {
 			t.Errorf("service %s in namespace %v", name, ns)
 		}
 	}
-	if n := len(g.OfType("kubernetes:policy/v1:PodDisruptionBudget")); n != 1 {
+	if n := len(named(g.OfType("kubernetes:policy/v1:PodDisruptionBudget"), "greeter", "billing")); n != 1 {
 		t.Errorf("%d PodDisruptionBudgets, want one for the service with 2 replicas", n)
 	}
 	if n := len(g.OfType("pulumi:providers:kubernetes")); n != 1 {
 		t.Errorf("%d Kubernetes providers, want the one shared explicit provider", n)
 	}
+}
+
+// named keeps the resources with the given names.
+func named(resources []pulumitest.Resource, names ...string) []pulumitest.Resource {
+	var out []pulumitest.Resource
+	for _, r := range resources {
+		if slices.Contains(names, r.Name) {
+			out = append(out, r)
+		}
+	}
+	return out
 }

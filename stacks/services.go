@@ -202,3 +202,11 @@ func validateServices(c *Config, raw map[string]Value, problems *validate.Proble
 		problems.AddAll(path+".", args.Validate())
 	}
 }
+
+// serviceNamespace is where a service runs: its own namespace unless config names one.
+func serviceNamespace(s Service) string {
+	if s.Namespace != "" {
+		return s.Namespace
+	}
+	return s.Name
+}

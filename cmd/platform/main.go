@@ -8,11 +8,14 @@
 //	platform destroy  --stack local
 //	platform outputs  --stack local
 //	platform drift    --stack local [--format table|json|markdown] [--remediate]
+//	platform certs    --stack prod [--days 730] [--renew]
 //
 // Exit codes: 0 success; 1 error; 2 changes found where --expect-no-changes
 // said there should be none. drift: 0 clean, 2 drift found (also when
 // --remediate then repaired it), 1 error, never 0 when the engine failed.
-// --events FILE writes every engine event as JSON lines.
+// --events FILE writes every engine event as JSON lines. certs makes
+// Elasticsearch's CA and certificate once and stores them as secret config of
+// the stack, so every later run uses the same ones.
 package main
 
 import (
@@ -22,12 +25,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/acme/platform/internal/drift"
 	"github.com/acme/platform/internal/driver"
@@ -41,7 +46,7 @@ const (
 	exitChanges = 2
 )
 
-const usage = `usage: platform <preview|up|refresh|destroy|outputs|drift> --stack NAME [flags]
+const usage = `usage: platform <preview|up|refresh|destroy|outputs|drift|certs> --stack NAME [flags]
 
 Runs the platform program on the Pulumi engine (Automation API, inline program).
 Exit codes: 0 success, 1 error, 2 changes found with --expect-no-changes;
@@ -60,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	command := args[0]
-	if !slices.Contains([]string{"preview", "up", "refresh", "destroy", "outputs", "drift"}, command) {
+	if !slices.Contains([]string{"preview", "up", "refresh", "destroy", "outputs", "drift", "certs"}, command) {
 		fmt.Fprintf(stderr, "platform: unknown command %q\n%s", command, usage)
 		return exitError
 	}
@@ -75,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	format := flags.String("format", "table", "drift: report format, table, json or markdown")
 	remediate := flags.Bool("remediate", false, "drift: run up --refresh after reporting, if the stack's platform:drift config allows it")
 	eventsFile := flags.String("events", "", "write every engine event to this file as JSON lines")
+	days := flags.Int("days", 730, "certs: how long the certificate is valid (its CA twice as long)")
+	renew := flags.Bool("renew", false, "certs: replace certificates that are still valid")
 	if err := flags.Parse(args[1:]); err != nil {
 		return exitError
 	}
@@ -108,6 +115,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if command == "drift" {
 		return runDrift(ctx, session, *stack, projectDir, *format, *remediate, stdout, stderr)
+	}
+	if command == "certs" {
+		return runCerts(ctx, session, *stack, *days, *renew, stdout, stderr)
 	}
 
 	var changes driver.Changes
@@ -184,6 +194,30 @@ func runDrift(ctx context.Context, s *driver.Session, stack, projectDir, format 
 		}
 	}
 	return report.ExitCode()
+}
+
+// runCerts stores new Elasticsearch certificates in the stack's config.
+func runCerts(ctx context.Context, s *driver.Session, stack string, days int, renew bool, stdout, stderr io.Writer) int {
+	config, err := s.Config(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "platform:", err)
+		return exitError
+	}
+	values, err := stacks.NewCertificateConfig(config, renew, time.Duration(days)*24*time.Hour, time.Now())
+	if errors.Is(err, stacks.ErrCertificatesValid) {
+		fmt.Fprintf(stdout, "stack %q: %v\n", stack, err)
+		return exitOK
+	}
+	if err == nil {
+		err = s.SetSecrets(ctx, values)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "platform: certs of stack %q: %v\n", stack, err)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "stack %q: new Elasticsearch CA and certificate (valid %d days) stored as secrets %s\n",
+		stack, days, strings.Join(slices.Sorted(maps.Keys(values)), ", "))
+	return exitOK
 }
 
 func findProject(dir string) (string, error) {

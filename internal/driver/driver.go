@@ -316,3 +316,13 @@ func sortedChanges(byURN map[string]*Change) Changes {
 
 // ErrChanges is returned when an operation expected to change nothing would.
 var ErrChanges = errors.New("changes found")
+
+// SetSecrets stores values as secret config of the stack, encrypted by the
+// stack's secrets provider, in its stack file.
+func (s *Session) SetSecrets(ctx context.Context, values map[string]string) error {
+	config := auto.ConfigMap{}
+	for k, v := range values {
+		config[k] = auto.ConfigValue{Value: v, Secret: true}
+	}
+	return s.stack.SetAllConfig(ctx, config)
+}

@@ -1,0 +1,169 @@
+package stacks
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acme/platform/components/observability"
+	"github.com/acme/platform/internal/pulumitest"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+)
+
+func TestEveryStackDeclaresObservability(t *testing.T) {
+	for _, tt := range []struct {
+		stack                string
+		elasticNodes, kafkas float64
+		protected            bool
+	}{
+		{"local", 1, 1, false},
+		{"dev", 1, 1, false},
+		{"prod", 3, 3, true},
+	} {
+		t.Run(tt.stack, func(t *testing.T) {
+			g, err := pulumitest.Run(t, "platform", tt.stack, NewProgram(stackValues(t, tt.stack)), pulumitest.InProject(".."))
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.One(t, observability.TypeToken, "observability")
+			es := g.One(t, "kubernetes:apps/v1:StatefulSet", "observability-elasticsearch")
+			if got := es.MustInput(t, "spec.replicas"); got != tt.elasticNodes || es.Protect != tt.protected {
+				t.Errorf("elasticsearch: %v nodes, protected %v; want %v, %v", got, es.Protect, tt.elasticNodes, tt.protected)
+			}
+			if got := g.One(t, "kubernetes:apps/v1:StatefulSet", "observability-kafka").MustInput(t, "spec.replicas"); got != tt.kafkas {
+				t.Errorf("kafka: %v nodes, want %v", got, tt.kafkas)
+			}
+			// The service sends its traces to Jaeger, and may.
+			d := g.One(t, "kubernetes:apps/v1:Deployment", "greeter")
+			var endpoint any
+			for _, e := range d.MustInput(t, "spec.template.spec.containers.0.env").([]any) {
+				if e.(map[string]any)["name"] == "OTEL_EXPORTER_OTLP_ENDPOINT" {
+					endpoint = e.(map[string]any)["value"]
+				}
+			}
+			if endpoint != "http://jaeger-collector.observability.svc.cluster.local:4318" {
+				t.Errorf("greeter sends traces to %v", endpoint)
+			}
+			egress := g.One(t, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "greeter").MustInput(t, "spec.egress").([]any)
+			if !strings.Contains(fmt.Sprint(egress), "observability") {
+				t.Errorf("greeter may not reach the collector: %v", egress)
+			}
+			jaeger := g.One(t, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "observability-jaeger").MustInput(t, "spec.ingress")
+			if !strings.Contains(fmt.Sprint(jaeger), "greeter") {
+				t.Errorf("Jaeger does not accept the greeter's traces: %v", jaeger)
+			}
+		})
+	}
+}
+
+func TestObservabilityConfigProblems(t *testing.T) {
+	expiring, err := observability.NewCertificates("observability", 10*24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		stack  string
+		mutate func(map[string]Value)
+		want   string
+	}{
+		{"prod without the password", "prod", func(v map[string]Value) { delete(v, "platform:elasticPassword") },
+			"platform:elasticPassword: \"\": is required while Elasticsearch security is on (prod always): set it with `pulumi config set --secret platform:elasticPassword <value>`"},
+		{"prod without certificates", "prod", func(v map[string]Value) { delete(v, "platform:elasticsearchKey") },
+			"platform:elasticsearchKey: \"\": is required while Elasticsearch security is on (prod always): make it with `platform certs --stack <stack>`"},
+		{"expiring certificate", "prod", func(v map[string]Value) {
+			v["platform:elasticsearchCa"] = Value{Raw: expiring.CA, Secret: true}
+			v["platform:elasticsearchCertificate"] = Value{Raw: expiring.Certificate, Secret: true}
+			v["platform:elasticsearchKey"] = Value{Raw: expiring.Key, Secret: true}
+		}, "platform:elasticsearchCertificate: [secret]: certificate expires"},
+		{"certificate of another namespace", "prod", func(v map[string]Value) {
+			v["platform:observability"] = Value{Raw: `{"namespace":"logging"}`}
+		}, "platform:elasticsearchCertificate: [secret]: certificate does not serve elasticsearch.logging.svc.cluster.local"},
+		{"prod turns security off", "prod", func(v map[string]Value) {
+			v["platform:observability"] = Value{Raw: `{"elasticsearch":{"security":false}}`}
+		}, "platform:observability.elasticsearch.security: false: must be on in a highly available environment"},
+		{"replication above brokers", "dev", func(v map[string]Value) {
+			v["platform:observability"] = Value{Raw: `{"kafka":{"replicationFactor":2}}`}
+		}, "platform:observability.kafka.replicationFactor: 2: must be from 1 to kafka.brokers (1)"},
+		{"typo in a field", "dev", func(v map[string]Value) {
+			v["platform:observability"] = Value{Raw: `{"elasticsearch":{"retentionDay":7}}`}
+		}, "platform:observability.elasticsearch.retentionDay: 7: unknown field; allowed: image, mmap, nodes, retentionDays, security, size, storage"},
+		{"prod even nodes", "prod", func(v map[string]Value) {
+			v["platform:observability"] = Value{Raw: `{"elasticsearch":{"nodes":4}}`}
+		}, "platform:observability.elasticsearch.nodes: 4: must be odd"},
+		{"dev with a stray password", "dev", func(v map[string]Value) {
+			v["platform:elasticPassword"] = Value{Raw: "x", Secret: true}
+		}, "platform:elasticPassword: [secret]: unknown key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			values := stackValues(t, tt.stack)
+			tt.mutate(values)
+			_, err := Load(values, testEnviron)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("want a problem containing %q, got %v", tt.want, err)
+			}
+			for _, s := range prodSecrets {
+				if strings.Contains(err.Error(), s) {
+					t.Error("the problem quotes a secret")
+				}
+			}
+		})
+	}
+}
+
+func TestObservabilityNamespaceFromConfigAlone(t *testing.T) {
+	values := stackValues(t, "prod")
+	delete(values, "platform:elasticsearchKey") // prod would not load
+	if ns, err := ObservabilityNamespace(values); err != nil || ns != "observability" {
+		t.Errorf("namespace %q, %v", ns, err)
+	}
+	values["platform:observability"] = Value{Raw: `{"namespace":"logging"}`}
+	if ns, _ := ObservabilityNamespace(values); ns != "logging" {
+		t.Errorf("namespace %q, want logging", ns)
+	}
+	delete(values, "platform:observability")
+	if _, err := ObservabilityNamespace(values); err == nil {
+		t.Error("a stack without observability has no certificates to make")
+	}
+}
+
+func TestNewCertificateConfig(t *testing.T) {
+	asWorkspace := func(values map[string]Value) auto.ConfigMap {
+		config := auto.ConfigMap{}
+		for k, v := range values {
+			config[k] = auto.ConfigValue{Value: v.Raw, Secret: v.Secret}
+		}
+		return config
+	}
+	now := time.Now()
+	values := stackValues(t, "prod")
+	if _, err := NewCertificateConfig(asWorkspace(values), false, 730*24*time.Hour, now); !errors.Is(err, ErrCertificatesValid) {
+		t.Errorf("valid certificates replaced without --renew: %v", err)
+	}
+	renewed, err := NewCertificateConfig(asWorkspace(values), true, 730*24*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range renewed {
+		values[k] = Value{Raw: v, Secret: true}
+	}
+	if _, err := Load(values, testEnviron); err != nil {
+		t.Errorf("the stack does not load with the certificates made for it: %v", err)
+	}
+	if renewed[key(ElasticCertKey)] == prodSecrets[ElasticCertKey] {
+		t.Error("--renew kept the old certificate")
+	}
+	delete(values, key(ElasticCAKey))
+	delete(values, key(ElasticCertKey))
+	delete(values, key(ElasticPrivateKeyKey))
+	made, err := NewCertificateConfig(asWorkspace(values), false, 730*24*time.Hour, now)
+	if err != nil || len(made) != 3 {
+		t.Errorf("a stack without certificates got %d keys, %v", len(made), err)
+	}
+	if _, err := NewCertificateConfig(asWorkspace(stackValues(t, "dev")), false, 730*24*time.Hour, now); err == nil || !strings.Contains(err.Error(), "security is off") {
+		t.Errorf("dev has security off and needs no certificates: %v", err)
+	}
+}
