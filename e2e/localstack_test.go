@@ -206,8 +206,58 @@ func testUp(t *testing.T) {
 		t.Errorf("no running pod of greeter: %q", pods)
 	}
 	out := mustPlatform(t, "outputs")
-	if !strings.Contains(out, "greeter.greeter.svc.cluster.local:8080") {
-		t.Errorf("outputs lack the service DNS name:\n%s", out)
+	for _, want := range []string{"greeter.greeter.svc.cluster.local:8080", `"otlpEndpoint": "http://jaeger-collector.observability.svc.cluster.local:4318"`, `"kibanaUrl"`, `"jaegerQueryUrl"`, `"kafkaBootstrap"`, `"elasticsearchUrl"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("outputs lack %s:\n%s", want, out)
+		}
+	}
+	testObservabilityReady(t, ws)
+}
+
+// testObservabilityReady checks, as the API server reports it, that every
+// part of the observability stack is there and ready (the loop above checked
+// the replicas of each), its setup Jobs completed and its volumes bound.
+func testObservabilityReady(t *testing.T, ws []workload) {
+	want := []string{
+		"StatefulSet observability/kafka", "StatefulSet observability/elasticsearch", "StatefulSet observability/logstash",
+		"Deployment observability/kibana", "Deployment observability/jaeger", "DaemonSet observability-agents/filebeat",
+		"Deployment greeter/greeter",
+	}
+	var got []string
+	for _, w := range ws {
+		got = append(got, w.Kind+" "+w.Name)
+	}
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("%s missing; the stack runs %v", w, got)
+		}
+	}
+	for _, w := range ws {
+		if w.Kind == "DaemonSet" && w.Desired != 3 {
+			t.Errorf("%s runs on %d nodes, want all 3", w.Name, w.Desired)
+		}
+	}
+	jobs := string(kubectl(t, "-n", "observability", "get", "jobs", "-o", `jsonpath={range .items[*]}{.metadata.labels.app}={.status.succeeded}{" "}{end}`))
+	for _, job := range []string{"kafka-setup=1", "elasticsearch-setup=1"} {
+		if !strings.Contains(jobs, job) {
+			t.Errorf("setup Job %s not complete: %s", job, jobs)
+		}
+	}
+	claims := string(kubectl(t, "-n", "observability", "get", "pvc", "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.phase}{" "}{end}`))
+	for _, claim := range []string{"data-kafka-0=Bound", "data-elasticsearch-0=Bound"} {
+		if !strings.Contains(claims, claim) {
+			t.Errorf("claim %s: %s", claim, claims)
+		}
+	}
+	for ns, level := range map[string]string{"observability": "restricted", "observability-agents": "privileged"} {
+		labels := string(kubectl(t, "get", "namespace", ns, "-o", "jsonpath={.metadata.labels}"))
+		if !strings.Contains(labels, `"pod-security.kubernetes.io/enforce":"`+level+`"`) {
+			t.Errorf("namespace %s does not enforce %s: %s", ns, level, labels)
+		}
+	}
+	endpoint := string(kubectl(t, "-n", "greeter", "get", "deployment", "greeter", "-o", `jsonpath={.spec.template.spec.containers[0].env[?(@.name=="OTEL_EXPORTER_OTLP_ENDPOINT")].value}`))
+	if endpoint != "http://jaeger-collector.observability.svc.cluster.local:4318" {
+		t.Errorf("greeter sends traces to %q", endpoint)
 	}
 }
 
@@ -392,19 +442,29 @@ func TestDriftOnABrokenBackendExitsOne(t *testing.T) {
 
 func testDestroy(t *testing.T) {
 	mustPlatform(t, "destroy")
-	out := kubectl(t, "get", "namespaces,persistentvolumes,deployments,statefulsets,daemonsets,services", "-A",
+	out := kubectl(t, "get", "namespaces,persistentvolumes,deployments,statefulsets,daemonsets,services,clusterroles,clusterrolebindings", "-A",
 		"-l", "app.kubernetes.io/managed-by=pulumi", "-o", "name")
 	if left := strings.TrimSpace(string(out)); left != "" {
 		t.Fatalf("destroy left objects behind:\n%s", left)
 	}
-	if _, err := env.cluster.Kubectl(t.Context(), nil, "get", "namespace", "greeter"); err == nil {
-		t.Fatal("namespace greeter still exists after destroy")
-	}
-	// No volume claimed from the stack's namespaces may be left either.
-	claims := string(kubectl(t, "get", "persistentvolumes", "-o", `jsonpath={range .items[*]}{.spec.claimRef.namespace}{"\n"}{end}`))
-	for _, ns := range strings.Fields(claims) {
-		if ns == "greeter" {
-			t.Fatalf("destroy left a volume of namespace %s behind", ns)
+	for _, ns := range []string{"greeter", "observability", "observability-agents"} {
+		if _, err := env.cluster.Kubectl(t.Context(), nil, "get", "namespace", ns); err == nil {
+			t.Fatalf("namespace %s still exists after destroy", ns)
 		}
+	}
+	// No volume claimed from the stack's namespaces may be left either: the
+	// local stack is not prod, whose claims are retained. Volumes go once
+	// their claims are gone, which the cluster does after the namespace.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		claims := string(kubectl(t, "get", "persistentvolumes", "-o", `jsonpath={range .items[*]}{.spec.claimRef.namespace}{"\n"}{end}`))
+		left := slices.DeleteFunc(strings.Fields(claims), func(ns string) bool { return ns != "greeter" && ns != "observability" })
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("destroy left volumes of %v behind", left)
+		}
+		time.Sleep(time.Second)
 	}
 }
