@@ -13,6 +13,7 @@ import (
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/platform/components/component"
 	"github.com/acme/platform/components/kube"
 	"github.com/acme/platform/internal/validate"
 )
@@ -140,13 +141,26 @@ func NewImage(ctx *pulumi.Context, name string, args Args, provider pulumi.Provi
 		return nil, fmt.Errorf("image %q: a Docker provider is required to build", name)
 	}
 	img := &Image{}
-	if err := ctx.RegisterComponentResource(TypeToken, name, img, opts...); err != nil {
+	err := component.Register(ctx, TypeToken, name, img, provider, func(children []pulumi.ResourceOption) error {
+		if args.Prebuilt != "" {
+			img.Reference = pulumi.String(args.Prebuilt).ToStringOutput()
+			return nil
+		}
+		built, err := build(ctx, name, args, children)
+		if err != nil {
+			return err
+		}
+		img.Reference = built.RepoDigest
+		return nil
+	}, opts...)
+	if err != nil {
 		return nil, err
 	}
-	if args.Prebuilt != "" {
-		img.Reference = pulumi.String(args.Prebuilt).ToStringOutput()
-		return img, ctx.RegisterResourceOutputs(img, pulumi.Map{"reference": img.Reference})
-	}
+	return img, nil
+}
+
+// build builds and pushes one docker.Image per tag and returns the first.
+func build(ctx *pulumi.Context, name string, args Args, children []pulumi.ResourceOption) (*docker.Image, error) {
 	tags := []string{args.Version}
 	if args.Commit != "" {
 		tags = append(tags, "sha-"+args.Commit[:12])
@@ -169,7 +183,7 @@ func NewImage(ctx *pulumi.Context, name string, args Args, provider pulumi.Provi
 				Username: pulumi.String(args.Username),
 				Password: pulumi.ToSecret(args.Password).(pulumi.StringOutput),
 			},
-		}, pulumi.Parent(img), pulumi.Provider(provider))
+		}, children...)
 		if err != nil {
 			return nil, err
 		}
@@ -177,6 +191,5 @@ func NewImage(ctx *pulumi.Context, name string, args Args, provider pulumi.Provi
 			built = image
 		}
 	}
-	img.Reference = built.RepoDigest
-	return img, ctx.RegisterResourceOutputs(img, pulumi.Map{"reference": img.Reference})
+	return built, nil
 }

@@ -21,6 +21,7 @@ import (
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/platform/components/component"
 	"github.com/acme/platform/components/kube"
 )
 
@@ -65,22 +66,17 @@ func NewObservability(ctx *pulumi.Context, name string, args Args, provider pulu
 		return nil, fmt.Errorf("observability %q: a Kubernetes provider is required", name)
 	}
 	o := &Observability{}
-	if err := ctx.RegisterComponentResource(TypeToken, name, o, opts...); err != nil {
+	err := component.Register(ctx, TypeToken, name, o, provider, func(children []pulumi.ResourceOption) error {
+		b := &builder{ctx: ctx, name: name, args: args, opts: children}
+		if err := b.build(o); err != nil {
+			return fmt.Errorf("observability %q: %w", name, err)
+		}
+		return nil
+	}, opts...)
+	if err != nil {
 		return nil, err
 	}
-	b := &builder{ctx: ctx, name: name, args: args, opts: []pulumi.ResourceOption{pulumi.Parent(o), pulumi.Provider(provider)}}
-	if err := b.build(o); err != nil {
-		return nil, fmt.Errorf("observability %q: %w", name, err)
-	}
-	return o, ctx.RegisterResourceOutputs(o, pulumi.Map{
-		"namespace":        o.Namespace,
-		"kibanaUrl":        o.KibanaURL,
-		"jaegerQueryUrl":   o.JaegerQueryURL,
-		"otlpEndpoint":     o.OTLPEndpoint,
-		"otlpGrpcEndpoint": o.OTLPGRPCEndpoint,
-		"kafkaBootstrap":   o.KafkaBootstrap,
-		"elasticsearchUrl": o.ElasticsearchURL,
-	})
+	return o, nil
 }
 
 // builder declares the children of one Observability.

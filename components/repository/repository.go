@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/acme/platform/components/component"
 	"github.com/pulumi/pulumi-github/sdk/v6/go/github"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -36,26 +37,28 @@ func NewRepository(ctx *pulumi.Context, name string, args Args, provider pulumi.
 		return nil, fmt.Errorf("repository %q: a GitHub provider is required", name)
 	}
 	r := &Repository{}
-	if err := ctx.RegisterComponentResource(TypeToken, name, r, opts...); err != nil {
-		return nil, err
-	}
-	child := []pulumi.ResourceOption{pulumi.Parent(r), pulumi.Provider(provider)}
-	repo, err := github.NewRepository(ctx, name, repositoryArgs(args), append(child, pulumi.Protect(args.Protect))...)
+	err := component.Register(ctx, TypeToken, name, r, provider, func(child []pulumi.ResourceOption) error {
+		repo, err := github.NewRepository(ctx, name, repositoryArgs(args), append(child, pulumi.Protect(args.Protect))...)
+		if err != nil {
+			return err
+		}
+		// Everything else goes with the repository: deleting (archiving) it need
+		// not remove each rule and secret first.
+		child = append(child, pulumi.DeletedWith(repo))
+		b := builder{ctx: ctx, name: name, args: args, repo: repo, opts: child}
+		for _, step := range []func() error{b.rules, b.secrets, b.environments} {
+			if err := step(); err != nil {
+				return fmt.Errorf("repository %q: %w", name, err)
+			}
+		}
+		r.FullName = repo.FullName
+		r.URL = repo.HtmlUrl
+		return nil
+	}, opts...)
 	if err != nil {
 		return nil, err
 	}
-	// Everything else goes with the repository: deleting (archiving) it need
-	// not remove each rule and secret first.
-	child = append(child, pulumi.DeletedWith(repo))
-	b := builder{ctx: ctx, name: name, args: args, repo: repo, opts: child}
-	for _, step := range []func() error{b.rules, b.secrets, b.environments} {
-		if err := step(); err != nil {
-			return nil, fmt.Errorf("repository %q: %w", name, err)
-		}
-	}
-	r.FullName = repo.FullName
-	r.URL = repo.HtmlUrl
-	return r, ctx.RegisterResourceOutputs(r, pulumi.Map{"fullName": r.FullName, "url": r.URL})
+	return r, nil
 }
 
 func repositoryArgs(a Args) *github.RepositoryArgs {

@@ -24,6 +24,7 @@ import (
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/platform/components/component"
 	"github.com/acme/platform/components/kube"
 )
 
@@ -59,21 +60,17 @@ func NewWorkload(ctx *pulumi.Context, name string, args Args, provider pulumi.Pr
 		return nil, fmt.Errorf("workload %q: a Kubernetes provider is required", name)
 	}
 	w := &Workload{}
-	if err := ctx.RegisterComponentResource(TypeToken, name, w, opts...); err != nil {
+	err := component.Register(ctx, TypeToken, name, w, provider, func(children []pulumi.ResourceOption) error {
+		b := builder{ctx: ctx, name: name, args: args, opts: children}
+		if err := b.build(w); err != nil {
+			return fmt.Errorf("workload %q: %w", name, err)
+		}
+		return nil
+	}, opts...)
+	if err != nil {
 		return nil, err
 	}
-	b := builder{ctx: ctx, name: name, args: args, opts: []pulumi.ResourceOption{
-		pulumi.Parent(w), pulumi.Provider(provider),
-	}}
-	if err := b.build(w); err != nil {
-		return nil, fmt.Errorf("workload %q: %w", name, err)
-	}
-	return w, ctx.RegisterResourceOutputs(w, pulumi.Map{
-		"namespace":      w.Namespace,
-		"serviceName":    w.ServiceName,
-		"serviceDns":     w.ServiceDNS,
-		"deploymentName": w.DeploymentName,
-	})
+	return w, nil
 }
 
 // builder declares the children of one Workload.
