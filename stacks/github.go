@@ -5,7 +5,6 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/pulumi/pulumi-github/sdk/v6/go/github"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/acme/platform/components/repository"
@@ -164,11 +163,11 @@ func declareGitHub(ctx *pulumi.Context, c *Config) (pulumi.Map, error) {
 		ctx.Log.Info("GitHub repository management is off for this stack (no platform:github config)", nil)
 		return nil, nil
 	}
-	args := &github.ProviderArgs{Owner: pulumi.String(c.GitHub.Owner)}
+	var token pulumi.StringInput
 	if ref := c.GitHub.TokenSecret; ref != "" {
-		args.Token = c.secret(ref)
+		token = c.secret(ref)
 	}
-	provider, err := github.NewProvider(ctx, "github", args)
+	provider, err := repository.NewProvider(ctx, "github", c.GitHub.Owner, token)
 	if err != nil {
 		return nil, err
 	}

@@ -7,12 +7,11 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/acme/platform/components/image"
+	"github.com/acme/platform/components/kube"
 	"github.com/acme/platform/components/workload"
 )
 
@@ -96,26 +95,16 @@ func dockerProvider(ctx *pulumi.Context, cfg *Config) (pulumi.ProviderResource, 
 		ctx.Log.Info("no image builds in this stack: every service runs a prebuilt image", nil)
 		return nil, nil
 	}
-	p, err := docker.NewProvider(ctx, "docker", &docker.ProviderArgs{})
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+	return image.NewProvider(ctx, "docker")
 }
 
 // kubernetesProvider is the one explicit provider every Kubernetes object uses.
-func kubernetesProvider(ctx *pulumi.Context, cfg *Config) (*kubernetes.Provider, error) {
-	args := &kubernetes.ProviderArgs{}
-	if k := cfg.Kubernetes.Kubeconfig; k != "" {
-		if !filepath.IsAbs(k) {
-			k = filepath.Join(cfg.Root, k)
-		}
-		args.Kubeconfig = pulumi.String(k)
+func kubernetesProvider(ctx *pulumi.Context, cfg *Config) (pulumi.ProviderResource, error) {
+	kubeconfig := cfg.Kubernetes.Kubeconfig
+	if kubeconfig != "" && !filepath.IsAbs(kubeconfig) {
+		kubeconfig = filepath.Join(cfg.Root, kubeconfig)
 	}
-	if cfg.Kubernetes.Context != "" {
-		args.Context = pulumi.String(cfg.Kubernetes.Context)
-	}
-	return kubernetes.NewProvider(ctx, "kubernetes", args)
+	return kube.NewProvider(ctx, "kubernetes", kubeconfig, cfg.Kubernetes.Context)
 }
 
 // ProgramForWorkspace is the platform program for config as an Automation
@@ -124,9 +113,16 @@ func ProgramForWorkspace(config auto.ConfigMap) (pulumi.RunFunc, error) {
 	return NewProgram(workspaceValues(config)), nil
 }
 
-// LoadWorkspace validates config as an Automation API workspace reads it.
-func LoadWorkspace(config auto.ConfigMap, env Environ) (*Config, error) {
-	return Load(workspaceValues(config), env)
+// RemediationAllowed says whether the stack's config lets the drift check
+// remediate (platform:drift.remediate), validating the whole config first.
+// It answers with a plain bool so that the command calling it never touches
+// the component argument types, whose SDK generics cost seconds to compile.
+func RemediationAllowed(config auto.ConfigMap, env Environ) (bool, error) {
+	cfg, err := Load(workspaceValues(config), env)
+	if err != nil {
+		return false, err
+	}
+	return *cfg.Drift.Remediate, nil
 }
 
 func workspaceValues(config auto.ConfigMap) map[string]Value {

@@ -163,10 +163,7 @@ func runDrift(ctx context.Context, s *driver.Session, stack, projectDir, format 
 	if remediate {
 		config, err := s.Config(ctx)
 		if err == nil {
-			var cfg *stacks.Config
-			if cfg, err = stacks.LoadWorkspace(config, stacks.Environ{ProjectRoot: projectDir}); err == nil {
-				allowed = *cfg.Drift.Remediate
-			}
+			allowed, err = stacks.RemediationAllowed(config, stacks.Environ{ProjectRoot: projectDir})
 		}
 		if err != nil {
 			fmt.Fprintln(stderr, "platform:", err)
