@@ -76,6 +76,10 @@ unit: ## unit tests: the program under mocks, the sample service
 fuzz: ## a short fuzz run of the config loader
 	go test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./stacks
 
+.PHONY: bench
+bench: tools platform ## measure builds, tests, the sample service and the local stack; print a table (JSON in bench/results/)
+	$(WITH_ENV) PLATFORM_BINARY=$(BIN)/platform go run ./cmd/bench $(BENCH_FLAGS)
+
 .PHONY: bench-app
 bench-app: ## the sample service's request path (ns/op, allocs/op)
 	cd app && go test -run='^$$' -bench=. -benchtime=2s -count=5 .
