@@ -57,8 +57,11 @@ const (
 	figKubectlDiff  = "kubectl diff of the same objects (whole command)"
 )
 
-// ldflags are the driver's build flags, as the Makefile's PLATFORM_LDFLAGS.
-const ldflags = "-s -w"
+// How the Makefile builds the driver: PLATFORM_LDFLAGS and PLATFORM_GOGC.
+const (
+	ldflags = "-s -w"
+	buildGC = "GOGC=50"
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -195,7 +198,7 @@ func measureBuild(ctx context.Context, o options, r *bench.Report) error {
 	var wall, cpu, rss []float64
 	for i := range o.coldRuns {
 		cache := filepath.Join(o.work, fmt.Sprintf("gocache-%d", i))
-		res, err := mustSucceed(ctx, o.root, []string{"GOCACHE=" + cache}, "go", build...)
+		res, err := mustSucceed(ctx, o.root, []string{"GOCACHE=" + cache, buildGC}, "go", build...)
 		os.RemoveAll(cache)
 		if err != nil {
 			return err
@@ -209,7 +212,7 @@ func measureBuild(ctx context.Context, o options, r *bench.Report) error {
 		r.Add(bench.NewFigure(figColdRSS, "GB", "the largest process of the build (the link)", rss...))
 	}
 
-	if _, err := mustSucceed(ctx, o.root, nil, "go", build...); err != nil { // warm the cache
+	if _, err := mustSucceed(ctx, o.root, []string{buildGC}, "go", build...); err != nil { // warm the cache
 		return err
 	}
 	source := filepath.Join(o.root, "stacks", "program.go")
@@ -233,7 +236,7 @@ func measureBuild(ctx context.Context, o options, r *bench.Report) error {
 		if err := os.WriteFile(overlay, data, 0o644); err != nil {
 			return err
 		}
-		res, err := mustSucceed(ctx, o.root, nil, "go", append([]string{"build", "-overlay=" + overlay}, build[1:]...)...)
+		res, err := mustSucceed(ctx, o.root, []string{buildGC}, "go", append([]string{"build", "-overlay=" + overlay}, build[1:]...)...)
 		if err != nil {
 			return err
 		}
@@ -245,7 +248,7 @@ func measureBuild(ctx context.Context, o options, r *bench.Report) error {
 
 	wall = nil
 	for range o.runs {
-		res, err := mustSucceed(ctx, o.root, nil, "go", build...)
+		res, err := mustSucceed(ctx, o.root, []string{buildGC}, "go", build...)
 		if err != nil {
 			return err
 		}
