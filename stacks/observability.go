@@ -8,6 +8,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/platform/components/component"
 	"github.com/acme/platform/components/observability"
 	"github.com/acme/platform/components/workload"
 	"github.com/acme/platform/internal/validate"
@@ -128,19 +129,23 @@ func declareObservability(ctx *pulumi.Context, c *Config, provider pulumi.Provid
 		return nil, nil, err
 	}
 	telemetry := &workload.Telemetry{Endpoint: o.OTLPEndpoint, Namespace: args.Namespace, Port: observability.OTLPHTTPPort}
-	return telemetry, pulumi.Map{
-		"kibanaUrl":        o.KibanaURL,
-		"jaegerQueryUrl":   o.JaegerQueryURL,
-		"otlpEndpoint":     o.OTLPEndpoint,
-		"kafkaBootstrap":   o.KafkaBootstrap,
-		"elasticsearchUrl": o.ElasticsearchURL,
-	}, nil
+	outputs, err := component.Outputs(o)
+	return telemetry, outputs, err
 }
 
 // ObservabilityNamespace is the namespace the stack's Elasticsearch runs in,
 // read from config alone: certificates are made before the stack's config is
 // complete (prod refuses to load without them).
 func ObservabilityNamespace(values map[string]Value) (string, error) {
+	o, err := decodeObservability(values)
+	if err != nil {
+		return "", err
+	}
+	return o.Args.Defaults().Namespace, nil
+}
+
+// decodeObservability reads platform:observability alone, which must be set.
+func decodeObservability(values map[string]Value) (*Observability, error) {
 	var problems validate.Problems
 	raw := map[string]Value{}
 	if v, ok := values[key("observability")]; ok {
@@ -149,12 +154,12 @@ func ObservabilityNamespace(values map[string]Value) (string, error) {
 	var o *Observability
 	decode(raw, "observability", &o, &problems)
 	if err := problems.Err(); err != nil {
-		return "", err
+		return nil, err
 	}
 	if o == nil {
-		return "", fmt.Errorf("%s is not set: this stack has no Elasticsearch", key("observability"))
+		return nil, fmt.Errorf("%s is not set: this stack has no Elasticsearch", key("observability"))
 	}
-	return o.Args.Defaults().Namespace, nil
+	return o, nil
 }
 
 // NewCertificateConfig makes Elasticsearch's TLS material for a stack whose
@@ -163,13 +168,11 @@ func ObservabilityNamespace(values map[string]Value) (string, error) {
 // that are still good unless renew is set.
 func NewCertificateConfig(config auto.ConfigMap, renew bool, validFor time.Duration, now time.Time) (map[string]string, error) {
 	values := workspaceValues(config)
-	namespace, err := ObservabilityNamespace(values)
+	o, err := decodeObservability(values)
 	if err != nil {
 		return nil, err
 	}
-	var o *Observability
-	var problems validate.Problems
-	decode(map[string]Value{"observability": values[key("observability")]}, "observability", &o, &problems)
+	namespace := o.Args.Defaults().Namespace
 	env := Environment(values[key("environment")].Raw)
 	if len(o.elasticSecurityRefs(env)) == 0 {
 		return nil, fmt.Errorf("Elasticsearch security is off in this stack (%s %s): it needs no certificates", key("environment"), env)
