@@ -6,6 +6,7 @@ package component
 import (
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -14,6 +15,8 @@ import (
 // options every child takes (parented to c, and given the provider when there
 // is one), then registers as c's outputs every field of c tagged
 // `pulumi:"name"`. A tagged field that is not a Pulumi input is an error.
+// Errors say which component failed: `<module> "<name>": ...`, the module
+// being the middle of the type token platform:<module>:<Type>.
 func Register(ctx *pulumi.Context, typ, name string, c pulumi.ComponentResource, provider pulumi.ProviderResource,
 	build func(children []pulumi.ResourceOption) error, opts ...pulumi.ResourceOption) error {
 	if err := ctx.RegisterComponentResource(typ, name, c, opts...); err != nil {
@@ -24,7 +27,7 @@ func Register(ctx *pulumi.Context, typ, name string, c pulumi.ComponentResource,
 		children = append(children, pulumi.Provider(provider))
 	}
 	if err := build(children); err != nil {
-		return err
+		return fmt.Errorf("%s %q: %w", module(typ), name, err)
 	}
 	outputs, err := Outputs(c)
 	if err != nil {
@@ -55,4 +58,13 @@ func Outputs(c any) (pulumi.Map, error) {
 		outputs[tag] = input
 	}
 	return outputs, nil
+}
+
+// module is the middle part of a type token, e.g. "workload" of
+// platform:workload:Workload.
+func module(typ string) string {
+	if parts := strings.Split(typ, ":"); len(parts) == 3 {
+		return parts[1]
+	}
+	return typ
 }

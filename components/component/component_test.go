@@ -72,7 +72,7 @@ func TestRegisterParentsChildrenAndRegistersOutputs(t *testing.T) {
 	_, err = pulumitest.Run(t, "platform", "test", func(ctx *pulumi.Context) error {
 		return Register(ctx, "platform:test:Thing", "t", &thing{}, nil, func([]pulumi.ResourceOption) error { return boom })
 	})
-	if !errors.Is(err, boom) {
-		t.Errorf("build error lost: %v", err)
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), `test "t": boom`) {
+		t.Errorf("build error lost or not said whose: %v", err)
 	}
 }

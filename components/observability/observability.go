@@ -68,10 +68,7 @@ func NewObservability(ctx *pulumi.Context, name string, args Args, provider pulu
 	o := &Observability{}
 	err := component.Register(ctx, TypeToken, name, o, provider, func(children []pulumi.ResourceOption) error {
 		b := &builder{ctx: ctx, name: name, args: args, opts: children}
-		if err := b.build(o); err != nil {
-			return fmt.Errorf("observability %q: %w", name, err)
-		}
-		return nil
+		return b.build(o)
 	}, opts...)
 	if err != nil {
 		return nil, err

@@ -48,7 +48,7 @@ func NewRepository(ctx *pulumi.Context, name string, args Args, provider pulumi.
 		b := builder{ctx: ctx, name: name, args: args, repo: repo, opts: child}
 		for _, step := range []func() error{b.rules, b.secrets, b.environments} {
 			if err := step(); err != nil {
-				return fmt.Errorf("repository %q: %w", name, err)
+				return err
 			}
 		}
 		r.FullName = repo.FullName

@@ -62,10 +62,7 @@ func NewWorkload(ctx *pulumi.Context, name string, args Args, provider pulumi.Pr
 	w := &Workload{}
 	err := component.Register(ctx, TypeToken, name, w, provider, func(children []pulumi.ResourceOption) error {
 		b := builder{ctx: ctx, name: name, args: args, opts: children}
-		if err := b.build(w); err != nil {
-			return fmt.Errorf("workload %q: %w", name, err)
-		}
-		return nil
+		return b.build(w)
 	}, opts...)
 	if err != nil {
 		return nil, err
