@@ -90,8 +90,7 @@ func (b *builder) elasticsearch() error {
 	c.VolumeMounts = mounts
 	// The image's config folder is copied to a writable volume: Elasticsearch
 	// writes its keystore there, and the root filesystem is read-only.
-	prepare := container("prepare-config", e.Image, Size{CPU: "50m", Memory: "64Mi"}, kube.Probes{})
-	prepare.StartupProbe, prepare.LivenessProbe, prepare.ReadinessProbe = nil, nil, nil
+	prepare := task("prepare-config", e.Image, taskSize)
 	prepare.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(
 		"cp -a /usr/share/elasticsearch/config/. /config/ && cp /settings/elasticsearch.yml /config/elasticsearch.yml")}
 	prepare.VolumeMounts = corev1.VolumeMountArray{mount("config", "/config", false), mount("settings", "/settings", true)}
@@ -175,8 +174,7 @@ xpack.security.transport.ssl.certificate_authorities: [certs/ca.crt]
 func (b *builder) elasticSetup(sts pulumi.Resource, secretEnv corev1.EnvVarArray) error {
 	e := b.args.Elasticsearch
 	id := b.elasticSetupID()
-	c := container("setup", e.Image, Size{CPU: "50m", Memory: "64Mi"}, kube.Probes{})
-	c.StartupProbe, c.LivenessProbe, c.ReadinessProbe = nil, nil, nil
+	c := task("setup", e.Image, taskSize)
 	c.Command = pulumi.StringArray{pulumi.String("/bin/bash"), pulumi.String("-c"), pulumi.String(b.setupScript())}
 	c.Env = append(corev1.EnvVarArray{env("ES_URL", pulumi.String(b.elasticURL()))}, secretEnv...)
 	p := pod{id: id, uid: elasticUID, containers: corev1.ContainerArray{c}}

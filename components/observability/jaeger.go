@@ -160,8 +160,7 @@ func (b *builder) indexCleaner() error {
 	if err != nil {
 		return err
 	}
-	c := container("index-cleaner", j.IndexCleanerImage, Size{CPU: "50m", Memory: "64Mi"}, kube.Probes{})
-	c.StartupProbe, c.LivenessProbe, c.ReadinessProbe = nil, nil, nil
+	c := task("index-cleaner", j.IndexCleanerImage, taskSize)
 	c.Args = pulumi.StringArray{pulumi.Sprintf("%d", j.RetentionDays), pulumi.String(b.elasticURL())}
 	if b.secure() {
 		c.Env = corev1.EnvVarArray{

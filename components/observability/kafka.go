@@ -82,8 +82,8 @@ func (b *builder) kafka() error {
 	}
 
 	setup := b.kafkaSetupID()
-	job := container("create-topic", k.Image, Size{CPU: "100m", Memory: "512Mi"}, kube.Probes{})
-	job.StartupProbe, job.LivenessProbe, job.ReadinessProbe = nil, nil, nil
+	// The Kafka tools are a JVM: more than a shell script's taskSize.
+	job := task("create-topic", k.Image, Size{CPU: "100m", Memory: "512Mi"})
 	job.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(topicScript(k, b.host("kafka")))}
 	job.Env = corev1.EnvVarArray{env("KAFKA_HEAP_OPTS", pulumi.String("-Xmx256m")), env("LOG_DIR", pulumi.String("/tmp/logs"))}
 	job.VolumeMounts = corev1.VolumeMountArray{mount("tmp", "/tmp", false)}

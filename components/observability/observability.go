@@ -188,21 +188,31 @@ func (p pod) template() *corev1.PodTemplateSpecArgs {
 	}
 }
 
-// container is a part's main container with the platform's habits: pinned
-// image, restricted security context with a read-only root filesystem,
-// requests and limits, and probes.
+// container is a part's main container with the platform's habits: a
+// task's, plus probes.
 func container(name, image string, size Size, probes kube.Probes) *corev1.ContainerArgs {
+	c := task(name, image, size)
+	c.StartupProbe = probes.StartupProbe()
+	c.LivenessProbe = probes.LivenessProbe()
+	c.ReadinessProbe = probes.ReadinessProbe()
+	return c
+}
+
+// task is a container that runs to completion (a Job's, an init container):
+// pinned image, restricted security context with a read-only root
+// filesystem, requests and limits; no probes, as it serves nothing.
+func task(name, image string, size Size) *corev1.ContainerArgs {
 	return &corev1.ContainerArgs{
 		Name:            pulumi.String(name),
 		Image:           pulumi.String(image),
 		ImagePullPolicy: pulumi.String("IfNotPresent"),
 		SecurityContext: kube.RestrictedContainerSecurityContext(),
 		Resources:       size.resources().Args(),
-		StartupProbe:    probes.StartupProbe(),
-		LivenessProbe:   probes.LivenessProbe(),
-		ReadinessProbe:  probes.ReadinessProbe(),
 	}
 }
+
+// taskSize is what a setup script needs.
+var taskSize = Size{CPU: "50m", Memory: "64Mi"}
 
 func ports(named map[string]int) corev1.ContainerPortArray {
 	out := corev1.ContainerPortArray{}
