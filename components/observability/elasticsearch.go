@@ -99,32 +99,14 @@ func (b *builder) elasticsearch() error {
 		volumes: volumes, spread: b.args.HighAvailability, graceSeconds: 120,
 	}.template()
 
-	if err := b.service("elasticsearch-headless", id, map[string]int{"http": elasticPort, "transport": elasticTransportPort}, true); err != nil {
-		return err
-	}
-	if err := b.service("elasticsearch", id, map[string]int{"http": elasticPort}, false); err != nil {
-		return err
-	}
-	sts, err := b.statefulSet("elasticsearch", id, e.Nodes, template, map[string]Storage{"data": e.Storage}, b.in)
-	if err != nil {
-		return err
-	}
-	if err := b.disruptionBudget("elasticsearch", id, e.Nodes); err != nil {
-		return err
-	}
 	clients := networkingv1.NetworkPolicyPeerArray{
 		b.peer(id), b.peer(b.elasticSetupID()), b.peer(b.logstashID()), b.peer(b.kibanaID()),
 	}
 	if b.args.Jaeger.Storage == StorageElasticsearch {
 		clients = append(clients, b.peer(b.jaegerID()), b.peer(b.indexCleanerID()))
 	}
-	err = b.policy("elasticsearch", b.args.Namespace, id,
-		networkingv1.NetworkPolicyIngressRuleArray{
-			from(clients, elasticPort),
-			from(networkingv1.NetworkPolicyPeerArray{b.peer(id)}, elasticTransportPort),
-		},
-		networkingv1.NetworkPolicyEgressRuleArray{to(networkingv1.NetworkPolicyPeerArray{b.peer(id)}, elasticPort, elasticTransportPort)},
-		b.in)
+	sts, err := b.cluster("elasticsearch", id, e.Nodes, template, e.Storage,
+		clusterPorts{client: "http", clientPort: elasticPort, peer: "transport", peerPort: elasticTransportPort}, clients)
 	if err != nil {
 		return err
 	}

@@ -52,31 +52,12 @@ func (b *builder) kafka() error {
 		id: id, uid: kafkaUID, containers: corev1.ContainerArray{c}, spread: b.args.HighAvailability, graceSeconds: 60,
 		volumes: corev1.VolumeArray{configMapVolume("config", config), emptyDir("tmp", "1Gi")},
 	}.template()
-	if err := b.service("kafka-headless", id, map[string]int{"kafka": kafkaPort, "controller": kafkaControllerPort}, true); err != nil {
-		return err
-	}
-	if err := b.service("kafka", id, map[string]int{"kafka": kafkaPort}, false); err != nil {
-		return err
-	}
-	sts, err := b.statefulSet("kafka", id, k.Brokers, template, map[string]Storage{"data": k.Storage}, b.in)
-	if err != nil {
-		return err
-	}
-	if err := b.disruptionBudget("kafka", id, k.Brokers); err != nil {
-		return err
-	}
-
 	clients := networkingv1.NetworkPolicyPeerArray{
 		kube.PodsPeer(b.args.AgentsNamespace, b.filebeatID().SelectorLabels()),
 		b.peer(b.logstashID()), b.peer(b.kafkaSetupID()), b.peer(id),
 	}
-	err = b.policy("kafka", b.args.Namespace, id,
-		networkingv1.NetworkPolicyIngressRuleArray{
-			from(clients, kafkaPort),
-			from(networkingv1.NetworkPolicyPeerArray{b.peer(id)}, kafkaControllerPort),
-		},
-		networkingv1.NetworkPolicyEgressRuleArray{to(networkingv1.NetworkPolicyPeerArray{b.peer(id)}, kafkaPort, kafkaControllerPort)},
-		b.in)
+	sts, err := b.cluster("kafka", id, k.Brokers, template, k.Storage,
+		clusterPorts{client: "kafka", clientPort: kafkaPort, peer: "controller", peerPort: kafkaControllerPort}, clients)
 	if err != nil {
 		return err
 	}

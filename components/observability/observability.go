@@ -344,6 +344,42 @@ func (b *builder) statefulSet(name string, id kube.Identity, replicas int, templ
 	}, append(opts, pulumi.Protect(b.args.Protect))...)
 }
 
+// clusterPorts are a clustered part's ports: the one its clients use, and the
+// one its members talk to each other on.
+type clusterPorts struct {
+	client, peer         string
+	clientPort, peerPort int
+}
+
+// cluster declares a stateful part whose members form a cluster: a headless
+// Service (each member's own name, both ports), a client Service, the
+// StatefulSet with a "data" volume per member, its disruption budget, and a
+// policy that lets the clients (members among them) reach the client port and
+// only members reach the peer port.
+func (b *builder) cluster(name string, id kube.Identity, members int, template *corev1.PodTemplateSpecArgs, storage Storage,
+	p clusterPorts, clients networkingv1.NetworkPolicyPeerArray) (*appsv1.StatefulSet, error) {
+	both := map[string]int{p.client: p.clientPort, p.peer: p.peerPort}
+	if err := b.service(name+"-headless", id, both, true); err != nil {
+		return nil, err
+	}
+	if err := b.service(name, id, map[string]int{p.client: p.clientPort}, false); err != nil {
+		return nil, err
+	}
+	sts, err := b.statefulSet(name, id, members, template, map[string]Storage{"data": storage}, b.in)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.disruptionBudget(name, id, members); err != nil {
+		return nil, err
+	}
+	self := networkingv1.NetworkPolicyPeerArray{b.peer(id)}
+	err = b.policy(name, b.args.Namespace, id,
+		networkingv1.NetworkPolicyIngressRuleArray{from(clients, p.clientPort), from(self, p.peerPort)},
+		networkingv1.NetworkPolicyEgressRuleArray{to(self, p.clientPort, p.peerPort)},
+		b.in)
+	return sts, err
+}
+
 // deployment declares a stateless part.
 func (b *builder) deployment(name string, id kube.Identity, replicas int, template *corev1.PodTemplateSpecArgs, opts []pulumi.ResourceOption) error {
 	_, err := appsv1.NewDeployment(b.ctx, b.name+"-"+name, &appsv1.DeploymentArgs{
