@@ -13,6 +13,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/platform/components/observability"
 	"github.com/acme/platform/internal/validate"
 )
 
@@ -57,8 +58,10 @@ type Config struct {
 	Drift Drift
 	// GitHub is the repositories the stack governs; nil leaves GitHub alone.
 	GitHub *GitHub
-	// Observability is the logging and tracing stack; nil: none.
-	Observability *Observability
+	// Observability is config key platform:observability, the logging and
+	// tracing stack: the component's arguments, whose JSON names are the keys
+	// (components/observability/args.go documents each). nil: none.
+	Observability *observability.Args
 }
 
 // Drift is config key platform:drift.
@@ -176,14 +179,12 @@ type Egress struct {
 
 // keys lists the structured keys of the project namespace and what each holds.
 var keys = map[string]any{
-	"environment": new(string),
-	"kubernetes":  new(Kubernetes),
-	"services":    new([]Service),
-	"drift":       new(Drift),
-	"github":      new(GitHub),
-	// observability is decoded into Observability, whose fields are the
-	// component's arguments.
-	"observability": new(Observability),
+	"environment":   new(string),
+	"kubernetes":    new(Kubernetes),
+	"services":      new([]Service),
+	"drift":         new(Drift),
+	"github":        new(GitHub),
+	"observability": new(observability.Args),
 }
 
 var secretKeyPattern = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
@@ -233,7 +234,7 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 	var services []Service
 	var drift Drift
 	var gh *GitHub
-	var obs *Observability
+	var obs *observability.Args
 	decode(raw, "drift", &drift, &problems)
 	decode(raw, "observability", &obs, &problems)
 	decode(raw, "github", &gh, &problems)
@@ -265,7 +266,7 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 	for _, ref := range gh.secretRefs() {
 		referenced[ref] = true
 	}
-	for _, ref := range obs.elasticSecurityRefs(cfg.Environment) {
+	for _, ref := range elasticSecurityRefs(obs, cfg.Environment) {
 		referenced[ref] = true
 	}
 	for _, name := range slices.Sorted(maps.Keys(raw)) {
@@ -408,10 +409,6 @@ func jsonFields(t reflect.Type) map[string]reflect.StructField {
 	fields := map[string]reflect.StructField{}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if f.Anonymous && f.Tag.Get("json") == "" && f.Type.Kind() == reflect.Struct {
-			maps.Copy(fields, jsonFields(f.Type)) // promoted, as encoding/json does
-			continue
-		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name != "" && name != "-" {
 			fields[name] = f

@@ -14,13 +14,6 @@ import (
 	"github.com/acme/platform/internal/validate"
 )
 
-// Observability is config key platform:observability: the environment's
-// logging and tracing stack (components/observability.Args documents every
-// field and its defaults). Absent, the stack has none.
-type Observability struct {
-	observability.Args
-}
-
 // The secret config keys of Elasticsearch's security (prod): the elastic
 // user's password, set by hand, and the TLS material that `platform certs`
 // makes once and stores.
@@ -37,7 +30,7 @@ var elasticSecretKeys = []string{ElasticPasswordKey, ElasticCAKey, ElasticCertKe
 // observabilityArgs turns the config into the component's arguments, with
 // this environment's shape and the services as the senders of traces.
 func (c *Config) observabilityArgs() observability.Args {
-	args := c.Observability.Args
+	args := *c.Observability
 	args.Environment = string(c.Environment)
 	args.HighAvailability = c.Environment == Prod
 	args.Protect = environments[c.Environment].protect
@@ -67,11 +60,11 @@ func (c *Config) hasSecrets(keys ...string) bool {
 
 // elasticSecurityRefs are the secret keys the observability config refers to:
 // all four when Elasticsearch security is on.
-func (o *Observability) elasticSecurityRefs(env Environment) []string {
+func elasticSecurityRefs(o *observability.Args, env Environment) []string {
 	if o == nil {
 		return nil
 	}
-	args := o.Args
+	args := *o
 	args.HighAvailability = env == Prod
 	if !*args.Defaults().Elasticsearch.Security {
 		return nil
@@ -86,7 +79,7 @@ func validateObservability(c *Config, raw map[string]Value, now time.Time, probl
 	if c.Observability == nil || c.Environment == "" {
 		return
 	}
-	refs := c.Observability.elasticSecurityRefs(c.Environment)
+	refs := elasticSecurityRefs(c.Observability, c.Environment)
 	missing := false
 	for _, ref := range refs {
 		if _, ok := raw[ref]; !ok {
@@ -141,17 +134,17 @@ func ObservabilityNamespace(values map[string]Value) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return o.Args.Defaults().Namespace, nil
+	return o.Defaults().Namespace, nil
 }
 
 // decodeObservability reads platform:observability alone, which must be set.
-func decodeObservability(values map[string]Value) (*Observability, error) {
+func decodeObservability(values map[string]Value) (*observability.Args, error) {
 	var problems validate.Problems
 	raw := map[string]Value{}
 	if v, ok := values[key("observability")]; ok {
 		raw["observability"] = v
 	}
-	var o *Observability
+	var o *observability.Args
 	decode(raw, "observability", &o, &problems)
 	if err := problems.Err(); err != nil {
 		return nil, err
@@ -172,9 +165,9 @@ func NewCertificateConfig(config auto.ConfigMap, renew bool, validFor time.Durat
 	if err != nil {
 		return nil, err
 	}
-	namespace := o.Args.Defaults().Namespace
+	namespace := o.Defaults().Namespace
 	env := Environment(values[key("environment")].Raw)
-	if len(o.elasticSecurityRefs(env)) == 0 {
+	if len(elasticSecurityRefs(o, env)) == 0 {
 		return nil, fmt.Errorf("Elasticsearch security is off in this stack (%s %s): it needs no certificates", key("environment"), env)
 	}
 	current := observability.Certificates{
