@@ -187,8 +187,6 @@ func mustSucceed(ctx context.Context, dir string, env []string, name string, arg
 	return r, err
 }
 
-func seconds(d time.Duration) float64 { return d.Seconds() }
-
 // measureBuild builds the driver cold (empty build cache; modules stay
 // downloaded) and after one-line edits of stacks/program.go made through
 // -overlay, with the Makefile's flags.
@@ -204,7 +202,7 @@ func measureBuild(ctx context.Context, o options, r *bench.Report) error {
 			return err
 		}
 		fmt.Fprintf(o.log, "bench: cold build %d: %s\n", i+1, res.wall.Round(time.Second))
-		wall, cpu, rss = append(wall, seconds(res.wall)), append(cpu, seconds(res.cpu)), append(rss, float64(res.peakRSS)/1e9)
+		wall, cpu, rss = append(wall, res.wall.Seconds()), append(cpu, res.cpu.Seconds()), append(rss, float64(res.peakRSS)/1e9)
 	}
 	if o.coldRuns > 0 {
 		r.Add(bench.NewFigure("program build, cold: wall", "s", "go build of cmd/platform with an empty GOCACHE", wall...))
@@ -241,7 +239,7 @@ func measureBuild(ctx context.Context, o options, r *bench.Report) error {
 		if err != nil {
 			return err
 		}
-		wall, cpu, rss = append(wall, seconds(res.wall)), append(cpu, seconds(res.cpu)), append(rss, float64(res.peakRSS)/1e9)
+		wall, cpu, rss = append(wall, res.wall.Seconds()), append(cpu, res.cpu.Seconds()), append(rss, float64(res.peakRSS)/1e9)
 	}
 	r.Add(bench.NewFigure(figRebuild, "s", "a changed string in stacks/program.go: compile stacks and cmd/platform, link", wall...))
 	r.Add(bench.NewFigure("program build after a one-line edit: CPU", "s", "user + system", cpu...))
@@ -253,7 +251,7 @@ func measureBuild(ctx context.Context, o options, r *bench.Report) error {
 		if err != nil {
 			return err
 		}
-		wall = append(wall, seconds(res.wall))
+		wall = append(wall, res.wall.Seconds())
 	}
 	r.Add(bench.NewFigure("program build, nothing changed: wall", "s", "", wall...))
 	return nil

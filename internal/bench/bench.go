@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -123,9 +122,7 @@ func show(v float64, unit string) string {
 	switch {
 	case unit == "x":
 		return fmt.Sprintf("%.2fx", v)
-	case unit == "resources" || strings.HasSuffix(unit, "/op") && v >= 100:
-		return fmt.Sprintf("%.0f %s", v, unit)
-	case v >= 100:
+	case unit == "resources" || v >= 100:
 		return fmt.Sprintf("%.0f %s", v, unit)
 	case v >= 10:
 		return fmt.Sprintf("%.1f %s", v, unit)
