@@ -1,14 +1,28 @@
 #!/usr/bin/env bash
-# Builds every tool the project runs from its pinned Go module (tools/*/go.mod)
-# and caches each under $PLATFORM_TOOLS/<name>-<version>/, so a second run costs
-# seconds. Builds run one at a time: the heavy ones need several GB each.
+# Provides every tool the project runs at its pinned version, under
+# $PLATFORM_TOOLS/bin. What is installed already is used as it is; only what
+# is missing is built, from its pinned Go module (tools/*/go.mod), and cached
+# under $PLATFORM_TOOLS/<name>-<version>/, so a second run costs seconds.
+# Builds run one at a time: the heavy ones need several GB each.
 #
-# Usage: scripts/tools.sh [tool...]   (default: all)
+# Usage: scripts/tools.sh [tool...]   tools: pulumi_cli kubernetes_plugin etcd
+#                                     kubernetes kwok actionlint (default: all)
+#        scripts/tools.sh sources     fetch every module whose files a build
+#                                     reads and check those files are there
+#
+# Environment:
+#   PLATFORM_PULUMI      a Pulumi CLI to use; refused unless it is the pinned version
+#   PLATFORM_K8S_PLUGIN  a pulumi-resource-kubernetes binary of the pinned version to install
+#   PLATFORM_OFFLINE=1   never try to download the released Kubernetes plugin
+#   PLATFORM_DOWNLOAD_TIMEOUT  seconds the download may take before building instead (30)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/env.sh
 source "$root/scripts/env.sh"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'tools: %s\n' "$*" >&2; exit 1; }
 
 # version MODULE_DIR MODULE prints the version that tools/MODULE_DIR/go.mod pins for MODULE.
 version() {
@@ -16,7 +30,21 @@ version() {
 		"$root/tools/$1/go.mod"
 }
 
-log() { printf '==> %s\n' "$*" >&2; }
+# module_dir MODULE_DIR MODULE downloads MODULE at the version tools/MODULE_DIR
+# pins and prints where its files are. Every read of a module's files goes
+# through here: on a fresh machine the module cache is empty until a download.
+module_dir() {
+	(cd "$root/tools/$1" && go mod download "$2" && go list -m -f '{{.Dir}}' "$2")
+}
+
+# require_files DIR FILE... fails, naming the file, unless each exists in DIR.
+require_files() {
+	local dir=$1 f
+	shift
+	for f in "$@"; do
+		[[ -s "$dir/$f" ]] || die "$f is missing from $dir"
+	done
+}
 
 # build NAME VERSION MODULE_DIR LDFLAGS [BINARY=]PACKAGE... builds each package's binary
 # into $PLATFORM_TOOLS/NAME-VERSION/ unless that folder is complete already.
@@ -42,31 +70,94 @@ build() {
 	log "built $name $version in $((SECONDS - start))s"
 }
 
-pulumi_cli() {
-	build pulumi "$PULUMI_VERSION" pulumi \
-		"-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
-		github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-	ln -sfn "$PLATFORM_TOOLS/pulumi-$PULUMI_VERSION/pulumi" "$PLATFORM_TOOLS/bin/pulumi"
+# cli_version BINARY prints the version a Pulumi CLI reports, or nothing.
+cli_version() {
+	"$1" version 2>/dev/null | head -c 64 | tr -d '[:space:]' || true
 }
 
+# pulumi_cli links $PLATFORM_TOOLS/bin/pulumi to the pinned CLI: the one
+# PLATFORM_PULUMI names (which must be that version), else a `pulumi` on PATH
+# of that version, else a build from tools/pulumi.
+pulumi_cli() {
+	local want="$PULUMI_VERSION" link="$PLATFORM_TOOLS/bin/pulumi" found got
+	if [[ -n ${PLATFORM_PULUMI:-} ]]; then
+		[[ -x $PLATFORM_PULUMI ]] || die "PLATFORM_PULUMI=$PLATFORM_PULUMI is not an executable file"
+		got=$(cli_version "$PLATFORM_PULUMI")
+		[[ $got == "$want" ]] || die "PLATFORM_PULUMI=$PLATFORM_PULUMI is Pulumi ${got:-of unknown version}; this project pins $want (tools/pulumi/go.mod): point it at $want, or unset it to build $want"
+		ln -sfn "$PLATFORM_PULUMI" "$link"
+		return 0
+	fi
+	found=$(PATH=$(without_tools_bin "$PATH") command -v pulumi || true)
+	if [[ -n $found ]]; then
+		got=$(cli_version "$found")
+		if [[ $got == "$want" ]]; then
+			log "using the installed Pulumi CLI $got ($found)"
+			ln -sfn "$found" "$link"
+			return 0
+		fi
+		log "not using $found: it is Pulumi ${got:-of unknown version}, this project pins $want"
+	fi
+	build pulumi "$want" pulumi \
+		"-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$want" \
+		github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+	ln -sfn "$PLATFORM_TOOLS/pulumi-$want/pulumi" "$link"
+}
+
+# without_tools_bin PATH prints PATH without $PLATFORM_TOOLS/bin.
+without_tools_bin() {
+	local IFS=: out=() d
+	for d in $1; do
+		[[ $d == "$PLATFORM_TOOLS/bin" ]] || out+=("$d")
+	done
+	printf '%s' "${out[*]}"
+}
+
+# kubernetes_plugin_sources prints the provider module's directory once the
+# files its build embeds are there (upstream's main embeds generated files
+# that the module zip ships beside it).
+kubernetes_plugin_sources() {
+	local dir
+	dir=$(module_dir pulumi-kubernetes github.com/pulumi/pulumi-kubernetes/provider/v4)
+	require_files "$dir" cmd/pulumi-resource-kubernetes/schema.json cmd/pulumi-resource-kubernetes/terraform-mapping.json
+	printf '%s\n' "$dir"
+}
+
+# kubernetes_plugin installs the pinned Kubernetes resource plugin into
+# PULUMI_HOME, taking the first that works: installed there already; the binary
+# PLATFORM_K8S_PLUGIN names; the user's own Pulumi home; the released plugin,
+# downloaded within a short timeout; a build from the provider module.
 kubernetes_plugin() {
 	pulumi_cli
-	local dir="$root/tools/pulumi-kubernetes" module_dir
-	if [[ ! -f "$PLATFORM_TOOLS/pulumi-kubernetes-$K8S_PLUGIN_VERSION/.complete" ]]; then
-		# The module ships the schema and mapping beside its own main; copy them for go:embed.
-		module_dir=$(cd "$dir" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)
+	local v=$K8S_PLUGIN_VERSION
+	local plugin_dir="plugins/resource-kubernetes-v$v" binary=pulumi-resource-kubernetes
+	[[ -x "$PULUMI_HOME/$plugin_dir/$binary" ]] && return 0
+	local user_plugin="${PLATFORM_USER_PULUMI_HOME:-$HOME/.pulumi}/$plugin_dir/$binary"
+	for candidate in "${PLATFORM_K8S_PLUGIN:-}" "$user_plugin"; do
+		if [[ -n $candidate && -x $candidate ]]; then
+			log "installing the Kubernetes plugin $v from $candidate"
+			pulumi plugin install resource kubernetes "$v" --file "$candidate" >&2
+			return 0
+		fi
+	done
+	if [[ ${PLATFORM_OFFLINE:-} != 1 ]]; then
+		log "downloading the released Kubernetes plugin $v (at most ${PLATFORM_DOWNLOAD_TIMEOUT:-30}s; PLATFORM_OFFLINE=1 skips this)"
+		if timeout "${PLATFORM_DOWNLOAD_TIMEOUT:-30}" pulumi plugin install resource kubernetes "$v" >&2 2>/dev/null; then
+			return 0
+		fi
+		log "no download: building the Kubernetes plugin $v from its module instead"
+	fi
+	local dir="$root/tools/pulumi-kubernetes" module
+	if [[ ! -f "$PLATFORM_TOOLS/pulumi-kubernetes-$v/.complete" ]]; then
+		module=$(kubernetes_plugin_sources)
 		mkdir -p "$dir/schema"
-		install -m 0644 "$module_dir/cmd/pulumi-resource-kubernetes/schema.json" \
-			"$module_dir/cmd/pulumi-resource-kubernetes/terraform-mapping.json" "$dir/schema/"
+		install -m 0644 "$module/cmd/pulumi-resource-kubernetes/schema.json" \
+			"$module/cmd/pulumi-resource-kubernetes/terraform-mapping.json" "$dir/schema/"
 	fi
-	build pulumi-kubernetes "$K8S_PLUGIN_VERSION" pulumi-kubernetes \
-		"-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PLUGIN_VERSION" \
+	build pulumi-kubernetes "$v" pulumi-kubernetes \
+		"-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$v" \
 		pulumi-kubernetes=.
-	local binary="$PLATFORM_TOOLS/pulumi-kubernetes-$K8S_PLUGIN_VERSION/pulumi-kubernetes"
-	if [[ ! -x "$PULUMI_HOME/plugins/resource-kubernetes-v$K8S_PLUGIN_VERSION/pulumi-resource-kubernetes" ]]; then
-		log "installing resource plugin kubernetes $K8S_PLUGIN_VERSION into ${PULUMI_HOME#"$root"/}"
-		pulumi plugin install resource kubernetes "$K8S_PLUGIN_VERSION" --file "$binary" >&2
-	fi
+	log "installing the Kubernetes plugin $v into ${PULUMI_HOME#"$root"/}"
+	pulumi plugin install resource kubernetes "$v" --file "$PLATFORM_TOOLS/pulumi-kubernetes-$v/pulumi-kubernetes" >&2
 }
 
 kubernetes() {
@@ -88,19 +179,31 @@ etcd() {
 	ln -sfn "$PLATFORM_TOOLS/etcd-$v/etcd" "$PLATFORM_TOOLS/bin/etcd"
 }
 
+# kwok's stage files, as released: kwok standalone has no default stages.
+kwok_stage_files=(
+	node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml
+	pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml
+	volume/fast/pvc-provision.yaml volume/fast/pv-bind.yaml volume/fast/pvc-delete.yaml volume/fast/pv-delete.yaml
+)
+
+# kwok_sources prints the folder of kwok's stage files once they are there.
+kwok_sources() {
+	local dir
+	dir=$(module_dir kwok sigs.k8s.io/kwok)/kustomize/stage
+	require_files "$dir" "${kwok_stage_files[@]}"
+	printf '%s\n' "$dir"
+}
+
 kwok() {
 	local v
 	v=$(version kwok sigs.k8s.io/kwok)
 	build kwok "$v" kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=$v" sigs.k8s.io/kwok/cmd/kwok
 	ln -sfn "$PLATFORM_TOOLS/kwok-$v/kwok" "$PLATFORM_TOOLS/bin/kwok"
-	# kwok standalone has no default stages: take upstream's from the module, as released.
-	local stages="$PLATFORM_TOOLS/kwok-$v/stages.yaml" module_dir
+	local stages="$PLATFORM_TOOLS/kwok-$v/stages.yaml" dir f
 	if [[ ! -s "$stages" ]]; then
-		module_dir=$(cd "$root/tools/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage
-		for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
-			pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml \
-			volume/fast/pvc-provision.yaml volume/fast/pv-bind.yaml volume/fast/pvc-delete.yaml volume/fast/pv-delete.yaml; do
-			cat "$module_dir/$f"
+		dir=$(kwok_sources)
+		for f in "${kwok_stage_files[@]}"; do
+			cat "$dir/$f"
 			printf -- '---\n'
 		done > "$stages.tmp"
 		mv "$stages.tmp" "$stages"
@@ -115,9 +218,19 @@ actionlint() {
 	ln -sfn "$PLATFORM_TOOLS/actionlint-$v/actionlint" "$PLATFORM_TOOLS/bin/actionlint"
 }
 
+# sources checks, without building anything, that every module file a build
+# reads arrives with a download: run it against an empty GOMODCACHE.
+sources() {
+	kubernetes_plugin_sources
+	kwok_sources
+}
+
 mkdir -p "$PLATFORM_TOOLS/bin"
 tools=("$@")
 [[ ${#tools[@]} -gt 0 ]] || tools=(pulumi_cli kubernetes_plugin etcd kubernetes kwok actionlint)
 for t in "${tools[@]}"; do
-	"$t"
+	case $t in
+	pulumi_cli | kubernetes_plugin | etcd | kubernetes | kwok | actionlint | sources) "$t" ;;
+	*) die "unknown tool $t; known: pulumi_cli kubernetes_plugin etcd kubernetes kwok actionlint sources" ;;
+	esac
 done

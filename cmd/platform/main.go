@@ -9,6 +9,7 @@
 //	platform outputs  --stack local
 //	platform drift    --stack local [--format table|json|markdown] [--remediate]
 //	platform certs    --stack prod [--days 730] [--renew]
+//	platform cancel   --stack local
 //
 // Exit codes: 0 success; 1 error; 2 changes found where --expect-no-changes
 // said there should be none. drift: 0 clean, 2 drift found (also when
@@ -16,6 +17,14 @@
 // --events FILE writes every engine event as JSON lines. certs makes
 // Elasticsearch's CA and certificate once and stores them as secret config of
 // the stack, so every later run uses the same ones.
+//
+// Runs are crash-safe: the engine and its plugins die with the driver (see
+// internal/driver's supervisor); SIGINT or SIGTERM lets the engine finish
+// what it started and stop, a second one stops it at once. Every command
+// first removes locks left by runs whose process is gone on this host, and
+// up, refresh and destroy clear the operations such a run left pending (up
+// then refreshes). cancel removes the stack's locks unless a live process
+// here holds one.
 package main
 
 import (
@@ -46,7 +55,7 @@ const (
 	exitChanges = 2
 )
 
-const usage = `usage: platform <preview|up|refresh|destroy|outputs|drift|certs> --stack NAME [flags]
+const usage = `usage: platform <preview|up|refresh|destroy|outputs|drift|certs|cancel> --stack NAME [flags]
 
 Runs the platform program on the Pulumi engine (Automation API, inline program).
 Exit codes: 0 success, 1 error, 2 changes found with --expect-no-changes;
@@ -54,18 +63,28 @@ drift: 0 clean, 2 drift found, 1 error.
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	ctx, cancel := context.WithCancel(context.Background())
+	abort := make(chan struct{})
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-signals
+		fmt.Fprintf(os.Stderr, "platform: %v: the engine finishes the operations in flight and stops; signal again to stop it at once\n", s)
+		cancel()
+		s = <-signals
+		fmt.Fprintf(os.Stderr, "platform: %v: stopping the engine now; the next run clears what it leaves pending\n", s)
+		close(abort)
+	}()
+	os.Exit(run(ctx, abort, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprint(stderr, usage)
 		return exitError
 	}
 	command := args[0]
-	if !slices.Contains([]string{"preview", "up", "refresh", "destroy", "outputs", "drift", "certs"}, command) {
+	if !slices.Contains([]string{"preview", "up", "refresh", "destroy", "outputs", "drift", "certs", "cancel"}, command) {
 		fmt.Fprintf(stderr, "platform: unknown command %q\n%s", command, usage)
 		return exitError
 	}
@@ -94,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "platform:", err)
 		return exitError
 	}
-	opts := driver.Options{ProjectDir: projectDir, Stack: *stack, Program: stacks.ProgramForWorkspace, Progress: stdout}
+	opts := driver.Options{ProjectDir: projectDir, Stack: *stack, Program: stacks.ProgramForWorkspace, Progress: stdout, Abort: abort}
 	if *eventsFile != "" {
 		f, err := os.Create(*eventsFile)
 		if err != nil {
@@ -112,6 +131,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "platform:", err)
 		return exitError
+	}
+	if command == "cancel" {
+		return runCancel(ctx, session, *stack, stdout, stderr)
+	}
+	// A run that changes the stack clears what a killed run left pending.
+	mutates := command == "up" || command == "refresh" && !*previewOnly || command == "destroy" || command == "drift" && *remediate
+	recovery, err := session.Recover(ctx, mutates)
+	reportRecovery(stderr, *stack, recovery)
+	if err != nil {
+		fmt.Fprintf(stderr, "platform: recovering stack %q: %v\n", *stack, err)
+		return exitError
+	}
+	if recovery.NeedsRefresh() && command == "up" && !*refresh {
+		fmt.Fprintln(stderr, "platform: refreshing before the update: the cleared operations may or may not have happened")
+		*refresh = true
 	}
 	if command == "drift" {
 		return runDrift(ctx, session, *stack, projectDir, *format, *remediate, stdout, stderr)
@@ -140,6 +174,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "platform: %s of stack %q failed: %v\n", command, *stack, err)
+		if strings.Contains(err.Error(), "currently locked") {
+			fmt.Fprintf(stderr, "platform: another run holds the lock; once it has ended, `platform cancel --stack %s` removes the lock\n", *stack)
+		}
 		return exitError
 	}
 	if *expectNoChanges && len(changes) > 0 {
@@ -148,6 +185,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "  %-8s %s %s\n", c.Op, c.URN, strings.Join(c.Paths, ", "))
 		}
 		return exitChanges
+	}
+	return exitOK
+}
+
+// reportRecovery says what was done to recover from a killed run.
+func reportRecovery(w io.Writer, stack string, r driver.Recovery) {
+	for _, l := range r.RemovedLocks {
+		fmt.Fprintf(w, "platform: removed the lock on stack %q left by a run that no longer exists (%s)\n", stack, l)
+	}
+	if len(r.ClearedOperations) > 0 {
+		fmt.Fprintf(w, "platform: cleared %d operations a killed run left pending on stack %q:\n", len(r.ClearedOperations), stack)
+		for _, op := range r.ClearedOperations {
+			fmt.Fprintf(w, "  %-9s %s\n", op.Type, op.URN)
+		}
+	}
+}
+
+// runCancel removes the stack's locks unless a live process here holds one.
+func runCancel(ctx context.Context, s *driver.Session, stack string, stdout, stderr io.Writer) int {
+	locks, err := s.Cancel(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "platform: cancel of stack %q: %v\n", stack, err)
+		return exitError
+	}
+	if len(locks) == 0 {
+		fmt.Fprintf(stdout, "stack %q: no lock to remove\n", stack)
+	}
+	for _, l := range locks {
+		fmt.Fprintf(stdout, "stack %q: removed the lock of %s\n", stack, l)
 	}
 	return exitOK
 }

@@ -20,7 +20,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"drift", "--stack", "local", "--cwd", "/nonexistent-project"}, "platform:"},
 	} {
 		var stdout, stderr bytes.Buffer
-		if code := run(t.Context(), tt.args, &stdout, &stderr); code != exitError {
+		if code := run(t.Context(), nil, tt.args, &stdout, &stderr); code != exitError {
 			t.Errorf("%v: exit %d, want %d", tt.args, code, exitError)
 		}
 		if !strings.Contains(stderr.String(), tt.want) {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
@@ -41,6 +42,9 @@ type Options struct {
 	// Events, when set, receives every engine event as a line of JSON
 	// (for debugging, and to record test fixtures).
 	Events io.Writer
+	// Abort, once closed, stops a running engine at once instead of letting
+	// it finish the operations in flight (as cancelling the context does).
+	Abort <-chan struct{}
 }
 
 // StateDir is the local file backend's folder (git-ignored), used unless
@@ -52,6 +56,9 @@ type Session struct {
 	stack    auto.Stack
 	progress io.Writer
 	events   io.Writer
+	project  string
+	// stateDir is the folder of a file backend ("" for other backends).
+	stateDir string
 }
 
 // Open selects the stack, creating it in the backend when it is new, and
@@ -62,16 +69,26 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 		return nil, err
 	}
 	env := map[string]string{}
-	if os.Getenv("PULUMI_BACKEND_URL") == "" {
+	backend := os.Getenv("PULUMI_BACKEND_URL")
+	if backend == "" {
 		state := filepath.Join(root, StateDir)
 		if err := os.MkdirAll(state, 0o700); err != nil {
 			return nil, err
 		}
-		env["PULUMI_BACKEND_URL"] = "file://" + state
+		backend = "file://" + state
+		env["PULUMI_BACKEND_URL"] = backend
 	}
-	ws, err := auto.NewLocalWorkspace(ctx, auto.WorkDir(root), auto.EnvVars(env))
+	cli, err := newSupervisedCLI(opts.Abort)
+	if err != nil {
+		return nil, fmt.Errorf("finding the Pulumi CLI (scripts/tools.sh provides it): %w", err)
+	}
+	ws, err := auto.NewLocalWorkspace(ctx, auto.WorkDir(root), auto.EnvVars(env), auto.Pulumi(cli))
 	if err != nil {
 		return nil, fmt.Errorf("opening workspace %s: %w", root, err)
+	}
+	project, err := ws.ProjectSettings(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", filepath.Join(root, "Pulumi.yaml"), err)
 	}
 	stack, err := auto.UpsertStack(ctx, opts.Stack, ws)
 	if err != nil {
@@ -90,7 +107,24 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
-	return &Session{stack: stack, progress: progress, events: opts.Events}, nil
+	return &Session{
+		stack: stack, progress: progress, events: opts.Events,
+		project: string(project.Name), stateDir: fileBackendDir(backend),
+	}, nil
+}
+
+// fileBackendDir is the folder a file:// backend URL names, or "".
+func fileBackendDir(url string) string {
+	dir, ok := strings.CutPrefix(url, "file://")
+	if !ok {
+		return ""
+	}
+	if strings.HasPrefix(dir, "~") {
+		if home, err := os.UserHomeDir(); err == nil {
+			dir = home + dir[1:]
+		}
+	}
+	return filepath.Clean(dir)
 }
 
 // Change is one resource that an operation would change, or did.

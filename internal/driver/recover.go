@@ -1,0 +1,221 @@
+package driver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+)
+
+// Lock is a file backend's lock on a stack, as the engine writes it
+// (pkg/backend/diy/lock.go: the pid is the engine's, the CLI process).
+type Lock struct {
+	Path      string    `json:"-"`
+	Pid       int       `json:"pid"`
+	Username  string    `json:"username"`
+	Hostname  string    `json:"hostname"`
+	Timestamp time.Time `json:"timestamp"`
+}
+
+func (l Lock) String() string {
+	return fmt.Sprintf("pid %d, %s@%s, since %s", l.Pid, l.Username, l.Hostname, l.Timestamp.Format(time.RFC3339))
+}
+
+// Stale says whether the process holding the lock is known to be gone: it ran
+// on this host and no process has its pid. A lock of another host, or of a
+// live process, is never stale.
+func (l Lock) Stale(host string) bool {
+	if l.Hostname != host || l.Pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(l.Pid, 0)
+	return errors.Is(err, syscall.ESRCH)
+}
+
+// Recovery is what Recover found and did.
+type Recovery struct {
+	// RemovedLocks are locks whose process no longer exists.
+	RemovedLocks []Lock
+	// ClearedOperations are operations a killed run left pending.
+	ClearedOperations []PendingOperation
+}
+
+// PendingOperation is an operation the engine started and never saw finish.
+type PendingOperation struct {
+	Type string // creating, updating, deleting, reading, importing
+	URN  string
+}
+
+// NeedsRefresh says whether the next update must read the resources back
+// first: a cleared operation may or may not have happened.
+func (r Recovery) NeedsRefresh() bool { return len(r.ClearedOperations) > 0 }
+
+// Recover makes the stack usable again after a run that was killed: it
+// removes locks whose process is gone (file backends only; other backends
+// keep their own locks) and, with operations, clears the operations the
+// killed run left pending. A lock of a live process or another host is left
+// alone: the engine then refuses to run, and `platform cancel` is the way out.
+func (s *Session) Recover(ctx context.Context, operations bool) (Recovery, error) {
+	var r Recovery
+	locks, err := s.Locks()
+	if err != nil {
+		return r, err
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return r, err
+	}
+	for _, l := range locks {
+		if !l.Stale(host) {
+			continue
+		}
+		if err := os.Remove(l.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return r, fmt.Errorf("removing the stale lock %s: %w", l.Path, err)
+		}
+		r.RemovedLocks = append(r.RemovedLocks, l)
+	}
+	if !operations {
+		return r, nil
+	}
+	r.ClearedOperations, err = s.clearPendingOperations(ctx)
+	return r, err
+}
+
+// Locks lists the locks on the stack in a file backend (none elsewhere).
+func (s *Session) Locks() ([]Lock, error) {
+	if s.stateDir == "" {
+		return nil, nil
+	}
+	// Project-scoped stacks lock under locks/<org>/<project>/<stack>/<id>.json.
+	paths, err := filepath.Glob(filepath.Join(s.stateDir, ".pulumi", "locks", "*", s.project, s.stack.Name(), "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var locks []Lock
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // released meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		l := Lock{Path: p}
+		if err := json.Unmarshal(data, &l); err != nil {
+			return nil, fmt.Errorf("reading the lock %s: %w", p, err)
+		}
+		locks = append(locks, l)
+	}
+	return locks, nil
+}
+
+// ErrLockHeld is returned by Cancel when a live process on this host holds
+// the stack's lock: stop that process instead.
+var ErrLockHeld = errors.New("the stack's lock is held by a running process")
+
+// Cancel removes the stack's locks, as `pulumi cancel` does, unless a live
+// process on this host holds one. A lock of another host is removed: saying
+// cancel is the operator's judgement that its run is gone.
+func (s *Session) Cancel(ctx context.Context) ([]Lock, error) {
+	locks, err := s.Locks()
+	if err != nil {
+		return nil, err
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range locks {
+		if l.Hostname == host && !l.Stale(host) {
+			return nil, fmt.Errorf("%w (%s): stop it, or wait for it to end", ErrLockHeld, l)
+		}
+	}
+	return locks, s.stack.Cancel(ctx)
+}
+
+// clearPendingOperations removes the operations a killed run left pending in
+// the state, and returns them. Every one is safe to clear here, because the
+// next update refreshes (Recovery.NeedsRefresh) and then:
+//   - a pending update, delete, read or import concerns a resource the state
+//     already holds: the refresh reads what it really is now;
+//   - a pending create of a Kubernetes object: with server-side apply the
+//     provider creates by an apply PATCH, which creates the object or, if the
+//     killed run's create reached the API server, applies over it ("we always
+//     send a PATCH request during creates with SSA enabled ... we currently
+//     always upsert the object", pulumi-kubernetes v4.25 pkg/await/await.go,
+//     Creation). So clearing is right, and needs no per-object ID as an
+//     import would. One object can be left over: an auto-named one (a name
+//     with a random suffix) whose create did reach the server gets a new name
+//     on the next run; Recovery lists every cleared create by URN.
+//
+// A pending create of any other provider's resource may have made a real
+// object the state does not know: clearing it would make a duplicate, so it
+// is refused, naming what to import.
+func (s *Session) clearPendingOperations(ctx context.Context) ([]PendingOperation, error) {
+	exported, deployment, pending, err := s.pendingOperations(ctx)
+	if err != nil || len(pending) == 0 {
+		return nil, err
+	}
+	var cleared []PendingOperation
+	var foreign []string
+	for _, op := range pending {
+		if op.Type == apitype.OperationTypeCreating && !strings.HasPrefix(string(op.Resource.Type), "kubernetes:") {
+			foreign = append(foreign, string(op.Resource.URN))
+		}
+		cleared = append(cleared, PendingOperation{Type: string(op.Type), URN: string(op.Resource.URN)})
+	}
+	if len(foreign) > 0 {
+		return nil, fmt.Errorf("a killed run left creates pending that may have made real objects: %s; "+
+			"check each, then run `pulumi refresh --import-pending-creates URN,ID` for those that exist "+
+			"or `pulumi refresh --clear-pending-creates` if none does", strings.Join(foreign, ", "))
+	}
+	delete(deployment, "pending_operations")
+	if exported.Deployment, err = json.Marshal(deployment); err != nil {
+		return nil, err
+	}
+	if err := s.stack.Import(ctx, exported); err != nil {
+		return nil, fmt.Errorf("writing the state without its pending operations: %w", err)
+	}
+	return cleared, nil
+}
+
+// PendingOperations lists the operations the state holds as started and
+// never finished.
+func (s *Session) PendingOperations(ctx context.Context) ([]PendingOperation, error) {
+	_, _, pending, err := s.pendingOperations(ctx)
+	var out []PendingOperation
+	for _, op := range pending {
+		out = append(out, PendingOperation{Type: string(op.Type), URN: string(op.Resource.URN)})
+	}
+	return out, err
+}
+
+// pendingOperations exports the state and returns it, its deployment's
+// fields and the pending operations among them.
+func (s *Session) pendingOperations(ctx context.Context) (apitype.UntypedDeployment, map[string]json.RawMessage, []apitype.OperationV2, error) {
+	exported, err := s.stack.Export(ctx)
+	if err != nil {
+		return exported, nil, nil, fmt.Errorf("reading the state: %w", err)
+	}
+	var deployment map[string]json.RawMessage
+	if len(exported.Deployment) == 0 {
+		return exported, nil, nil, nil // a stack never deployed
+	}
+	if err := json.Unmarshal(exported.Deployment, &deployment); err != nil {
+		return exported, nil, nil, fmt.Errorf("reading the state: %w", err)
+	}
+	var pending []apitype.OperationV2
+	if raw, ok := deployment["pending_operations"]; ok {
+		if err := json.Unmarshal(raw, &pending); err != nil {
+			return exported, nil, nil, fmt.Errorf("reading the pending operations: %w", err)
+		}
+	}
+	return exported, deployment, pending, nil
+}

@@ -1,0 +1,216 @@
+package driver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/blang/semver"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"golang.org/x/sys/unix"
+)
+
+// superviseEnv marks a re-executed driver binary as the supervisor of one
+// Pulumi CLI run (see supervise). Any binary that imports this package can
+// play that part, test binaries included.
+const superviseEnv = "PLATFORM_SUPERVISE_PULUMI"
+
+func init() {
+	if os.Getenv(superviseEnv) == "1" && len(os.Args) > 1 {
+		os.Exit(supervise(os.Args[1], os.Args[2:]))
+	}
+}
+
+// supervisedCLI runs the Pulumi CLI for the Automation API so that no engine
+// or plugin process outlives the driver. Each CLI run has a supervisor: this
+// binary, re-executed, which the kernel signals when the driver dies (the
+// parent-death signal, so even SIGKILL of the driver reaches it) and which
+// adopts every orphaned descendant (a child subreaper). The CLI starts its
+// plugins in process groups of their own, and a plugin whose engine is gone
+// notices only at its next health check, minutes later: killing a process
+// group would miss them, a subreaper does not.
+//
+// Cancelling the context interrupts the CLI (SIGINT): the engine finishes the
+// operations in flight, writes the state and releases the lock. Abort stops
+// it at once.
+type supervisedCLI struct {
+	path    string
+	version semver.Version
+	// aborted is closed to stop every run at once (the driver was told twice).
+	aborted <-chan struct{}
+}
+
+// newSupervisedCLI checks the CLI on PATH (the one scripts/tools.sh links)
+// the way the Automation API does, and runs it supervised.
+func newSupervisedCLI(aborted <-chan struct{}) (auto.PulumiCommand, error) {
+	checked, err := auto.NewPulumiCommand(nil)
+	if err != nil {
+		return nil, err
+	}
+	path, err := exec.LookPath("pulumi")
+	if err != nil {
+		return nil, err
+	}
+	return supervisedCLI{path: path, version: checked.Version(), aborted: aborted}, nil
+}
+
+// Version reports the CLI's version.
+func (c supervisedCLI) Version() semver.Version { return c.version }
+
+// Run runs one CLI command under a supervisor, as the Automation API's own
+// runner does (non-interactive, its output also captured and returned).
+func (c supervisedCLI) Run(ctx context.Context, workdir string, stdin io.Reader,
+	additionalOutput, additionalErrorOutput []io.Writer, additionalEnv []string, args ...string,
+) (string, string, int, error) {
+	if !slices.Contains(args, "--non-interactive") {
+		args = append([]string{"--non-interactive"}, args...)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", "", -1, err
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(self, append([]string{c.path}, args...)...)
+	cmd.Dir = workdir
+	cmd.Env = append(append(os.Environ(), additionalEnv...), "PULUMI_AUTOMATION_API=true", superviseEnv+"=1")
+	cmd.Stdin = stdin
+	cmd.Stdout = io.MultiWriter(append(additionalOutput, &stdout)...)
+	cmd.Stderr = io.MultiWriter(append(additionalErrorOutput, &stderr)...)
+	// Its own process group: a terminal's Ctrl-C reaches the driver alone,
+	// which decides what the engine is told.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	// Output pipes close when the supervisor exits; bound the wait in case a
+	// stray process still holds them.
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		return "", "", -1, err
+	}
+	waited := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = cmd.Process.Signal(os.Interrupt)
+		case <-waited:
+			return
+		}
+		select {
+		case <-c.aborted:
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+		case <-waited:
+		}
+	}()
+	err = cmd.Wait()
+	close(waited)
+	code := -1
+	if cmd.ProcessState != nil {
+		code = cmd.ProcessState.ExitCode()
+	}
+	return stdout.String(), stderr.String(), code, err
+}
+
+// supervise runs the CLI and returns its exit code. SIGINT is passed on to
+// the CLI (a graceful cancel); SIGTERM, which is also the death signal of the
+// driver, kills the CLI and every process below it. Plugins the CLI leaves
+// behind on any exit are killed too.
+func supervise(cli string, args []string) int {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "platform: supervisor:", err)
+		return 1
+	}
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	cmd := exec.Command(cli, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, superviseEnv+"=") })
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "platform: supervisor:", err)
+		return 1
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	for {
+		select {
+		case s := <-signals:
+			if s == os.Interrupt {
+				_ = cmd.Process.Signal(os.Interrupt)
+				continue
+			}
+			_ = cmd.Process.Kill()
+			<-exited
+			killOrphans(cmd.Process.Pid)
+			return 128 + int(syscall.SIGTERM)
+		case <-exited:
+			killOrphans(cmd.Process.Pid)
+			return cmd.ProcessState.ExitCode()
+		}
+	}
+}
+
+// killOrphans kills and reaps every child of this process but skip (which
+// its own Wait reaps) until none is left: as a subreaper it inherits the
+// descendants of each process that dies, so the loop reaches them all.
+func killOrphans(skip int) {
+	for {
+		children := childrenOf(os.Getpid())
+		children = slices.DeleteFunc(children, func(pid int) bool { return pid == skip })
+		if len(children) == 0 {
+			return
+		}
+		for _, pid := range children {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		for _, pid := range children {
+			var status syscall.WaitStatus
+			_, _ = syscall.Wait4(pid, &status, 0, nil)
+		}
+	}
+}
+
+// childrenOf lists the processes whose parent is pid, from /proc.
+func childrenOf(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if parent, err := parentOf(child); err == nil && parent == pid {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// parentOf reads a process's parent from /proc/PID/stat, whose second field
+// (the command name, in parentheses) may itself hold spaces and parentheses.
+func parentOf(pid int) (int, error) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, errors.New("malformed stat")
+	}
+	fields := strings.Fields(string(data[i+1:]))
+	if len(fields) < 2 {
+		return 0, errors.New("malformed stat")
+	}
+	return strconv.Atoi(fields[1])
+}

@@ -1,0 +1,182 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// helperEnv makes the test binary play the driver: it runs the fake CLI
+// named by fakeCLIEnv under the supervisor and waits (see TestMain).
+const (
+	helperEnv  = "DRIVER_TEST_HELPER"
+	fakeCLIEnv = "DRIVER_TEST_FAKE_CLI"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) == "1" {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			// The test interrupts the helper to cancel, as a terminal's Ctrl-C does.
+			s := make(chan os.Signal, 1)
+			signal.Notify(s, os.Interrupt)
+			<-s
+			cancel()
+		}()
+		_, _, code, _ := supervisedCLI{path: os.Getenv(fakeCLIEnv)}.Run(ctx, "", nil, nil, nil, nil, "up")
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// fakeCLI writes a stand-in for the Pulumi CLI that starts a "plugin" in a
+// session of its own (as the CLI starts plugins in their own process groups),
+// records both pids, and waits; on SIGINT it records that and exits 0.
+func fakeCLI(t *testing.T) (script, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	script = filepath.Join(dir, "pulumi")
+	body := `#!/usr/bin/env bash
+trap 'echo interrupted > "` + dir + `/interrupted"; exit 0' INT
+setsid sleep 300 &
+echo $! > "` + dir + `/plugin.pid"
+echo $$ > "` + dir + `/cli.pid"
+while true; do sleep 0.1; done
+`
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return script, dir
+}
+
+// startDriver starts the test binary as a driver running the fake CLI, and
+// waits until the CLI and its plugin run.
+func startDriver(t *testing.T, script, dir string) (driver *exec.Cmd, cli, plugin int) {
+	t.Helper()
+	driver = exec.Command(os.Args[0], "-test.run=^$")
+	driver.Env = append(os.Environ(), helperEnv+"=1", fakeCLIEnv+"="+script)
+	if err := driver.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = driver.Process.Kill()
+		_ = driver.Wait()
+	})
+	cli, plugin = waitPid(t, dir, "cli.pid"), waitPid(t, dir, "plugin.pid")
+	t.Cleanup(func() {
+		_ = syscall.Kill(cli, syscall.SIGKILL)
+		_ = syscall.Kill(plugin, syscall.SIGKILL)
+	})
+	return driver, cli, plugin
+}
+
+func waitPid(t *testing.T, dir, name string) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if pid, perr := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && perr == nil {
+			return pid
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never written", name)
+	return 0
+}
+
+// waitGone waits until none of pids is a live process (a zombie counts as gone).
+func waitGone(t *testing.T, what string, pids ...int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, pid := range pids {
+		for alive(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: process %d still runs", what, pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func alive(pid int) bool {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(data), ')')
+	return i > 0 && !strings.HasPrefix(strings.TrimSpace(string(data[i+1:])), "Z")
+}
+
+func TestKilledDriverLeavesNoEngineOrPlugin(t *testing.T) {
+	script, dir := fakeCLI(t)
+	driver, cli, plugin := startDriver(t, script, dir)
+	if err := driver.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = driver.Wait()
+	waitGone(t, "after SIGKILL of the driver", cli, plugin)
+}
+
+func TestInterruptedDriverLetsTheEngineStopCleanly(t *testing.T) {
+	script, dir := fakeCLI(t)
+	driver, cli, plugin := startDriver(t, script, dir)
+	if err := driver.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := driver.Wait()
+	if _, statErr := os.Stat(filepath.Join(dir, "interrupted")); statErr != nil {
+		t.Fatalf("the CLI was not interrupted (driver: %v)", err)
+	}
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	if err != nil {
+		t.Errorf("the driver exited %v after the CLI stopped cleanly", err)
+	}
+	// The CLI exited on its own; the plugin it left behind goes with it.
+	waitGone(t, "after the CLI's exit", cli, plugin)
+}
+
+func TestParentOf(t *testing.T) {
+	parent, err := parentOf(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parent != os.Getppid() {
+		t.Fatalf("parentOf(self) = %d, want %d", parent, os.Getppid())
+	}
+}
+
+func TestLockStale(t *testing.T) {
+	host, _ := os.Hostname()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		lock Lock
+		want bool
+	}{
+		{"process gone on this host", Lock{Pid: dead.Process.Pid, Hostname: host}, true},
+		{"live process on this host", Lock{Pid: os.Getpid(), Hostname: host}, false},
+		{"another host", Lock{Pid: dead.Process.Pid, Hostname: host + "-other"}, false},
+		{"no pid", Lock{Hostname: host}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.lock.Stale(host); got != tt.want {
+				t.Errorf("Stale = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
