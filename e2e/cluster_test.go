@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +99,32 @@ func waitFor(t *testing.T, what string, get func() string, want string) {
 			t.Fatalf("%s: %q, want %q", what, got, want)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// The API server allows privileged containers, as real clusters do, and Pod
+// Security admission still refuses them where a namespace enforces more.
+func TestPrivilegedPodsAreGovernedPerNamespace(t *testing.T) {
+	const manifest = `apiVersion: v1
+kind: Namespace
+metadata: {name: %[1]s, labels: {pod-security.kubernetes.io/enforce: %[1]s}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: tuner, namespace: %[1]s}
+spec:
+  containers: [{name: tuner, image: "example/tuner:1", securityContext: {privileged: true}}]
+`
+	for _, level := range []string{"privileged", "restricted"} {
+		t.Cleanup(func() {
+			_, _ = env.cluster.Kubectl(t.Context(), nil, "delete", "namespace", level, "--wait=false")
+		})
+		out, err := env.cluster.Kubectl(t.Context(), []byte(fmt.Sprintf(manifest, level)), "apply", "-f", "-")
+		switch {
+		case level == "privileged" && err != nil:
+			t.Errorf("a privileged pod in a privileged namespace was refused: %v\n%s", err, out)
+		case level == "restricted" && (err == nil || !strings.Contains(err.Error(), "violates PodSecurity")):
+			t.Errorf("a privileged pod in a restricted namespace: %v\n%s", err, out)
+		}
 	}
 }

@@ -29,7 +29,10 @@ func runPlatform(t *testing.T, stdout, stderr io.Writer, args ...string) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, env.platform, append(args, "--stack", "local", "--cwd", env.projectDir)...)
+	if !slices.Contains(args, "--stack") {
+		args = append(args, "--stack", "local")
+	}
+	cmd := exec.CommandContext(ctx, env.platform, append(args, "--cwd", env.projectDir)...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	start := time.Now()
 	err := cmd.Run()

@@ -133,9 +133,11 @@ func TestCancelRefusesALiveLock(t *testing.T) {
 	}
 }
 
-func openLocal(t *testing.T) *driver.Session {
+func openLocal(t *testing.T) *driver.Session { return openStack(t, "local") }
+
+func openStack(t *testing.T, stack string) *driver.Session {
 	t.Helper()
-	s, err := driver.Open(t.Context(), driver.Options{ProjectDir: env.projectDir, Stack: "local", Program: stacks.ProgramForWorkspace})
+	s, err := driver.Open(t.Context(), driver.Options{ProjectDir: env.projectDir, Stack: stack, Program: stacks.ProgramForWorkspace})
 	if err != nil {
 		t.Fatal(err)
 	}

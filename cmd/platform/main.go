@@ -5,7 +5,7 @@
 //	platform preview  --stack local [--expect-no-changes] [--diff]
 //	platform up       --stack local [--refresh]
 //	platform refresh  --stack local [--preview-only] [--expect-no-changes]
-//	platform destroy  --stack local
+//	platform destroy  --stack local [--unprotect]
 //	platform outputs  --stack local
 //	platform drift    --stack local [--format table|json|markdown] [--remediate]
 //	platform certs    --stack prod [--days 730] [--renew]
@@ -38,11 +38,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/acme/platform/components/workload"
 	"github.com/acme/platform/internal/drift"
 	"github.com/acme/platform/internal/driver"
 	"github.com/acme/platform/stacks"
@@ -101,6 +103,7 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 	eventsFile := flags.String("events", "", "write every engine event to this file as JSON lines")
 	days := flags.Int("days", 730, "certs: how long the certificate is valid (its CA twice as long)")
 	renew := flags.Bool("renew", false, "certs: replace certificates that are still valid")
+	unprotect := flags.Bool("unprotect", false, "destroy: first clear the protection of every resource (prod's namespaces and stateful sets)")
 	if err := flags.Parse(args[1:]); err != nil {
 		return exitError
 	}
@@ -163,7 +166,12 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 	case "refresh":
 		changes, err = session.Refresh(ctx, *previewOnly)
 	case "destroy":
-		err = session.Destroy(ctx)
+		if *unprotect {
+			err = session.Unprotect(ctx)
+		}
+		if err == nil {
+			err = session.Destroy(ctx)
+		}
 	case "outputs":
 		var outputs map[string]any
 		if outputs, err = session.Outputs(ctx); err == nil {
@@ -174,8 +182,8 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "platform: %s of stack %q failed: %v\n", command, *stack, err)
-		if strings.Contains(err.Error(), "currently locked") {
-			fmt.Fprintf(stderr, "platform: another run holds the lock; once it has ended, `platform cancel --stack %s` removes the lock\n", *stack)
+		for _, hint := range hints(err, *stack) {
+			fmt.Fprintln(stderr, "platform:", hint)
 		}
 		return exitError
 	}
@@ -188,6 +196,24 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 	}
 	return exitOK
 }
+
+// hints says what to do about engine errors that have a known remedy.
+func hints(err error, stack string) []string {
+	msg := err.Error()
+	var out []string
+	if strings.Contains(msg, "currently locked") {
+		out = append(out, fmt.Sprintf("another run holds the lock; once it has ended, `platform cancel --stack %s` removes the lock", stack))
+	}
+	for _, m := range missingNamespace.FindAllStringSubmatch(msg, -1) {
+		out = append(out, fmt.Sprintf("service %s names a namespace that does not exist (its namespace setting in platform:services): "+
+			"create it first, or leave the setting empty and the service gets a namespace of its own", m[1]))
+	}
+	return out
+}
+
+// missingNamespace matches the engine's error when the read of a service's
+// existing namespace (components/workload) finds none.
+var missingNamespace = regexp.MustCompile(`kubernetes:core/v1:Namespace \((\S+)-` + workload.NamespaceReadSuffix + `\)`)
 
 // reportRecovery says what was done to recover from a killed run.
 func reportRecovery(w io.Writer, stack string, r driver.Recovery) {

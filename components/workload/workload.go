@@ -79,6 +79,11 @@ type builder struct {
 	id   kube.Identity
 }
 
+// NamespaceReadSuffix ends the name of the read of a service's existing
+// namespace (<service>-existing-namespace): when the read fails, the engine's
+// error names it, and the driver says what to do.
+const NamespaceReadSuffix = "existing-namespace"
+
 func (b *builder) build(w *Workload) error {
 	a := b.args
 	namespace := a.Namespace
@@ -98,6 +103,15 @@ func (b *builder) build(w *Workload) error {
 		// Deleting the namespace deletes everything in it: a destroy need not
 		// delete each object and wait for it.
 		opts = append(opts, pulumi.DependsOn([]pulumi.Resource{ns}), pulumi.DeletedWith(ns))
+	} else {
+		// A namespace someone else owns: read it first, so that a missing one
+		// fails the run at once, instead of every object retrying "namespaces
+		// not found" for a minute.
+		ns, err := corev1.GetNamespace(b.ctx, b.name+"-"+NamespaceReadSuffix, pulumi.ID(namespace), nil, b.opts...)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, pulumi.DependsOn([]pulumi.Resource{ns}))
 	}
 
 	sa, err := corev1.NewServiceAccount(b.ctx, b.name, &corev1.ServiceAccountArgs{
@@ -208,9 +222,9 @@ func (b *builder) configMap(suffix string, meta *metav1.ObjectMetaArgs, data map
 
 func (b *builder) deploymentSpec(serviceAccount pulumi.StringInput, pc podConfig) *appsv1.DeploymentSpecArgs {
 	a := b.args
-	maxUnavailable, maxSurge := pulumi.String("25%"), pulumi.String("25%")
+	maxUnavailable, maxSurge := pulumi.Input(pulumi.String("25%")), pulumi.Input(pulumi.String("25%"))
 	if a.HighAvailability {
-		maxUnavailable, maxSurge = pulumi.String("0"), pulumi.String("1")
+		maxUnavailable, maxSurge = pulumi.Int(0), pulumi.Int(1)
 	}
 	var envFrom corev1.EnvFromSourceArray
 	if pc.env != nil {

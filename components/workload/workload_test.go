@@ -174,7 +174,7 @@ func TestAvailabilityObjectsOnlyWhereTheyBelong(t *testing.T) {
 		name         string
 		mutate       func(*Args)
 		pdb, hpa     int
-		maxUnavail   string
+		maxUnavail   any // a percentage string, or an integer (a string would be read as a percentage)
 		spread, prot bool
 	}{
 		{"dev single replica", func(a *Args) {}, 0, 0, "25%", false, false},
@@ -182,7 +182,7 @@ func TestAvailabilityObjectsOnlyWhereTheyBelong(t *testing.T) {
 		{"prod-like", func(a *Args) {
 			a.Replicas, a.HighAvailability, a.ProtectNamespace = 3, true, true
 			a.Autoscaling = &Autoscaling{MaxReplicas: 10}
-		}, 1, 1, "0", true, true},
+		}, 1, 1, 0.0, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -360,3 +360,20 @@ func (s *Session) SetSecrets(ctx context.Context, values map[string]string) erro
 	}
 	return s.stack.SetAllConfig(ctx, config)
 }
+
+// Unprotect clears the protect flag of every resource in the state (`pulumi
+// state unprotect --all`): the deliberate step before destroying a stack
+// whose stateful resources are protected (prod).
+func (s *Session) Unprotect(ctx context.Context) error {
+	ws := s.stack.Workspace()
+	var env []string
+	for k, v := range ws.GetEnvVars() {
+		env = append(env, k+"="+v)
+	}
+	_, stderr, _, err := ws.PulumiCommand().Run(ctx, ws.WorkDir(), nil, nil, nil, env,
+		"state", "unprotect", "--all", "--yes", "--stack", s.stack.Name())
+	if err != nil {
+		return fmt.Errorf("unprotecting the resources of stack %q: %w: %s", s.stack.Name(), err, stderr)
+	}
+	return nil
+}

@@ -283,6 +283,10 @@ func (c *Cluster) apiServerArgs() []string {
 		"--client-ca-file=" + p("ca.crt"),
 		"--token-auth-file=" + p("tokens.csv"),
 		"--authorization-mode=RBAC",
+		// As kind, EKS and GKE run: privileged containers are allowed by the
+		// server, and Pod Security admission (on by default) decides per
+		// namespace, so prod's privileged pieces are tried here too.
+		"--allow-privileged=true",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + p("sa.pub"),
 		"--service-account-signing-key-file=" + p("sa.key"),
