@@ -27,7 +27,8 @@ const localImage = "ghcr.io/acme/greeter@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5
 // output to stdout and stderr, and returns its exit code.
 func runPlatform(t *testing.T, stdout, stderr io.Writer, args ...string) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	// Not cancelled with the test: cleanups run the command too.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), 5*time.Minute)
 	defer cancel()
 	if !slices.Contains(args, "--stack") {
 		args = append(args, "--stack", "local")

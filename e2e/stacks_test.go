@@ -81,9 +81,9 @@ func checkProdShape(t *testing.T, ws []workload) {
 		desired[w.Kind+" "+w.Name] = w.Desired
 	}
 	for name, want := range map[string]int{
-		"Deployment greeter/greeter":              3,
-		"StatefulSet observability/kafka":         3,
-		"StatefulSet observability/elasticsearch": 3,
+		"Deployment greeter/greeter":                 3,
+		"StatefulSet observability/kafka":            3,
+		"StatefulSet observability/elasticsearch":    3,
 		"DaemonSet observability-agents/node-tuning": 3,
 	} {
 		if desired[name] != want {

@@ -5,15 +5,13 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"reflect"
-	"regexp"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
+	"github.com/acme/platform/components/image"
 	"github.com/acme/platform/components/observability"
+	"github.com/acme/platform/components/workload"
+	"github.com/acme/platform/internal/schema"
 	"github.com/acme/platform/internal/validate"
 )
 
@@ -48,7 +46,7 @@ type Config struct {
 	Kubernetes Kubernetes
 	// Services are the team's services to run.
 	Services []Service
-	// Secrets holds the secret config keys the services refer to, by key.
+	// Secrets holds the secret config keys the config refers to, by key.
 	Secrets map[string]Secret
 	// Commit is the git commit being deployed (GITHUB_SHA in CI), for image tags.
 	Commit string
@@ -58,9 +56,7 @@ type Config struct {
 	Drift Drift
 	// GitHub is the repositories the stack governs; nil leaves GitHub alone.
 	GitHub *GitHub
-	// Observability is config key platform:observability, the logging and
-	// tracing stack: the component's arguments, whose JSON names are the keys
-	// (components/observability/args.go documents each). nil: none.
+	// Observability is the logging and tracing stack; nil: none.
 	Observability *observability.Args
 }
 
@@ -69,7 +65,7 @@ type Drift struct {
 	// Remediate lets `platform drift --remediate` run `up --refresh` when it
 	// finds drift. Default: on for dev and local, off for prod, whose changes
 	// go through a reviewed deployment.
-	Remediate *bool `json:"remediate,omitempty"`
+	Remediate bool `json:"remediate"`
 }
 
 // Environment is the kind of stack: it decides sizes, availability and protection.
@@ -91,121 +87,16 @@ type Kubernetes struct {
 	Context string `json:"context,omitempty"`
 }
 
-// Service is one entry of config key platform:services. Omitted fields take the
-// environment's defaults (see defaults.go).
+// Service is one entry of config key platform:services: the workload
+// component's arguments (components/workload/args.go documents each key)
+// and where its image comes from (keys image and build, components/image).
 type Service struct {
-	Name      string `json:"name"`
-	Namespace string `json:"namespace,omitempty"`
-	// Image is an image CI built and pushed, pinned by digest
-	// (repository@sha256:...). Exactly one of image and build is given.
-	Image string `json:"image,omitempty"`
-	// Build builds and pushes the image from the project (dev, prod).
-	Build        *Build            `json:"build,omitempty"`
-	Version      string            `json:"version"`
-	Replicas     int               `json:"replicas,omitempty"`
-	Port         int               `json:"port,omitempty"`
-	DrainSeconds int               `json:"drainSeconds,omitempty"`
-	Resources    *Resources        `json:"resources,omitempty"`
-	Probes       *Probes           `json:"probes,omitempty"`
-	Env          map[string]string `json:"env,omitempty"`
-	Files        map[string]string `json:"files,omitempty"`
-	// SecretEnv maps an environment variable to the config key (in this
-	// project's namespace) of a secret: {"API_KEY": "greeterApiKey"} reads
-	// platform:greeterApiKey, which must be set with `pulumi config set --secret`.
-	SecretEnv   map[string]string `json:"secretEnv,omitempty"`
-	Autoscaling *Autoscaling      `json:"autoscaling,omitempty"`
-	Ingress     *Ingress          `json:"ingress,omitempty"`
-	AllowFrom   []string          `json:"allowFrom,omitempty"`
-	Egress      []Egress          `json:"egress,omitempty"`
+	workload.Args
+	image.Source
 }
 
-// Build says how to build and push a service's image.
-type Build struct {
-	// Context folder (default app) and Dockerfile (default <context>/Dockerfile),
-	// relative to the project root.
-	Context    string `json:"context,omitempty"`
-	Dockerfile string `json:"dockerfile,omitempty"`
-	// Platform to build for (default linux/amd64).
-	Platform string `json:"platform,omitempty"`
-	// Repository to push to, without tag, e.g. ghcr.io/acme/greeter.
-	Repository string `json:"repository"`
-	// Registry to log in to (default: the repository's host) as Username,
-	// with the password or token held by the secret config key PasswordSecret.
-	Registry       string `json:"registry,omitempty"`
-	Username       string `json:"username"`
-	PasswordSecret string `json:"passwordSecret"`
-	// BuildOnPreview builds during previews too (default false).
-	BuildOnPreview bool `json:"buildOnPreview,omitempty"`
-}
-
-// Resources are a container's requests and limits.
-type Resources struct {
-	Requests Quantities `json:"requests"`
-	Limits   Quantities `json:"limits"`
-}
-
-// Quantities are CPU and memory as Kubernetes quantities ("250m", "128Mi").
-type Quantities struct {
-	CPU    string `json:"cpu,omitempty"`
-	Memory string `json:"memory,omitempty"`
-}
-
-// Probes are the HTTP paths of the health endpoints.
-type Probes struct {
-	Startup   string `json:"startup,omitempty"`
-	Liveness  string `json:"liveness,omitempty"`
-	Readiness string `json:"readiness,omitempty"`
-}
-
-// Autoscaling bounds a HorizontalPodAutoscaler; replicas is its minimum.
-type Autoscaling struct {
-	Enabled              *bool `json:"enabled,omitempty"`
-	MaxReplicas          int   `json:"maxReplicas,omitempty"`
-	TargetCPUUtilization int   `json:"targetCPUUtilization,omitempty"`
-}
-
-// Ingress exposes a service on a host name.
-type Ingress struct {
-	Host                string `json:"host"`
-	ClassName           string `json:"className,omitempty"`
-	ControllerNamespace string `json:"controllerNamespace,omitempty"`
-}
-
-// Egress allows traffic to a CIDR block on TCP ports.
-type Egress struct {
-	CIDR  string `json:"cidr"`
-	Ports []int  `json:"ports"`
-}
-
-// keys lists the structured keys of the project namespace and what each holds.
-var keys = map[string]any{
-	"environment":   new(string),
-	"kubernetes":    new(Kubernetes),
-	"services":      new([]Service),
-	"drift":         new(Drift),
-	"github":        new(GitHub),
-	"observability": new(observability.Args),
-}
-
-var secretKeyPattern = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
-
-// secret is the secret config key ref as a Pulumi secret: the one way a
-// secret value leaves Config.
-func (c *Config) secret(ref string) pulumi.StringOutput {
-	return pulumi.ToSecret(pulumi.String(c.Secrets[ref].Reveal())).(pulumi.StringOutput)
-}
-
-// secretInputs maps names to the secrets that config keys hold (nil if none).
-func (c *Config) secretInputs(refs map[string]string) map[string]pulumi.StringInput {
-	if len(refs) == 0 {
-		return nil
-	}
-	out := map[string]pulumi.StringInput{}
-	for name, ref := range refs {
-		out[name] = c.secret(ref)
-	}
-	return out
-}
+// keys are the structured keys of the project namespace.
+var keys = []string{"environment", "kubernetes", "services", "drift", "github", "observability"}
 
 // Environ is what the program learns from where it runs, not from config.
 type Environ struct {
@@ -215,66 +106,56 @@ type Environ struct {
 	Commit string
 }
 
-// Load turns the raw config of a stack into a validated Config. It reports
-// every problem at once: unknown keys in the project namespace, values of the
-// wrong shape, values outside what is allowed, and secrets given in plain text.
-// Keys of other namespaces (kubernetes:, pulumi:) are left to their owners.
+// Load turns the raw config of a stack into a validated Config. Each
+// structured key is decoded over its component's profile for the stack's
+// environment, so an absent key keeps its default and a present one is
+// honoured or rejected. It reports every problem at once: unknown keys,
+// values of the wrong shape, values outside what is allowed, secrets given in
+// plain text. Keys of other namespaces (kubernetes:, pulumi:) are left to
+// their owners.
 func Load(values map[string]Value, env Environ) (*Config, error) {
-	var problems validate.Problems
 	raw := map[string]Value{}
-	for key, v := range values {
-		ns, name, ok := strings.Cut(key, ":")
-		if ok && ns == Namespace {
+	for k, v := range values {
+		if ns, name, ok := strings.Cut(k, ":"); ok && ns == Namespace {
 			raw[name] = v
 		}
 	}
-
-	var envName string
-	var kubernetes Kubernetes
-	var services []Service
-	var drift Drift
-	var gh *GitHub
-	var obs *observability.Args
-	decode(raw, "drift", &drift, &problems)
-	decode(raw, "observability", &obs, &problems)
-	decode(raw, "github", &gh, &problems)
-	decode(raw, "environment", &envName, &problems)
-	decode(raw, "kubernetes", &kubernetes, &problems)
-	decode(raw, "services", &services, &problems)
-
-	cfg := &Config{Environment: Environment(envName), Kubernetes: kubernetes, Secrets: map[string]Secret{}, Commit: env.Commit, Root: env.ProjectRoot, Drift: drift, GitHub: gh, Observability: obs}
+	var problems validate.Problems
+	cfg := &Config{Environment: Environment(raw["environment"].Raw), Secrets: map[string]Secret{}, Commit: env.Commit, Root: env.ProjectRoot}
 	switch cfg.Environment {
 	case Dev, Prod, Local:
-		if cfg.Drift.Remediate == nil {
-			remediate := cfg.Environment != Prod
-			cfg.Drift.Remediate = &remediate
-		}
 	default:
-		problems.Add(key("environment"), envName, "must be one of dev, prod, local")
+		problems.Add(key("environment"), raw["environment"].Raw, "must be one of dev, prod, local")
+	}
+	environment := string(cfg.Environment)
+	cfg.Drift.Remediate = cfg.Environment != Prod
+	decode(raw, "drift", &cfg.Drift, &problems)
+	decode(raw, "kubernetes", &cfg.Kubernetes, &problems)
+	if v, ok := raw["services"]; ok && !v.Secret {
+		services, p := schema.DecodeList(key("services"), v.Raw, func() Service { return Service{Args: workload.Profile(environment)} })
+		cfg.Services = services
+		problems = append(problems, p...)
+	}
+	if _, ok := raw["observability"]; ok {
+		o := observability.Profile(environment)
+		decode(raw, "observability", &o, &problems)
+		cfg.Observability = &o
+	}
+	if _, ok := raw["github"]; ok {
+		cfg.GitHub = decodeGitHub(raw, environment, &problems)
 	}
 
-	// Every other key must be a secret that a service refers to.
-	referenced := map[string]bool{}
-	for _, s := range services {
-		for _, ref := range s.SecretEnv {
-			referenced[ref] = true
-		}
-		if s.Build != nil {
-			referenced[s.Build.PasswordSecret] = true
-		}
-	}
-	for _, ref := range gh.secretRefs() {
-		referenced[ref] = true
-	}
-	for _, ref := range elasticSecurityRefs(obs, cfg.Environment) {
-		referenced[ref] = true
-	}
+	// Every other key must be a secret that the config refers to.
+	referenced := cfg.secretRefs()
 	for _, name := range slices.Sorted(maps.Keys(raw)) {
-		if _, known := keys[name]; known {
+		if slices.Contains(keys, name) {
+			if raw[name].Secret {
+				problems.Add(key(name), Secret{}, "is a plain setting; it must not be encrypted")
+			}
 			continue
 		}
 		switch {
-		case !referenced[name]:
+		case len(referenced[name]) == 0:
 			problems.Add(key(name), redact(raw[name]), "unknown key: not a platform setting, and no secretEnv, build, github or observability setting refers to it (a typo?)")
 		case !raw[name].Secret:
 			problems.Add(key(name), validate.Verbatim("(plain text)"), "is referred to as a secret, so it must be one: set it with `pulumi config set --secret`")
@@ -282,21 +163,68 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 			cfg.Secrets[name] = Secret{raw[name].Raw}
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(keys)) {
-		if v, ok := raw[name]; ok && v.Secret {
-			problems.Add(key(name), Secret{}, "is a plain setting; it must not be encrypted")
+	for _, name := range slices.Sorted(maps.Keys(referenced)) {
+		_, set := raw[name]
+		if !set && slices.Contains(elasticSecretKeys, name) {
+			how := "set it with `pulumi config set --secret " + key(name) + " <value>`"
+			if name != ElasticPasswordKey {
+				how = "make it with `platform certs --stack <stack>`"
+			}
+			problems.Add(key(name), "", "is required while Elasticsearch security is on (prod always): "+how)
+			continue
+		}
+		for _, path := range referenced[name] {
+			switch {
+			case slices.Contains(keys, name):
+				problems.Add(path, name, "must name a secret key of this project, not a platform setting")
+			case !set:
+				problems.Add(path, name, fmt.Sprintf("names no config key: set %s with `pulumi config set --secret %s <value>`", key(name), key(name)))
+			}
 		}
 	}
-
-	cfg.Services = services
 	validateKubernetes(cfg, &problems)
-	validateServices(cfg, raw, &problems)
-	validateGitHub(cfg, raw, &problems)
-	validateObservability(cfg, raw, time.Now(), &problems)
+	validateServices(cfg, &problems)
+	validateGitHub(cfg, &problems)
+	validateObservability(cfg, &problems)
 	if err := problems.Err(); err != nil {
 		return nil, fmt.Errorf("invalid stack config (%d problems):\n%w", len(problems), err)
 	}
 	return cfg, nil
+}
+
+// secretRefs lists every secret config key the config refers to, with the
+// paths that refer to it.
+func (c *Config) secretRefs() map[string][]string {
+	refs := map[string][]string{}
+	add := func(path string, byName map[string]string) {
+		for _, name := range slices.Sorted(maps.Keys(byName)) {
+			refs[byName[name]] = append(refs[byName[name]], path+"."+name)
+		}
+	}
+	for i, s := range c.Services {
+		path := fmt.Sprintf("%s[%d]", key("services"), i)
+		add(path+".secretEnv", s.SecretEnv)
+		if s.Build != nil {
+			refs[s.Build.PasswordSecret] = append(refs[s.Build.PasswordSecret], path+".build.passwordSecret")
+		}
+	}
+	if g := c.GitHub; g != nil {
+		if g.TokenSecret != "" {
+			refs[g.TokenSecret] = append(refs[g.TokenSecret], key("github.tokenSecret"))
+		}
+		for i, r := range g.Repositories {
+			add(fmt.Sprintf("%s[%d].secrets", key("github.repositories"), i), r.Secrets)
+		}
+		for i, e := range g.Environments {
+			add(fmt.Sprintf("%s[%d].secrets", key("github.environments"), i), e.Secrets)
+		}
+	}
+	if o := c.Observability; o != nil && o.Elasticsearch.Security {
+		for _, k := range elasticSecretKeys {
+			refs[k] = append(refs[k], key("observability.elasticsearch.security"))
+		}
+	}
+	return refs
 }
 
 func key(name string) string { return Namespace + ":" + name }
@@ -308,113 +236,13 @@ func redact(v Value) any {
 	return v.Raw
 }
 
-// decode reads the JSON (or plain string) value of key into out. It first
-// checks the value's shape against out's type, so that an unknown field or a
-// value of the wrong type is reported with its full path and value.
+// decode reads key name, when set, over what out holds (see internal/schema).
 func decode(raw map[string]Value, name string, out any, problems *validate.Problems) {
 	v, ok := raw[name]
-	if !ok {
+	if !ok || v.Secret {
 		return
 	}
-	if s, isString := out.(*string); isString {
-		*s = v.Raw
-		return
-	}
-	var generic any
-	if err := json.Unmarshal([]byte(v.Raw), &generic); err != nil {
-		problems.Add(key(name), v.Raw, "must be structured config (a YAML object or list)")
-		return
-	}
-	before := len(*problems)
-	checkShape(key(name), generic, reflect.TypeOf(out).Elem(), problems)
-	if len(*problems) > before {
-		return
-	}
-	if err := json.Unmarshal([]byte(v.Raw), out); err != nil {
-		problems.Add(key(name), v.Raw, err.Error())
-	}
-}
-
-// checkShape walks a decoded JSON value beside the Go type it will fill and
-// reports every object key the type has no field for and every value of the
-// wrong kind.
-func checkShape(path string, v any, t reflect.Type, problems *validate.Problems) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if v == nil {
-		return
-	}
-	wrong := func(want string) { problems.Add(path, shown(v), "must be "+want) }
-	switch t.Kind() {
-	case reflect.String:
-		if _, ok := v.(string); !ok {
-			wrong("a string")
-		}
-	case reflect.Bool:
-		if _, ok := v.(bool); !ok {
-			wrong("true or false")
-		}
-	case reflect.Int:
-		if f, ok := v.(float64); !ok || f != float64(int(f)) {
-			wrong("a whole number")
-		}
-	case reflect.Slice:
-		items, ok := v.([]any)
-		if !ok {
-			wrong("a list")
-			return
-		}
-		for i, item := range items {
-			checkShape(fmt.Sprintf("%s[%d]", path, i), item, t.Elem(), problems)
-		}
-	case reflect.Map:
-		m, ok := v.(map[string]any)
-		if !ok {
-			wrong("an object")
-			return
-		}
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			checkShape(path+"."+k, m[k], t.Elem(), problems)
-		}
-	case reflect.Struct:
-		m, ok := v.(map[string]any)
-		if !ok {
-			wrong("an object")
-			return
-		}
-		fields := jsonFields(t)
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			f, ok := fields[k]
-			if !ok {
-				problems.Add(path+"."+k, shown(m[k]), "unknown field; allowed: "+strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
-				continue
-			}
-			checkShape(path+"."+k, m[k], f.Type, problems)
-		}
-	}
-}
-
-// shown renders a decoded JSON value as the user wrote it.
-func shown(v any) any {
-	switch v.(type) {
-	case string:
-		return v
-	}
-	out, _ := json.Marshal(v)
-	return validate.Verbatim(out)
-}
-
-func jsonFields(t reflect.Type) map[string]reflect.StructField {
-	fields := map[string]reflect.StructField{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name != "" && name != "-" {
-			fields[name] = f
-		}
-	}
-	return fields
+	*problems = append(*problems, schema.Decode(key(name), v.Raw, out)...)
 }
 
 // FromEnvironment reads the stack's config as `pulumi up` hands it to a Go

@@ -27,16 +27,13 @@ const (
 // elasticSecretKeys are the secret keys that security on needs.
 var elasticSecretKeys = []string{ElasticPasswordKey, ElasticCAKey, ElasticCertKey, ElasticPrivateKeyKey}
 
-// observabilityArgs turns the config into the component's arguments, with
-// this environment's shape and the services as the senders of traces.
+// observabilityArgs are the component's arguments with what the program
+// fills: the services as the senders of traces, and the secrets.
 func (c *Config) observabilityArgs() observability.Args {
 	args := *c.Observability
-	args.Environment = string(c.Environment)
-	args.HighAvailability = c.Environment == Prod
-	args.Protect = environments[c.Environment].protect
 	args.TelemetryFrom = nil
 	for _, s := range c.Services {
-		args.TelemetryFrom = append(args.TelemetryFrom, serviceNamespace(s))
+		args.TelemetryFrom = append(args.TelemetryFrom, s.NamespaceName())
 	}
 	if _, ok := c.Secrets[ElasticPasswordKey]; ok {
 		args.ElasticPassword = c.secret(ElasticPasswordKey)
@@ -46,7 +43,7 @@ func (c *Config) observabilityArgs() observability.Args {
 			CA: c.secret(ElasticCAKey), Certificate: c.secret(ElasticCertKey), Key: c.secret(ElasticPrivateKeyKey),
 		}
 	}
-	return args.Defaults()
+	return args
 }
 
 func (c *Config) hasSecrets(keys ...string) bool {
@@ -58,55 +55,42 @@ func (c *Config) hasSecrets(keys ...string) bool {
 	return true
 }
 
-// elasticSecurityRefs are the secret keys the observability config refers to:
-// all four when Elasticsearch security is on.
-func elasticSecurityRefs(o *observability.Args, env Environment) []string {
-	if o == nil {
-		return nil
-	}
-	args := *o
-	args.HighAvailability = env == Prod
-	if !*args.Defaults().Elasticsearch.Security {
-		return nil
-	}
-	return elasticSecretKeys
-}
-
 // validateObservability reports what is wrong with platform:observability:
-// the component's own checks under the key, missing secrets by their keys,
-// and certificates that do not serve the namespace or expire soon.
-func validateObservability(c *Config, raw map[string]Value, now time.Time, problems *validate.Problems) {
-	if c.Observability == nil || c.Environment == "" {
+// the component's own checks under the key, and certificates that do not
+// serve the namespace. Missing secrets are reported by Load, by their keys.
+func validateObservability(c *Config, problems *validate.Problems) {
+	if c.Observability == nil {
 		return
-	}
-	refs := elasticSecurityRefs(c.Observability, c.Environment)
-	missing := false
-	for _, ref := range refs {
-		if _, ok := raw[ref]; !ok {
-			missing = true
-			how := "set it with `pulumi config set --secret " + key(ref) + " <value>`"
-			if ref != ElasticPasswordKey {
-				how = "make it with `platform certs --stack <stack>`"
-			}
-			problems.Add(key(ref), "", "is required while Elasticsearch security is on (prod always): "+how)
-		}
 	}
 	args := c.observabilityArgs()
-	if err := args.Validate(); err != nil {
-		if missing {
-			return // the secrets' own problems say it better
-		}
-		problems.AddAll(key("observability")+".", err)
-		return
+	if args.Elasticsearch.Security && !c.hasSecrets(elasticSecretKeys...) {
+		return // the secrets' own problems say it better
 	}
-	if args.TLS != nil && len(refs) > 0 {
-		certs := observability.Certificates{
-			CA: c.Secrets[ElasticCAKey].Reveal(), Certificate: c.Secrets[ElasticCertKey].Reveal(), Key: c.Secrets[ElasticPrivateKeyKey].Reveal(),
-		}
-		if err := certs.Check(args.Namespace, now); err != nil {
-			problems.Add(key(ElasticCertKey), Secret{}, err.Error())
+	problems.Nest(key("observability"), args.Validate())
+	if args.TLS != nil && args.Elasticsearch.Security {
+		if err := c.certificates().Check(args.Namespace, time.Now()); err != nil {
+			problems.Add(key(ElasticCertKey), Secret{}, err.Error()+": make new ones with `platform certs --stack <stack> --renew`")
 		}
 	}
+}
+
+// certificates are Elasticsearch's TLS material from the stack's secrets.
+func (c *Config) certificates() observability.Certificates {
+	return observability.Certificates{
+		CA: c.Secrets[ElasticCAKey].Reveal(), Certificate: c.Secrets[ElasticCertKey].Reveal(), Key: c.Secrets[ElasticPrivateKeyKey].Reveal(),
+	}
+}
+
+// Findings are what a stack's config says needs an operator soon, though
+// runs go on: certificates due for renewal. The drift check reports them.
+func (c *Config) Findings(now time.Time) []string {
+	if o := c.Observability; o == nil || !o.Elasticsearch.Security {
+		return nil
+	}
+	if due := c.certificates().RenewalDue(now); due != "" {
+		return []string{due}
+	}
+	return nil
 }
 
 // declareObservability declares the stack's logging and tracing, and returns
@@ -117,6 +101,9 @@ func declareObservability(ctx *pulumi.Context, c *Config, provider pulumi.Provid
 		return nil, nil, nil
 	}
 	args := c.observabilityArgs()
+	for _, finding := range c.Findings(time.Now()) {
+		ctx.Log.Warn(finding, nil)
+	}
 	o, err := observability.NewObservability(ctx, "observability", args, provider)
 	if err != nil {
 		return nil, nil, err
@@ -126,63 +113,43 @@ func declareObservability(ctx *pulumi.Context, c *Config, provider pulumi.Provid
 	return telemetry, outputs, err
 }
 
-// ObservabilityNamespace is the namespace the stack's Elasticsearch runs in,
-// read from config alone: certificates are made before the stack's config is
-// complete (prod refuses to load without them).
-func ObservabilityNamespace(values map[string]Value) (string, error) {
-	o, err := decodeObservability(values)
-	if err != nil {
-		return "", err
-	}
-	return o.Defaults().Namespace, nil
-}
-
-// decodeObservability reads platform:observability alone, which must be set.
-func decodeObservability(values map[string]Value) (*observability.Args, error) {
-	var problems validate.Problems
+// NewCertificateConfig makes Elasticsearch's TLS material for a stack whose
+// config a workspace read, keyed by full config key, to be stored as secrets.
+// It refuses a stack without Elasticsearch security, and keeps certificates
+// that are good and not due for renewal unless renew is set. It reads only
+// what it needs, as the stack cannot load without certificates.
+func NewCertificateConfig(config auto.ConfigMap, renew bool, validFor time.Duration, now time.Time) (map[string]string, error) {
+	values := workspaceValues(config)
 	raw := map[string]Value{}
-	if v, ok := values[key("observability")]; ok {
-		raw["observability"] = v
+	for _, name := range []string{"observability", ElasticCAKey, ElasticCertKey, ElasticPrivateKeyKey} {
+		if v, ok := values[key(name)]; ok {
+			raw[name] = v
+		}
 	}
-	var o *observability.Args
+	env := values[key("environment")].Raw
+	if _, ok := raw["observability"]; !ok {
+		return nil, fmt.Errorf("%s is not set: this stack has no Elasticsearch", key("observability"))
+	}
+	o := observability.Profile(env)
+	var problems validate.Problems
 	decode(raw, "observability", &o, &problems)
 	if err := problems.Err(); err != nil {
 		return nil, err
 	}
-	if o == nil {
-		return nil, fmt.Errorf("%s is not set: this stack has no Elasticsearch", key("observability"))
-	}
-	return o, nil
-}
-
-// NewCertificateConfig makes Elasticsearch's TLS material for a stack whose
-// config a workspace read, keyed by full config key, to be stored as secrets.
-// It refuses a stack without Elasticsearch security, and keeps certificates
-// that are still good unless renew is set.
-func NewCertificateConfig(config auto.ConfigMap, renew bool, validFor time.Duration, now time.Time) (map[string]string, error) {
-	values := workspaceValues(config)
-	o, err := decodeObservability(values)
-	if err != nil {
-		return nil, err
-	}
-	namespace := o.Defaults().Namespace
-	env := Environment(values[key("environment")].Raw)
-	if len(elasticSecurityRefs(o, env)) == 0 {
+	if !o.Elasticsearch.Security {
 		return nil, fmt.Errorf("Elasticsearch security is off in this stack (%s %s): it needs no certificates", key("environment"), env)
 	}
-	current := observability.Certificates{
-		CA: values[key(ElasticCAKey)].Raw, Certificate: values[key(ElasticCertKey)].Raw, Key: values[key(ElasticPrivateKeyKey)].Raw,
-	}
-	if !renew && current.Certificate != "" && current.Check(namespace, now) == nil {
+	current := observability.Certificates{CA: raw[ElasticCAKey].Raw, Certificate: raw[ElasticCertKey].Raw, Key: raw[ElasticPrivateKeyKey].Raw}
+	if !renew && current.Certificate != "" && current.Check(o.Namespace, now) == nil && current.RenewalDue(now) == "" {
 		return nil, ErrCertificatesValid
 	}
-	certs, err := observability.NewCertificates(namespace, validFor, now)
+	certs, err := observability.NewCertificates(o.Namespace, validFor, now)
 	if err != nil {
 		return nil, err
 	}
 	return map[string]string{key(ElasticCAKey): certs.CA, key(ElasticCertKey): certs.Certificate, key(ElasticPrivateKeyKey): certs.Key}, nil
 }
 
-// ErrCertificatesValid says the stack's certificates are still good for
-// longer than observability.MinValidity.
+// ErrCertificatesValid says the stack's certificates are good and not due
+// for renewal.
 var ErrCertificatesValid = errors.New("the stack's certificates are valid for more than 30 days: nothing to do (--renew replaces them)")

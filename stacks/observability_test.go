@@ -59,10 +59,6 @@ func TestEveryStackDeclaresObservability(t *testing.T) {
 }
 
 func TestObservabilityConfigProblems(t *testing.T) {
-	expiring, err := observability.NewCertificates("observability", 10*24*time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name   string
 		stack  string
@@ -73,11 +69,6 @@ func TestObservabilityConfigProblems(t *testing.T) {
 			"platform:elasticPassword: \"\": is required while Elasticsearch security is on (prod always): set it with `pulumi config set --secret platform:elasticPassword <value>`"},
 		{"prod without certificates", "prod", func(v map[string]Value) { delete(v, "platform:elasticsearchKey") },
 			"platform:elasticsearchKey: \"\": is required while Elasticsearch security is on (prod always): make it with `platform certs --stack <stack>`"},
-		{"expiring certificate", "prod", func(v map[string]Value) {
-			v["platform:elasticsearchCa"] = Value{Raw: expiring.CA, Secret: true}
-			v["platform:elasticsearchCertificate"] = Value{Raw: expiring.Certificate, Secret: true}
-			v["platform:elasticsearchKey"] = Value{Raw: expiring.Key, Secret: true}
-		}, "platform:elasticsearchCertificate: [secret]: certificate expires"},
 		{"certificate of another namespace", "prod", func(v map[string]Value) {
 			v["platform:observability"] = Value{Raw: `{"namespace":"logging"}`}
 		}, "platform:elasticsearchCertificate: [secret]: certificate does not serve elasticsearch.logging.svc.cluster.local"},
@@ -114,30 +105,61 @@ func TestObservabilityConfigProblems(t *testing.T) {
 	}
 }
 
-func TestObservabilityNamespaceFromConfigAlone(t *testing.T) {
-	values := stackValues(t, "prod")
-	delete(values, "platform:elasticsearchKey") // prod would not load
-	if ns, err := ObservabilityNamespace(values); err != nil || ns != "observability" {
-		t.Errorf("namespace %q, %v", ns, err)
+// A certificate due for renewal never blocks a deploy: the stack loads, and
+// its findings (which the drift check reports) say what to do.
+func TestExpiringCertificateIsAFindingNotAProblem(t *testing.T) {
+	expiring, err := observability.NewCertificates("observability", 10*24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
 	}
+	values := stackValues(t, "prod")
+	values["platform:elasticsearchCa"] = Value{Raw: expiring.CA, Secret: true}
+	values["platform:elasticsearchCertificate"] = Value{Raw: expiring.Certificate, Secret: true}
+	values["platform:elasticsearchKey"] = Value{Raw: expiring.Key, Secret: true}
+	cfg, err := Load(values, testEnviron)
+	if err != nil {
+		t.Fatalf("an expiring certificate blocks the deploy: %v", err)
+	}
+	findings := cfg.Findings(time.Now())
+	if len(findings) != 1 || !strings.Contains(findings[0], "renew it with `platform certs --stack <stack> --renew`") {
+		t.Errorf("findings %q, want the renewal", findings)
+	}
+	fresh, err := Load(stackValues(t, "prod"), testEnviron)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := fresh.Findings(time.Now()); len(f) != 0 {
+		t.Errorf("fresh certificates give findings %q", f)
+	}
+}
+
+func TestCertificatesServeTheConfiguredNamespace(t *testing.T) {
+	values := stackValues(t, "prod")
+	delete(values, "platform:elasticsearchKey") // prod would not load: certs reads only what it needs
 	values["platform:observability"] = Value{Raw: `{"namespace":"logging"}`}
-	if ns, _ := ObservabilityNamespace(values); ns != "logging" {
-		t.Errorf("namespace %q, want logging", ns)
+	made, err := NewCertificateConfig(asWorkspace(values), false, 730*24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := observability.Certificates{CA: made[key(ElasticCAKey)], Certificate: made[key(ElasticCertKey)], Key: made[key(ElasticPrivateKeyKey)]}
+	if err := certs.Check("logging", time.Now()); err != nil {
+		t.Errorf("certificates made for namespace logging: %v", err)
 	}
 	delete(values, "platform:observability")
-	if _, err := ObservabilityNamespace(values); err == nil {
+	if _, err := NewCertificateConfig(asWorkspace(values), false, 730*24*time.Hour, time.Now()); err == nil {
 		t.Error("a stack without observability has no certificates to make")
 	}
 }
 
-func TestNewCertificateConfig(t *testing.T) {
-	asWorkspace := func(values map[string]Value) auto.ConfigMap {
-		config := auto.ConfigMap{}
-		for k, v := range values {
-			config[k] = auto.ConfigValue{Value: v.Raw, Secret: v.Secret}
-		}
-		return config
+func asWorkspace(values map[string]Value) auto.ConfigMap {
+	config := auto.ConfigMap{}
+	for k, v := range values {
+		config[k] = auto.ConfigValue{Value: v.Raw, Secret: v.Secret}
 	}
+	return config
+}
+
+func TestNewCertificateConfig(t *testing.T) {
 	now := time.Now()
 	values := stackValues(t, "prod")
 	if _, err := NewCertificateConfig(asWorkspace(values), false, 730*24*time.Hour, now); !errors.Is(err, ErrCertificatesValid) {

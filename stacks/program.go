@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/platform/components/component"
 	"github.com/acme/platform/components/image"
 	"github.com/acme/platform/components/kube"
 	"github.com/acme/platform/components/workload"
@@ -58,20 +59,18 @@ func Deploy(ctx *pulumi.Context, cfg *Config) error {
 		if err != nil {
 			return err
 		}
-		args := cfg.workloadArgs(s)
+		args := cfg.workloadArgs(s, telemetry)
 		args.Image = img.Reference
-		args.Telemetry = telemetry
 		w, err := workload.NewWorkload(ctx, s.Name, args, provider)
 		if err != nil {
 			return err
 		}
-		services[s.Name] = pulumi.Map{
-			"namespace":  w.Namespace,
-			"deployment": w.DeploymentName,
-			"service":    w.ServiceName,
-			"serviceDns": w.ServiceDNS,
-			"image":      img.Reference,
+		outputs, err := component.Outputs(w)
+		if err != nil {
+			return err
 		}
+		outputs["image"] = img.Reference
+		services[s.Name] = outputs
 	}
 	repositories, err := declareGitHub(ctx, cfg)
 	if err != nil {
@@ -122,7 +121,7 @@ func RemediationAllowed(config auto.ConfigMap, env Environ) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return *cfg.Drift.Remediate, nil
+	return cfg.Drift.Remediate, nil
 }
 
 func workspaceValues(config auto.ConfigMap) map[string]Value {

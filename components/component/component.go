@@ -1,4 +1,5 @@
-// Package component registers every component of the platform one way: its
+// Package component declares every component of the platform one way (New):
+// its arguments' derived defaults and validation, the provider it needs, its
 // type token, the options its children take, and its outputs, which come
 // from the component's tagged fields so that none is forgotten.
 package component
@@ -9,7 +10,41 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/platform/internal/validate"
 )
+
+// Args is what the arguments of every component do. Their per-environment
+// defaults come from the component's Profile before a stack's config is
+// decoded over them; Defaults fills only what derives from other fields.
+type Args[A any] interface {
+	// Defaults returns a copy with the fields that derive from others filled.
+	Defaults() A
+	// Validate reports every problem at once, at the paths of the
+	// arguments' JSON names.
+	Validate() validate.Problems
+	// NeedsProvider says whether the component declares provider resources.
+	NeedsProvider() bool
+}
+
+// New declares a component: it fills args' derived defaults, validates them
+// (every problem at once), checks that a provider is given where the
+// component needs one, registers c as a component of type typ and runs build
+// with args and the options every child takes (see Register). Every error
+// says which component: `<module> "<name>": ...`.
+func New[A Args[A]](ctx *pulumi.Context, typ, name string, c pulumi.ComponentResource, args A,
+	provider pulumi.ProviderResource, build func(args A, children []pulumi.ResourceOption) error, opts ...pulumi.ResourceOption) error {
+	args = args.Defaults()
+	if err := args.Validate().Err(); err != nil {
+		return fmt.Errorf("%s %q: %w", module(typ), name, err)
+	}
+	if provider == nil && args.NeedsProvider() {
+		return fmt.Errorf("%s %q: a provider is required: every resource goes where an explicit provider says", module(typ), name)
+	}
+	return Register(ctx, typ, name, c, provider, func(children []pulumi.ResourceOption) error {
+		return build(args, children)
+	}, opts...)
+}
 
 // Register registers c as a component of type typ, runs build with the
 // options every child takes (parented to c, and given the provider when there

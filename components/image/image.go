@@ -4,6 +4,7 @@
 package image
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,34 +23,50 @@ import (
 const TypeToken = "platform:image:Image"
 
 // Args say which image to build and where to push it, or which prebuilt image
-// to use. Zero values take the defaults that Defaults documents.
+// to use. Source is the config schema (keys image and build of a service);
+// the other fields the program fills.
 type Args struct {
+	Source
+	// Version tags the image and is passed as the VERSION build argument.
+	Version string `json:"-"`
+	// Commit is the git commit; the image is also tagged sha-<first 12>.
+	Commit string `json:"-"`
+	// BaseDir is where relative paths start: the project root.
+	BaseDir string `json:"-"`
+	// Password logs in to the registry with Build.Username: the value of the
+	// secret config key Build.PasswordSecret. It stays a Pulumi secret.
+	Password pulumi.StringInput `json:"-"`
+}
+
+// Source is where a service's image comes from: exactly one of a prebuilt
+// image and a build.
+type Source struct {
 	// Prebuilt is an image that CI built and pushed already, pinned by digest
 	// (repository@sha256:...). When set, nothing is built or pushed.
-	Prebuilt string
+	Prebuilt string `json:"image,omitempty"`
+	// Build builds and pushes the image from the project.
+	Build *Build `json:"build,omitempty"`
+}
 
-	// Context is the build context folder (default "app"), relative to BaseDir.
-	Context string
-	// Dockerfile, relative to BaseDir (default Context/Dockerfile).
-	Dockerfile string
-	// BaseDir is where relative paths start: the project root.
-	BaseDir string
+// Build says how to build and push an image.
+type Build struct {
+	// Context is the build context folder (default "app"), relative to the project root.
+	Context string `json:"context,omitempty"`
+	// Dockerfile, relative to the project root (default <context>/Dockerfile).
+	Dockerfile string `json:"dockerfile,omitempty"`
 	// Platform to build for (default linux/amd64).
-	Platform string
+	Platform string `json:"platform,omitempty"`
 	// Repository to push to, without tag: ghcr.io/acme/greeter.
-	Repository string
-	// Version tags the image and is passed as the VERSION build argument.
-	Version string
-	// Commit is the git commit; the image is also tagged sha-<first 12>.
-	Commit string
+	Repository string `json:"repository"`
 	// Registry is the server to log in to (default: the repository's host).
-	Registry string
-	// Username and Password log in to the registry; Password must be a secret.
-	Username string
-	Password pulumi.StringInput
+	Registry string `json:"registry,omitempty"`
+	// Username logs in to the registry, with the password or token held by
+	// the secret config key PasswordSecret.
+	Username       string `json:"username"`
+	PasswordSecret string `json:"passwordSecret"`
 	// BuildOnPreview builds during previews too (default false: previews on
 	// pull requests stay fast and never push).
-	BuildOnPreview bool
+	BuildOnPreview bool `json:"buildOnPreview,omitempty"`
 }
 
 // Image is a built and pushed image, or a prebuilt one.
@@ -60,27 +77,33 @@ type Image struct {
 	Reference pulumi.StringOutput `pulumi:"reference"`
 }
 
-// Defaults returns a copy with every zero value replaced by its default.
+// Defaults returns a copy with the build's derived settings filled: the
+// Dockerfile in the context, the registry of the repository's host.
 func (a Args) Defaults() Args {
-	if a.Prebuilt != "" {
+	if a.Build == nil {
 		return a
 	}
-	if a.Context == "" {
-		a.Context = "app"
+	b := *a.Build
+	if b.Context == "" {
+		b.Context = "app"
 	}
-	if a.Dockerfile == "" {
-		a.Dockerfile = filepath.Join(a.Context, "Dockerfile")
+	if b.Dockerfile == "" {
+		b.Dockerfile = filepath.Join(b.Context, "Dockerfile")
 	}
-	if a.Platform == "" {
-		a.Platform = "linux/amd64"
+	if b.Platform == "" {
+		b.Platform = "linux/amd64"
 	}
-	if a.Registry == "" {
-		if host, _, found := strings.Cut(a.Repository, "/"); found {
-			a.Registry = host
+	if b.Registry == "" {
+		if host, _, found := strings.Cut(b.Repository, "/"); found {
+			b.Registry = host
 		}
 	}
+	a.Build = &b
 	return a
 }
+
+// NeedsProvider is true for a build: the Docker provider builds and pushes.
+func (a Args) NeedsProvider() bool { return a.Build != nil }
 
 var (
 	repositoryPattern = regexp.MustCompile(`^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$`)
@@ -90,28 +113,36 @@ var (
 	platformPattern   = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9]+(/v[0-9])?$`)
 )
 
-// Validate reports every problem with defaulted arguments at once.
-func (a Args) Validate() error {
+// Validate reports every problem at once, at the paths of the config keys.
+func (a Args) Validate() validate.Problems {
 	var p validate.Problems
-	if a.Prebuilt != "" {
+	switch {
+	case a.Prebuilt != "" && a.Build != nil:
+		p.Add("image", a.Prebuilt, "is given with build: give one of them")
+		return p
+	case a.Prebuilt == "" && a.Build == nil:
+		p.Add("image", a.Prebuilt, "is required unless build is given: an image CI pushed, pinned by digest")
+		return p
+	case a.Prebuilt != "":
 		if err := kube.ValidateImageReference(a.Prebuilt); err != nil {
-			p.Add("prebuilt", a.Prebuilt, err.Error())
+			p.Add("image", a.Prebuilt, err.Error())
 		} else if !digestPinned.MatchString(a.Prebuilt) {
-			p.Add("prebuilt", a.Prebuilt, "must be pinned by digest (…@sha256:<64 hex digits>), as CI pushed it")
+			p.Add("image", a.Prebuilt, "must be pinned by digest (…@sha256:<64 hex digits>), as CI pushed it")
 		}
-		return p.Err()
+		return p
 	}
-	if info, err := os.Stat(filepath.Join(a.BaseDir, a.Context)); err != nil || !info.IsDir() {
-		p.Add("context", a.Context, "must be a folder of the project (the build context)")
+	b := a.Build
+	if info, err := os.Stat(filepath.Join(a.BaseDir, b.Context)); err != nil || !info.IsDir() {
+		p.Add("build.context", b.Context, "must be a folder of the project (the build context)")
 	}
-	if info, err := os.Stat(filepath.Join(a.BaseDir, a.Dockerfile)); err != nil || info.IsDir() {
-		p.Add("dockerfile", a.Dockerfile, "must be a Dockerfile of the project")
+	if info, err := os.Stat(filepath.Join(a.BaseDir, b.Dockerfile)); err != nil || info.IsDir() {
+		p.Add("build.dockerfile", b.Dockerfile, "must be a Dockerfile of the project")
 	}
-	if !platformPattern.MatchString(a.Platform) {
-		p.Add("platform", a.Platform, "must be os/arch such as linux/amd64")
+	if !platformPattern.MatchString(b.Platform) {
+		p.Add("build.platform", b.Platform, "must be os/arch such as linux/amd64")
 	}
-	if !repositoryPattern.MatchString(a.Repository) {
-		p.Add("repository", a.Repository, "must be registry/path without tag, such as ghcr.io/acme/greeter")
+	if !repositoryPattern.MatchString(b.Repository) {
+		p.Add("build.repository", b.Repository, "must be registry/path without tag, such as ghcr.io/acme/greeter")
 	}
 	switch {
 	case a.Version == "latest":
@@ -120,31 +151,28 @@ func (a Args) Validate() error {
 		p.Add("version", a.Version, "must be a valid image tag, such as 1.2.3")
 	}
 	if a.Commit != "" && !commitPattern.MatchString(a.Commit) {
-		p.Add("commit", a.Commit, "must be a git commit id (12 to 40 lower-case hex digits)")
+		p.Add("(GITHUB_SHA)", a.Commit, "must be a git commit id (12 to 40 lower-case hex digits)")
 	}
-	if a.Username == "" || a.Password == nil {
-		p.Add("registry", a.Registry, "needs credentials: a username and a secret password or token")
-	} else if _, isOutput := a.Password.(pulumi.Output); !isOutput {
-		p.Add("password", validate.Verbatim("(plain value)"), "must be a Pulumi secret, e.g. from secret config")
+	if b.Username == "" {
+		p.Add("build.username", b.Username, "is required: the registry user")
 	}
-	return p.Err()
+	if b.PasswordSecret == "" {
+		p.Add("build.passwordSecret", b.PasswordSecret, "is required: the secret config key of the registry password or token")
+	}
+	return p
 }
 
 // NewImage builds and pushes the image with the given Docker provider, or
 // takes the prebuilt one (then the provider may be nil).
 func NewImage(ctx *pulumi.Context, name string, args Args, provider pulumi.ProviderResource, opts ...pulumi.ResourceOption) (*Image, error) {
-	args = args.Defaults()
-	if err := args.Validate(); err != nil {
-		return nil, fmt.Errorf("image %q: %w", name, err)
-	}
-	if args.Prebuilt == "" && provider == nil {
-		return nil, fmt.Errorf("image %q: a Docker provider is required to build", name)
-	}
 	img := &Image{}
-	err := component.Register(ctx, TypeToken, name, img, provider, func(children []pulumi.ResourceOption) error {
+	err := component.New(ctx, TypeToken, name, img, args, provider, func(args Args, children []pulumi.ResourceOption) error {
 		if args.Prebuilt != "" {
 			img.Reference = pulumi.String(args.Prebuilt).ToStringOutput()
 			return nil
+		}
+		if args.Password == nil {
+			return errors.New("build.passwordSecret: the program passed no password")
 		}
 		built, err := build(ctx, name, args, children)
 		if err != nil {
@@ -165,22 +193,23 @@ func build(ctx *pulumi.Context, name string, args Args, children []pulumi.Resour
 	if args.Commit != "" {
 		tags = append(tags, "sha-"+args.Commit[:12])
 	}
+	b := args.Build
 	var built *docker.Image
 	for i, tag := range tags {
 		// One resource per tag (docker.Image pushes one name); the second build
 		// is all cache hits and yields the same digest.
 		image, err := docker.NewImage(ctx, fmt.Sprintf("%s-%d", name, i), &docker.ImageArgs{
-			ImageName: pulumi.String(args.Repository + ":" + tag),
+			ImageName: pulumi.String(b.Repository + ":" + tag),
 			Build: &docker.DockerBuildArgs{
-				Context:    pulumi.String(filepath.Join(args.BaseDir, args.Context)),
-				Dockerfile: pulumi.String(filepath.Join(args.BaseDir, args.Dockerfile)),
-				Platform:   pulumi.String(args.Platform),
+				Context:    pulumi.String(filepath.Join(args.BaseDir, b.Context)),
+				Dockerfile: pulumi.String(filepath.Join(args.BaseDir, b.Dockerfile)),
+				Platform:   pulumi.String(b.Platform),
 				Args:       pulumi.StringMap{"VERSION": pulumi.String(args.Version)},
 			},
-			BuildOnPreview: pulumi.Bool(args.BuildOnPreview),
+			BuildOnPreview: pulumi.Bool(b.BuildOnPreview),
 			Registry: &docker.RegistryArgs{
-				Server:   pulumi.String(args.Registry),
-				Username: pulumi.String(args.Username),
+				Server:   pulumi.String(b.Registry),
+				Username: pulumi.String(b.Username),
 				Password: pulumi.ToSecret(args.Password).(pulumi.StringOutput),
 			},
 		}, children...)

@@ -32,12 +32,11 @@ func project(t *testing.T) string {
 
 func buildArgs(dir string) Args {
 	return Args{
-		BaseDir:    dir,
-		Repository: "ghcr.io/acme/greeter",
-		Version:    "1.2.3",
-		Commit:     "0123456789abcdef0123456789abcdef01234567",
-		Username:   "acme-bot",
-		Password:   pulumi.ToSecret(pulumi.String("registry-token")).(pulumi.StringOutput),
+		Source:   Source{Build: &Build{Repository: "ghcr.io/acme/greeter", Username: "acme-bot", PasswordSecret: "registryToken"}},
+		BaseDir:  dir,
+		Version:  "1.2.3",
+		Commit:   "0123456789abcdef0123456789abcdef01234567",
+		Password: pulumi.String("registry-token"),
 	}
 }
 
@@ -57,7 +56,9 @@ func deploy(t *testing.T, args Args) (*pulumitest.Graph, error) {
 		if err != nil {
 			return err
 		}
-		_, err = workload.NewWorkload(ctx, "greeter", workload.Args{Name: "greeter", Version: "1.2.3", Image: img.Reference}, k8s)
+		service := workload.Profile("dev")
+		service.Name, service.Version, service.Image = "greeter", "1.2.3", img.Reference
+		_, err = workload.NewWorkload(ctx, "greeter", service, k8s)
 		return err
 	})
 }
@@ -109,7 +110,7 @@ func TestBuildsPushesAndPinsTheDigest(t *testing.T) {
 
 func TestPrebuiltBuildsNothing(t *testing.T) {
 	ref := "ghcr.io/acme/greeter@" + pulumitest.FakeDigest
-	g, err := deploy(t, Args{Prebuilt: ref})
+	g, err := deploy(t, Args{Source: Source{Prebuilt: ref}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,16 +129,18 @@ func TestValidation(t *testing.T) {
 		mutate func(*Args)
 		want   string
 	}{
-		{"missing context", func(a *Args) { a.Context = "nope" }, `context: "nope": must be a folder of the project`},
-		{"missing dockerfile", func(a *Args) { a.Dockerfile = "app/Nope" }, `dockerfile: "app/Nope": must be a Dockerfile of the project`},
-		{"no credentials", func(a *Args) { a.Password = nil }, `registry: "ghcr.io": needs credentials`},
-		{"plain password", func(a *Args) { a.Password = pulumi.String("x") }, "password: (plain value): must be a Pulumi secret"},
+		{"missing context", func(a *Args) { a.Build.Context = "nope" }, `build.context: "nope": must be a folder of the project`},
+		{"missing dockerfile", func(a *Args) { a.Build.Dockerfile = "app/Nope" }, `build.dockerfile: "app/Nope": must be a Dockerfile of the project`},
+		{"no username", func(a *Args) { a.Build.Username = "" }, `build.username: "": is required`},
+		{"no password from the program", func(a *Args) { a.Password = nil }, "build.passwordSecret: the program passed no password"},
 		{"latest", func(a *Args) { a.Version = "latest" }, `version: "latest": must not be "latest"`},
-		{"bad repository", func(a *Args) { a.Repository = "greeter:1" }, `repository: "greeter:1": must be registry/path without tag`},
-		{"bad commit", func(a *Args) { a.Commit = "HEAD" }, `commit: "HEAD": must be a git commit id`},
-		{"bad platform", func(a *Args) { a.Platform = "amd64" }, `platform: "amd64": must be os/arch`},
-		{"prebuilt malformed", func(a *Args) { *a = Args{Prebuilt: "not an image"} }, `prebuilt: "not an image": must be an image reference`},
-		{"prebuilt by tag", func(a *Args) { *a = Args{Prebuilt: "ghcr.io/acme/greeter:1.2.3"} }, `prebuilt: "ghcr.io/acme/greeter:1.2.3": must be pinned by digest`},
+		{"bad repository", func(a *Args) { a.Build.Repository = "greeter:1" }, `build.repository: "greeter:1": must be registry/path without tag`},
+		{"bad commit", func(a *Args) { a.Commit = "HEAD" }, `(GITHUB_SHA): "HEAD": must be a git commit id`},
+		{"bad platform", func(a *Args) { a.Build.Platform = "amd64" }, `build.platform: "amd64": must be os/arch`},
+		{"both", func(a *Args) { a.Prebuilt = "ghcr.io/acme/greeter@" + pulumitest.FakeDigest }, `image: "ghcr.io/acme/greeter@sha256:`},
+		{"neither", func(a *Args) { a.Build = nil }, `image: "": is required unless build is given`},
+		{"prebuilt malformed", func(a *Args) { *a = Args{Source: Source{Prebuilt: "not an image"}} }, `image: "not an image": must be an image reference`},
+		{"prebuilt by tag", func(a *Args) { *a = Args{Source: Source{Prebuilt: "ghcr.io/acme/greeter:1.2.3"}} }, `image: "ghcr.io/acme/greeter:1.2.3": must be pinned by digest`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -112,38 +112,56 @@ func RestrictedContainerSecurityContext() *corev1.SecurityContextArgs {
 	}
 }
 
-// Resources are a container's requests and limits, as Kubernetes quantities.
+// Resources are a container's requests and limits (config keys
+// resources.requests and resources.limits).
 type Resources struct {
-	RequestCPU, RequestMemory string
-	LimitCPU, LimitMemory     string
+	Requests Quantities `json:"requests"`
+	Limits   Quantities `json:"limits"`
+}
+
+// Quantities are CPU and memory as Kubernetes quantities ("250m", "128Mi").
+type Quantities struct {
+	CPU    string `json:"cpu"`
+	Memory string `json:"memory"`
 }
 
 // Args returns the container resource requirements.
 func (r Resources) Args() *corev1.ResourceRequirementsArgs {
 	return &corev1.ResourceRequirementsArgs{
 		Requests: pulumi.StringMap{
-			"cpu":    pulumi.String(r.RequestCPU),
-			"memory": pulumi.String(r.RequestMemory),
+			"cpu":    pulumi.String(r.Requests.CPU),
+			"memory": pulumi.String(r.Requests.Memory),
 		},
 		Limits: pulumi.StringMap{
-			"cpu":    pulumi.String(r.LimitCPU),
-			"memory": pulumi.String(r.LimitMemory),
+			"cpu":    pulumi.String(r.Limits.CPU),
+			"memory": pulumi.String(r.Limits.Memory),
 		},
 	}
 }
 
 // Probes are a container's health checks: HTTP paths on Port, or, with TCP,
 // a connection to Port (for servers whose HTTP endpoints need credentials).
+// The paths are config keys (probes.startup, ...); the rest the program sets.
 type Probes struct {
-	Port      int
-	Startup   string // path answered once the process has started
-	Liveness  string // path answered while the process is alive
-	Readiness string // path answered while the process takes traffic
+	Port      int    `json:"-"`
+	Startup   string `json:"startup"`   // path answered once the process has started
+	Liveness  string `json:"liveness"`  // path answered while the process is alive
+	Readiness string `json:"readiness"` // path answered while the process takes traffic
 	// TCP checks that Port accepts connections instead of requesting paths.
-	TCP bool
+	TCP bool `json:"-"`
 	// StartupSeconds is how long the process may take to start before the
 	// kubelet restarts it (default 60; JVM servers need minutes).
-	StartupSeconds int
+	StartupSeconds int `json:"-"`
+}
+
+// Ingress exposes a Service on Host through an ingress class (config key
+// ingress of a service or a UI).
+type Ingress struct {
+	Host      string `json:"host"`
+	ClassName string `json:"className,omitempty"`
+	// ControllerNamespace is where the ingress controller runs; its pods are
+	// allowed to reach the exposed port.
+	ControllerNamespace string `json:"controllerNamespace,omitempty"`
 }
 
 // defaultStartupSeconds is the startup budget of a Go service; liveness only

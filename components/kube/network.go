@@ -95,17 +95,17 @@ func NewNamespace(ctx *pulumi.Context, name string, ns Namespace, opts ...pulumi
 	return created, nil
 }
 
-// IngressSpec routes every path of host to the named port of a Service,
-// through the given ingress class (empty: the cluster's default).
-func IngressSpec(host, className string, service pulumi.StringInput, port string) *networkingv1.IngressSpecArgs {
+// Spec routes every path of the host to the named port of a Service,
+// through the ingress class (empty: the cluster's default).
+func (in Ingress) Spec(service pulumi.StringInput, port string) *networkingv1.IngressSpecArgs {
 	var class pulumi.StringPtrInput
-	if className != "" {
-		class = pulumi.String(className)
+	if in.ClassName != "" {
+		class = pulumi.String(in.ClassName)
 	}
 	return &networkingv1.IngressSpecArgs{
 		IngressClassName: class,
 		Rules: networkingv1.IngressRuleArray{&networkingv1.IngressRuleArgs{
-			Host: pulumi.String(host),
+			Host: pulumi.String(in.Host),
 			Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: networkingv1.HTTPIngressPathArray{
 				&networkingv1.HTTPIngressPathArgs{
 					Path: pulumi.String("/"), PathType: pulumi.String("Prefix"),

@@ -100,12 +100,12 @@ type Elasticsearch struct {
 	RetentionDays int `json:"retentionDays,omitempty"`
 	// Security turns on TLS and authentication (default: prod only; prod
 	// cannot turn it off).
-	Security *bool `json:"security,omitempty"`
+	Security bool `json:"security"`
 	// MMap keeps Lucene's memory-mapped store, which needs the nodes'
 	// vm.max_map_count raised to 262144: a privileged DaemonSet in the agents
 	// namespace sets it (default: prod only). Off, Elasticsearch runs with
 	// node.store.allow_mmap: false and needs nothing from the node.
-	MMap *bool `json:"mmap,omitempty"`
+	MMap bool `json:"mmap"`
 }
 
 // Logstash reads the logs from Kafka and writes them to Elasticsearch.
@@ -113,7 +113,7 @@ type Logstash struct {
 	Image    string `json:"image,omitempty"`
 	Replicas int    `json:"replicas,omitempty"`
 	// PersistentQueue buffers events on disk (default: prod only).
-	PersistentQueue *bool   `json:"persistentQueue,omitempty"`
+	PersistentQueue bool    `json:"persistentQueue"`
 	QueueStorage    Storage `json:"queueStorage"`
 	Size            Size    `json:"size"`
 }
@@ -121,16 +121,8 @@ type Logstash struct {
 // UI is how people reach a web UI: from the namespaces named, and through an
 // Ingress when a host is given.
 type UI struct {
-	AllowFrom []string `json:"allowFrom,omitempty"`
-	Ingress   *Ingress `json:"ingress,omitempty"`
-}
-
-// Ingress exposes a UI on Host through the given ingress class; the ingress
-// controller's namespace is allowed to reach it.
-type Ingress struct {
-	Host                string `json:"host"`
-	ClassName           string `json:"className,omitempty"`
-	ControllerNamespace string `json:"controllerNamespace,omitempty"`
+	AllowFrom []string      `json:"allowFrom,omitempty"`
+	Ingress   *kube.Ingress `json:"ingress,omitempty"`
 }
 
 // Kibana is the log UI.
@@ -183,108 +175,64 @@ const (
 	StorageElasticsearch = "elasticsearch"
 )
 
-// profile is what an environment gets unless its config says otherwise.
-type profile struct {
-	brokers, partitions, replication, minInsync, kafkaRetentionHours int
-	nodes, retentionDays, replicas                                   int
-	kafkaStorage, elasticStorage, queueStorage                       string
-	kafka, elastic, logstash, kibana, jaeger, filebeat               Size
-	secure, jaegerStorage                                            string
-}
-
-var (
-	small = profile{
-		brokers: 1, partitions: 3, replication: 1, minInsync: 1, kafkaRetentionHours: 24,
-		nodes: 1, retentionDays: 7, replicas: 1,
-		kafkaStorage: "5Gi", elasticStorage: "10Gi", queueStorage: "5Gi",
-		kafka:    Size{CPU: "250m", Memory: "1Gi"},
-		elastic:  Size{CPU: "500m", Memory: "2Gi"},
-		logstash: Size{CPU: "250m", Memory: "1Gi"},
-		kibana:   Size{CPU: "250m", Memory: "1Gi"},
-		jaeger:   Size{CPU: "100m", Memory: "256Mi"},
-		filebeat: Size{CPU: "50m", Memory: "128Mi"},
-	}
-	highlyAvailable = profile{
-		brokers: 3, partitions: 6, replication: 3, minInsync: 2, kafkaRetentionHours: 72,
-		nodes: 3, retentionDays: 30, replicas: 2,
-		kafkaStorage: "50Gi", elasticStorage: "100Gi", queueStorage: "10Gi",
-		kafka:    Size{CPU: "1", Memory: "4Gi"},
-		elastic:  Size{CPU: "2", Memory: "8Gi"},
-		logstash: Size{CPU: "1", Memory: "2Gi"},
-		kibana:   Size{CPU: "500m", Memory: "2Gi"},
-		jaeger:   Size{CPU: "500m", Memory: "1Gi"},
-		filebeat: Size{CPU: "100m", Memory: "256Mi"},
-	}
-)
-
-// Defaults returns a copy of the arguments with every zero value replaced by
-// the default of its environment's shape.
-func (a Args) Defaults() Args {
-	p := small
-	if a.HighAvailability {
-		p = highlyAvailable
-	}
-	a.Namespace = or(a.Namespace, "observability")
-	a.AgentsNamespace = or(a.AgentsNamespace, "observability-agents")
-
-	k := &a.Kafka
-	k.Image = or(k.Image, DefaultKafkaImage)
-	k.Brokers = orInt(k.Brokers, p.brokers)
-	k.Partitions = orInt(k.Partitions, p.partitions)
-	k.ReplicationFactor = orInt(k.ReplicationFactor, min(p.replication, k.Brokers))
-	k.MinInsyncReplicas = orInt(k.MinInsyncReplicas, min(p.minInsync, k.ReplicationFactor))
-	k.RetentionHours = orInt(k.RetentionHours, p.kafkaRetentionHours)
-	k.Storage.Size = or(k.Storage.Size, p.kafkaStorage)
-	k.Size = k.Size.or(p.kafka)
-
-	e := &a.Elasticsearch
-	e.Image = or(e.Image, DefaultElasticImage)
-	e.Nodes = orInt(e.Nodes, p.nodes)
-	e.Storage.Size = or(e.Storage.Size, p.elasticStorage)
-	e.Size = e.Size.or(p.elastic)
-	e.RetentionDays = orInt(e.RetentionDays, p.retentionDays)
-	e.Security = orBool(e.Security, a.HighAvailability)
-	e.MMap = orBool(e.MMap, a.HighAvailability)
-
-	l := &a.Logstash
-	l.Image = or(l.Image, DefaultLogstashImage)
-	l.Replicas = orInt(l.Replicas, p.replicas)
-	l.PersistentQueue = orBool(l.PersistentQueue, a.HighAvailability)
-	l.QueueStorage.Size = or(l.QueueStorage.Size, p.queueStorage)
-	l.Size = l.Size.or(p.logstash)
-
-	kb := &a.Kibana
-	kb.Image = or(kb.Image, DefaultKibanaImage)
-	kb.Replicas = orInt(kb.Replicas, p.replicas)
-	kb.Size = kb.Size.or(p.kibana)
-
-	j := &a.Jaeger
-	j.Image = or(j.Image, DefaultJaegerImage)
-	j.IndexCleanerImage = or(j.IndexCleanerImage, DefaultIndexCleanerImage)
-	if j.Storage == "" {
-		j.Storage = StorageMemory
-		if a.HighAvailability {
-			j.Storage = StorageElasticsearch
+// Profile returns the defaults of an environment's observability stack (dev,
+// prod or local; any other gets dev's): the one table of them. dev and local
+// are small, one of each part; prod is highly available and protected. A
+// stack's config is decoded over it, so an unset key keeps its default.
+func Profile(environment string) Args {
+	if environment == "prod" {
+		return Args{
+			Environment: environment, HighAvailability: true, Protect: true,
+			Namespace: "observability", AgentsNamespace: "observability-agents",
+			Kafka: Kafka{
+				Image: DefaultKafkaImage, Brokers: 3, Partitions: 6, ReplicationFactor: 3, MinInsyncReplicas: 2,
+				RetentionHours: 72, Storage: Storage{Size: "50Gi"}, Size: Size{CPU: "1", Memory: "4Gi"},
+			},
+			Elasticsearch: Elasticsearch{
+				Image: DefaultElasticImage, Nodes: 3, Storage: Storage{Size: "100Gi"}, Size: Size{CPU: "2", Memory: "8Gi"},
+				RetentionDays: 30, Security: true, MMap: true,
+			},
+			Logstash: Logstash{
+				Image: DefaultLogstashImage, Replicas: 2, PersistentQueue: true, QueueStorage: Storage{Size: "10Gi"},
+				Size: Size{CPU: "1", Memory: "2Gi"},
+			},
+			Kibana: Kibana{Image: DefaultKibanaImage, Replicas: 2, Size: Size{CPU: "500m", Memory: "2Gi"}},
+			Jaeger: Jaeger{
+				Image: DefaultJaegerImage, IndexCleanerImage: DefaultIndexCleanerImage, Replicas: 2,
+				Storage: StorageElasticsearch, RetentionDays: 30, Size: Size{CPU: "500m", Memory: "1Gi"},
+			},
+			Filebeat: Filebeat{Image: DefaultFilebeatImage, Size: Size{CPU: "100m", Memory: "256Mi"}},
 		}
 	}
-	replicas := p.replicas
-	if j.Storage == StorageMemory {
-		replicas = 1
+	return Args{
+		Environment: environment,
+		Namespace:   "observability", AgentsNamespace: "observability-agents",
+		Kafka: Kafka{
+			Image: DefaultKafkaImage, Brokers: 1, Partitions: 3, ReplicationFactor: 1, MinInsyncReplicas: 1,
+			RetentionHours: 24, Storage: Storage{Size: "5Gi"}, Size: Size{CPU: "250m", Memory: "1Gi"},
+		},
+		Elasticsearch: Elasticsearch{
+			Image: DefaultElasticImage, Nodes: 1, Storage: Storage{Size: "10Gi"}, Size: Size{CPU: "500m", Memory: "2Gi"},
+			RetentionDays: 7,
+		},
+		Logstash: Logstash{
+			Image: DefaultLogstashImage, Replicas: 1, QueueStorage: Storage{Size: "5Gi"}, Size: Size{CPU: "250m", Memory: "1Gi"},
+		},
+		Kibana: Kibana{Image: DefaultKibanaImage, Replicas: 1, Size: Size{CPU: "250m", Memory: "1Gi"}},
+		Jaeger: Jaeger{
+			Image: DefaultJaegerImage, IndexCleanerImage: DefaultIndexCleanerImage, Replicas: 1,
+			Storage: StorageMemory, RetentionDays: 7, Size: Size{CPU: "100m", Memory: "256Mi"},
+		},
+		Filebeat: Filebeat{Image: DefaultFilebeatImage, Size: Size{CPU: "50m", Memory: "128Mi"}},
 	}
-	j.Replicas = orInt(j.Replicas, replicas)
-	j.RetentionDays = orInt(j.RetentionDays, e.RetentionDays)
-	j.Size = j.Size.or(p.jaeger)
-
-	a.Filebeat.Image = or(a.Filebeat.Image, DefaultFilebeatImage)
-	a.Filebeat.Size = a.Filebeat.Size.or(p.filebeat)
-	return a
 }
 
-func (s Size) or(def Size) Size {
-	s.CPU = or(s.CPU, def.CPU)
-	s.Memory = or(s.Memory, def.Memory)
-	return s
-}
+// Defaults returns the arguments as they are: every default comes from
+// Profile, and no field derives from another.
+func (a Args) Defaults() Args { return a }
+
+// NeedsProvider is true: every object goes to the cluster the provider names.
+func (Args) NeedsProvider() bool { return true }
 
 // resources are the container's requests and limits.
 func (s Size) resources() kube.Resources {
@@ -293,33 +241,15 @@ func (s Size) resources() kube.Resources {
 		q := resource.MustParse(s.CPU)
 		limit = resource.NewMilliQuantity(2*q.MilliValue(), resource.DecimalSI).String()
 	}
-	return kube.Resources{RequestCPU: s.CPU, RequestMemory: s.Memory, LimitCPU: limit, LimitMemory: s.Memory}
-}
-
-func or(value, def string) string {
-	if value == "" {
-		return def
+	return kube.Resources{
+		Requests: kube.Quantities{CPU: s.CPU, Memory: s.Memory},
+		Limits:   kube.Quantities{CPU: limit, Memory: s.Memory},
 	}
-	return value
-}
-
-func orInt(value, def int) int {
-	if value == 0 {
-		return def
-	}
-	return value
-}
-
-func orBool(value *bool, def bool) *bool {
-	if value == nil {
-		return &def
-	}
-	return value
 }
 
 // Validate reports every problem with defaulted arguments at once, one per
 // line: the config key under platform:observability, the value and what is allowed.
-func (a Args) Validate() error {
+func (a Args) Validate() validate.Problems {
 	var p validate.Problems
 	for key, ns := range map[string]string{"namespace": a.Namespace, "agentsNamespace": a.AgentsNamespace} {
 		if !kube.IsDNSLabel(ns) {
@@ -374,11 +304,11 @@ func (a Args) Validate() error {
 		if k.Brokers < 3 {
 			p.Add("kafka.brokers", k.Brokers, "must be at least 3 in a highly available environment (prod)")
 		}
-		if !*e.Security {
+		if !e.Security {
 			p.Add("elasticsearch.security", false, "must be on in a highly available environment (prod): TLS and authentication")
 		}
 	}
-	if *e.Security {
+	if e.Security {
 		if a.ElasticPassword == nil {
 			p.Add("elasticsearch.passwordSecret", "", "is required when security is on: the secret config key holding the elastic user's password")
 		} else if _, isOutput := a.ElasticPassword.(pulumi.Output); !isOutput {
@@ -412,7 +342,7 @@ func (a Args) Validate() error {
 		positiveQuantity(&p, part+".size.cpu", s.CPU)
 		positiveQuantity(&p, part+".size.memory", s.Memory)
 		if s.CPULimit != "" && positiveQuantity(&p, part+".size.cpuLimit", s.CPULimit) {
-			if l, r := resource.MustParse(s.CPULimit), resource.MustParse(or(s.CPU, "0")); l.Cmp(r) < 0 {
+			if l, r := resource.MustParse(s.CPULimit), parseOrZero(s.CPU); l.Cmp(r) < 0 {
 				p.Add(part+".size.cpuLimit", s.CPULimit, fmt.Sprintf("must be at least the CPU request %q", s.CPU))
 			}
 		}
@@ -424,7 +354,13 @@ func (a Args) Validate() error {
 			p.Add(fmt.Sprintf("telemetryFrom[%d]", i), ns, "must be a namespace name")
 		}
 	}
-	return p.Err()
+	return p
+}
+
+// parseOrZero is the quantity, or zero if it is not one (reported elsewhere).
+func parseOrZero(s string) resource.Quantity {
+	q, _ := resource.ParseQuantity(s)
+	return q
 }
 
 func atLeast(p *validate.Problems, key string, value, least int) {

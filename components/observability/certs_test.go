@@ -6,6 +6,24 @@ import (
 	"time"
 )
 
+func TestRenewalIsDueWithinThirtyDays(t *testing.T) {
+	now := time.Now()
+	certs, err := NewCertificates("observability", 365*24*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if due := certs.RenewalDue(now.Add(300 * 24 * time.Hour)); due != "" {
+		t.Errorf("renewal due 65 days before expiry: %s", due)
+	}
+	due := certs.RenewalDue(now.Add(340 * 24 * time.Hour))
+	if !strings.Contains(due, "renew it with `platform certs --stack <stack> --renew`") {
+		t.Errorf("renewal not due 25 days before expiry: %q", due)
+	}
+	if err := certs.Check("observability", now.Add(340*24*time.Hour)); err != nil {
+		t.Errorf("a certificate due for renewal is refused, which would block a deploy: %v", err)
+	}
+}
+
 func TestCertificates(t *testing.T) {
 	now := time.Now()
 	certs, err := NewCertificates("observability", 365*24*time.Hour, now)
@@ -29,7 +47,7 @@ func TestCertificates(t *testing.T) {
 		{"other namespace", certs, "logging", now, "does not serve elasticsearch.logging.svc.cluster.local"},
 		{"other CA", Certificates{CA: other.CA, Certificate: certs.Certificate, Key: certs.Key}, "observability", now, "with this CA"},
 		{"other key", Certificates{CA: certs.CA, Certificate: certs.Certificate, Key: other.Key}, "observability", now, "not the certificate's key"},
-		{"expiring", certs, "observability", now.Add(340 * 24 * time.Hour), "renew it with `platform certs`"},
+		{"expired", certs, "observability", now.Add(366 * 24 * time.Hour), "certificate has expired"},
 		{"garbage", Certificates{CA: "x", Certificate: certs.Certificate, Key: certs.Key}, "observability", now, "CA: not a PEM certificate"},
 	}
 	for _, tt := range tests {

@@ -128,7 +128,7 @@ func (b *builder) elasticConfig() string {
 		fmt.Fprintf(&s, "discovery.seed_hosts: [%s]\ncluster.initial_master_nodes: [%s]\n",
 			b.host("elasticsearch-headless"), strings.Join(masters, ", "))
 	}
-	if !*e.MMap {
+	if !e.MMap {
 		s.WriteString("# vm.max_map_count is left as the node has it: no memory-mapped store.\nnode.store.allow_mmap: false\n")
 	}
 	s.WriteString("xpack.ml.enabled: false\n")

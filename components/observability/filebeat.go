@@ -178,7 +178,7 @@ http.port: %d
 // memory-mapped store, when it is on. It lives in the agents namespace, the
 // one that admits privileged pods; its readiness says the node is tuned.
 func (b *builder) nodeTuning() error {
-	if !*b.args.Elasticsearch.MMap {
+	if !b.args.Elasticsearch.MMap {
 		return nil
 	}
 	id := b.nodeTuningID()

@@ -47,7 +47,7 @@ func (b *builder) logstash() error {
 	}, access.mounts...)
 	volumes := append(corev1.VolumeArray{configMapVolume("config", config), emptyDir("logs", "256Mi"), emptyDir("tmp", "256Mi")}, access.volumes...)
 	claims := map[string]Storage{}
-	if *l.PersistentQueue {
+	if l.PersistentQueue {
 		claims["data"] = l.QueueStorage
 	} else {
 		volumes = append(volumes, emptyDir("data", "1Gi"))
@@ -73,7 +73,7 @@ func (b *builder) logstashSettings() string {
 	l := b.args.Logstash
 	var s strings.Builder
 	s.WriteString("api.http.host: 0.0.0.0\npath.data: /usr/share/logstash/data\npipeline.ecs_compatibility: v8\nxpack.monitoring.enabled: false\n")
-	if *l.PersistentQueue {
+	if l.PersistentQueue {
 		// Leave a tenth of the volume for the dead letter queue and the rest.
 		fmt.Fprintf(&s, "queue.type: persisted\nqueue.max_bytes: %s\n", ninetyPercent(l.QueueStorage.Size))
 	} else {

@@ -58,15 +58,8 @@ const (
 // NewObservability declares the stack. The provider is required: every object
 // goes to the cluster it names.
 func NewObservability(ctx *pulumi.Context, name string, args Args, provider pulumi.ProviderResource, opts ...pulumi.ResourceOption) (*Observability, error) {
-	args = args.Defaults()
-	if err := args.Validate(); err != nil {
-		return nil, fmt.Errorf("observability %q: %w", name, err)
-	}
-	if provider == nil {
-		return nil, fmt.Errorf("observability %q: a Kubernetes provider is required", name)
-	}
 	o := &Observability{}
-	err := component.Register(ctx, TypeToken, name, o, provider, func(children []pulumi.ResourceOption) error {
+	err := component.New(ctx, TypeToken, name, o, args, provider, func(args Args, children []pulumi.ResourceOption) error {
 		b := &builder{ctx: ctx, name: name, args: args, opts: children}
 		return b.build(o)
 	}, opts...)
@@ -146,7 +139,7 @@ func (b *builder) uiURL(ui UI, service string, port int) string {
 	return fmt.Sprintf("http://%s:%d", b.host(service), port)
 }
 
-func (b *builder) secure() bool { return *b.args.Elasticsearch.Security }
+func (b *builder) secure() bool { return b.args.Elasticsearch.Security }
 
 // pod is what differs between the parts' pod templates.
 type pod struct {
@@ -471,7 +464,7 @@ func (b *builder) ingress(name string, id kube.Identity, ui UI, port string) err
 	}
 	_, err := networkingv1.NewIngress(b.ctx, b.name+"-"+name, &networkingv1.IngressArgs{
 		Metadata: id.Metadata(name, b.args.Namespace),
-		Spec:     kube.IngressSpec(in.Host, in.ClassName, pulumi.String(name), port),
+		Spec:     in.Spec(pulumi.String(name), port),
 	}, b.in...)
 	return err
 }

@@ -12,109 +12,116 @@ import (
 	"github.com/acme/platform/internal/validate"
 )
 
-// Args describe how one service repository is run on GitHub. Zero values take
-// the defaults that Defaults documents: opinionated, secure, overridable.
+// Args describe how one service repository is run on GitHub. They are the
+// schema of one entry of stack config platform:github.repositories (the JSON
+// names are the keys); Rules and Environments come from the keys of the same
+// name in platform:github, shared by every repository. Profile gives the
+// defaults: opinionated, secure, overridable. Fields without a JSON name are
+// filled by the program.
 type Args struct {
 	// Name of the repository (in the provider's owner).
-	Name string
+	Name string `json:"name"`
 	// Description, Homepage and Topics describe it.
-	Description string
-	Homepage    string
-	Topics      []string
+	Description string   `json:"description,omitempty"`
+	Homepage    string   `json:"homepage,omitempty"`
+	Topics      []string `json:"topics,omitempty"`
 	// Visibility is private (default), internal or public.
-	Visibility string
+	Visibility string `json:"visibility"`
 	// MergeStrategies allowed on pull requests: squash (default), merge, rebase.
-	MergeStrategies []string
+	MergeStrategies []string `json:"mergeStrategies"`
 	// AdvancedSecurity says the plan includes GitHub Advanced Security: secret
 	// scanning and push protection are then turned on for private repositories
 	// too (public ones always get them).
-	AdvancedSecurity bool
-	// Protect guards the repository against deletion by Pulumi (prod). Even
-	// unprotected, a destroy archives it rather than deleting it.
-	Protect bool
-
-	// Rules are the branch rules of the seed's branch table.
-	Rules Rules
-
-	// Secrets are repository-level Actions secrets: Pulumi secrets, by name.
-	Secrets map[string]pulumi.StringInput
+	AdvancedSecurity bool `json:"advancedSecurity,omitempty"`
+	// Secrets are repository-level Actions secrets: secret config keys of the
+	// project, by secret name.
+	Secrets map[string]string `json:"secrets,omitempty"`
 	// EncryptedSecrets are Actions secrets already encrypted for the
 	// repository's public key (base64), passed through as they are.
-	EncryptedSecrets map[string]string
+	EncryptedSecrets map[string]string `json:"encryptedSecrets,omitempty"`
 	// Variables are repository-level Actions variables (not secret).
-	Variables map[string]string
+	Variables map[string]string `json:"variables,omitempty"`
+
+	// Rules are the branch rules of the seed's branch table.
+	Rules Rules `json:"-"`
 	// Environments are the deployment environments (dev, production).
-	Environments []Environment
+	Environments []Environment `json:"-"`
+	// Protect guards the repository against deletion by Pulumi (prod's
+	// profile). Even unprotected, a destroy archives it rather than deleting it.
+	Protect bool `json:"-"`
+	// SecretValues are the values of Secrets, by secret name; they stay
+	// Pulumi secrets.
+	SecretValues map[string]pulumi.StringInput `json:"-"`
 }
 
-// Rules protect main, release/* and feature/*.
+// Rules protect main, release/* and feature/* (config key platform:github.rules).
 type Rules struct {
 	// Mode is "rulesets" (default) or "branch-protection" (classic). Rulesets on
 	// private repositories need a paid plan: GitHub answers 403 without one.
-	Mode string
+	Mode string `json:"mode"`
 	// RequiredReviews on pull requests into main: 0 to 6 (default 1).
-	RequiredReviews *int
+	RequiredReviews int `json:"requiredReviews"`
 	// RequireCodeOwnerReview on main (default false).
-	RequireCodeOwnerReview bool
+	RequireCodeOwnerReview bool `json:"requireCodeOwnerReview,omitempty"`
 	// StatusChecks required on main and release/*: the CI job names.
-	StatusChecks []string
+	StatusChecks []string `json:"statusChecks"`
 	// Releasers may push to release/*: rulesets name them by ID, classic
 	// branch protection by "org/team" or "/user".
-	Releasers []Actor
+	Releasers []Actor `json:"releasers,omitempty"`
 	// BypassActors may bypass the rules on main (rulesets only).
-	BypassActors []Actor
+	BypassActors []Actor `json:"bypassActors,omitempty"`
 }
 
 // Actor is a team, user, app or role, as the chosen rules mode names it.
 type Actor struct {
 	// ID and Type (Team, Integration, OrganizationAdmin, RepositoryRole,
 	// DeployKey) for rulesets.
-	ID   int
-	Type string
+	ID   int    `json:"id,omitempty"`
+	Type string `json:"type,omitempty"`
 	// Name is "org/team" or "/user" for classic branch protection.
-	Name string
+	Name string `json:"name,omitempty"`
 }
 
 // Environment is a deployment environment with its protection and its own
-// secrets and variables.
+// secrets and variables (an entry of config key platform:github.environments).
 type Environment struct {
-	Name string
+	Name string `json:"name"`
 	// ReviewerTeams and ReviewerUsers (numeric IDs) must approve a deployment.
-	ReviewerTeams []int
-	ReviewerUsers []int
+	ReviewerTeams []int `json:"reviewerTeams,omitempty"`
+	ReviewerUsers []int `json:"reviewerUsers,omitempty"`
 	// WaitTimerMinutes before a deployment starts (0 to 43200).
-	WaitTimerMinutes int
+	WaitTimerMinutes int `json:"waitTimerMinutes,omitempty"`
 	// Branches and Tags that may deploy (patterns); none: any branch.
-	Branches []string
-	Tags     []string
-	// Secrets (Pulumi secrets) and Variables of the environment.
-	Secrets   map[string]pulumi.StringInput
-	Variables map[string]string
+	Branches []string `json:"branches,omitempty"`
+	Tags     []string `json:"tags,omitempty"`
+	// Secrets are secret config keys of the project, by secret name;
+	// Variables are plain.
+	Secrets   map[string]string `json:"secrets,omitempty"`
+	Variables map[string]string `json:"variables,omitempty"`
+	// SecretValues are the values of Secrets, by secret name (the program fills them).
+	SecretValues map[string]pulumi.StringInput `json:"-"`
 }
 
 // DefaultStatusChecks are the jobs of the delivery workflows that must pass.
 var DefaultStatusChecks = []string{"lint", "unit", "e2e", "preview (dev)", "preview (prod)"}
 
-// Defaults returns a copy with every zero value replaced by its default.
-func (a Args) Defaults() Args {
-	if a.Visibility == "" {
-		a.Visibility = "private"
+// Profile returns the defaults of a repository in an environment (prod's
+// repositories are protected): the one table of them. Its slices are fresh:
+// decoding config into a slice writes over the slice's own array.
+func Profile(environment string) Args {
+	return Args{
+		Visibility:      "private",
+		MergeStrategies: []string{"squash"},
+		Rules:           Rules{Mode: "rulesets", RequiredReviews: 1, StatusChecks: slices.Clone(DefaultStatusChecks)},
+		Protect:         environment == "prod",
 	}
-	if len(a.MergeStrategies) == 0 {
-		a.MergeStrategies = []string{"squash"}
-	}
-	if a.Rules.Mode == "" {
-		a.Rules.Mode = "rulesets"
-	}
-	if a.Rules.RequiredReviews == nil {
-		one := 1
-		a.Rules.RequiredReviews = &one
-	}
-	if a.Rules.StatusChecks == nil {
-		a.Rules.StatusChecks = DefaultStatusChecks
-	}
-	return a
 }
+
+// Defaults returns the arguments as they are: every default comes from Profile.
+func (a Args) Defaults() Args { return a }
+
+// NeedsProvider is true: the GitHub provider names the owner and the token.
+func (Args) NeedsProvider() bool { return true }
 
 var (
 	repoName     = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
@@ -127,8 +134,8 @@ var (
 	visibilities = []string{"private", "internal", "public"}
 )
 
-// Validate reports every problem with defaulted arguments at once.
-func (a Args) Validate() error {
+// Validate reports every problem at once, at the paths of the config keys.
+func (a Args) Validate() validate.Problems {
 	var p validate.Problems
 	if !repoName.MatchString(a.Name) || a.Name == "." || a.Name == ".." {
 		p.Add("name", a.Name, "must be a repository name (letters, digits, '-', '_', '.'; at most 100)")
@@ -150,11 +157,7 @@ func (a Args) Validate() error {
 	validateSecretNames("secrets", slices.Collect(maps.Keys(a.Secrets)), &p)
 	validateSecretNames("encryptedSecrets", slices.Collect(maps.Keys(a.EncryptedSecrets)), &p)
 	validateSecretNames("variables", slices.Collect(maps.Keys(a.Variables)), &p)
-	for _, name := range slices.Sorted(maps.Keys(a.Secrets)) {
-		if _, isOutput := a.Secrets[name].(pulumi.Output); !isOutput {
-			p.Add("secrets."+name, validate.Verbatim("(plain value)"), "must be a Pulumi secret, e.g. from secret config")
-		}
-	}
+	validateSecretValues("secrets", a.Secrets, a.SecretValues, &p)
 	seen := map[string]bool{}
 	for i, e := range a.Environments {
 		path := fmt.Sprintf("environments[%d]", i)
@@ -175,20 +178,37 @@ func (a Args) Validate() error {
 		}
 		validateSecretNames(path+".secrets", slices.Collect(maps.Keys(e.Secrets)), &p)
 		validateSecretNames(path+".variables", slices.Collect(maps.Keys(e.Variables)), &p)
-		for _, name := range slices.Sorted(maps.Keys(e.Secrets)) {
-			if _, isOutput := e.Secrets[name].(pulumi.Output); !isOutput {
-				p.Add(path+".secrets."+name, validate.Verbatim("(plain value)"), "must be a Pulumi secret, e.g. from secret config")
-			}
+		validateSecretValues(path+".secrets", e.Secrets, e.SecretValues, &p)
+	}
+	return p
+}
+
+// secretKey is a secret config key of the project (its name after "platform:").
+var secretKey = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
+
+// validateSecretValues checks that every secret names a secret config key
+// and, once the program filled the values, has one (and nothing else does).
+func validateSecretValues(path string, keys map[string]string, values map[string]pulumi.StringInput, p *validate.Problems) {
+	for _, name := range slices.Sorted(maps.Keys(keys)) {
+		if !secretKey.MatchString(keys[name]) {
+			p.Add(path+"."+name, keys[name], "must name a secret config key of the project, in camelCase")
+		}
+		if _, ok := values[name]; values != nil && !ok {
+			p.Add(path+"."+name, keys[name], "has no value: the program did not fill it")
 		}
 	}
-	return p.Err()
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		if _, ok := keys[name]; !ok {
+			p.Add(path, name, "lacks the secret that a value is given for")
+		}
+	}
 }
 
 func (r Rules) validate(p *validate.Problems) {
 	if r.Mode != "rulesets" && r.Mode != "branch-protection" {
 		p.Add("rules.mode", r.Mode, "must be rulesets or branch-protection")
 	}
-	if n := *r.RequiredReviews; n < 0 || n > 6 {
+	if n := r.RequiredReviews; n < 0 || n > 6 {
 		p.Add("rules.requiredReviews", n, "must be from 0 to 6")
 	}
 	for i, c := range r.StatusChecks {

@@ -29,15 +29,8 @@ type Repository struct {
 // NewRepository declares the repository and everything that governs it, with
 // the given GitHub provider (owner and token).
 func NewRepository(ctx *pulumi.Context, name string, args Args, provider pulumi.ProviderResource, opts ...pulumi.ResourceOption) (*Repository, error) {
-	args = args.Defaults()
-	if err := args.Validate(); err != nil {
-		return nil, fmt.Errorf("repository %q: %w", name, err)
-	}
-	if provider == nil {
-		return nil, fmt.Errorf("repository %q: a GitHub provider is required", name)
-	}
 	r := &Repository{}
-	err := component.Register(ctx, TypeToken, name, r, provider, func(child []pulumi.ResourceOption) error {
+	err := component.New(ctx, TypeToken, name, r, args, provider, func(args Args, child []pulumi.ResourceOption) error {
 		repo, err := github.NewRepository(ctx, name, repositoryArgs(args), append(child, pulumi.Protect(args.Protect))...)
 		if err != nil {
 			return err
@@ -118,7 +111,7 @@ func (b builder) rules() error {
 		NonFastForward:        pulumi.Bool(true),
 		RequiredLinearHistory: pulumi.Bool(true),
 		PullRequest: &github.RepositoryRulesetRulesPullRequestArgs{
-			RequiredApprovingReviewCount:   pulumi.Int(*r.RequiredReviews),
+			RequiredApprovingReviewCount:   pulumi.Int(r.RequiredReviews),
 			DismissStaleReviewsOnPush:      pulumi.Bool(true),
 			RequireCodeOwnerReview:         pulumi.Bool(r.RequireCodeOwnerReview),
 			RequiredReviewThreadResolution: pulumi.Bool(true),
@@ -188,7 +181,7 @@ func (b builder) branchProtection() error {
 		RequiredLinearHistory:         pulumi.Bool(true),
 		RequireConversationResolution: pulumi.Bool(true),
 		RequiredPullRequestReviews: github.BranchProtectionRequiredPullRequestReviewArray{&github.BranchProtectionRequiredPullRequestReviewArgs{
-			RequiredApprovingReviewCount: pulumi.Int(*r.RequiredReviews),
+			RequiredApprovingReviewCount: pulumi.Int(r.RequiredReviews),
 			DismissStaleReviews:          pulumi.Bool(true),
 			RequireCodeOwnerReviews:      pulumi.Bool(r.RequireCodeOwnerReview),
 		}},
@@ -216,10 +209,10 @@ func (b builder) branchProtection() error {
 // secrets declares the repository's Actions secrets (values stay Pulumi
 // secrets) and variables.
 func (b builder) secrets() error {
-	for _, name := range slices.Sorted(maps.Keys(b.args.Secrets)) {
+	for _, name := range slices.Sorted(maps.Keys(b.args.SecretValues)) {
 		if _, err := github.NewActionsSecret(b.ctx, b.name+"-secret-"+name, &github.ActionsSecretArgs{
 			Repository: b.repo.Name, SecretName: pulumi.String(name),
-			PlaintextValue: pulumi.ToSecret(b.args.Secrets[name]).(pulumi.StringOutput),
+			PlaintextValue: pulumi.ToSecret(b.args.SecretValues[name]).(pulumi.StringOutput),
 		}, b.opts...); err != nil {
 			return err
 		}
@@ -283,10 +276,10 @@ func (b builder) environments() error {
 				return err
 			}
 		}
-		for _, name := range slices.Sorted(maps.Keys(e.Secrets)) {
+		for _, name := range slices.Sorted(maps.Keys(e.SecretValues)) {
 			if _, err := github.NewActionsEnvironmentSecret(b.ctx, prefix+"-secret-"+name, &github.ActionsEnvironmentSecretArgs{
 				Repository: b.repo.Name, Environment: environment.Environment, SecretName: pulumi.String(name),
-				PlaintextValue: pulumi.ToSecret(e.Secrets[name]).(pulumi.StringOutput),
+				PlaintextValue: pulumi.ToSecret(e.SecretValues[name]).(pulumi.StringOutput),
 			}, opts...); err != nil {
 				return err
 			}

@@ -25,23 +25,23 @@ func secret(v string) pulumi.StringInput {
 	return pulumi.ToSecret(pulumi.String(v)).(pulumi.StringOutput)
 }
 
+// baseArgs is a prod repository as a stack declares it: prod's profile, the
+// config's settings, and the secrets' values the program fills.
 func baseArgs() Args {
-	return Args{
-		Name:        "greeter",
-		Description: "The greeter service",
-		Topics:      []string{"go", "microservice"},
-		Rules: Rules{
-			Releasers:    []Actor{{ID: 42, Type: "Team", Name: "acme/release-managers"}},
-			BypassActors: []Actor{{ID: 7, Type: "Integration"}},
-		},
-		Secrets:   map[string]pulumi.StringInput{"REGISTRY_TOKEN": secret("ghp-registry")},
-		Variables: map[string]string{"IMAGE_NAME": "ghcr.io/acme/greeter"},
-		Environments: []Environment{
-			{Name: "dev"},
-			{Name: "production", ReviewerTeams: []int{42}, WaitTimerMinutes: 10, Branches: []string{"main"}, Tags: []string{"v*"},
-				Secrets: map[string]pulumi.StringInput{"DEPLOY_TOKEN": secret("deploy-secret")}},
-		},
+	a := Profile("prod")
+	a.Name, a.Description, a.Topics = "greeter", "The greeter service", []string{"go", "microservice"}
+	a.Rules.Releasers = []Actor{{ID: 42, Type: "Team", Name: "acme/release-managers"}}
+	a.Rules.BypassActors = []Actor{{ID: 7, Type: "Integration"}}
+	a.Secrets = map[string]string{"REGISTRY_TOKEN": "registryToken"}
+	a.SecretValues = map[string]pulumi.StringInput{"REGISTRY_TOKEN": pulumi.String("ghp-registry")}
+	a.Variables = map[string]string{"IMAGE_NAME": "ghcr.io/acme/greeter"}
+	a.Environments = []Environment{
+		{Name: "dev"},
+		{Name: "production", ReviewerTeams: []int{42}, WaitTimerMinutes: 10, Branches: []string{"main"}, Tags: []string{"v*"},
+			Secrets:      map[string]string{"DEPLOY_TOKEN": "deployToken"},
+			SecretValues: map[string]pulumi.StringInput{"DEPLOY_TOKEN": pulumi.String("deploy-secret")}},
 	}
+	return a
 }
 
 func deploy(t *testing.T, args Args) (*pulumitest.Graph, error) {
@@ -80,8 +80,13 @@ func TestRepositorySettings(t *testing.T) {
 	if _, ok := repo.Input("securityAndAnalysis"); ok {
 		t.Error("secret scanning requested on a private repository without Advanced Security: GitHub would refuse")
 	}
-	if repo.Protect {
-		t.Error("repository protected although Protect is off")
+	if !repo.Protect {
+		t.Error("a prod repository is not protected")
+	}
+	dev := baseArgs()
+	dev.Protect = Profile("dev").Protect
+	if mustDeploy(t, dev).One(t, repoType, "greeter").Protect {
+		t.Error("a dev repository is protected")
 	}
 	component := g.One(t, TypeToken, "greeter")
 	for _, r := range g.Resources {
@@ -156,8 +161,7 @@ func TestClassicBranchProtection(t *testing.T) {
 	args := baseArgs()
 	args.Rules.Mode = "branch-protection"
 	args.Rules.BypassActors = nil
-	twoReviews := 2
-	args.Rules.RequiredReviews = &twoReviews
+	args.Rules.RequiredReviews = 2
 	args.Rules.RequireCodeOwnerReview = true
 	g := mustDeploy(t, args)
 	if n := len(g.OfType(rulesetType)); n != 0 {
@@ -241,13 +245,14 @@ func TestValidation(t *testing.T) {
 		want   string
 	}{
 		{"merge strategy", func(a *Args) { a.MergeStrategies = []string{"squash", "octopus"} }, `mergeStrategies[1]: "octopus": must be squash, merge or rebase`},
-		{"too many reviews", func(a *Args) { n := 7; a.Rules.RequiredReviews = &n }, "rules.requiredReviews: 7: must be from 0 to 6"},
-		{"negative reviews", func(a *Args) { n := -1; a.Rules.RequiredReviews = &n }, "rules.requiredReviews: -1: must be from 0 to 6"},
+		{"too many reviews", func(a *Args) { a.Rules.RequiredReviews = 7 }, "rules.requiredReviews: 7: must be from 0 to 6"},
+		{"negative reviews", func(a *Args) { a.Rules.RequiredReviews = -1 }, "rules.requiredReviews: -1: must be from 0 to 6"},
 		{"empty status check", func(a *Args) { a.Rules.StatusChecks = []string{"lint", " "} }, `rules.statusChecks[1]: " ": must name a status check`},
 		{"bad branch pattern", func(a *Args) { a.Environments[1].Branches = []string{"main..x"} }, `environments[1].deploymentPatterns[0]: "main..x": must be a branch or tag pattern`},
-		{"secret name", func(a *Args) { a.Secrets["1TOKEN"] = secret("x") }, `secrets.1TOKEN: "1TOKEN": must match [A-Za-z_][A-Za-z0-9_]* and not start with GITHUB_`},
-		{"GITHUB_ prefix", func(a *Args) { a.Secrets["GITHUB_TOKEN"] = secret("x") }, `secrets.GITHUB_TOKEN: "GITHUB_TOKEN": must match`},
-		{"plain secret", func(a *Args) { a.Secrets["PLAIN"] = pulumi.String("x") }, "secrets.PLAIN: (plain value): must be a Pulumi secret"},
+		{"secret name", func(a *Args) { a.Secrets["1TOKEN"] = "token" }, `secrets.1TOKEN: "1TOKEN": must match [A-Za-z_][A-Za-z0-9_]* and not start with GITHUB_`},
+		{"GITHUB_ prefix", func(a *Args) { a.Secrets["GITHUB_TOKEN"] = "token" }, `secrets.GITHUB_TOKEN: "GITHUB_TOKEN": must match`},
+		{"secret without its value", func(a *Args) { a.Secrets["OTHER"] = "otherToken" }, `secrets.OTHER: "otherToken": has no value`},
+		{"secret key that is no config key", func(a *Args) { a.Secrets["REGISTRY_TOKEN"] = "Registry-Token" }, `secrets.REGISTRY_TOKEN: "Registry-Token": must name a secret config key`},
 		{"ruleset actor without id", func(a *Args) { a.Rules.Releasers = []Actor{{Type: "Team"}} }, "rules.releasers[0].id: 0: is required with rulesets"},
 		{"classic bypass", func(a *Args) { a.Rules.Mode = "branch-protection" }, "rules.bypassActors[0]: {…}: bypass actors need rulesets"},
 		{"mode", func(a *Args) { a.Rules.Mode = "strict" }, `rules.mode: "strict": must be rulesets or branch-protection`},
@@ -262,5 +267,16 @@ func TestValidation(t *testing.T) {
 				t.Fatalf("want error containing %q, got %v", tt.want, err)
 			}
 		})
+	}
+}
+
+// Config decoded over a profile writes into its slices: no two profiles may
+// share one, or one stack's settings would become the next one's defaults.
+func TestProfilesShareNoSlice(t *testing.T) {
+	a := Profile("dev")
+	a.Rules.StatusChecks[0], a.MergeStrategies[0] = "changed", "changed"
+	b := Profile("dev")
+	if b.Rules.StatusChecks[0] == "changed" || b.MergeStrategies[0] == "changed" || DefaultStatusChecks[0] == "changed" {
+		t.Fatal("a profile's slice is shared")
 	}
 }

@@ -14,82 +14,87 @@ import (
 	"github.com/acme/platform/internal/validate"
 )
 
-// Args describes one service of the team. Zero values take the defaults that
-// Defaults documents; Validate says what is wrong with the rest.
+// Args describe one service of the team. They are the schema of one entry of
+// stack config platform:services: the JSON names are the keys, these doc
+// comments their documentation. Profile gives an environment's defaults and
+// a stack's config is decoded over them, so an unset key keeps its default
+// and a set one is taken as it is, then checked by Validate. Fields without
+// a JSON name are filled by the program.
 type Args struct {
 	// Name of the service: a DNS label, used for every object it owns.
-	Name string
-	// Namespace to deploy into. Empty: a namespace named after the service is
-	// created, enforcing Pod Security "restricted" and denying all traffic by default.
-	Namespace string
-	// ProtectNamespace guards the created namespace against deletion (prod):
-	// deleting a namespace deletes everything in it.
-	ProtectNamespace bool
-	// Environment is dev, prod or local; it labels everything for the log pipeline.
-	Environment string
-	// Version of the service, for labels and OTEL_RESOURCE_ATTRIBUTES.
-	Version string
-	// Image to run: a reference with a tag other than "latest", or pinned by
-	// digest. The image component's digest output may be passed here directly.
-	Image pulumi.StringInput
-
-	// Replicas of the Deployment (default 1). A PodDisruptionBudget is added when > 1.
-	Replicas int
-	// Port the service listens on (default 8080); the Service exposes it too.
-	Port int
-	// Probes are the health endpoints (default /healthz for startup and liveness,
-	// /readyz for readiness, on Port).
-	Probes kube.Probes
-	// Resources for the container (default requests 50m/64Mi, limits 500m/128Mi).
-	Resources kube.Resources
+	Name string `json:"name"`
+	// Namespace to deploy into; it must exist already. Empty: a namespace
+	// named after the service is created, enforcing Pod Security
+	// "restricted" and denying all traffic by default.
+	Namespace string `json:"namespace,omitempty"`
+	// Version being deployed, for labels and OTEL_RESOURCE_ATTRIBUTES.
+	Version string `json:"version"`
+	// Replicas of the Deployment (dev and local 1, prod 3; with high
+	// availability at least 2). A PodDisruptionBudget is added when > 1; with
+	// autoscaling on, the minimum.
+	Replicas int `json:"replicas"`
+	// Port the service listens on (default 8080); the Service exposes it, the
+	// probes ask it, and the process learns it as PORT.
+	Port int `json:"port"`
+	// Probes are the paths of the health endpoints on Port (default /healthz
+	// for startup and liveness, /readyz for readiness).
+	Probes kube.Probes `json:"probes"`
+	// Resources of the container (dev requests 50m/64Mi, limits 250m/128Mi;
+	// local 10m/32Mi, 250m/128Mi; prod 250m/256Mi, 1/512Mi).
+	Resources kube.Resources `json:"resources"`
 	// DrainSeconds is how long the service needs to finish in-flight requests
 	// after SIGTERM (default 10); the grace period adds the preStop pause to it.
-	DrainSeconds int
-
+	DrainSeconds int `json:"drainSeconds"`
 	// Env is plain configuration, injected as environment from a ConfigMap.
-	Env map[string]string
+	Env map[string]string `json:"env,omitempty"`
 	// Files are plain configuration files, mounted read-only at /etc/<name>.
-	Files map[string]string
-	// SecretEnv is secret configuration, injected as environment from a Secret.
-	// Values must be Pulumi secrets; they stay secrets in state and previews.
-	SecretEnv map[string]pulumi.StringInput
-
-	// HighAvailability spreads pods over zones and hosts and never takes a pod
-	// down before its replacement is ready (maxUnavailable 0). prod sets it.
-	HighAvailability bool
-	// Autoscaling adds a HorizontalPodAutoscaler from Replicas up to MaxReplicas.
-	Autoscaling *Autoscaling
+	Files map[string]string `json:"files,omitempty"`
+	// SecretEnv maps environment variables to secret config keys of the
+	// project: {"API_KEY": "greeterApiKey"} reads platform:greeterApiKey, which
+	// must be set with `pulumi config set --secret`. The values reach the pod
+	// through a Secret and stay Pulumi secrets in state and previews.
+	SecretEnv map[string]string `json:"secretEnv,omitempty"`
+	// Autoscaling adds a HorizontalPodAutoscaler from Replicas up to
+	// MaxReplicas (default on in prod, up to 10, at 70% CPU).
+	Autoscaling Autoscaling `json:"autoscaling"`
 	// Ingress, when set, exposes the service on a host name.
-	Ingress *Ingress
-
+	Ingress *kube.Ingress `json:"ingress,omitempty"`
 	// AllowFrom names the namespaces whose pods may reach the service port,
 	// besides the service's own namespace.
-	AllowFrom []string
+	AllowFrom []string `json:"allowFrom,omitempty"`
 	// Egress lists destinations the service may reach besides DNS and tracing.
-	Egress []EgressRule
+	Egress []EgressRule `json:"egress,omitempty"`
+
+	// Environment is dev, prod or local; it labels everything for the log pipeline.
+	Environment string `json:"-"`
+	// HighAvailability spreads pods over zones and hosts and never takes a pod
+	// down before its replacement is ready (maxUnavailable 0). prod's profile sets it.
+	HighAvailability bool `json:"-"`
+	// ProtectNamespace guards the created namespace against deletion (prod's
+	// profile): deleting a namespace deletes everything in it.
+	ProtectNamespace bool `json:"-"`
+	// Image to run: a reference with a tag other than "latest", or pinned by
+	// digest. The image component's digest output may be passed here directly.
+	Image pulumi.StringInput `json:"-"`
+	// Secrets are the values of SecretEnv, by environment variable. The
+	// component makes each a Pulumi secret.
+	Secrets map[string]pulumi.StringInput `json:"-"`
 	// Telemetry, when set, points the OpenTelemetry SDK at the tracing endpoint.
-	Telemetry *Telemetry
+	Telemetry *Telemetry `json:"-"`
 }
 
 // Autoscaling scales the Deployment on CPU utilisation.
 type Autoscaling struct {
-	MaxReplicas          int
-	TargetCPUUtilization int // percent of the CPU request (default 70)
-}
-
-// Ingress exposes the service on Host through the given ingress class.
-type Ingress struct {
-	Host      string
-	ClassName string
-	// ControllerNamespace is where the ingress controller runs; its pods are
-	// allowed to reach the service port.
-	ControllerNamespace string
+	Enabled     bool `json:"enabled"`
+	MaxReplicas int  `json:"maxReplicas"`
+	// TargetCPUUtilization is a percentage of the CPU request.
+	TargetCPUUtilization int `json:"targetCPUUtilization"`
 }
 
 // EgressRule allows traffic to a CIDR block on the given TCP ports.
 type EgressRule struct {
-	CIDR  string
-	Ports []int
+	CIDR  string `json:"cidr"`
+	Ports []int  `json:"ports"`
 }
 
 // Telemetry is where the service sends its traces (OTLP).
@@ -101,85 +106,100 @@ type Telemetry struct {
 	Port      int
 }
 
-// Defaults returns a copy of the arguments with every zero value replaced by
-// its default.
-func (a Args) Defaults() Args {
-	if a.Replicas == 0 {
-		a.Replicas = 1
+// Profile returns the defaults of a service in an environment (dev, prod or
+// local; any other gets dev's): the one table of them.
+func Profile(environment string) Args {
+	a := Args{
+		Environment: environment,
+		Replicas:    1,
+		Port:        8080,
+		Probes:      kube.Probes{Startup: "/healthz", Liveness: "/healthz", Readiness: "/readyz"},
+		Resources: kube.Resources{
+			Requests: kube.Quantities{CPU: "50m", Memory: "64Mi"},
+			Limits:   kube.Quantities{CPU: "250m", Memory: "128Mi"},
+		},
+		DrainSeconds: 10,
+		Autoscaling:  Autoscaling{MaxReplicas: 10, TargetCPUUtilization: 70},
 	}
-	if a.Port == 0 {
-		a.Port = 8080
-	}
-	if a.Probes.Port == 0 {
-		a.Probes.Port = a.Port
-	}
-	if a.Probes.Startup == "" {
-		a.Probes.Startup = "/healthz"
-	}
-	if a.Probes.Liveness == "" {
-		a.Probes.Liveness = "/healthz"
-	}
-	if a.Probes.Readiness == "" {
-		a.Probes.Readiness = "/readyz"
-	}
-	r := &a.Resources
-	r.RequestCPU = orDefault(r.RequestCPU, "50m")
-	r.RequestMemory = orDefault(r.RequestMemory, "64Mi")
-	r.LimitCPU = orDefault(r.LimitCPU, "500m")
-	r.LimitMemory = orDefault(r.LimitMemory, "128Mi")
-	if a.DrainSeconds == 0 {
-		a.DrainSeconds = 10
-	}
-	if a.Autoscaling != nil && a.Autoscaling.TargetCPUUtilization == 0 {
-		as := *a.Autoscaling
-		as.TargetCPUUtilization = 70
-		a.Autoscaling = &as
+	switch environment {
+	case "local":
+		a.Resources.Requests = kube.Quantities{CPU: "10m", Memory: "32Mi"}
+	case "prod":
+		a.Replicas = 3
+		a.Resources = kube.Resources{
+			Requests: kube.Quantities{CPU: "250m", Memory: "256Mi"},
+			Limits:   kube.Quantities{CPU: "1", Memory: "512Mi"},
+		}
+		a.HighAvailability, a.ProtectNamespace = true, true
+		a.Autoscaling.Enabled = true
 	}
 	return a
 }
 
-func orDefault(value, def string) string {
-	if value == "" {
-		return def
+// minHighlyAvailableReplicas keeps a highly available service serving
+// through a node or zone failure.
+const minHighlyAvailableReplicas = 2
+
+// Defaults returns a copy with the fields that derive from others filled:
+// the probes ask the service port.
+func (a Args) Defaults() Args {
+	a.Probes.Port = a.Port
+	return a
+}
+
+// NeedsProvider is true: every object goes to the cluster the provider names.
+func (Args) NeedsProvider() bool { return true }
+
+// NamespaceName is where the service runs: Namespace, or the service's own.
+func (a Args) NamespaceName() string {
+	if a.Namespace != "" {
+		return a.Namespace
 	}
-	return value
+	return a.Name
 }
 
 var (
 	envName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	fileName  = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
 	probePath = regexp.MustCompile(`^/[-._~/a-zA-Z0-9]*$`)
+	// secretKey is a secret config key of the project (its name after "platform:").
+	secretKey = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
 )
 
-// Validate reports every problem with defaulted arguments at once, one per
-// line: the field (as key), the value given and what is allowed.
-func (a Args) Validate() error {
+// Validate reports every problem at once, at the paths of the config keys.
+// It checks the program's inputs where they are set: a plain Image, and that
+// Secrets holds exactly the variables SecretEnv names.
+func (a Args) Validate() validate.Problems {
 	var p validate.Problems
 	if !kube.IsDNSLabel(a.Name) {
 		p.Add("name", a.Name, "must be a DNS label (lower-case letters, digits and '-', at most 63)")
 	}
 	if a.Namespace != "" && !kube.IsDNSLabel(a.Namespace) {
-		p.Add("namespace", a.Namespace, "must be a DNS label")
+		p.Add("namespace", a.Namespace, "must be a DNS label, or empty for a namespace of the service's own")
 	}
-	if a.Image == nil {
-		p.Add("image", "", "is required: an image reference with a version tag or a digest")
-	} else if ref, ok := a.Image.(pulumi.String); ok {
+	if a.Version == "" {
+		p.Add("version", a.Version, "is required: the version being deployed (labels, traces)")
+	}
+	if ref, ok := a.Image.(pulumi.String); ok {
 		if err := kube.ValidateImageReference(string(ref)); err != nil {
 			p.Add("image", string(ref), err.Error())
 		}
 	}
-	if a.Replicas < 1 {
+	switch {
+	case a.HighAvailability && a.Replicas < minHighlyAvailableReplicas:
+		p.Add("replicas", a.Replicas, fmt.Sprintf("must be at least %d in %s (highly available), to keep serving through a node or zone failure",
+			minHighlyAvailableReplicas, a.Environment))
+	case a.Replicas < 1:
 		p.Add("replicas", a.Replicas, "must be at least 1")
 	}
 	if a.Port < 1 || a.Port > 65535 {
 		p.Add("port", a.Port, "must be a port number from 1 to 65535")
 	}
-	if a.Probes.Port != a.Port {
-		p.Add("probes.port", a.Probes.Port, fmt.Sprintf("must be the container port %d", a.Port))
-	}
-	for key, path := range map[string]string{"probes.startup": a.Probes.Startup, "probes.liveness": a.Probes.Liveness, "probes.readiness": a.Probes.Readiness} {
-		if !probePath.MatchString(path) {
-			p.Add(key, path, "must be an absolute URL path")
+	for _, probe := range []struct{ key, path string }{
+		{"probes.startup", a.Probes.Startup}, {"probes.liveness", a.Probes.Liveness}, {"probes.readiness", a.Probes.Readiness},
+	} {
+		if !probePath.MatchString(probe.path) {
+			p.Add(probe.key, probe.path, "must be an absolute URL path")
 		}
 	}
 	validateResources(a.Resources, &p)
@@ -197,17 +217,25 @@ func (a Args) Validate() error {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(a.SecretEnv)) {
-		if !envName.MatchString(name) {
+		key := a.SecretEnv[name]
+		switch {
+		case !envName.MatchString(name):
 			p.Add("secretEnv."+name, name, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
-		}
-		if _, isOutput := a.SecretEnv[name].(pulumi.Output); !isOutput {
-			p.Add("secretEnv."+name, validate.Verbatim("(plain value)"), "must be a Pulumi secret, e.g. from secret config")
-		}
-		if _, clash := a.Env[name]; clash {
+		case !secretKey.MatchString(key):
+			p.Add("secretEnv."+name, key, "must name a secret config key of the project, in camelCase")
+		case a.Env[name] != "":
 			p.Add("secretEnv."+name, name, "is also set in env; a variable has one source")
 		}
+		if _, ok := a.Secrets[name]; a.Secrets != nil && !ok {
+			p.Add("secretEnv."+name, key, "has no value: the program did not fill Secrets")
+		}
 	}
-	if as := a.Autoscaling; as != nil {
+	for _, name := range slices.Sorted(maps.Keys(a.Secrets)) {
+		if _, ok := a.SecretEnv[name]; !ok {
+			p.Add("secretEnv", name, "lacks the variable that Secrets holds a value for")
+		}
+	}
+	if as := a.Autoscaling; as.Enabled {
 		if as.MaxReplicas < a.Replicas {
 			p.Add("autoscaling.maxReplicas", as.MaxReplicas, fmt.Sprintf("must be at least replicas (%d)", a.Replicas))
 		}
@@ -215,8 +243,13 @@ func (a Args) Validate() error {
 			p.Add("autoscaling.targetCPUUtilization", as.TargetCPUUtilization, "must be a percentage from 1 to 100")
 		}
 	}
-	if in := a.Ingress; in != nil && !kube.IsHostName(in.Host) {
-		p.Add("ingress.host", in.Host, "must be a DNS name")
+	if in := a.Ingress; in != nil {
+		if !kube.IsHostName(in.Host) {
+			p.Add("ingress.host", in.Host, "must be a DNS name")
+		}
+		if in.ControllerNamespace != "" && !kube.IsDNSLabel(in.ControllerNamespace) {
+			p.Add("ingress.controllerNamespace", in.ControllerNamespace, "must be a namespace name")
+		}
 	}
 	for i, ns := range a.AllowFrom {
 		if !kube.IsDNSLabel(ns) {
@@ -247,13 +280,13 @@ func (a Args) Validate() error {
 			p.Add("telemetry.port", t.Port, "must be a port number from 1 to 65535")
 		}
 	}
-	return p.Err()
+	return p
 }
 
 func validateResources(r kube.Resources, p *validate.Problems) {
 	quantities := map[string]string{
-		"resources.requests.cpu": r.RequestCPU, "resources.requests.memory": r.RequestMemory,
-		"resources.limits.cpu": r.LimitCPU, "resources.limits.memory": r.LimitMemory,
+		"resources.requests.cpu": r.Requests.CPU, "resources.requests.memory": r.Requests.Memory,
+		"resources.limits.cpu": r.Limits.CPU, "resources.limits.memory": r.Limits.Memory,
 	}
 	parsed := map[string]resource.Quantity{}
 	for _, key := range slices.Sorted(maps.Keys(quantities)) {

@@ -13,7 +13,8 @@
 package workload
 
 import (
-	"fmt"
+	"errors"
+	"strconv"
 	"strings"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
@@ -52,15 +53,11 @@ type Workload struct {
 // NewWorkload declares the service's Kubernetes objects. The provider is
 // required: every object goes to the cluster it names, never an ambient one.
 func NewWorkload(ctx *pulumi.Context, name string, args Args, provider pulumi.ProviderResource, opts ...pulumi.ResourceOption) (*Workload, error) {
-	args = args.Defaults()
-	if err := args.Validate(); err != nil {
-		return nil, fmt.Errorf("workload %q: %w", name, err)
-	}
-	if provider == nil {
-		return nil, fmt.Errorf("workload %q: a Kubernetes provider is required", name)
-	}
 	w := &Workload{}
-	err := component.Register(ctx, TypeToken, name, w, provider, func(children []pulumi.ResourceOption) error {
+	err := component.New(ctx, TypeToken, name, w, args, provider, func(args Args, children []pulumi.ResourceOption) error {
+		if args.Image == nil {
+			return errors.New("image: is required: an image reference with a version tag or a digest")
+		}
 		b := builder{ctx: ctx, name: name, args: args, opts: children}
 		return b.build(w)
 	}, opts...)
@@ -86,10 +83,7 @@ const NamespaceReadSuffix = "existing-namespace"
 
 func (b *builder) build(w *Workload) error {
 	a := b.args
-	namespace := a.Namespace
-	if namespace == "" {
-		namespace = a.Name
-	}
+	namespace := a.NamespaceName()
 	b.id = kube.Identity{
 		Name: a.Name, Instance: a.Name, Version: a.Version, Component: "server",
 		PartOf: a.Name, Environment: a.Environment,
@@ -190,9 +184,9 @@ func (b *builder) config(namespace string, opts []pulumi.ResourceOption) (podCon
 	if pc.files, err = b.configMap("-files", meta, a.Files, opts); err != nil {
 		return pc, err
 	}
-	if len(a.SecretEnv) > 0 {
+	if len(a.Secrets) > 0 {
 		data := pulumi.StringMap{}
-		for k, v := range a.SecretEnv {
+		for k, v := range a.Secrets {
 			data[k] = pulumi.ToSecret(v).(pulumi.StringOutput)
 		}
 		secret, err := corev1.NewSecret(b.ctx, b.name+"-secret", &corev1.SecretArgs{
@@ -248,7 +242,7 @@ func (b *builder) deploymentSpec(serviceAccount pulumi.StringInput, pc podConfig
 	// With autoscaling the HPA owns the replica count; declaring it here too
 	// would fight the HPA on every update.
 	var replicas pulumi.IntPtrInput = pulumi.Int(a.Replicas)
-	if a.Autoscaling != nil {
+	if a.Autoscaling.Enabled {
 		replicas = nil
 	}
 	return &appsv1.DeploymentSpecArgs{
@@ -306,6 +300,9 @@ func (b *builder) env() corev1.EnvVarArray {
 		attributes = append(attributes, "deployment.environment.name="+a.Environment)
 	}
 	env := corev1.EnvVarArray{
+		// The process listens where the Service, the probes and the
+		// container port say (app/config.go reads PORT).
+		&corev1.EnvVarArgs{Name: pulumi.String("PORT"), Value: pulumi.String(strconv.Itoa(a.Port))},
 		&corev1.EnvVarArgs{Name: pulumi.String("OTEL_SERVICE_NAME"), Value: pulumi.String(a.Name)},
 	}
 	if len(attributes) > 0 {
@@ -343,7 +340,7 @@ func (b *builder) availability(namespace string, deployment *appsv1.Deployment, 
 			return err
 		}
 	}
-	if as := a.Autoscaling; as != nil {
+	if as := a.Autoscaling; as.Enabled {
 		_, err := autoscalingv2.NewHorizontalPodAutoscaler(b.ctx, b.name, &autoscalingv2.HorizontalPodAutoscalerArgs{
 			Metadata: b.id.Metadata(a.Name, namespace),
 			Spec: &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
@@ -378,7 +375,7 @@ func (b *builder) ingress(namespace string, service *corev1.Service, opts []pulu
 	}
 	_, err := networkingv1.NewIngress(b.ctx, b.name, &networkingv1.IngressArgs{
 		Metadata: b.id.Metadata(b.args.Name, namespace),
-		Spec:     kube.IngressSpec(in.Host, in.ClassName, service.Metadata.Name().Elem(), "http"),
+		Spec:     in.Spec(service.Metadata.Name().Elem(), "http"),
 	}, opts...)
 	return err
 }

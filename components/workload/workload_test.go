@@ -24,14 +24,14 @@ const (
 	accountType    = "kubernetes:core/v1:ServiceAccount"
 )
 
+// baseArgs is a dev service as a stack declares it: dev's profile and what
+// the config and the program add.
 func baseArgs() Args {
-	return Args{
-		Name:        "greeter",
-		Environment: "dev",
-		Version:     "1.2.3",
-		Image:       pulumi.String("ghcr.io/acme/greeter:1.2.3"),
-		Env:         map[string]string{"GREETING": "hello"},
-	}
+	a := Profile("dev")
+	a.Name, a.Version = "greeter", "1.2.3"
+	a.Image = pulumi.String("ghcr.io/acme/greeter:1.2.3")
+	a.Env = map[string]string{"GREETING": "hello"}
+	return a
 }
 
 // deploy runs the component under mocks with an explicit provider.
@@ -161,8 +161,9 @@ func TestGivenNamespaceIsNotCreated(t *testing.T) {
 	args := baseArgs()
 	args.Namespace = "team-a"
 	g := mustDeploy(t, args)
-	if n := len(g.OfType(namespaceType)); n != 0 {
-		t.Fatalf("created %d namespaces in a given one", n)
+	namespaces := g.OfType(namespaceType)
+	if len(namespaces) != 1 || namespaces[0].ReadID != "team-a" {
+		t.Fatalf("want the given namespace read, not created: %+v", namespaces)
 	}
 	if got := g.One(t, deploymentType, "greeter").MustInput(t, "metadata.namespace"); got != "team-a" {
 		t.Errorf("deployment namespace %v", got)
@@ -180,8 +181,8 @@ func TestAvailabilityObjectsOnlyWhereTheyBelong(t *testing.T) {
 		{"dev single replica", func(a *Args) {}, 0, 0, "25%", false, false},
 		{"two replicas get a budget", func(a *Args) { a.Replicas = 2 }, 1, 0, "25%", false, false},
 		{"prod-like", func(a *Args) {
-			a.Replicas, a.HighAvailability, a.ProtectNamespace = 3, true, true
-			a.Autoscaling = &Autoscaling{MaxReplicas: 10}
+			*a = Profile("prod")
+			a.Name, a.Version, a.Image = "greeter", "1.2.3", pulumi.String("ghcr.io/acme/greeter:1.2.3")
 		}, 1, 1, 0.0, true, true},
 	}
 	for _, tt := range tests {
@@ -225,7 +226,8 @@ func TestAvailabilityObjectsOnlyWhereTheyBelong(t *testing.T) {
 
 func TestSecretsStaySecret(t *testing.T) {
 	args := baseArgs()
-	args.SecretEnv = map[string]pulumi.StringInput{"API_TOKEN": pulumi.ToSecret(pulumi.String("tok")).(pulumi.StringOutput)}
+	args.SecretEnv = map[string]string{"API_TOKEN": "greeterApiToken"}
+	args.Secrets = map[string]pulumi.StringInput{"API_TOKEN": pulumi.String("tok")}
 	g := mustDeploy(t, args)
 	s := g.One(t, secretType, "greeter-secret")
 	if !s.Secret("stringData.API_TOKEN") {
@@ -241,12 +243,25 @@ func TestSecretsStaySecret(t *testing.T) {
 	}
 }
 
-func TestPlainSecretIsRejected(t *testing.T) {
-	args := baseArgs()
-	args.SecretEnv = map[string]pulumi.StringInput{"API_TOKEN": pulumi.String("plain")}
-	_, err := deploy(t, args)
-	if err == nil || !strings.Contains(err.Error(), "secretEnv.API_TOKEN: (plain value): must be a Pulumi secret") {
-		t.Fatalf("plain secret accepted or wrong message: %v", err)
+func TestSecretsMatchTheirKeys(t *testing.T) {
+	tests := []struct {
+		name      string
+		secretEnv map[string]string
+		secrets   map[string]pulumi.StringInput
+		want      string
+	}{
+		{"a value without its key", nil, map[string]pulumi.StringInput{"API_TOKEN": pulumi.String("x")}, `secretEnv: "API_TOKEN": lacks the variable`},
+		{"a key without its value", map[string]string{"API_TOKEN": "greeterApiToken"}, map[string]pulumi.StringInput{}, `secretEnv.API_TOKEN: "greeterApiToken": has no value`},
+		{"a key that is no config key", map[string]string{"API_TOKEN": "Not-A-Key"}, nil, `secretEnv.API_TOKEN: "Not-A-Key": must name a secret config key`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := baseArgs()
+			args.SecretEnv, args.Secrets = tt.secretEnv, tt.secrets
+			if _, err := deploy(t, args); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("want an error containing %q, got %v", tt.want, err)
+			}
+		})
 	}
 }
 
@@ -314,7 +329,7 @@ func TestNetworkPolicyAllowsOnlyWhatIsNamed(t *testing.T) {
 
 func TestIngressWhenAsked(t *testing.T) {
 	args := baseArgs()
-	args.Ingress = &Ingress{Host: "greeter.example.com", ClassName: "nginx", ControllerNamespace: "ingress-nginx"}
+	args.Ingress = &kube.Ingress{Host: "greeter.example.com", ClassName: "nginx", ControllerNamespace: "ingress-nginx"}
 	g := mustDeploy(t, args)
 	in := g.One(t, ingressType, "greeter")
 	if got := in.MustInput(t, "spec.rules.0.host"); got != "greeter.example.com" {
@@ -332,9 +347,12 @@ func TestValidationNamesTheKey(t *testing.T) {
 		want   string
 	}{
 		{"replicas", func(a *Args) { a.Replicas = -2 }, "replicas: -2: must be at least 1"},
-		{"limits below requests", func(a *Args) { a.Resources = kube.Resources{RequestCPU: "1", LimitCPU: "500m"} }, `resources.limits.cpu: "500m": must be at least the request "1"`},
-		{"probe port", func(a *Args) { a.Probes.Port = 9090 }, "probes.port: 9090: must be the container port 8080"},
-		{"empty image", func(a *Args) { a.Image = nil }, `image: "": is required`},
+		{"zero replicas is taken as given, and refused", func(a *Args) { a.Replicas = 0 }, "replicas: 0: must be at least 1"},
+		{"one replica when highly available", func(a *Args) { a.HighAvailability, a.Replicas = true, 1 }, "replicas: 1: must be at least 2"},
+		{"limits below requests", func(a *Args) { a.Resources.Requests.CPU, a.Resources.Limits.CPU = "1", "500m" }, `resources.limits.cpu: "500m": must be at least the request "1"`},
+		{"probe path", func(a *Args) { a.Probes.Readiness = "readyz" }, `probes.readiness: "readyz": must be an absolute URL path`},
+		{"no version", func(a *Args) { a.Version = "" }, `version: "": is required`},
+		{"empty image", func(a *Args) { a.Image = nil }, `image: is required`},
 		{"latest", func(a *Args) { a.Image = pulumi.String("greeter:latest") }, `image: "greeter:latest": must not use the "latest" tag`},
 		{"digest ok, bad digest", func(a *Args) { a.Image = pulumi.String("greeter@sha256:abc") }, `image: "greeter@sha256:abc": must be an image reference`},
 	}

@@ -62,7 +62,7 @@ type Options struct {
 type Cluster struct {
 	opts  Options
 	ports ports
-	pki   pki
+	pki   clusterPKI
 }
 
 type ports struct {
@@ -128,7 +128,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, err
 		}
 	}
-	c := &Cluster{opts: opts, pki: pki{dir: filepath.Join(opts.Dir, "pki")}}
+	c := &Cluster{opts: opts, pki: clusterPKI{dir: filepath.Join(opts.Dir, "pki")}}
 	if err := c.loadPorts(); err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ func readCert(t *testing.T, path string) *x509.Certificate {
 }
 
 func TestPKI(t *testing.T) {
-	p := pki{dir: filepath.Join(t.TempDir(), "pki")}
+	p := clusterPKI{dir: filepath.Join(t.TempDir(), "pki")}
 	if err := p.ensure(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,58 +1,60 @@
 package localcluster
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/acme/platform/internal/pki"
 )
 
 // pki is the cluster's self-made public key infrastructure: a cluster CA and
 // the API server's serving certificate, a front-proxy CA and client
 // certificate for the aggregation layer, the service-account signing key pair,
 // and static bearer tokens for the admin and the control-plane components.
-type pki struct {
+type clusterPKI struct {
 	dir string
 }
 
-func (p pki) path(name string) string { return filepath.Join(p.dir, name) }
+func (p clusterPKI) path(name string) string { return filepath.Join(p.dir, name) }
 
 // ensure creates whatever is missing, so that a restarted cluster keeps its
 // identity (and kubeconfigs handed out stay valid).
-func (p pki) ensure() error {
+func (p clusterPKI) ensure() error {
 	if _, err := os.Stat(p.path("ca.crt")); err == nil {
 		return nil
 	}
 	if err := os.MkdirAll(p.dir, 0o700); err != nil {
 		return err
 	}
-	ca, caKey, err := p.selfSignedCA("ca", "local-cluster-ca")
+	now := time.Now()
+	ca, err := p.ca("ca", "local-cluster-ca", now)
 	if err != nil {
 		return err
 	}
-	if err := p.signed("apiserver", ca, caKey, x509.ExtKeyUsageServerAuth, pkix.Name{CommonName: "kube-apiserver"},
-		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-		[]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(serviceIP)}); err != nil {
+	if err := p.signed("apiserver", ca, pki.Leaf{
+		CommonName: "kube-apiserver",
+		DNSNames:   []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+		IPs:        []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(serviceIP)},
+		Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}, now); err != nil {
 		return err
 	}
-	frontCA, frontKey, err := p.selfSignedCA("front-proxy-ca", "local-cluster-front-proxy-ca")
+	frontCA, err := p.ca("front-proxy-ca", "local-cluster-front-proxy-ca", now)
 	if err != nil {
 		return err
 	}
-	if err := p.signed("front-proxy-client", frontCA, frontKey, x509.ExtKeyUsageClientAuth,
-		pkix.Name{CommonName: frontProxyClientName}, nil, nil); err != nil {
+	if err := p.signed("front-proxy-client", frontCA, pki.Leaf{
+		CommonName: frontProxyClientName, Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, now); err != nil {
 		return err
 	}
 	saKey, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -82,7 +84,7 @@ var users = []struct{ name, group string }{
 	{"system:kube-scheduler", ""},
 }
 
-func (p pki) tokens() error {
+func (p clusterPKI) tokens() error {
 	var lines string
 	for i, u := range users {
 		token := make([]byte, 24)
@@ -99,7 +101,7 @@ func (p pki) tokens() error {
 }
 
 // token returns the bearer token of a user.
-func (p pki) token(user string) (string, error) {
+func (p clusterPKI) token(user string) (string, error) {
 	data, err := os.ReadFile(p.path("tokens.csv"))
 	if err != nil {
 		return "", err
@@ -112,69 +114,31 @@ func (p pki) token(user string) (string, error) {
 	return "", fmt.Errorf("no token for user %q in %s", user, p.path("tokens.csv"))
 }
 
-func (p pki) selfSignedCA(name, commonName string) (*x509.Certificate, crypto.Signer, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// ca makes a CA valid for ten years and writes it as NAME.crt and NAME.key.
+func (p clusterPKI) ca(name, commonName string, now time.Time) (*pki.CA, error) {
+	ca, err := pki.NewCA(commonName, 10*365*24*time.Hour, now)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: commonName},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().AddDate(10, 0, 0),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := p.writeKeyPair(name, der, key); err != nil {
-		return nil, nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	return cert, key, err
+	return ca, p.write(name, ca.KeyPair)
 }
 
-func (p pki) signed(name string, ca *x509.Certificate, caKey crypto.Signer, usage x509.ExtKeyUsage, subject pkix.Name, dns []string, ips []net.IP) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// signed makes a certificate valid for a year and writes it as NAME.crt and NAME.key.
+func (p clusterPKI) signed(name string, ca *pki.CA, leaf pki.Leaf, now time.Time) error {
+	pair, err := ca.Sign(leaf, 365*24*time.Hour, now)
 	if err != nil {
 		return err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      subject,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().AddDate(1, 0, 0),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		DNSNames:     dns,
-		IPAddresses:  ips,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
-	if err != nil {
-		return err
-	}
-	return p.writeKeyPair(name, der, key)
+	return p.write(name, pair)
 }
 
-func (p pki) writeKeyPair(name string, certDER []byte, key *ecdsa.PrivateKey) error {
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
+func (p clusterPKI) write(name string, pair pki.KeyPair) error {
+	if err := os.WriteFile(p.path(name+".key"), []byte(pair.Key), 0o600); err != nil {
 		return err
 	}
-	if err := writePEM(p.path(name+".key"), "EC PRIVATE KEY", keyDER); err != nil {
-		return err
-	}
-	return writePEM(p.path(name+".crt"), "CERTIFICATE", certDER)
+	return os.WriteFile(p.path(name+".crt"), []byte(pair.Certificate), 0o600)
 }
 
 func writePEM(path, kind string, der []byte) error {
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600)
-}
-
-func serial() *big.Int {
-	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	return n
 }

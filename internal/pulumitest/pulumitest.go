@@ -29,6 +29,9 @@ type Resource struct {
 	Custom   bool
 	// DeletedWith is the URN of the resource whose deletion deletes this one.
 	DeletedWith string
+	// ReadID is the ID of an existing resource the program reads ("" for
+	// resources it declares).
+	ReadID string
 }
 
 // Secret reports whether the input at path (dot-separated keys, e.g.
@@ -184,8 +187,9 @@ func (m mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prope
 	m.graph.Resources = append(m.graph.Resources, Resource{
 		Type:     args.TypeToken,
 		Name:     args.Name,
-		URN:      m.urn(args.RegisterRPC.GetParent(), args.TypeToken, args.Name),
-		Parent:   args.RegisterRPC.GetParent(),
+		URN:      m.urn(args.RegisterRPC.GetParent()+args.ReadRPC.GetParent(), args.TypeToken, args.Name),
+		Parent:   args.RegisterRPC.GetParent() + args.ReadRPC.GetParent(),
+		ReadID:   args.ReadRPC.GetId(),
 		Inputs:   args.Inputs,
 		Provider: args.Provider,
 		Protect:  args.RegisterRPC.GetProtect(),

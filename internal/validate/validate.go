@@ -1,43 +1,67 @@
 // Package validate collects input problems so that one run reports all of
-// them, each as "key: value: what is allowed".
+// them, each as a path, the value found there and what is allowed.
 package validate
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 )
 
 // Verbatim is a value shown as it is, without quotes: "[]", "[secret]".
 type Verbatim string
 
+// Problem is one value that is not allowed.
+type Problem struct {
+	// Path is where the value is: a field path within a component's
+	// arguments ("replicas", "egress[0].cidr"), or a config key once nested
+	// ("platform:services[0].replicas").
+	Path string
+	// Value is what was given. Strings show quoted, a fmt.Stringer (a
+	// secret) as its String, a Verbatim as it is.
+	Value any
+	// Allowed says what is allowed instead.
+	Allowed string
+}
+
+func (p Problem) String() string { return fmt.Sprintf("%s: %s: %s", p.Path, show(p.Value), p.Allowed) }
+
 // Problems are the problems found so far.
-type Problems []string
+type Problems []Problem
 
-// Add records that key holds value, which is not allowed. Strings are quoted;
-// a fmt.Stringer (a secret) shows as its String.
-func (p *Problems) Add(key string, value any, allowed string) {
-	*p = append(*p, fmt.Sprintf("%s: %s: %s", key, show(value), allowed))
+// Add records that path holds value, which is not allowed.
+func (p *Problems) Add(path string, value any, allowed string) {
+	*p = append(*p, Problem{Path: path, Value: value, Allowed: allowed})
 }
 
-// AddAll records problems found elsewhere (one per line of err) under a key prefix.
-func (p *Problems) AddAll(prefix string, err error) {
-	if err == nil {
-		return
-	}
-	for _, line := range strings.Split(err.Error(), "\n") {
-		*p = append(*p, prefix+line)
+// Nest records problems found at paths below prefix (a component's
+// arguments under the config key that holds them).
+func (p *Problems) Nest(prefix string, inner Problems) {
+	for _, q := range inner {
+		sep := "."
+		if strings.HasPrefix(q.Path, "[") {
+			sep = ""
+		}
+		q.Path = prefix + sep + q.Path
+		*p = append(*p, q)
 	}
 }
 
-// Err returns nil when there are no problems, else all of them, one per line, sorted.
+// Err returns nil when there are no problems, else all of them, one per
+// line, sorted by path.
 func (p Problems) Err() error {
 	if len(p) == 0 {
 		return nil
 	}
-	lines := append([]string(nil), p...)
-	sort.Strings(lines)
+	sorted := slices.SortedFunc(slices.Values(p), func(a, b Problem) int {
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.String(), b.String()))
+	})
+	lines := make([]string, len(sorted))
+	for i, q := range sorted {
+		lines[i] = q.String()
+	}
 	return errors.New(strings.Join(lines, "\n"))
 }
 

@@ -1,0 +1,22 @@
+package observability
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// heapOptions gives a JVM half of the container's memory, the rest going to
+// the page cache and off-heap buffers.
+func heapOptions(memory string) string {
+	q := resource.MustParse(memory)
+	mib := q.Value() / (1 << 20) / 2
+	return fmt.Sprintf("-Xms%dm -Xmx%dm", mib, mib)
+}
+
+// ninetyPercent of a quantity, in whole MiB, for a size that must leave room
+// on its volume.
+func ninetyPercent(size string) string {
+	q := resource.MustParse(size)
+	return fmt.Sprintf("%dmb", q.Value()*9/10/(1<<20))
+}
