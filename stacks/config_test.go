@@ -49,6 +49,36 @@ func TestLoadAcceptsValidConfig(t *testing.T) {
 	}
 }
 
+// Presence-aware decoding: an unset key takes the environment's profile, a
+// set one is honoured, also when it equals Go's zero value.
+func TestLoadTakesProfilesAndHonoursWhatIsSet(t *testing.T) {
+	const svc = `"name":"greeter","image":"ghcr.io/acme/greeter@` + digest + `","version":"0.1.0"`
+	got := func(env, service string) Service {
+		values := validValues()
+		values["platform:environment"] = Value{Raw: env}
+		values["platform:services"] = Value{Raw: "[" + service + "]"}
+		delete(values, "platform:greeterApiToken")
+		cfg, err := Load(values, testEnviron)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Services[0]
+	}
+	if s := got("dev", `{`+svc+`}`); s.Replicas != 1 || s.Port != 8080 || s.Resources.Limits.CPU != "250m" || s.Autoscaling.Enabled {
+		t.Errorf("dev defaults: %+v", s.Args)
+	}
+	if s := got("prod", `{`+svc+`}`); s.Replicas != 3 || !s.Autoscaling.Enabled || !s.HighAvailability || s.Resources.Limits.CPU != "1" {
+		t.Errorf("prod defaults: %+v", s.Args)
+	}
+	s := got("prod", `{`+svc+`,"replicas":4,"port":9090,"resources":{"limits":{"cpu":"2"}},"autoscaling":{"enabled":false}}`)
+	if s.Replicas != 4 || s.Port != 9090 || s.Resources.Limits.CPU != "2" || s.Autoscaling.Enabled {
+		t.Errorf("set values not honoured: %+v", s.Args)
+	}
+	if s.Resources.Limits.Memory != "512Mi" || s.Resources.Requests.CPU != "250m" {
+		t.Errorf("the keys left unset beside set ones lost their prod defaults: %+v", s.Resources)
+	}
+}
+
 func TestLoadRejects(t *testing.T) {
 	const svc = `"name":"greeter","image":"ghcr.io/acme/greeter@` + digest + `","version":"0.1.0"`
 	tests := []struct {
@@ -68,6 +98,12 @@ func TestLoadRejects(t *testing.T) {
 			[]string{`platform:services[0].replcas: 2: unknown field; allowed:`}},
 		{"unknown nested field", with(services(`[{` + svc + `,"resources":{"limits":{"cpus":"1"}}}]`)),
 			[]string{`platform:services[0].resources.limits.cpus: "1": unknown field`}},
+		{"zero replicas is taken as written, and refused", with(services(`[{` + svc + `,"replicas":0}]`)),
+			[]string{`platform:services[0].replicas: 0: must be at least 1`}},
+		{"one replica in prod", with(map[string]*Value{"platform:environment": plain("prod"), "platform:services": plain(`[{` + svc + `,"replicas":1}]`)}),
+			[]string{`platform:services[0].replicas: 1: must be at least 2 in prod`}},
+		{"an explicit empty probe path is refused", with(services(`[{` + svc + `,"probes":{"readiness":""}}]`)),
+			[]string{`platform:services[0].probes.readiness: "": must be an absolute URL path`}},
 		{"wrong type", with(services(`[{` + svc + `,"replicas":"two"}]`)),
 			[]string{`platform:services[0].replicas: "two": must be a whole number`}},
 		{"not structured", with(services(`greeter`)),

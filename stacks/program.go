@@ -3,9 +3,12 @@
 package stacks
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -108,20 +111,28 @@ func kubernetesProvider(ctx *pulumi.Context, cfg *Config) (pulumi.ProviderResour
 
 // ProgramForWorkspace is the platform program for config as an Automation
 // API workspace reads it (cmd/platform and the end-to-end tests).
-func ProgramForWorkspace(config auto.ConfigMap) (pulumi.RunFunc, error) {
-	return NewProgram(workspaceValues(config)), nil
+func ProgramForWorkspace(config auto.ConfigMap) pulumi.RunFunc {
+	return NewProgram(workspaceValues(config))
 }
 
-// RemediationAllowed says whether the stack's config lets the drift check
-// remediate (platform:drift.remediate), validating the whole config first.
-// It answers with a plain bool so that the command calling it never touches
-// the component argument types, whose SDK generics cost seconds to compile.
-func RemediationAllowed(config auto.ConfigMap, env Environ) (bool, error) {
+// DriftPolicy is what the drift check of a stack may do and must report
+// besides drift. Plain values: the command reading it never touches the
+// component argument types, whose SDK generics cost seconds to compile.
+type DriftPolicy struct {
+	// Remediate is platform:drift.remediate: may the check run up --refresh.
+	Remediate bool
+	// Findings need an operator soon (a certificate due for renewal).
+	Findings []string
+}
+
+// DriftPolicyOf reads the drift policy from a stack's config, validating the
+// whole config first.
+func DriftPolicyOf(config auto.ConfigMap, env Environ, now time.Time) (DriftPolicy, error) {
 	cfg, err := Load(workspaceValues(config), env)
 	if err != nil {
-		return false, err
+		return DriftPolicy{}, err
 	}
-	return cfg.Drift.Remediate, nil
+	return DriftPolicy{Remediate: cfg.Drift.Remediate, Findings: cfg.Findings(now)}, nil
 }
 
 func workspaceValues(config auto.ConfigMap) map[string]Value {
@@ -131,3 +142,18 @@ func workspaceValues(config auto.ConfigMap) map[string]Value {
 	}
 	return values
 }
+
+// Hints say what to do about the program's failures that the engine reports
+// in its own words: a service namespace that does not exist.
+func Hints(engineError string) []string {
+	var out []string
+	for _, m := range missingNamespace.FindAllStringSubmatch(engineError, -1) {
+		out = append(out, fmt.Sprintf("service %s names a namespace that does not exist (its namespace setting in platform:services): "+
+			"create it first, or leave the setting empty and the service gets a namespace of its own", m[1]))
+	}
+	return out
+}
+
+// missingNamespace matches the engine's error when the read of a service's
+// existing namespace (components/workload) finds none.
+var missingNamespace = regexp.MustCompile(`kubernetes:core/v1:Namespace \((\S+)-` + workload.NamespaceReadSuffix + `\)`)

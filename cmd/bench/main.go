@@ -322,8 +322,8 @@ func machine() string {
 }
 
 // emptyProgram is the engine's floor: a program that declares nothing.
-func emptyProgram(auto.ConfigMap) (pulumi.RunFunc, error) {
-	return func(*pulumi.Context) error { return nil }, nil
+func emptyProgram(auto.ConfigMap) pulumi.RunFunc {
+	return func(*pulumi.Context) error { return nil }
 }
 
 // inProcess times opening a stack and previewing it, as the driver does.

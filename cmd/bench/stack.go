@@ -71,7 +71,7 @@ func measureStack(ctx context.Context, o options, r *bench.Report) (err error) {
 	if err != nil {
 		return err
 	}
-	if _, err := floor.Up(ctx, false); err != nil {
+	if err := floor.Up(ctx, false); err != nil {
 		return err
 	}
 	kubeconfig := filepath.Join(clusterDir, "kubeconfig")

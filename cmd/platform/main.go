@@ -38,13 +38,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/acme/platform/components/workload"
 	"github.com/acme/platform/internal/drift"
 	"github.com/acme/platform/internal/driver"
 	"github.com/acme/platform/stacks"
@@ -162,7 +160,7 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 	case "preview":
 		changes, err = session.Preview(ctx, *diff)
 	case "up":
-		_, err = session.Up(ctx, *refresh)
+		err = session.Up(ctx, *refresh)
 	case "refresh":
 		changes, err = session.Refresh(ctx, *previewOnly)
 	case "destroy":
@@ -204,16 +202,8 @@ func hints(err error, stack string) []string {
 	if strings.Contains(msg, "currently locked") {
 		out = append(out, fmt.Sprintf("another run holds the lock; once it has ended, `platform cancel --stack %s` removes the lock", stack))
 	}
-	for _, m := range missingNamespace.FindAllStringSubmatch(msg, -1) {
-		out = append(out, fmt.Sprintf("service %s names a namespace that does not exist (its namespace setting in platform:services): "+
-			"create it first, or leave the setting empty and the service gets a namespace of its own", m[1]))
-	}
-	return out
+	return append(out, stacks.Hints(msg)...)
 }
-
-// missingNamespace matches the engine's error when the read of a service's
-// existing namespace (components/workload) finds none.
-var missingNamespace = regexp.MustCompile(`kubernetes:core/v1:Namespace \((\S+)-` + workload.NamespaceReadSuffix + `\)`)
 
 // reportRecovery says what was done to recover from a killed run.
 func reportRecovery(w io.Writer, stack string, r driver.Recovery) {
@@ -251,19 +241,18 @@ func runDrift(ctx context.Context, s *driver.Session, stack, projectDir, format 
 		fmt.Fprintf(stderr, "platform: --format %q: want table, json or markdown\n", format)
 		return drift.ExitError
 	}
-	var allowed bool
-	if remediate {
-		config, err := s.Config(ctx)
-		if err == nil {
-			allowed, err = stacks.RemediationAllowed(config, stacks.Environ{ProjectRoot: projectDir})
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "platform:", err)
-			return drift.ExitError
-		}
-		if !allowed {
-			fmt.Fprintf(stderr, "platform: stack %q does not allow remediation (platform:drift.remediate is false): reporting only\n", stack)
-		}
+	config, err := s.Config(ctx)
+	var policy stacks.DriftPolicy
+	if err == nil {
+		policy, err = stacks.DriftPolicyOf(config, stacks.Environ{ProjectRoot: projectDir}, time.Now())
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "platform:", err)
+		return drift.ExitError
+	}
+	allowed := remediate && policy.Remediate
+	if remediate && !allowed {
+		fmt.Fprintf(stderr, "platform: stack %q does not allow remediation (platform:drift.remediate is false): reporting only\n", stack)
 	}
 	changes, err := s.Refresh(ctx, true)
 	if err != nil {
@@ -271,13 +260,14 @@ func runDrift(ctx context.Context, s *driver.Session, stack, projectDir, format 
 		return drift.ExitError
 	}
 	report := drift.New(stack, changes)
+	report.Findings = policy.Findings
 	if err := report.Write(stdout, format); err != nil {
 		fmt.Fprintln(stderr, "platform:", err)
 		return drift.ExitError
 	}
 	if allowed && report.Drifted {
 		fmt.Fprintf(stderr, "platform: remediating stack %q with up --refresh\n", stack)
-		if _, err := s.Up(ctx, true); err != nil {
+		if err := s.Up(ctx, true); err != nil {
 			fmt.Fprintf(stderr, "platform: remediation of stack %q failed: %v\n", stack, err)
 			return drift.ExitError
 		}
@@ -311,6 +301,9 @@ func runCerts(ctx context.Context, s *driver.Session, stack string, days int, re
 
 func findProject(dir string) (string, error) {
 	if dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, "Pulumi.yaml")); err != nil {
+			return "", fmt.Errorf("no Pulumi.yaml in %s (--cwd names the project folder)", dir)
+		}
 		return dir, nil
 	}
 	wd, err := os.Getwd()

@@ -17,7 +17,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"prevew", "--stack", "local"}, `unknown command "prevew"`},
 		{[]string{"preview"}, "--stack is required"},
 		{[]string{"preview", "--stack", "local", "--no-such-flag"}, "flag provided but not defined"},
-		{[]string{"drift", "--stack", "local", "--cwd", "/nonexistent-project"}, "platform:"},
+		{[]string{"drift", "--stack", "local", "--cwd", "/nonexistent-project"}, "no Pulumi.yaml in /nonexistent-project"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(t.Context(), nil, tt.args, &stdout, &stderr); code != exitError {

@@ -66,15 +66,6 @@ func TestProbesFitAGoService(t *testing.T) {
 	}
 }
 
-func TestPodSecurityLabels(t *testing.T) {
-	labels := resolve(t, PodSecurityLabels("restricted"))
-	for _, mode := range []string{"enforce", "audit", "warn"} {
-		if labels["pod-security.kubernetes.io/"+mode] != "restricted" {
-			t.Errorf("%s = %q", mode, labels["pod-security.kubernetes.io/"+mode])
-		}
-	}
-}
-
 func TestImageReferences(t *testing.T) {
 	digest := "sha256:" + strings.Repeat("0f", 32)
 	for _, ok := range []string{"greeter:1", "ghcr.io/acme/greeter:1.2.3", "localhost:5000/a/b:v1", "ghcr.io/acme/greeter@" + digest, "ghcr.io/acme/greeter:1.2.3@" + digest} {

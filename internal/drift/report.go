@@ -28,6 +28,9 @@ type Report struct {
 	Stack     string     `json:"stack"`
 	Drifted   bool       `json:"drifted"`
 	Resources []Resource `json:"resources"`
+	// Findings are what needs an operator soon though nothing drifted, such
+	// as a certificate due for renewal.
+	Findings []string `json:"findings,omitempty"`
 }
 
 // Resource is one drifted resource.
@@ -92,9 +95,10 @@ func nameOf(urn string) string {
 	return urn
 }
 
-// ExitCode is the command's exit code for the report: 0 clean, 2 drift.
+// ExitCode is the command's exit code for the report: 0 clean, 2 drift or
+// findings (the scheduled job then opens its issue).
 func (r Report) ExitCode() int {
-	if r.Drifted {
+	if r.Drifted || len(r.Findings) > 0 {
 		return ExitDrift
 	}
 	return ExitClean
@@ -116,6 +120,9 @@ func (r Report) Write(w io.Writer, format string) error {
 }
 
 func (r Report) table(w io.Writer) error {
+	for _, f := range r.Findings {
+		fmt.Fprintf(w, "stack %s: %s\n", r.Stack, f)
+	}
 	if !r.Drifted {
 		_, err := fmt.Fprintf(w, "stack %s: no drift\n", r.Stack)
 		return err
@@ -136,6 +143,13 @@ func (r Report) table(w io.Writer) error {
 
 func (r Report) markdown(w io.Writer) error {
 	var b strings.Builder
+	if len(r.Findings) > 0 {
+		fmt.Fprintf(&b, "### Stack `%s`: needs attention\n\n", r.Stack)
+		for _, f := range r.Findings {
+			fmt.Fprintf(&b, "- %s\n", f)
+		}
+		b.WriteString("\n")
+	}
 	if !r.Drifted {
 		fmt.Fprintf(&b, "### Stack `%s`: no drift\n\nEvery resource matches the state.\n", r.Stack)
 		_, err := io.WriteString(w, b.String())

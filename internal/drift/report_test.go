@@ -140,3 +140,25 @@ func TestCleanReport(t *testing.T) {
 		t.Error("unknown format accepted")
 	}
 }
+
+// A finding without drift still fails the check (exit 2), so that the
+// scheduled job opens its issue, and every format says what to do.
+func TestFindingsWithoutDrift(t *testing.T) {
+	report := New("prod", nil)
+	if report.ExitCode() != ExitClean {
+		t.Fatalf("a clean report exits %d", report.ExitCode())
+	}
+	report.Findings = []string{"Elasticsearch's certificate expires 2027-01-01: renew it"}
+	if report.ExitCode() != ExitDrift {
+		t.Errorf("a report with findings exits %d, want %d", report.ExitCode(), ExitDrift)
+	}
+	for _, format := range []string{"table", "json", "markdown"} {
+		var out bytes.Buffer
+		if err := report.Write(&out, format); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "renew it") {
+			t.Errorf("%s does not show the finding:\n%s", format, out.String())
+		}
+	}
+}

@@ -7,7 +7,6 @@ package driver
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,7 +26,7 @@ import (
 
 // Program builds the program to run from the stack's config, as the
 // workspace reads it (secrets decrypted, flagged Secret).
-type Program func(config auto.ConfigMap) (pulumi.RunFunc, error)
+type Program func(config auto.ConfigMap) pulumi.RunFunc
 
 // Options say which project and stack to run, and where progress goes.
 type Options struct {
@@ -98,11 +97,7 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading config of stack %q: %w", opts.Stack, err)
 	}
-	program, err := opts.Program(config)
-	if err != nil {
-		return nil, err
-	}
-	ws.SetProgram(program)
+	ws.SetProgram(opts.Program(config))
 	progress := opts.Progress
 	if progress == nil {
 		progress = io.Discard
@@ -160,15 +155,16 @@ func (s *Session) Preview(ctx context.Context, diff bool) (Changes, error) {
 	return done(err), err
 }
 
-// Up updates the stack and returns the changes it made.
-func (s *Session) Up(ctx context.Context, refresh bool) (Changes, error) {
+// Up updates the stack; with Options.Events, every event is written first.
+func (s *Session) Up(ctx context.Context, refresh bool) error {
 	ch, done := s.collect()
 	opts := []optup.Option{optup.ProgressStreams(s.progress), optup.EventStreams(ch)}
 	if refresh {
 		opts = append(opts, optup.Refresh())
 	}
 	_, err := s.stack.Up(ctx, opts...)
-	return done(err), err
+	done(err)
+	return err
 }
 
 // Refresh reads every resource back from its provider and returns what
@@ -347,9 +343,6 @@ func sortedChanges(byURN map[string]*Change) Changes {
 	sort.Slice(out, func(i, j int) bool { return out[i].URN < out[j].URN })
 	return out
 }
-
-// ErrChanges is returned when an operation expected to change nothing would.
-var ErrChanges = errors.New("changes found")
 
 // SetSecrets stores values as secret config of the stack, encrypted by the
 // stack's secrets provider, in its stack file.

@@ -17,7 +17,7 @@ import (
 // trivialProgram registers one component with an output taken from config:
 // it needs no resource plugin, so it exercises the engine, the backend, the
 // workspace's config and the inline program alone.
-func trivialProgram(config auto.ConfigMap) (pulumi.RunFunc, error) {
+func trivialProgram(config auto.ConfigMap) pulumi.RunFunc {
 	greeting := config["trivial:greeting"].Value
 	return func(ctx *pulumi.Context) error {
 		var c struct{ pulumi.ResourceState }
@@ -29,7 +29,7 @@ func trivialProgram(config auto.ConfigMap) (pulumi.RunFunc, error) {
 		}
 		ctx.Export("greeting", pulumi.String(greeting))
 		return nil
-	}, nil
+	}
 }
 
 // trivialProject lays out a project with the given Pulumi.yaml config block
@@ -68,7 +68,7 @@ func TestDriverRunsTheRealEngine(t *testing.T) {
 	if len(changes) == 0 || changes[0].Op != "create" {
 		t.Fatalf("preview of a new stack: %+v, want creates", changes)
 	}
-	if _, err := s.Up(t.Context(), false); err != nil {
+	if err := s.Up(t.Context(), false); err != nil {
 		t.Fatal(err)
 	}
 	outputs, err := s.Outputs(t.Context())

@@ -31,12 +31,16 @@ func (l Lock) String() string {
 // Stale says whether the process holding the lock is known to be gone: it ran
 // on this host and no process has its pid. A lock of another host, or of a
 // live process, is never stale.
-func (l Lock) Stale(host string) bool {
-	if l.Hostname != host || l.Pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(l.Pid, 0)
-	return errors.Is(err, syscall.ESRCH)
+func (l Lock) Stale() bool {
+	return l.onThisHost() && errors.Is(syscall.Kill(l.Pid, 0), syscall.ESRCH)
+}
+
+// HeldHere says whether a live process on this host holds the lock.
+func (l Lock) HeldHere() bool { return l.onThisHost() && !l.Stale() }
+
+func (l Lock) onThisHost() bool {
+	host, err := os.Hostname()
+	return err == nil && l.Hostname == host && l.Pid > 0
 }
 
 // Recovery is what Recover found and did.
@@ -68,12 +72,8 @@ func (s *Session) Recover(ctx context.Context, operations bool) (Recovery, error
 	if err != nil {
 		return r, err
 	}
-	host, err := os.Hostname()
-	if err != nil {
-		return r, err
-	}
 	for _, l := range locks {
-		if !l.Stale(host) {
+		if !l.Stale() {
 			continue
 		}
 		if err := os.Remove(l.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -128,12 +128,8 @@ func (s *Session) Cancel(ctx context.Context) ([]Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	host, err := os.Hostname()
-	if err != nil {
-		return nil, err
-	}
 	for _, l := range locks {
-		if l.Hostname == host && !l.Stale(host) {
+		if l.HeldHere() {
 			return nil, fmt.Errorf("%w (%s): stop it, or wait for it to end", ErrLockHeld, l)
 		}
 	}

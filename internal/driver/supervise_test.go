@@ -163,19 +163,22 @@ func TestLockStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name string
-		lock Lock
-		want bool
+		name        string
+		lock        Lock
+		stale, held bool
 	}{
-		{"process gone on this host", Lock{Pid: dead.Process.Pid, Hostname: host}, true},
-		{"live process on this host", Lock{Pid: os.Getpid(), Hostname: host}, false},
-		{"another host", Lock{Pid: dead.Process.Pid, Hostname: host + "-other"}, false},
-		{"no pid", Lock{Hostname: host}, false},
+		{"process gone on this host", Lock{Pid: dead.Process.Pid, Hostname: host}, true, false},
+		{"live process on this host", Lock{Pid: os.Getpid(), Hostname: host}, false, true},
+		{"another host", Lock{Pid: dead.Process.Pid, Hostname: host + "-other"}, false, false},
+		{"no pid", Lock{Hostname: host}, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.lock.Stale(host); got != tt.want {
-				t.Errorf("Stale = %v, want %v", got, tt.want)
+			if got := tt.lock.Stale(); got != tt.stale {
+				t.Errorf("Stale = %v, want %v", got, tt.stale)
+			}
+			if got := tt.lock.HeldHere(); got != tt.held {
+				t.Errorf("HeldHere = %v, want %v", got, tt.held)
 			}
 		})
 	}

@@ -141,15 +141,6 @@ func (g *Graph) One(t testing.TB, typ, name string) Resource {
 	return found[0]
 }
 
-// Count returns how many resources of each type were registered.
-func (g *Graph) Count() map[string]int {
-	counts := map[string]int{}
-	for _, r := range g.Resources {
-		counts[r.Type]++
-	}
-	return counts
-}
-
 // String lists the resources, one "type name" per line, sorted.
 func (g *Graph) String() string {
 	var lines []string

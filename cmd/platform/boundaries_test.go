@@ -1,0 +1,39 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// imports lists the packages pkg imports directly.
+func imports(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, pkg).Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}
+
+// The import boundaries that keep a rebuild after an edit fast (README,
+// Performance): the driver's main touches no component, whose argument types
+// instantiate the SDK's generics anew in every package that uses them, and
+// stacks imports no GitHub or Docker SDK (the components declare their
+// providers).
+func TestBuildSpeedBoundaries(t *testing.T) {
+	for _, rule := range []struct {
+		pkg, forbidden, why string
+	}{
+		{"github.com/acme/platform/cmd/platform", "github.com/acme/platform/components/", "the driver's main must not touch component types (5 s more per rebuild)"},
+		{"github.com/acme/platform/cmd/platform", "github.com/pulumi/pulumi-kubernetes/", "the driver's main must not touch SDK types"},
+		{"github.com/acme/platform/stacks", "github.com/pulumi/pulumi-github/", "stacks must not import the GitHub SDK"},
+		{"github.com/acme/platform/stacks", "github.com/pulumi/pulumi-docker/", "stacks must not import the Docker SDK"},
+	} {
+		for _, imp := range imports(t, rule.pkg) {
+			if strings.HasPrefix(imp, rule.forbidden) {
+				t.Errorf("%s imports %s: %s", rule.pkg, imp, rule.why)
+			}
+		}
+	}
+}
