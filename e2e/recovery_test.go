@@ -68,9 +68,21 @@ func TestKilledUpRecovers(t *testing.T) {
 		t.Fatalf("the killed run left %d locks, want its 1 (the test kills the engine mid-update)", len(locks))
 	}
 
+	pendingBefore, err := session.PendingOperations(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
 	code, out := platform(t, "up")
 	if code != 0 {
 		t.Fatalf("up after the killed run exited %d:\n%s", code, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "platform: ") || strings.HasPrefix(line, "  creating") || strings.HasPrefix(line, "  updating") {
+			t.Log(line)
+		}
+	}
+	if n := len(pendingBefore); n > 0 && !strings.Contains(out, "cleared "+strconv.Itoa(n)+" operations a killed run left pending") {
+		t.Errorf("the killed run left %d pending operations; up does not say it cleared them:\n%s", n, out)
 	}
 	if !strings.Contains(out, "removed the lock on stack \"local\" left by a run that no longer exists (pid "+strconv.Itoa(locks[0].Pid)) {
 		t.Errorf("up does not say it removed the stale lock of pid %d:\n%s", locks[0].Pid, out)
