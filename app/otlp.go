@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -185,10 +186,24 @@ func encodeSpans(spans []sdktrace.ReadOnlySpan) exportRequest {
 		if parent := s.Parent(); parent.IsValid() {
 			span.ParentSpanID = parent.SpanID().String()
 		}
-		span.Status.Code, span.Status.Message = int(s.Status().Code), s.Status().Description
+		span.Status.Code, span.Status.Message = otlpStatusCode(s.Status().Code), s.Status().Description
 		rs.ScopeSpans[si].Spans = append(rs.ScopeSpans[si].Spans, span)
 	}
 	return req
+}
+
+// otlpStatusCode maps Go's status codes to OTLP's, whose numbering differs:
+// go.opentelemetry.io/otel/codes has Unset 0, Error 1, Ok 2; the OTLP
+// protocol (opentelemetry-proto, trace/v1/trace.proto, Status.StatusCode)
+// has STATUS_CODE_UNSET 0, STATUS_CODE_OK 1, STATUS_CODE_ERROR 2.
+func otlpStatusCode(c codes.Code) int {
+	switch c {
+	case codes.Ok:
+		return 1
+	case codes.Error:
+		return 2
+	}
+	return 0
 }
 
 func keyValues(attrs []attribute.KeyValue) []keyValue {

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // collector is a stand-in OTLP/HTTP collector that records what it receives.
@@ -162,3 +164,30 @@ func (r *recorder) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 func (r *recorder) OnEnd(s sdktrace.ReadOnlySpan)                   { r.spans = append(r.spans, s) }
 func (r *recorder) Shutdown(context.Context) error                  { return nil }
 func (r *recorder) ForceFlush(context.Context) error                { return nil }
+
+// Status codes are numbered differently in Go and in OTLP: an Error span must
+// arrive as OTLP's ERROR (2), not as its OK (1).
+func TestSpanStatusUsesOTLPNumbering(t *testing.T) {
+	recorder := tracetest.NewSpanRecorder()
+	provider := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
+	tracer := provider.Tracer("test")
+	for _, status := range []codes.Code{codes.Unset, codes.Ok, codes.Error} {
+		_, span := tracer.Start(context.Background(), status.String())
+		span.SetStatus(status, "")
+		span.End()
+	}
+	want := map[string]int{"Unset": 0, "Ok": 1, "Error": 2}
+	for _, rs := range encodeSpans(recorder.Ended()).ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			for _, span := range ss.Spans {
+				if span.Status.Code != want[span.Name] {
+					t.Errorf("a %s span is sent with OTLP status %d, want %d", span.Name, span.Status.Code, want[span.Name])
+				}
+				delete(want, span.Name)
+			}
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("spans not encoded: %v", want)
+	}
+}

@@ -53,4 +53,3 @@ func NewNamespace(ctx *pulumi.Context, name string, ns Namespace, opts ...pulumi
 	}
 	return created, nil
 }
-

@@ -89,13 +89,26 @@ func (b *builder) elasticsearch() error {
 	c.Env = podEnv
 	c.VolumeMounts = mounts
 	// The image's config folder is copied to a writable volume: Elasticsearch
-	// writes its keystore there, and the root filesystem is read-only.
+	// writes its keystore there, and the root filesystem is read-only. Plain
+	// cp -R: as UID 1000 without capabilities, cp -a cannot give the
+	// kubelet's root-owned emptyDir the times and mode of the source folder,
+	// and fails.
 	prepare := task("prepare-config", e.Image, taskSize)
 	prepare.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(
-		"cp -a /usr/share/elasticsearch/config/. /config/ && cp /settings/elasticsearch.yml /config/elasticsearch.yml")}
+		"cp -R /usr/share/elasticsearch/config/. /config/ && cp /settings/elasticsearch.yml /config/elasticsearch.yml")}
 	prepare.VolumeMounts = corev1.VolumeMountArray{mount("config", "/config", false), mount("settings", "/settings", true)}
+	inits := corev1.ContainerArray{prepare}
+	if e.MMap {
+		// Memory-mapped storage needs the node tuned first (node-tuning
+		// DaemonSet): wait for it rather than crash-loop on the bootstrap check.
+		wait := task("wait-for-node-tuning", e.Image, taskSize)
+		wait.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(fmt.Sprintf(
+			`until [ "$(cat /proc/sys/vm/max_map_count)" -ge %d ]; do echo "waiting for vm.max_map_count >= %d (node-tuning)"; sleep 5; done`,
+			maxMapCount, maxMapCount))}
+		inits = append(corev1.ContainerArray{wait}, inits...)
+	}
 	template := pod{
-		id: id, uid: elasticUID, containers: corev1.ContainerArray{c}, initContainers: corev1.ContainerArray{prepare},
+		id: id, uid: elasticUID, containers: corev1.ContainerArray{c}, initContainers: inits,
 		volumes: volumes, spread: b.args.HighAvailability, graceSeconds: 120,
 	}.template()
 

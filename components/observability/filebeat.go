@@ -174,6 +174,9 @@ http.port: %d
 `, b.args.Environment, strings.Join(hosts, ", "), LogsTopic, acks, filebeatHTTPPort)
 }
 
+// nobodyUID is the unprivileged user of images that run as root (busybox).
+const nobodyUID = 65534
+
 // nodeTuning raises vm.max_map_count on every node for Elasticsearch's
 // memory-mapped store, when it is on. It lives in the agents namespace, the
 // one that admits privileged pods; its readiness says the node is tuned.
@@ -194,10 +197,14 @@ func (b *builder) nodeTuning() error {
 		Exec:          &corev1.ExecActionArgs{Command: pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(check)}},
 		PeriodSeconds: pulumi.Int(60),
 	}
+	// busybox runs as root unless told: runAsNonRoot alone is refused by the
+	// kubelet (CreateContainerConfigError), so name a user.
+	waitSecurity := kube.RestrictedContainerSecurityContext()
+	waitSecurity.RunAsUser = pulumi.Int(nobodyUID)
 	wait := &corev1.ContainerArgs{
 		Name: pulumi.String("tuned"), Image: pulumi.String(DefaultSysctlImage), ImagePullPolicy: pulumi.String("IfNotPresent"),
 		Command:         pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String("trap 'exit 0' TERM; while true; do sleep 3600 & wait $!; done")},
-		SecurityContext: kube.RestrictedContainerSecurityContext(),
+		SecurityContext: waitSecurity,
 		Resources:       Size{CPU: "10m", Memory: "16Mi"}.resources().Args(),
 		StartupProbe:    probe, LivenessProbe: probe, ReadinessProbe: probe,
 	}

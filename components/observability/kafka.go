@@ -15,8 +15,19 @@ import (
 const (
 	kafkaPort           = 9092
 	kafkaControllerPort = 9093
-	// kafkaUID is the apache/kafka image's user.
+	// kafkaUID is the apache/kafka image's user (appuser, UID 1000).
 	kafkaUID = 1000
+	// kafkaDataDir is where the claim is mounted: exactly the image's VOLUME
+	// /var/lib/kafka/data, so that no container runtime mounts an anonymous
+	// volume over it (containerd's CRI adds one for every image VOLUME that
+	// no pod mount equals). The logs live in a folder below it, apart from a
+	// file system's lost+found.
+	kafkaDataDir = "/var/lib/kafka/data"
+	kafkaLogDir  = kafkaDataDir + "/logs"
+	// kafkaConfigDir holds server.properties and start.sh, read-only. Not
+	// /etc/kafka: the image declares VOLUME /etc/kafka/secrets, which a
+	// runtime cannot mount inside a read-only mount.
+	kafkaConfigDir = "/etc/platform-kafka"
 	// LogsTopic is the Kafka topic Filebeat writes and Logstash reads.
 	LogsTopic = "logs"
 )
@@ -37,7 +48,7 @@ func (b *builder) kafka() error {
 		return err
 	}
 	c := container("kafka", k.Image, k.Size, kube.Probes{Port: kafkaPort, TCP: true, StartupSeconds: 300})
-	c.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("/etc/kafka/start.sh")}
+	c.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String(kafkaConfigDir + "/start.sh")}
 	c.Ports = ports(map[string]int{"kafka": kafkaPort, "controller": kafkaControllerPort})
 	c.Env = corev1.EnvVarArray{
 		envFromField("POD_NAME", "metadata.name"),
@@ -46,7 +57,7 @@ func (b *builder) kafka() error {
 		env("KAFKA_HEAP_OPTS", pulumi.String(heapOptions(k.Size.Memory))),
 	}
 	c.VolumeMounts = corev1.VolumeMountArray{
-		mount("data", "/var/lib/kafka", false), mount("config", "/etc/kafka", true), mount("tmp", "/tmp", false),
+		mount("data", kafkaDataDir, false), mount("config", kafkaConfigDir, true), mount("tmp", "/tmp", false),
 	}
 	template := pod{
 		id: id, uid: kafkaUID, containers: corev1.ContainerArray{c}, spread: b.args.HighAvailability, graceSeconds: 60,
@@ -94,7 +105,7 @@ listeners=PLAINTEXT://:%d,CONTROLLER://:%d
 advertised.listeners=PLAINTEXT://@POD_NAME@.kafka-headless.%s.svc.cluster.local:%d
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
-log.dirs=/var/lib/kafka/data
+log.dirs=%s
 # Topics are created by the setup Job, never by a typo in a client.
 auto.create.topics.enable=false
 num.partitions=%d
@@ -104,7 +115,7 @@ offsets.topic.replication.factor=%d
 transaction.state.log.replication.factor=%d
 transaction.state.log.min.isr=%d
 log.retention.hours=%d
-`, strings.Join(voters, ","), kafkaPort, kafkaControllerPort, namespace, kafkaPort,
+`, strings.Join(voters, ","), kafkaPort, kafkaControllerPort, namespace, kafkaPort, kafkaLogDir,
 		k.Partitions, k.ReplicationFactor, k.MinInsyncReplicas,
 		k.ReplicationFactor, k.ReplicationFactor, k.MinInsyncReplicas, k.RetentionHours)
 }
@@ -113,7 +124,7 @@ log.retention.hours=%d
 // launcher writes into its root filesystem, which is read-only here.
 const kafkaStart = `set -eu
 id="${POD_NAME##*-}"
-sed -e "s/@NODE_ID@/${id}/" -e "s/@POD_NAME@/${POD_NAME}/" /etc/kafka/server.properties > /tmp/server.properties
+sed -e "s/@NODE_ID@/${id}/" -e "s/@POD_NAME@/${POD_NAME}/" ` + kafkaConfigDir + `/server.properties > /tmp/server.properties
 /opt/kafka/bin/kafka-storage.sh format --ignore-formatted --cluster-id "${CLUSTER_ID}" --config /tmp/server.properties
 exec /opt/kafka/bin/kafka-server-start.sh /tmp/server.properties
 `
