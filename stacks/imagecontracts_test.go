@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"github.com/acme/platform/internal/pulumitest"
 )
 
@@ -168,4 +170,50 @@ func security(v any) (nonRoot *bool, uid *int) {
 		uid = &u
 	}
 	return nonRoot, uid
+}
+
+// Every container bounds its ephemeral storage (request and limit), and each
+// pod's limits cover its emptyDirs: the kubelet counts their use against the
+// pod's total and evicts past it.
+func TestEveryContainerBoundsItsEphemeralStorage(t *testing.T) {
+	for _, stack := range []string{"dev", "prod", "local"} {
+		g, err := pulumitest.Run(t, "platform", stack, NewProgram(stackValues(t, stack)), pulumitest.InProject(".."))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range g.Resources {
+			spec, ok := podSpec(r)
+			if !ok {
+				continue
+			}
+			var limits, emptyDirs resource.Quantity
+			for _, c := range containersOf(spec) {
+				res, _ := c["resources"].(map[string]any)
+				req, _ := res["requests"].(map[string]any)["ephemeral-storage"].(string)
+				lim, _ := res["limits"].(map[string]any)["ephemeral-storage"].(string)
+				if req == "" || lim == "" {
+					t.Errorf("%s: %s %s, container %s: ephemeral-storage request %q, limit %q", stack, r.Type, r.Name, c["name"], req, lim)
+				}
+			}
+			// The pod's total is what its containers may use at once.
+			running, _ := spec["containers"].([]any)
+			for _, c := range running {
+				res, _ := c.(map[string]any)["resources"].(map[string]any)
+				if lim, ok := res["limits"].(map[string]any)["ephemeral-storage"].(string); ok {
+					limits.Add(resource.MustParse(lim))
+				}
+			}
+			volumes, _ := spec["volumes"].([]any)
+			for _, v := range volumes {
+				if ed, ok := v.(map[string]any)["emptyDir"].(map[string]any); ok {
+					if size, ok := ed["sizeLimit"].(string); ok {
+						emptyDirs.Add(resource.MustParse(size))
+					}
+				}
+			}
+			if limits.Cmp(emptyDirs) < 0 {
+				t.Errorf("%s: %s %s: containers' ephemeral limits %s do not cover the emptyDirs' %s", stack, r.Type, r.Name, limits.String(), emptyDirs.String())
+			}
+		}
+	}
 }

@@ -91,6 +91,7 @@ func (b *builder) filebeat() error {
 		mount("config", "/etc/filebeat", true), mount("data", "/usr/share/filebeat/data", false),
 		mount("containers", "/var/log/containers", true), mount("pods", "/var/log/pods", true),
 	}
+	kube.BoundEphemeralStorage(corev1.ContainerArray{c}, nil)
 	hostPath := func(name, path, kind string) *corev1.VolumeArgs {
 		return &corev1.VolumeArgs{Name: pulumi.String(name), HostPath: &corev1.HostPathVolumeSourceArgs{Path: pulumi.String(path), Type: pulumi.String(kind)}}
 	}
@@ -208,6 +209,8 @@ func (b *builder) nodeTuning() error {
 		Resources:       Size{CPU: "10m", Memory: "16Mi"}.resources().Args(),
 		StartupProbe:    probe, LivenessProbe: probe, ReadinessProbe: probe,
 	}
+	kube.BoundEphemeralStorage(corev1.ContainerArray{tune}, nil)
+	kube.BoundEphemeralStorage(corev1.ContainerArray{wait}, nil)
 	_, err := appsv1.NewDaemonSet(b.ctx, b.name+"-node-tuning", &appsv1.DaemonSetArgs{
 		Metadata: id.Metadata("node-tuning", b.args.AgentsNamespace),
 		Spec: &appsv1.DaemonSetSpecArgs{

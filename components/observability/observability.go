@@ -158,6 +158,8 @@ type pod struct {
 }
 
 func (p pod) template() *corev1.PodTemplateSpecArgs {
+	kube.BoundEphemeralStorage(p.containers, p.volumes)
+	kube.BoundEphemeralStorage(p.initContainers, nil)
 	spec := &corev1.PodSpecArgs{
 		AutomountServiceAccountToken:  pulumi.Bool(p.serviceAccount != ""),
 		SecurityContext:               kube.RestrictedPodSecurityContext(p.uid),

@@ -239,6 +239,8 @@ func (b *builder) deploymentSpec(serviceAccount pulumi.StringInput, pc podConfig
 			Name: pulumi.String("config"), MountPath: pulumi.String("/etc/" + a.Name), ReadOnly: pulumi.Bool(true),
 		})
 	}
+	containers := corev1.ContainerArray{b.container(envFrom, mounts)}
+	kube.BoundEphemeralStorage(containers, volumes)
 	// With autoscaling the HPA owns the replica count; declaring it here too
 	// would fight the HPA on every update.
 	var replicas pulumi.IntPtrInput = pulumi.Int(a.Replicas)
@@ -264,27 +266,33 @@ func (b *builder) deploymentSpec(serviceAccount pulumi.StringInput, pc podConfig
 				TerminationGracePeriodSeconds: pulumi.Int(preStopSeconds + a.DrainSeconds + 5),
 				TopologySpreadConstraints:     b.spread(),
 				Volumes:                       volumes,
-				Containers: corev1.ContainerArray{&corev1.ContainerArgs{
-					Name:            pulumi.String(a.Name),
-					Image:           a.Image,
-					ImagePullPolicy: pulumi.String("IfNotPresent"),
-					Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
-						Name: pulumi.String("http"), ContainerPort: pulumi.Int(a.Port), Protocol: pulumi.String("TCP"),
-					}},
-					Env:             b.env(),
-					EnvFrom:         envFrom,
-					Resources:       a.Resources.Args(),
-					SecurityContext: kube.RestrictedContainerSecurityContext(),
-					StartupProbe:    a.Probes.StartupProbe(),
-					LivenessProbe:   a.Probes.LivenessProbe(),
-					ReadinessProbe:  a.Probes.ReadinessProbe(),
-					Lifecycle: &corev1.LifecycleArgs{PreStop: &corev1.LifecycleHandlerArgs{
-						Sleep: &corev1.SleepActionArgs{Seconds: pulumi.Int(preStopSeconds)},
-					}},
-					VolumeMounts: mounts,
-				}},
+				Containers:                    containers,
 			},
 		},
+	}
+}
+
+// container is the service's container.
+func (b *builder) container(envFrom corev1.EnvFromSourceArray, mounts corev1.VolumeMountArray) *corev1.ContainerArgs {
+	a := b.args
+	return &corev1.ContainerArgs{
+		Name:            pulumi.String(a.Name),
+		Image:           a.Image,
+		ImagePullPolicy: pulumi.String("IfNotPresent"),
+		Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
+			Name: pulumi.String("http"), ContainerPort: pulumi.Int(a.Port), Protocol: pulumi.String("TCP"),
+		}},
+		Env:             b.env(),
+		EnvFrom:         envFrom,
+		Resources:       a.Resources.Args(),
+		SecurityContext: kube.RestrictedContainerSecurityContext(),
+		StartupProbe:    a.Probes.StartupProbe(),
+		LivenessProbe:   a.Probes.LivenessProbe(),
+		ReadinessProbe:  a.Probes.ReadinessProbe(),
+		Lifecycle: &corev1.LifecycleArgs{PreStop: &corev1.LifecycleHandlerArgs{
+			Sleep: &corev1.SleepActionArgs{Seconds: pulumi.Int(preStopSeconds)},
+		}},
+		VolumeMounts: mounts,
 	}
 }
 
