@@ -89,6 +89,11 @@ bench: tools platform ## measure builds, tests, the sample service and the local
 bench-app: ## the sample service's request path (ns/op, allocs/op)
 	cd app && go test -run='^$$' -bench=. -benchtime=2s -count=5 .
 
+.PHONY: runtime
+runtime: ## Debian's runc and busybox-static, for the tests that run containers for real (installed once; needs root)
+	@command -v runc >/dev/null && command -v busybox >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq runc busybox-static; }
+
 .PHONY: e2e
-e2e: tools platform ## end-to-end: the real engine, a real API server on 127.0.0.1
+e2e: tools platform runtime ## end-to-end: the real engine, a real API server on 127.0.0.1, containers on runc
 	$(WITH_ENV) PLATFORM_BINARY=$(BIN)/platform go test -tags e2e -count=1 -timeout 25m -v ./internal/driver/ ./e2e/

@@ -42,8 +42,9 @@ type Args struct {
 	// TelemetryFrom names the namespaces whose pods may send traces (OTLP) to
 	// Jaeger: the services' namespaces.
 	TelemetryFrom []string `json:"-"`
-	// ElasticPassword is the password of the "elastic" superuser (a Pulumi
-	// secret), required when Elasticsearch security is on. The passwords of
+	// ElasticPassword is the password of the "elastic" superuser, required
+	// when Elasticsearch security is on; the component makes it, and all it
+	// derives, Pulumi secrets wherever it goes. The passwords of
 	// the service users (kibana_system, logstash_writer, jaeger_writer) and
 	// Kibana's encryption keys are derived from it, so rotating it rotates them.
 	ElasticPassword pulumi.StringInput `json:"-"`
@@ -311,8 +312,6 @@ func (a Args) Validate() validate.Problems {
 	if e.Security {
 		if a.ElasticPassword == nil {
 			p.Add("elasticsearch.passwordSecret", "", "is required when security is on: the secret config key holding the elastic user's password")
-		} else if _, isOutput := a.ElasticPassword.(pulumi.Output); !isOutput {
-			p.Add("elasticsearch.passwordSecret", validate.Verbatim("(plain value)"), "must be a Pulumi secret")
 		}
 		if a.TLS == nil || a.TLS.CA == nil || a.TLS.Certificate == nil || a.TLS.Key == nil {
 			p.Add("elasticsearch.tls", "", "is required when security is on: CA, certificate and key (see `platform certs`)")
