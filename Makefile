@@ -5,9 +5,12 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-# Where tool builds are cached, keyed by version (git-ignored).
-export PLATFORM_TOOLS ?= $(CURDIR)/.tools
+# Where tool builds are cached, keyed by version: one cache per user, shared
+# by every clone and worktree (scripts/env.sh has the same default).
+export PLATFORM_TOOLS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/platform-tools
 BIN := $(PLATFORM_TOOLS)/bin
+# The driver is this clone's own build (git-ignored), never shared.
+PLATFORM := $(CURDIR)/.bin/platform
 # Run a command with the project's tool and engine settings (scripts/env.sh).
 WITH_ENV := source scripts/env.sh &&
 # The local stack's secrets passphrase: documented, throwaway (see Pulumi.local.yaml).
@@ -28,28 +31,32 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 .PHONY: deploy
-deploy: tools cluster-up platform ## the main job: deploy the local stack on the local cluster, print its outputs
-	$(WITH_ENV) $(LOCAL_PASSPHRASE) $(BIN)/platform up --stack local --refresh
-	$(WITH_ENV) $(LOCAL_PASSPHRASE) $(BIN)/platform outputs --stack local
+deploy: cluster-tools cluster-up platform ## the main job: deploy the local stack on the local cluster, print its outputs
+	$(WITH_ENV) $(LOCAL_PASSPHRASE) $(PLATFORM) up --stack local --refresh
+	$(WITH_ENV) $(LOCAL_PASSPHRASE) $(PLATFORM) outputs --stack local
 
 .PHONY: preview
-preview: tools cluster-up platform ## preview the local stack
-	$(WITH_ENV) $(LOCAL_PASSPHRASE) $(BIN)/platform preview --stack local
+preview: cluster-tools cluster-up platform ## preview the local stack
+	$(WITH_ENV) $(LOCAL_PASSPHRASE) $(PLATFORM) preview --stack local
 
 .PHONY: destroy
-destroy: tools cluster-up platform ## destroy the local stack
-	$(WITH_ENV) $(LOCAL_PASSPHRASE) $(BIN)/platform destroy --stack local
+destroy: cluster-tools cluster-up platform ## destroy the local stack
+	$(WITH_ENV) $(LOCAL_PASSPHRASE) $(PLATFORM) destroy --stack local
 
 .PHONY: tools
-tools: ## build every pinned tool once (cached under .tools/, keyed by version)
+tools: ## provide every pinned tool (cached under ~/.cache/platform-tools, keyed by version)
 	scripts/tools.sh
+
+.PHONY: cluster-tools
+cluster-tools: ## provide the tools that deploy the local stack (the engine, its plugin, the cluster)
+	scripts/tools.sh pulumi_cli kubernetes_plugin etcd kubernetes kwok
 
 .PHONY: platform
 platform: ## build the driver (cmd/platform)
-	GOMEMLIMIT=$(PLATFORM_GOMEMLIMIT) go build -ldflags="$(PLATFORM_LDFLAGS)" -o $(BIN)/platform ./cmd/platform
+	GOMEMLIMIT=$(PLATFORM_GOMEMLIMIT) go build -ldflags="$(PLATFORM_LDFLAGS)" -o $(PLATFORM) ./cmd/platform
 
 .PHONY: cluster-up
-cluster-up: tools ## start the local cluster (idempotent)
+cluster-up: cluster-tools ## start the local cluster (idempotent)
 	$(WITH_ENV) go run ./cmd/localcluster up
 
 .PHONY: cluster-down
@@ -83,7 +90,7 @@ fuzz: ## a short fuzz run of the config loader
 
 .PHONY: bench
 bench: tools platform ## measure builds, tests, the sample service and the local stack; print a table (JSON in bench/results/)
-	$(WITH_ENV) PLATFORM_BINARY=$(BIN)/platform go run ./cmd/bench $(BENCH_FLAGS)
+	$(WITH_ENV) PLATFORM_BINARY=$(PLATFORM) go run ./cmd/bench $(BENCH_FLAGS)
 
 .PHONY: bench-app
 bench-app: ## the sample service's request path (ns/op, allocs/op)
@@ -96,4 +103,4 @@ runtime: ## Debian's runc and busybox-static, for the tests that run containers 
 
 .PHONY: e2e
 e2e: tools platform runtime ## end-to-end: the real engine, a real API server on 127.0.0.1, containers on runc
-	$(WITH_ENV) PLATFORM_BINARY=$(BIN)/platform go test -tags e2e -count=1 -timeout 25m -v ./internal/driver/ ./e2e/
+	$(WITH_ENV) PLATFORM_BINARY=$(PLATFORM) go test -tags e2e -count=1 -timeout 25m -v ./internal/driver/ ./e2e/

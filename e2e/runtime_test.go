@@ -134,20 +134,9 @@ func kafkaPodSpec(t *testing.T) (container map[string]any, config map[string]str
 		t.Fatal(err)
 	}
 	args := observability.Profile("prod")
-	args.TelemetryFrom = []string{"greeter"}
 	args.ElasticPassword = pulumi.String("e2e")
 	args.TLS = &observability.TLS{CA: pulumi.String(certs.CA), Certificate: pulumi.String(certs.Certificate), Key: pulumi.String(certs.Key)}
-	g, err := pulumitest.Run(t, "platform", "prod", func(ctx *pulumi.Context) error {
-		provider, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
-		if err != nil {
-			return err
-		}
-		_, err = observability.NewObservability(ctx, "observability", args, provider)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := observabilityGraph(t, args)
 	sts := g.One(t, "kubernetes:apps/v1:StatefulSet", "observability-kafka")
 	container = sts.MustInput(t, "spec.template.spec.containers.0").(map[string]any)
 	for _, cm := range g.OfType("kubernetes:core/v1:ConfigMap") {
@@ -211,4 +200,23 @@ func anySlice(mounts []map[string]any) []any {
 		out[i] = m
 	}
 	return out
+}
+
+// observabilityGraph declares the observability component with args under
+// mocks, as a stack would for the greeter, and returns what it registers.
+func observabilityGraph(t *testing.T, args observability.Args) *pulumitest.Graph {
+	t.Helper()
+	args.TelemetryFrom = []string{"greeter"}
+	g, err := pulumitest.Run(t, "platform", args.Environment, func(ctx *pulumi.Context) error {
+		provider, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
+		if err != nil {
+			return err
+		}
+		_, err = observability.NewObservability(ctx, "observability", args, provider)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

@@ -4,8 +4,9 @@
 
 platform_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-# One git-ignored folder holds every tool build, keyed by version.
-export PLATFORM_TOOLS=${PLATFORM_TOOLS:-$platform_root/.tools}
+# One folder per user holds every tool build, keyed by version, shared by
+# every clone and worktree (the Makefile has the same default).
+export PLATFORM_TOOLS=${PLATFORM_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/platform-tools}
 export PATH="$PLATFORM_TOOLS/bin:$PATH"
 
 # The CLI version is the one tools/pulumi pins; the Kubernetes plugin version is

@@ -6,7 +6,7 @@
 # Builds run one at a time: the heavy ones need several GB each.
 #
 # Usage: scripts/tools.sh [tool...]   tools: pulumi_cli kubernetes_plugin etcd
-#                                     kubernetes kwok actionlint (default: all)
+#                                     kubernetes kwok jaeger actionlint (default: all)
 #        scripts/tools.sh sources     fetch every module whose files a build
 #                                     reads and check those files are there
 #
@@ -211,6 +211,13 @@ kwok() {
 	ln -sfn "$stages" "$PLATFORM_TOOLS/bin/kwok-stages.yaml"
 }
 
+jaeger() {
+	local v
+	v=$(version jaeger github.com/jaegertracing/jaeger)
+	build jaeger "$v" jaeger "" github.com/jaegertracing/jaeger/cmd/jaeger
+	ln -sfn "$PLATFORM_TOOLS/jaeger-$v/jaeger" "$PLATFORM_TOOLS/bin/jaeger"
+}
+
 actionlint() {
 	local v
 	v=$(version actionlint github.com/rhysd/actionlint)
@@ -227,10 +234,10 @@ sources() {
 
 mkdir -p "$PLATFORM_TOOLS/bin"
 tools=("$@")
-[[ ${#tools[@]} -gt 0 ]] || tools=(pulumi_cli kubernetes_plugin etcd kubernetes kwok actionlint)
+[[ ${#tools[@]} -gt 0 ]] || tools=(pulumi_cli kubernetes_plugin etcd kubernetes kwok jaeger actionlint)
 for t in "${tools[@]}"; do
 	case $t in
-	pulumi_cli | kubernetes_plugin | etcd | kubernetes | kwok | actionlint | sources) "$t" ;;
-	*) die "unknown tool $t; known: pulumi_cli kubernetes_plugin etcd kubernetes kwok actionlint sources" ;;
+	pulumi_cli | kubernetes_plugin | etcd | kubernetes | kwok | jaeger | actionlint | sources) "$t" ;;
+	*) die "unknown tool $t; known: pulumi_cli kubernetes_plugin etcd kubernetes kwok jaeger actionlint sources" ;;
 	esac
 done

@@ -44,29 +44,19 @@ var contracts = map[string]contract{
 // every stack declares against its image's contract.
 func TestPodSpecsFitTheirImages(t *testing.T) {
 	checked := 0
-	for _, stack := range []string{"dev", "prod", "local"} {
-		g, err := pulumitest.Run(t, "platform", stack, NewProgram(stackValues(t, stack)), pulumitest.InProject(".."))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range g.Resources {
-			spec, ok := podSpec(r)
-			if !ok {
+	eachPodSpec(t, func(stack string, r pulumitest.Resource, spec map[string]any) {
+		for _, c := range containersOf(spec) {
+			image, _ := c["image"].(string)
+			k, known := contracts[image]
+			if !known {
 				continue
 			}
-			for _, c := range containersOf(spec) {
-				image, _ := c["image"].(string)
-				k, known := contracts[image]
-				if !known {
-					continue
-				}
-				checked++
-				where := fmt.Sprintf("%s: %s %s, container %s", stack, r.Type, r.Name, c["name"])
-				checkUser(t, where, spec, c, k)
-				checkMounts(t, where, c, k, r.Type == "kubernetes:apps/v1:StatefulSet")
-			}
+			checked++
+			where := fmt.Sprintf("%s: %s %s, container %s", stack, r.Type, r.Name, c["name"])
+			checkUser(t, where, spec, c, k)
+			checkMounts(t, where, c, k, r.Type == "kubernetes:apps/v1:StatefulSet")
 		}
-	}
+	})
 	if checked == 0 {
 		t.Fatal("no container runs an image with a contract: the walk is broken")
 	}
@@ -176,43 +166,50 @@ func security(v any) (nonRoot *bool, uid *int) {
 // pod's limits cover its emptyDirs: the kubelet counts their use against the
 // pod's total and evicts past it.
 func TestEveryContainerBoundsItsEphemeralStorage(t *testing.T) {
+	eachPodSpec(t, func(stack string, r pulumitest.Resource, spec map[string]any) {
+		for _, c := range containersOf(spec) {
+			res, _ := c["resources"].(map[string]any)
+			req, _ := res["requests"].(map[string]any)["ephemeral-storage"].(string)
+			lim, _ := res["limits"].(map[string]any)["ephemeral-storage"].(string)
+			if req == "" || lim == "" {
+				t.Errorf("%s: %s %s, container %s: ephemeral-storage request %q, limit %q", stack, r.Type, r.Name, c["name"], req, lim)
+			}
+		}
+		// The pod's total is what its containers may use at once.
+		var limits, emptyDirs resource.Quantity
+		running, _ := spec["containers"].([]any)
+		for _, c := range running {
+			res, _ := c.(map[string]any)["resources"].(map[string]any)
+			if lim, ok := res["limits"].(map[string]any)["ephemeral-storage"].(string); ok {
+				limits.Add(resource.MustParse(lim))
+			}
+		}
+		volumes, _ := spec["volumes"].([]any)
+		for _, v := range volumes {
+			if ed, ok := v.(map[string]any)["emptyDir"].(map[string]any); ok {
+				if size, ok := ed["sizeLimit"].(string); ok {
+					emptyDirs.Add(resource.MustParse(size))
+				}
+			}
+		}
+		if limits.Cmp(emptyDirs) < 0 {
+			t.Errorf("%s: %s %s: containers' ephemeral limits %s do not cover the emptyDirs' %s", stack, r.Type, r.Name, limits.String(), emptyDirs.String())
+		}
+	})
+}
+
+// eachPodSpec runs every stack's program under mocks and calls check with
+// the pod spec of every workload and Job it declares.
+func eachPodSpec(t *testing.T, check func(stack string, r pulumitest.Resource, spec map[string]any)) {
+	t.Helper()
 	for _, stack := range []string{"dev", "prod", "local"} {
 		g, err := pulumitest.Run(t, "platform", stack, NewProgram(stackValues(t, stack)), pulumitest.InProject(".."))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range g.Resources {
-			spec, ok := podSpec(r)
-			if !ok {
-				continue
-			}
-			var limits, emptyDirs resource.Quantity
-			for _, c := range containersOf(spec) {
-				res, _ := c["resources"].(map[string]any)
-				req, _ := res["requests"].(map[string]any)["ephemeral-storage"].(string)
-				lim, _ := res["limits"].(map[string]any)["ephemeral-storage"].(string)
-				if req == "" || lim == "" {
-					t.Errorf("%s: %s %s, container %s: ephemeral-storage request %q, limit %q", stack, r.Type, r.Name, c["name"], req, lim)
-				}
-			}
-			// The pod's total is what its containers may use at once.
-			running, _ := spec["containers"].([]any)
-			for _, c := range running {
-				res, _ := c.(map[string]any)["resources"].(map[string]any)
-				if lim, ok := res["limits"].(map[string]any)["ephemeral-storage"].(string); ok {
-					limits.Add(resource.MustParse(lim))
-				}
-			}
-			volumes, _ := spec["volumes"].([]any)
-			for _, v := range volumes {
-				if ed, ok := v.(map[string]any)["emptyDir"].(map[string]any); ok {
-					if size, ok := ed["sizeLimit"].(string); ok {
-						emptyDirs.Add(resource.MustParse(size))
-					}
-				}
-			}
-			if limits.Cmp(emptyDirs) < 0 {
-				t.Errorf("%s: %s %s: containers' ephemeral limits %s do not cover the emptyDirs' %s", stack, r.Type, r.Name, limits.String(), emptyDirs.String())
+			if spec, ok := podSpec(r); ok {
+				check(stack, r, spec)
 			}
 		}
 	}

@@ -39,7 +39,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	flags := flag.NewFlagSet("localcluster "+args[0], flag.ContinueOnError)
 	dir := flags.String("dir", ".cluster", "the cluster's folder")
-	tools := flags.String("tools", filepath.Join(envOr("PLATFORM_TOOLS", ".tools"), "bin"), "folder of the built tools")
+	tools := flags.String("tools", filepath.Join(envOr("PLATFORM_TOOLS", defaultTools()), "bin"), "folder of the built tools")
 	if err := flags.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -82,6 +82,16 @@ func list(names []string) string {
 		return "-"
 	}
 	return strings.Join(names, ", ")
+}
+
+// defaultTools is where scripts/tools.sh caches the tools unless
+// PLATFORM_TOOLS says otherwise: the user's cache folder.
+func defaultTools() string {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return ".tools"
+	}
+	return filepath.Join(cache, "platform-tools")
 }
 
 func envOr(key, def string) string {
