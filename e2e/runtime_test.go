@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/platform/components/kube"
 	"github.com/acme/platform/components/observability"
 	"github.com/acme/platform/internal/pulumitest"
 )
@@ -207,16 +207,11 @@ func anySlice(mounts []map[string]any) []any {
 func observabilityGraph(t *testing.T, args observability.Args) *pulumitest.Graph {
 	t.Helper()
 	args.TelemetryFrom = []string{"greeter"}
-	g, err := pulumitest.Run(t, "platform", args.Environment, func(ctx *pulumi.Context) error {
-		provider, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
-		if err != nil {
-			return err
-		}
-		_, err = observability.NewObservability(ctx, "observability", args, provider)
+	g, err := pulumitest.Component(t, args.Environment, func(ctx *pulumi.Context) (pulumi.ProviderResource, error) {
+		return kube.NewProvider(ctx, "k8s", "", "")
+	}, func(ctx *pulumi.Context, provider pulumi.ProviderResource) error {
+		_, err := observability.NewObservability(ctx, "observability", args, provider)
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return pulumitest.Must(t, g, err)
 }

@@ -72,14 +72,7 @@ func validateGitHub(c *Config, problems *validate.Problems) {
 	if g.Owner == "" {
 		problems.Add(key("github.owner"), g.Owner, "is required: the organization or user owning the repositories")
 	}
-	if len(g.Repositories) == 0 {
-		problems.Add(key("github.repositories"), validate.Verbatim("[]"), "must list at least one repository")
-	}
-	var names []string
-	for _, r := range g.Repositories {
-		names = append(names, r.Name)
-	}
-	checkUniqueNames("github.repositories", names, problems)
+	checkList("github.repositories", "repository", g.Repositories, func(r repository.Args) string { return r.Name }, problems)
 	for i, r := range g.Repositories {
 		var own validate.Problems
 		for _, q := range c.repositoryArgs(r).Validate() {

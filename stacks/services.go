@@ -50,15 +50,20 @@ func (c *Config) secretValues(refs map[string]string) map[string]pulumi.StringIn
 	return out
 }
 
-// checkUniqueNames reports every item of a list whose name an earlier item has.
-func checkUniqueNames(list string, names []string, problems *validate.Problems) {
+// checkList reports a list of things that is empty, and every item whose
+// name an earlier item has.
+func checkList[T any](list, thing string, items []T, name func(T) string, problems *validate.Problems) {
+	if len(items) == 0 {
+		problems.Add(key(list), validate.Verbatim("[]"), "must list at least one "+thing)
+	}
 	seen := map[string]int{}
-	for i, name := range names {
-		if j, dup := seen[name]; dup {
-			problems.Add(fmt.Sprintf("%s[%d].name", key(list), i), name, fmt.Sprintf("is already the name of %s[%d]; names must be unique", list, j))
+	for i, item := range items {
+		n := name(item)
+		if j, dup := seen[n]; dup {
+			problems.Add(fmt.Sprintf("%s[%d].name", key(list), i), n, fmt.Sprintf("is already the name of %s[%d]; names must be unique", list, j))
 			continue
 		}
-		seen[name] = i
+		seen[n] = i
 	}
 }
 
@@ -74,14 +79,7 @@ func validateKubernetes(c *Config, problems *validate.Problems) {
 // validateServices checks each service as its components will see it, plus
 // the rules that span services or depend on the stack.
 func validateServices(c *Config, problems *validate.Problems) {
-	if len(c.Services) == 0 {
-		problems.Add(key("services"), validate.Verbatim("[]"), "must list at least one service")
-	}
-	var names []string
-	for _, s := range c.Services {
-		names = append(names, s.Name)
-	}
-	checkUniqueNames("services", names, problems)
+	checkList("services", "service", c.Services, func(s Service) string { return s.Name }, problems)
 	for i, s := range c.Services {
 		path := fmt.Sprintf("%s[%d]", key("services"), i)
 		problems.Nest(path, s.Args.Validate())

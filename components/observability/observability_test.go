@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/platform/components/kube"
 	"github.com/acme/platform/internal/pulumitest"
 )
 
@@ -56,14 +56,15 @@ func prodArgs() Args {
 	return a
 }
 
+// testProvider is the explicit provider every test passes.
+func testProvider(ctx *pulumi.Context) (pulumi.ProviderResource, error) {
+	return kube.NewProvider(ctx, "k8s", "", "")
+}
+
 func deploy(t *testing.T, args Args) (*pulumitest.Graph, error) {
 	t.Helper()
-	return pulumitest.Run(t, "platform", "test", func(ctx *pulumi.Context) error {
-		provider, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
-		if err != nil {
-			return err
-		}
-		_, err = NewObservability(ctx, "observability", args, provider)
+	return pulumitest.Component(t, "test", testProvider, func(ctx *pulumi.Context, provider pulumi.ProviderResource) error {
+		_, err := NewObservability(ctx, "observability", args, provider)
 		return err
 	})
 }
@@ -71,10 +72,7 @@ func deploy(t *testing.T, args Args) (*pulumitest.Graph, error) {
 func mustDeploy(t *testing.T, args Args) *pulumitest.Graph {
 	t.Helper()
 	g, err := deploy(t, args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return pulumitest.Must(t, g, err)
 }
 
 // file returns one file of a ConfigMap.
@@ -456,11 +454,7 @@ func TestPodSecurityPerNamespace(t *testing.T) {
 
 func TestOutputs(t *testing.T) {
 	var got map[string]string
-	_, err := pulumitest.Run(t, "platform", "test", func(ctx *pulumi.Context) error {
-		provider, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
-		if err != nil {
-			return err
-		}
+	_, err := pulumitest.Component(t, "test", testProvider, func(ctx *pulumi.Context, provider pulumi.ProviderResource) error {
 		o, err := NewObservability(ctx, "observability", devArgs(), provider)
 		if err != nil {
 			return err

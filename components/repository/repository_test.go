@@ -46,12 +46,10 @@ func baseArgs() Args {
 
 func deploy(t *testing.T, args Args) (*pulumitest.Graph, error) {
 	t.Helper()
-	return pulumitest.Run(t, "platform", "prod", func(ctx *pulumi.Context) error {
-		provider, err := github.NewProvider(ctx, "github", &github.ProviderArgs{Owner: pulumi.String("acme"), Token: secret("ghp-provider")})
-		if err != nil {
-			return err
-		}
-		_, err = NewRepository(ctx, "greeter", args, provider)
+	return pulumitest.Component(t, "prod", func(ctx *pulumi.Context) (*github.Provider, error) {
+		return github.NewProvider(ctx, "github", &github.ProviderArgs{Owner: pulumi.String("acme"), Token: secret("ghp-provider")})
+	}, func(ctx *pulumi.Context, provider pulumi.ProviderResource) error {
+		_, err := NewRepository(ctx, "greeter", args, provider)
 		return err
 	})
 }
@@ -59,10 +57,7 @@ func deploy(t *testing.T, args Args) (*pulumitest.Graph, error) {
 func mustDeploy(t *testing.T, args Args) *pulumitest.Graph {
 	t.Helper()
 	g, err := deploy(t, args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return pulumitest.Must(t, g, err)
 }
 
 func TestRepositorySettings(t *testing.T) {

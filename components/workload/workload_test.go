@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/acme/platform/components/kube"
@@ -37,12 +36,10 @@ func baseArgs() Args {
 // deploy runs the component under mocks with an explicit provider.
 func deploy(t *testing.T, args Args) (*pulumitest.Graph, error) {
 	t.Helper()
-	return pulumitest.Run(t, "platform", "test", func(ctx *pulumi.Context) error {
-		provider, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{})
-		if err != nil {
-			return err
-		}
-		_, err = NewWorkload(ctx, "greeter", args, provider)
+	return pulumitest.Component(t, "test", func(ctx *pulumi.Context) (pulumi.ProviderResource, error) {
+		return kube.NewProvider(ctx, "k8s", "", "")
+	}, func(ctx *pulumi.Context, provider pulumi.ProviderResource) error {
+		_, err := NewWorkload(ctx, "greeter", args, provider)
 		return err
 	})
 }
@@ -50,10 +47,7 @@ func deploy(t *testing.T, args Args) (*pulumitest.Graph, error) {
 func mustDeploy(t *testing.T, args Args) *pulumitest.Graph {
 	t.Helper()
 	g, err := deploy(t, args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return pulumitest.Must(t, g, err)
 }
 
 func TestEveryChildIsParentedAndUsesTheProvider(t *testing.T) {

@@ -260,3 +260,27 @@ func Run(t testing.TB, project, stack string, program pulumi.RunFunc, opts ...pu
 func InProject(dir string) pulumi.RunOption {
 	return func(info *pulumi.RunInfo) { info.RootDirectory = dir }
 }
+
+// Component runs one component under mocks as a stack declares it: with an
+// explicit provider, which newProvider makes. Its tests call it through a
+// deploy of their own, and Must when the component has to succeed.
+func Component[P pulumi.ProviderResource](t testing.TB, stack string, newProvider func(*pulumi.Context) (P, error),
+	declare func(*pulumi.Context, pulumi.ProviderResource) error) (*Graph, error) {
+	t.Helper()
+	return Run(t, "platform", stack, func(ctx *pulumi.Context) error {
+		provider, err := newProvider(ctx)
+		if err != nil {
+			return err
+		}
+		return declare(ctx, provider)
+	})
+}
+
+// Must is the graph of a run that has to succeed.
+func Must(t testing.TB, g *Graph, err error) *Graph {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
