@@ -18,6 +18,12 @@ func TestClusterServesWhatStacksNeed(t *testing.T) {
 	if len(zones) < 3 || zones[0] == zones[1] || zones[1] == zones[2] || zones[0] == zones[2] {
 		t.Errorf("want at least 3 nodes in 3 zones, got zones %v", zones)
 	}
+	// Every container of the stacks requests ephemeral storage: the nodes must have some.
+	for _, disk := range strings.Fields(string(kubectl(t, "get", "nodes", "-o", `jsonpath={range .items[*]}{.status.allocatable.ephemeral-storage}{" "}{end}`))) {
+		if disk == "" || disk == "0" {
+			t.Errorf("a node offers no ephemeral storage: %q", disk)
+		}
+	}
 	const manifest = `apiVersion: v1
 kind: Namespace
 metadata: {name: cluster-check}

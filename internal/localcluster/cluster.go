@@ -469,9 +469,10 @@ metadata:
     topology.kubernetes.io/region: local
     type: kwok
 spec: {}
+# Like a real node, a disk for ephemeral storage: every container bounds its own.
 status:
-  allocatable: {cpu: "16", memory: 64Gi, pods: "110"}
-  capacity: {cpu: "16", memory: 64Gi, pods: "110"}
+  allocatable: {cpu: "16", memory: 64Gi, ephemeral-storage: 100Gi, pods: "110"}
+  capacity: {cpu: "16", memory: 64Gi, ephemeral-storage: 100Gi, pods: "110"}
 ---
 `, name, zone)
 	}
