@@ -207,6 +207,9 @@ func hints(err error, stack string) []string {
 
 // reportRecovery says what was done to recover from a killed run.
 func reportRecovery(w io.Writer, stack string, r driver.Recovery) {
+	for _, f := range r.RepairedFiles {
+		fmt.Fprintf(w, "platform: removed %s, a metadata file a killed run left truncated in the state backend\n", f)
+	}
 	for _, l := range r.RemovedLocks {
 		fmt.Fprintf(w, "platform: removed the lock on stack %q left by a run that no longer exists (%s)\n", stack, l)
 	}

@@ -58,6 +58,8 @@ type Session struct {
 	project  string
 	// stateDir is the folder of a file backend ("" for other backends).
 	stateDir string
+	// repaired are the files Open repaired before opening the stack.
+	repaired []string
 }
 
 // Open selects the stack, creating it in the backend when it is new, and
@@ -89,6 +91,12 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", filepath.Join(root, "Pulumi.yaml"), err)
 	}
+	var repaired []string
+	if dir := fileBackendDir(backend); dir != "" {
+		if repaired, err = repairSidecars(dir); err != nil {
+			return nil, fmt.Errorf("repairing the state backend %s: %w", dir, err)
+		}
+	}
 	stack, err := auto.UpsertStack(ctx, opts.Stack, ws)
 	if err != nil {
 		return nil, fmt.Errorf("selecting stack %q: %w", opts.Stack, err)
@@ -104,7 +112,7 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 	}
 	return &Session{
 		stack: stack, progress: progress, events: opts.Events,
-		project: string(project.Name), stateDir: fileBackendDir(backend),
+		project: string(project.Name), stateDir: fileBackendDir(backend), repaired: repaired,
 	}, nil
 }
 

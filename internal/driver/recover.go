@@ -45,6 +45,9 @@ func (l Lock) onThisHost() bool {
 
 // Recovery is what Recover found and did.
 type Recovery struct {
+	// RepairedFiles are metadata files of the file backend that a killed
+	// write left truncated, removed before the stack was opened.
+	RepairedFiles []string
 	// RemovedLocks are locks whose process no longer exists.
 	RemovedLocks []Lock
 	// ClearedOperations are operations a killed run left pending.
@@ -67,7 +70,7 @@ func (r Recovery) NeedsRefresh() bool { return len(r.ClearedOperations) > 0 }
 // killed run left pending. A lock of a live process or another host is left
 // alone: the engine then refuses to run, and `platform cancel` is the way out.
 func (s *Session) Recover(ctx context.Context, operations bool) (Recovery, error) {
-	var r Recovery
+	r := Recovery{RepairedFiles: s.repaired}
 	locks, err := s.Locks()
 	if err != nil {
 		return r, err
@@ -214,4 +217,41 @@ func (s *Session) pendingOperations(ctx context.Context) (apitype.UntypedDeploym
 		}
 	}
 	return exported, deployment, pending, nil
+}
+
+// repairSidecars removes the metadata sidecars (<file>.attrs) of a file
+// backend that are not valid JSON. The backend's blob library writes a
+// sidecar in place (os.Create, then encode: gocloud.dev/blob/fileblob,
+// setAttrs), so a run killed in between leaves it empty, and every later
+// read of its file then fails ("failed to load checkpoint: EOF"). A missing
+// sidecar is read as default metadata, so removing it is safe. Sidecars
+// written in the last seconds are left alone: a live run may be writing them.
+func repairSidecars(stateDir string) ([]string, error) {
+	var removed []string
+	err := filepath.WalkDir(filepath.Join(stateDir, ".pulumi"), func(path string, d os.DirEntry, err error) error {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".attrs") {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil || time.Since(info.ModTime()) < 5*time.Second {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var attrs map[string]any
+		if json.Unmarshal(data, &attrs) == nil {
+			return nil
+		}
+		if err := os.Remove(path); err != nil {
+			return err
+		}
+		removed = append(removed, path)
+		return nil
+	})
+	return removed, err
 }

@@ -183,3 +183,41 @@ func TestLockStale(t *testing.T) {
 		})
 	}
 }
+
+// A sidecar a killed write left empty or cut short is removed (it would fail
+// every read of its file); sound and fresh ones stay.
+func TestRepairSidecars(t *testing.T) {
+	dir := t.TempDir()
+	stacks := filepath.Join(dir, ".pulumi", "stacks", "platform")
+	if err := os.MkdirAll(stacks, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Minute)
+	files := map[string]string{"local.json.attrs": `{"user.cache_control":""}`, "dev.json.attrs": "", "prod.json.attrs": `{"user.ca`, "fresh.json.attrs": ""}
+	for name, content := range files {
+		path := filepath.Join(stacks, name)
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if name != "fresh.json.attrs" {
+			if err := os.Chtimes(path, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	removed, err := repairSidecars(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 2 {
+		t.Errorf("removed %v, want the empty and the cut-short sidecars", removed)
+	}
+	for name, want := range map[string]bool{"local.json.attrs": true, "dev.json.attrs": false, "prod.json.attrs": false, "fresh.json.attrs": true} {
+		if _, err := os.Stat(filepath.Join(stacks, name)); (err == nil) != want {
+			t.Errorf("%s exists: %v, want %v", name, err == nil, want)
+		}
+	}
+	if removed, err := repairSidecars(t.TempDir()); err != nil || len(removed) != 0 {
+		t.Errorf("a backend without files: %v, %v", removed, err)
+	}
+}
