@@ -214,3 +214,36 @@ func eachPodSpec(t *testing.T, check func(stack string, r pulumitest.Resource, s
 		}
 	}
 }
+
+// Liveness and readiness ask different things of every container (kube-score's
+// check): liveness whether the process answers, readiness whether it serves,
+// so a slow dependency takes a pod out of rotation instead of restarting it.
+func TestLivenessAndReadinessDiffer(t *testing.T) {
+	checked := 0
+	eachPodSpec(t, func(stack string, r pulumitest.Resource, spec map[string]any) {
+		for _, c := range containersOf(spec) {
+			live, hasLive := c["livenessProbe"].(map[string]any)
+			ready, hasReady := c["readinessProbe"].(map[string]any)
+			if !hasLive || !hasReady {
+				continue
+			}
+			checked++
+			if fmt.Sprint(handler(live)) == fmt.Sprint(handler(ready)) {
+				t.Errorf("%s: %s %s, container %s: liveness and readiness are the same check %v", stack, r.Type, r.Name, c["name"], handler(live))
+			}
+		}
+	})
+	if checked == 0 {
+		t.Fatal("no container with both probes: the walk is broken")
+	}
+}
+
+// handler is what a probe checks: its HTTP, TCP or exec action.
+func handler(probe map[string]any) any {
+	for _, key := range []string{"httpGet", "tcpSocket", "exec", "grpc"} {
+		if h, ok := probe[key]; ok {
+			return map[string]any{key: h}
+		}
+	}
+	return nil
+}

@@ -139,16 +139,22 @@ func (r Resources) Args() *corev1.ResourceRequirementsArgs {
 	}
 }
 
-// Probes are a container's health checks: HTTP paths on Port, or, with TCP,
-// a connection to Port (for servers whose HTTP endpoints need credentials).
-// The paths are config keys (probes.startup, ...); the rest the program sets.
+// Probes are a container's health checks: HTTP paths on Port, or, where a
+// path is empty, a TCP connection to Port (for servers without an HTTP health
+// endpoint, or whose endpoints need credentials). The paths are config keys
+// (probes.startup, ...); the rest the program sets.
 type Probes struct {
 	Port      int    `json:"-"`
 	Startup   string `json:"startup"`   // path answered once the process has started
 	Liveness  string `json:"liveness"`  // path answered while the process is alive
 	Readiness string `json:"readiness"` // path answered while the process takes traffic
-	// TCP checks that Port accepts connections instead of requesting paths.
-	TCP bool `json:"-"`
+	// LivenessPort, when set, is where a TCP liveness check connects instead
+	// of Port (a second listener of the same process).
+	LivenessPort int `json:"-"`
+	// ReadinessCommand, when set, runs in the container instead of the
+	// readiness path: for a health endpoint that needs credentials, which a
+	// pod spec must not carry.
+	ReadinessCommand []string `json:"-"`
 	// StartupSeconds is how long the process may take to start before the
 	// kubelet restarts it (default 60; JVM servers need minutes).
 	StartupSeconds int `json:"-"`
@@ -181,13 +187,22 @@ func (p Probes) StartupProbe() *corev1.ProbeArgs {
 // LivenessProbe returns the liveness probe: restarts a process that stays unhealthy
 // for 30 s.
 func (p Probes) LivenessProbe() *corev1.ProbeArgs {
-	return p.probe(p.Liveness, 10, 2, 3)
+	probe := p.probe(p.Liveness, 10, 2, 3)
+	if p.Liveness == "" && p.LivenessPort != 0 {
+		probe.TcpSocket = &corev1.TCPSocketActionArgs{Port: pulumi.Int(p.LivenessPort)}
+	}
+	return probe
 }
 
 // ReadinessProbe returns the readiness probe: takes a pod out of its Service within
 // 10 s of it reporting not ready.
 func (p Probes) ReadinessProbe() *corev1.ProbeArgs {
-	return p.probe(p.Readiness, 5, 2, 2)
+	probe := p.probe(p.Readiness, 5, 2, 2)
+	if len(p.ReadinessCommand) > 0 {
+		probe.TcpSocket, probe.HttpGet = nil, nil
+		probe.Exec = &corev1.ExecActionArgs{Command: pulumi.ToStringArray(p.ReadinessCommand)}
+	}
+	return probe
 }
 
 func (p Probes) probe(path string, period, timeout, failures int) *corev1.ProbeArgs {
@@ -196,7 +211,7 @@ func (p Probes) probe(path string, period, timeout, failures int) *corev1.ProbeA
 		TimeoutSeconds:   pulumi.Int(timeout),
 		FailureThreshold: pulumi.Int(failures),
 	}
-	if p.TCP {
+	if path == "" {
 		probe.TcpSocket = &corev1.TCPSocketActionArgs{Port: pulumi.Int(p.Port)}
 	} else {
 		probe.HttpGet = &corev1.HTTPGetActionArgs{Path: pulumi.String(path), Port: pulumi.Int(p.Port)}

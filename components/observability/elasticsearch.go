@@ -57,7 +57,7 @@ func (b *builder) elasticsearch() error {
 		mount("config", "/usr/share/elasticsearch/config", false), mount("data", "/usr/share/elasticsearch/data", false),
 		mount("logs", "/usr/share/elasticsearch/logs", false), mount("tmp", "/tmp", false),
 	}
-	c := container("elasticsearch", e.Image, e.Size, kube.Probes{Port: elasticPort, TCP: true, StartupSeconds: 300})
+	c := container("elasticsearch", e.Image, e.Size, kube.Probes{Port: elasticPort, ReadinessCommand: b.elasticReadiness(), StartupSeconds: 300})
 	c.Ports = ports(map[string]int{"http": elasticPort, "transport": elasticTransportPort})
 	podEnv := corev1.EnvVarArray{envFromField("POD_NAME", "metadata.name"), env("ES_JAVA_OPTS", pulumi.String(heapOptions(e.Size.Memory)))}
 	var setupEnv corev1.EnvVarArray
@@ -124,6 +124,21 @@ func (b *builder) elasticsearch() error {
 		return err
 	}
 	return b.elasticSetup(sts, setupEnv)
+}
+
+// elasticReadiness asks the node for the cluster's health as it sees it
+// (local=true: no master round trip), as Elastic's own Helm chart and ECK do,
+// with curl, which the image has. With security on, the credentials come from
+// the container's environment and the CA from its certs folder, never from
+// the pod spec.
+func (b *builder) elasticReadiness() []string {
+	url := fmt.Sprintf("http://localhost:%d/_cluster/health?local=true", elasticPort)
+	curl := "curl --silent --fail --max-time 2 '" + url + "'"
+	if b.secure() {
+		url = fmt.Sprintf("https://localhost:%d/_cluster/health?local=true", elasticPort)
+		curl = `curl --silent --fail --max-time 2 --cacert /usr/share/elasticsearch/config/certs/ca.crt -u "elastic:${ELASTIC_PASSWORD}" '` + url + "'"
+	}
+	return []string{"/bin/sh", "-c", curl}
 }
 
 // elasticConfig is elasticsearch.yml.

@@ -71,7 +71,7 @@ func (b *builder) filebeat() error {
 	}
 
 	probe := "/"
-	c := container("filebeat", f.Image, f.Size, kube.Probes{Port: filebeatHTTPPort, Startup: probe, Liveness: probe, Readiness: probe})
+	c := container("filebeat", f.Image, f.Size, kube.Probes{Port: filebeatHTTPPort, Startup: probe, Readiness: probe})
 	c.Args = pulumi.StringArray{pulumi.String("-e"), pulumi.String("-c"), pulumi.String("/etc/filebeat/filebeat.yml"),
 		pulumi.String("--path.data"), pulumi.String("/usr/share/filebeat/data")}
 	c.Ports = ports(map[string]int{"http": filebeatHTTPPort})
@@ -207,7 +207,8 @@ func (b *builder) nodeTuning() error {
 		Command:         pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String("trap 'exit 0' TERM; while true; do sleep 3600 & wait $!; done")},
 		SecurityContext: waitSecurity,
 		Resources:       Size{CPU: "10m", Memory: "16Mi"}.resources().Args(),
-		StartupProbe:    probe, LivenessProbe: probe, ReadinessProbe: probe,
+		// Ready once the node is tuned; nothing to restart: it only sleeps.
+		StartupProbe: probe, ReadinessProbe: probe,
 	}
 	kube.BoundEphemeralStorage(corev1.ContainerArray{tune}, nil)
 	kube.BoundEphemeralStorage(corev1.ContainerArray{wait}, nil)

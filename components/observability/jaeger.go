@@ -43,7 +43,7 @@ func (b *builder) jaeger() error {
 		}
 		opts = append(opts, pulumi.DependsOn([]pulumi.Resource{b.elasticReady}))
 	}
-	c := container("jaeger", j.Image, j.Size, kube.Probes{Port: jaegerHealthPort, Startup: "/status", Liveness: "/status", Readiness: "/status"})
+	c := container("jaeger", j.Image, j.Size, kube.Probes{Port: jaegerHealthPort, Startup: "/status", Readiness: "/status"})
 	c.Args = pulumi.StringArray{pulumi.String("--config=/etc/jaeger/config.yaml")}
 	c.Ports = ports(map[string]int{"otlp-grpc": OTLPGRPCPort, "otlp-http": OTLPHTTPPort, "query": jaegerQueryPort, "health": jaegerHealthPort})
 	c.Env = access.env

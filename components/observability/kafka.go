@@ -47,7 +47,7 @@ func (b *builder) kafka() error {
 	if err != nil {
 		return err
 	}
-	c := container("kafka", k.Image, k.Size, kube.Probes{Port: kafkaPort, TCP: true, StartupSeconds: 300})
+	c := container("kafka", k.Image, k.Size, kube.Probes{Port: kafkaPort, LivenessPort: kafkaControllerPort, StartupSeconds: 300})
 	c.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String(kafkaConfigDir + "/start.sh")}
 	c.Ports = ports(map[string]int{"kafka": kafkaPort, "controller": kafkaControllerPort})
 	c.Env = corev1.EnvVarArray{

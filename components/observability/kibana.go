@@ -43,7 +43,7 @@ func (b *builder) kibana() error {
 			envFromSecret("REPORTING_KEY", keys, "reporting"))
 	}
 	probe := "/api/status"
-	c := container("kibana", k.Image, k.Size, kube.Probes{Port: kibanaPort, Startup: probe, Liveness: probe, Readiness: probe, StartupSeconds: 300})
+	c := container("kibana", k.Image, k.Size, kube.Probes{Port: kibanaPort, Startup: probe, Readiness: probe, StartupSeconds: 300})
 	c.Ports = ports(map[string]int{"http": kibanaPort})
 	c.Env = env
 	c.VolumeMounts = append(corev1.VolumeMountArray{

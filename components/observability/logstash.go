@@ -32,7 +32,7 @@ func (b *builder) logstash() error {
 	if err != nil {
 		return err
 	}
-	c := container("logstash", l.Image, l.Size, kube.Probes{Port: logstashAPIPort, Startup: "/", Liveness: "/", Readiness: "/", StartupSeconds: 300})
+	c := container("logstash", l.Image, l.Size, kube.Probes{Port: logstashAPIPort, Startup: "/", Readiness: "/", StartupSeconds: 300})
 	// The image's entrypoint rewrites logstash.yml from the environment, which
 	// a read-only root filesystem refuses: run Logstash itself.
 	c.Command = pulumi.StringArray{pulumi.String("/usr/share/logstash/bin/logstash")}

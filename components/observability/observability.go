@@ -184,7 +184,10 @@ func (p pod) template() *corev1.PodTemplateSpecArgs {
 }
 
 // container is a part's main container with the platform's habits: a
-// task's, plus probes.
+// task's, plus probes. Parts leave their liveness path empty: liveness is a
+// TCP connection to the health port (the process answers), readiness the
+// part's own health endpoint (it serves), so a slow dependency takes a pod
+// out of rotation instead of restarting it.
 func container(name, image string, size Size, probes kube.Probes) *corev1.ContainerArgs {
 	c := task(name, image, size)
 	c.StartupProbe = probes.StartupProbe()
