@@ -2,124 +2,68 @@ package stacks
 
 import (
 	"fmt"
-	"path"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/acme/platform/components/observability"
+	"github.com/acme/platform/internal/imagecontract"
 	"github.com/acme/platform/internal/pulumitest"
 )
 
-// contract is what an image does that a pod spec must fit: who it runs as,
-// the VOLUMEs it declares (a container runtime mounts an anonymous volume on
-// each one no pod mount equals: containerd's CRI does, and runc cannot create
-// its mount point inside a read-only mount), and where its process writes
-// data that must outlive the container.
-type contract struct {
-	// uid the image runs as when the pod names none.
-	uid int
-	// volumes the image declares.
-	volumes []string
-	// data are the folders the server keeps its data in, in a StatefulSet: a
-	// claim must be mounted on that folder or above it, with no VOLUME between.
-	data []string
-}
-
-// contracts of the pinned images, each fact from the image's own source at
-// that version.
-var contracts = map[string]contract{
-	// apache/kafka 4.1.0, docker/jvm/Dockerfile: `adduser -D appuser` (Alpine:
-	// the first user, UID 1000), `USER appuser`, `VOLUME ["/etc/kafka/secrets",
-	// "/var/lib/kafka/data", "/mnt/shared/config"]`; the brokers write
-	// log.dirs (components/observability/kafka.go: kafkaLogDir).
-	"apache/kafka:4.1.0": {uid: 1000, volumes: []string{"/etc/kafka/secrets", "/var/lib/kafka/data", "/mnt/shared/config"},
-		data: []string{"/var/lib/kafka/data"}},
-	// busybox 1.37.0 (docker-library/busybox): `FROM scratch`, the rootfs and
-	// `CMD ["sh"]`; no USER, so root.
-	"busybox:1.37.0": {uid: 0},
-}
-
 // TestPodSpecsFitTheirImages checks every container of every pod spec that
-// every stack declares against its image's contract.
+// every stack declares against its image's contract (internal/imagecontract),
+// and that every recorded contract is checked somewhere.
 func TestPodSpecsFitTheirImages(t *testing.T) {
-	checked := 0
+	checked := map[string]bool{}
 	eachPodSpec(t, func(stack string, r pulumitest.Resource, spec map[string]any) {
+		servers := map[any]bool{}
+		if !strings.HasPrefix(r.Type, "kubernetes:batch/") {
+			for _, c := range spec["containers"].([]any) {
+				servers[c.(map[string]any)["name"]] = true
+			}
+		}
 		for _, c := range containersOf(spec) {
-			image, _ := c["image"].(string)
-			k, known := contracts[image]
+			role := imagecontract.Task
+			switch {
+			case servers[c["name"]] && r.Type == "kubernetes:apps/v1:StatefulSet":
+				role = imagecontract.StatefulServer
+			case servers[c["name"]]:
+				role = imagecontract.Server
+			}
+			problems, known := imagecontract.Check(spec, c, role)
 			if !known {
 				continue
 			}
-			checked++
-			where := fmt.Sprintf("%s: %s %s, container %s", stack, r.Type, r.Name, c["name"])
-			checkUser(t, where, spec, c, k)
-			checkMounts(t, where, c, k, r.Type == "kubernetes:apps/v1:StatefulSet")
+			checked[c["image"].(string)] = true
+			for _, p := range problems {
+				t.Errorf("%s: %s %s, container %s: %s", stack, r.Type, r.Name, c["name"], p)
+			}
 		}
 	})
-	if checked == 0 {
-		t.Fatal("no container runs an image with a contract: the walk is broken")
+	for image := range imagecontract.Contracts {
+		if !checked[image] {
+			t.Errorf("no stack runs %s: its contract checks nothing (a pinned image changed?)", image)
+		}
 	}
 }
 
-// checkUser: runAsNonRoot on an image that runs as root needs a named user,
-// else the kubelet refuses to start the container.
-func checkUser(t *testing.T, where string, spec, c map[string]any, k contract) {
-	t.Helper()
-	nonRoot, uid := security(spec["securityContext"])
-	if n, u := security(c["securityContext"]); n != nil || u != nil {
-		if n != nil {
-			nonRoot = n
+// Kafka's start script lives in its ConfigMap and runs as `sh start.sh`: the
+// programs it calls are the image's.
+func TestKafkaStartScriptFitsItsImage(t *testing.T) {
+	for _, stack := range []string{"dev", "prod"} {
+		g, err := pulumitest.Run(t, "platform", stack, NewProgram(stackValues(t, stack)), pulumitest.InProject(".."))
+		if err != nil {
+			t.Fatal(err)
 		}
-		if u != nil {
-			uid = u
+		data := g.One(t, "kubernetes:core/v1:ConfigMap", "observability-kafka").MustInput(t, "data").(map[string]any)
+		script, _ := data["start.sh"].(string)
+		if script == "" {
+			t.Fatal("Kafka's ConfigMap has no start.sh")
 		}
-	}
-	effective := k.uid
-	if uid != nil {
-		effective = *uid
-	}
-	if nonRoot != nil && *nonRoot && effective == 0 {
-		t.Errorf("%s: runAsNonRoot on an image that runs as root, without a non-root runAsUser", where)
-	}
-}
-
-// checkMounts: no image VOLUME inside a read-only mount, and data folders on
-// a claim's mount, not on an anonymous volume.
-func checkMounts(t *testing.T, where string, c map[string]any, k contract, stateful bool) {
-	t.Helper()
-	mounts, _ := c["volumeMounts"].([]any)
-	for _, v := range k.volumes {
-		for _, m := range mounts {
-			m := m.(map[string]any)
-			p, _ := m["mountPath"].(string)
-			ro, _ := m["readOnly"].(bool)
-			if ro && p != v && strings.HasPrefix(v, strings.TrimSuffix(p, "/")+"/") {
-				t.Errorf("%s: the image's VOLUME %s lies inside the read-only mount %s", where, v, p)
-			}
-		}
-	}
-	if !stateful {
-		return
-	}
-	for _, d := range k.data {
-		covering := ""
-		for _, m := range mounts {
-			p, _ := m.(map[string]any)["mountPath"].(string)
-			if (d == p || strings.HasPrefix(d, strings.TrimSuffix(p, "/")+"/")) && len(p) > len(covering) {
-				covering = p
-			}
-		}
-		if covering == "" {
-			t.Errorf("%s: the data folder %s is on no mount", where, d)
-			continue
-		}
-		for _, v := range k.volumes {
-			// A VOLUME between the mount and the data folder hides the claim.
-			if v != covering && strings.HasPrefix(v, strings.TrimSuffix(covering, "/")+"/") && (d == v || strings.HasPrefix(d, v+"/")) {
-				t.Errorf("%s: the data folder %s is mounted at %s, but the image's VOLUME %s lies between: an anonymous volume takes the data",
-					where, d, covering, path.Clean(v))
-			}
+		if lacking := imagecontract.Contracts[observability.DefaultKafkaImage].Lacks(script); len(lacking) > 0 {
+			t.Errorf("%s: start.sh calls %v, which the Kafka image does not have", stack, lacking)
 		}
 	}
 }
@@ -146,20 +90,6 @@ func containersOf(spec map[string]any) []map[string]any {
 		}
 	}
 	return out
-}
-
-// security reads runAsNonRoot and runAsUser from a security context, nil
-// where unset.
-func security(v any) (nonRoot *bool, uid *int) {
-	sc, _ := v.(map[string]any)
-	if b, ok := sc["runAsNonRoot"].(bool); ok {
-		nonRoot = &b
-	}
-	if f, ok := sc["runAsUser"].(float64); ok {
-		u := int(f)
-		uid = &u
-	}
-	return nonRoot, uid
 }
 
 // Every container bounds its ephemeral storage (request and limit), and each
