@@ -54,7 +54,7 @@ func (b *builder) elasticsearch() error {
 		configMapVolume("settings", config), emptyDir("config", "64Mi"), emptyDir("logs", "1Gi"), emptyDir("tmp", "1Gi"),
 	}
 	mounts := corev1.VolumeMountArray{
-		mount("config", "/usr/share/elasticsearch/config", false), mount("data", "/usr/share/elasticsearch/data", false),
+		mount("config", "/usr/share/elasticsearch/config", false), mount("data", elasticDataDir, false),
 		mount("logs", "/usr/share/elasticsearch/logs", false), mount("tmp", "/tmp", false),
 	}
 	c := container("elasticsearch", e.Image, e.Size, kube.Probes{Port: elasticPort, ReadinessCommand: b.elasticReadiness(), StartupSeconds: 300})
@@ -64,8 +64,8 @@ func (b *builder) elasticsearch() error {
 	if b.secure() {
 		tls, err := b.secret("elasticsearch-tls", id, pulumi.StringMap{
 			"ca.crt":  pulumi.ToSecret(b.args.TLS.CA).(pulumi.StringOutput),
-			"tls.crt": pulumi.ToSecret(b.args.TLS.Certificate).(pulumi.StringOutput),
-			"tls.key": pulumi.ToSecret(b.args.TLS.Key).(pulumi.StringOutput),
+			"tls.crt": pulumi.ToSecret(b.args.TLS.Elasticsearch.Certificate).(pulumi.StringOutput),
+			"tls.key": pulumi.ToSecret(b.args.TLS.Elasticsearch.Key).(pulumi.StringOutput),
 		})
 		if err != nil {
 			return err
@@ -88,15 +88,11 @@ func (b *builder) elasticsearch() error {
 	}
 	c.Env = podEnv
 	c.VolumeMounts = mounts
-	// The image's config folder is copied to a writable volume: Elasticsearch
-	// writes its keystore there, and the root filesystem is read-only. Plain
-	// cp -R: as UID 1000 without capabilities, cp -a cannot give the
-	// kubelet's root-owned emptyDir the times and mode of the source folder,
-	// and fails.
 	prepare := task("prepare-config", e.Image, taskSize)
-	prepare.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(
-		"cp -R /usr/share/elasticsearch/config/. /config/ && cp /settings/elasticsearch.yml /config/elasticsearch.yml")}
-	prepare.VolumeMounts = corev1.VolumeMountArray{mount("config", "/config", false), mount("settings", "/settings", true)}
+	prepare.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(b.elasticPrepareScript())}
+	prepare.VolumeMounts = corev1.VolumeMountArray{
+		mount("config", "/config", false), mount("settings", "/settings", true), mount("data", elasticDataDir, true),
+	}
 	inits := corev1.ContainerArray{prepare}
 	if e.MMap {
 		// Memory-mapped storage needs the node tuned first (node-tuning
@@ -132,13 +128,54 @@ func (b *builder) elasticsearch() error {
 // the container's environment and the CA from its certs folder, never from
 // the pod spec.
 func (b *builder) elasticReadiness() []string {
-	url := fmt.Sprintf("http://localhost:%d/_cluster/health?local=true", elasticPort)
-	curl := "curl --silent --fail --max-time 2 '" + url + "'"
+	base := fmt.Sprintf("http://localhost:%d", elasticPort)
+	curl := "curl --silent --fail --max-time 2"
 	if b.secure() {
-		url = fmt.Sprintf("https://localhost:%d/_cluster/health?local=true", elasticPort)
-		curl = `curl --silent --fail --max-time 2 --cacert /usr/share/elasticsearch/config/certs/ca.crt -u "elastic:${ELASTIC_PASSWORD}" '` + url + "'"
+		base = fmt.Sprintf("https://localhost:%d", elasticPort)
+		curl += ` --cacert /usr/share/elasticsearch/config/certs/ca.crt -u "elastic:${ELASTIC_PASSWORD}"`
 	}
-	return []string{"/bin/sh", "-c", curl}
+	check := curl + " '" + base + "/_cluster/health?local=true'"
+	if b.args.Elasticsearch.Nodes > 1 {
+		// Once the node reports a cluster UUID it has been part of a formed
+		// cluster: record it on the data volume, so that restarts start
+		// without cluster.initial_master_nodes (see elasticPrepareScript).
+		// A UUID may begin with any base64url character; "_na_" means none.
+		check += fmt.Sprintf(` && { [ -e %[1]s ] || { root=$(%[2]s '%[3]s/') && echo "$root" | grep -q '"cluster_uuid"' && ! echo "$root" | grep -q '"_na_"' && touch %[1]s; } || true; }`,
+			clusterFormedMarker, curl, base)
+	}
+	return []string{"/bin/sh", "-c", check}
+}
+
+// elasticDataDir is where Elasticsearch keeps its data: the claim.
+const elasticDataDir = "/usr/share/elasticsearch/data"
+
+// clusterFormedMarker says, on the data volume, that this node has been part
+// of a formed cluster.
+const clusterFormedMarker = elasticDataDir + "/.platform-cluster-formed"
+
+// elasticPrepareScript copies the image's config folder to a writable volume
+// and puts elasticsearch.yml in it. Elasticsearch writes its keystore there,
+// and the root filesystem is read-only. Plain cp -R: as UID 1000 without
+// capabilities, cp -a cannot give the kubelet's root-owned emptyDir the times
+// and mode of the source folder, and fails.
+//
+// A cluster of several nodes bootstraps with cluster.initial_master_nodes,
+// which Elastic says to remove once the cluster has formed ("Important
+// discovery and cluster formation settings", 8.19): it is added only while
+// the node's data volume has no clusterFormedMarker, which readiness writes
+// once the node reports a cluster UUID.
+func (b *builder) elasticPrepareScript() string {
+	script := "cp -R /usr/share/elasticsearch/config/. /config/ && cp /settings/elasticsearch.yml /config/elasticsearch.yml"
+	e := b.args.Elasticsearch
+	if e.Nodes == 1 {
+		return script
+	}
+	var masters []string
+	for i := range e.Nodes {
+		masters = append(masters, fmt.Sprintf("elasticsearch-%d", i))
+	}
+	return script + fmt.Sprintf(" && { [ -e %s ] || echo 'cluster.initial_master_nodes: [%s]' >> /config/elasticsearch.yml; }",
+		clusterFormedMarker, strings.Join(masters, ", "))
 }
 
 // elasticConfig is elasticsearch.yml.
@@ -149,12 +186,9 @@ func (b *builder) elasticConfig() string {
 	if e.Nodes == 1 {
 		s.WriteString("discovery.type: single-node\n")
 	} else {
-		var masters []string
-		for i := range e.Nodes {
-			masters = append(masters, fmt.Sprintf("elasticsearch-%d", i))
-		}
-		fmt.Fprintf(&s, "discovery.seed_hosts: [%s]\ncluster.initial_master_nodes: [%s]\n",
-			b.host("elasticsearch-headless"), strings.Join(masters, ", "))
+		// cluster.initial_master_nodes is added by the init script, only
+		// until the node has been part of a formed cluster.
+		fmt.Fprintf(&s, "discovery.seed_hosts: [%s]\n", b.host("elasticsearch-headless"))
 	}
 	if !e.MMap {
 		s.WriteString("# vm.max_map_count is left as the node has it: no memory-mapped store.\nnode.store.allow_mmap: false\n")

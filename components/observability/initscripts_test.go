@@ -1,6 +1,9 @@
 package observability
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,11 +15,29 @@ import (
 // The Elasticsearch pod's config init script, taken from the pod spec the
 // component declares, run for real: as the pod's user (UID 1000, group 0, no
 // capabilities) against a folder the way the kubelet makes an emptyDir (root's,
-// mode 0777), with GNU cp, as the image has.
+// mode 0777), with GNU cp, as the image has. A node that has not yet been part
+// of a formed cluster bootstraps with cluster.initial_master_nodes; one whose
+// data volume says it has starts without.
 func TestElasticsearchConfigInitRunsAsThePodUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run the script as another user, as the kubelet does")
 	}
+	for _, formed := range []bool{false, true} {
+		config := runElasticsearchInit(t, formed)
+		bootstraps := strings.Contains(config, "cluster.initial_master_nodes: [elasticsearch-0, elasticsearch-1, elasticsearch-2]")
+		if bootstraps == formed {
+			t.Errorf("cluster formed before: %v; elasticsearch.yml sets cluster.initial_master_nodes: %v\n%s", formed, bootstraps, config)
+		}
+		if !strings.HasPrefix(config, "cluster.name: test\n") {
+			t.Errorf("elasticsearch.yml is not the ConfigMap's:\n%s", config)
+		}
+	}
+}
+
+// runElasticsearchInit runs prod's prepare-config script as the pod runs it,
+// with a data volume that holds the cluster-formed marker or not, and returns
+// the elasticsearch.yml it leaves.
+func runElasticsearchInit(t *testing.T, formed bool) string {
 	g := mustDeploy(t, prodArgs())
 	sts := g.One(t, statefulSetType, "observability-elasticsearch")
 	inits := sts.MustInput(t, "spec.template.spec.initContainers").([]any)
@@ -31,6 +52,7 @@ func TestElasticsearchConfigInitRunsAsThePodUser(t *testing.T) {
 		t.Fatal("no prepare-config init container")
 	}
 
+	// Not t.TempDir: its parent is root's alone, which the pod's user cannot enter.
 	base, err := os.MkdirTemp("", "es-init-")
 	if err != nil {
 		t.Fatal(err)
@@ -51,9 +73,8 @@ func TestElasticsearchConfigInitRunsAsThePodUser(t *testing.T) {
 	if err := os.Chown(image, elasticUID, 0); err != nil {
 		t.Fatal(err)
 	}
-	emptyDir := filepath.Join(base, "config")
-	settings := filepath.Join(base, "settings")
-	for _, dir := range []string{emptyDir, settings} {
+	emptyDir, settings, data := filepath.Join(base, "config"), filepath.Join(base, "settings"), filepath.Join(base, "data")
+	for _, dir := range []string{emptyDir, settings, data} {
 		if err := os.Mkdir(dir, 0o777); err != nil {
 			t.Fatal(err)
 		}
@@ -61,10 +82,16 @@ func TestElasticsearchConfigInitRunsAsThePodUser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if formed {
+		if err := os.WriteFile(filepath.Join(data, filepath.Base(clusterFormedMarker)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := os.WriteFile(filepath.Join(settings, "elasticsearch.yml"), []byte("cluster.name: test\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	local := strings.NewReplacer("/usr/share/elasticsearch/config", image, "/config/", emptyDir+"/", "/settings/", settings+"/").Replace(script)
+	local := strings.NewReplacer("/usr/share/elasticsearch/config", image, elasticDataDir, data,
+		"/config/", emptyDir+"/", "/settings/", settings+"/").Replace(script)
 
 	cmd := exec.Command("/bin/sh", "-c", local)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: elasticUID, Gid: 0}}
@@ -75,6 +102,55 @@ func TestElasticsearchConfigInitRunsAsThePodUser(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(emptyDir, name)); err != nil {
 			t.Errorf("%s not copied: %v", name, err)
 		}
+	}
+	config, err := os.ReadFile(filepath.Join(emptyDir, "elasticsearch.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(config)
+}
+
+// Readiness, taken from prod's pod spec and run for real with curl and grep
+// against a stand-in for Elasticsearch's HTTP API: ready while the cluster's
+// health answers; the cluster-formed marker written only once the node
+// reports a cluster UUID, never for "_na_" (no cluster yet).
+func TestElasticsearchReadinessRecordsTheFormedCluster(t *testing.T) {
+	g := mustDeploy(t, prodArgs())
+	probe := g.One(t, statefulSetType, "observability-elasticsearch").MustInput(t, "spec.template.spec.containers.0.readinessProbe.exec.command").([]any)
+	script := probe[2].(string)
+	healthy, uuid := true, "_na_"
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/_cluster/health" && healthy:
+			fmt.Fprint(w, `{"status":"green"}`)
+		case r.URL.Path == "/":
+			fmt.Fprintf(w, "{\n  \"name\" : \"elasticsearch-0\",\n  \"cluster_uuid\" : %q\n}\n", uuid)
+		default:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(api.Close)
+	data := t.TempDir()
+	marker := filepath.Join(data, filepath.Base(clusterFormedMarker))
+	local := strings.NewReplacer(fmt.Sprintf("https://localhost:%d", elasticPort), api.URL, "--cacert /usr/share/elasticsearch/config/certs/ca.crt ", "",
+		clusterFormedMarker, marker).Replace(script)
+	ready := func() bool {
+		cmd := exec.Command("/bin/sh", "-c", local)
+		cmd.Env = append(os.Environ(), "ELASTIC_PASSWORD=test")
+		return cmd.Run() == nil
+	}
+	exists := func() bool { _, err := os.Stat(marker); return err == nil }
+
+	if !ready() || exists() {
+		t.Fatalf("no cluster yet: ready %v (want true), marker %v (want false)\nscript: %s", ready(), exists(), local)
+	}
+	uuid = "_6Yh3k9QvTqGk1a2b3c4dA" // a UUID may begin with "_"
+	if !ready() || !exists() {
+		t.Fatalf("cluster formed: ready %v, marker %v; want both", ready(), exists())
+	}
+	healthy = false
+	if ready() {
+		t.Error("ready while the cluster's health does not answer")
 	}
 }
 
