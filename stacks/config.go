@@ -165,12 +165,12 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 	}
 	for _, name := range slices.Sorted(maps.Keys(referenced)) {
 		_, set := raw[name]
-		if !set && slices.Contains(elasticSecretKeys, name) {
-			how := "set it with `pulumi config set --secret " + key(name) + " <value>`"
+		if o := cfg.Observability; !set && o != nil && slices.Contains(requiredSecretKeys(*o), name) {
+			how := "is required while Elasticsearch security is on (prod always): set it with `pulumi config set --secret " + key(name) + " <value>`"
 			if name != ElasticPasswordKey {
-				how = "make it with `platform certs --stack <stack>`"
+				how = "is required while Elasticsearch security or Kafka TLS is on (prod always): make it with `platform certs --stack <stack>`"
 			}
-			problems.Add(key(name), "", "is required while Elasticsearch security is on (prod always): "+how)
+			problems.Add(key(name), "", how)
 			continue
 		}
 		for _, path := range referenced[name] {
@@ -219,9 +219,9 @@ func (c *Config) secretRefs() map[string][]string {
 			add(fmt.Sprintf("%s[%d].secrets", key("github.environments"), i), e.Secrets)
 		}
 	}
-	if o := c.Observability; o != nil && o.Elasticsearch.Security {
-		for _, k := range elasticSecretKeys {
-			refs[k] = append(refs[k], key("observability.elasticsearch.security"))
+	if o := c.Observability; o != nil {
+		for _, k := range requiredSecretKeys(*o) {
+			refs[k] = append(refs[k], key("observability"))
 		}
 	}
 	return refs

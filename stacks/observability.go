@@ -11,21 +11,24 @@ import (
 	"github.com/acme/platform/components/component"
 	"github.com/acme/platform/components/observability"
 	"github.com/acme/platform/components/workload"
+	"github.com/acme/platform/internal/pki"
 	"github.com/acme/platform/internal/validate"
 )
 
-// The secret config keys of Elasticsearch's security (prod): the elastic
-// user's password, set by hand, and the TLS material that `platform certs`
-// makes once and stores.
+// The secret config keys of the observability stack's security (prod): the
+// elastic user's password, set by hand, and the TLS material that `platform
+// certs` makes once and stores: the CA and each TLS server's certificate and key.
 const (
 	ElasticPasswordKey   = "elasticPassword"
-	ElasticCAKey         = "elasticsearchCa"
+	ObservabilityCAKey   = "observabilityCa"
 	ElasticCertKey       = "elasticsearchCertificate"
 	ElasticPrivateKeyKey = "elasticsearchKey"
+	KafkaCertKey         = "kafkaCertificate"
+	KafkaPrivateKeyKey   = "kafkaKey"
 )
 
-// elasticSecretKeys are the secret keys that security on needs.
-var elasticSecretKeys = []string{ElasticPasswordKey, ElasticCAKey, ElasticCertKey, ElasticPrivateKeyKey}
+// certificateKeys are the keys `platform certs` writes.
+var certificateKeys = []string{ObservabilityCAKey, ElasticCertKey, ElasticPrivateKeyKey, KafkaCertKey, KafkaPrivateKeyKey}
 
 // observabilityArgs are the component's arguments with what the program
 // fills: the services as the senders of traces, and the secrets.
@@ -38,12 +41,31 @@ func (c *Config) observabilityArgs() observability.Args {
 	if _, ok := c.Secrets[ElasticPasswordKey]; ok {
 		args.ElasticPassword = c.secret(ElasticPasswordKey)
 	}
-	if c.hasSecrets(ElasticCAKey, ElasticCertKey, ElasticPrivateKeyKey) {
+	if c.hasSecrets(certificateKeys...) {
 		args.TLS = &observability.TLS{
-			CA: c.secret(ElasticCAKey), Certificate: c.secret(ElasticCertKey), Key: c.secret(ElasticPrivateKeyKey),
+			CA:            c.secret(ObservabilityCAKey),
+			Elasticsearch: observability.KeyPair{Certificate: c.secret(ElasticCertKey), Key: c.secret(ElasticPrivateKeyKey)},
+			Kafka:         observability.KeyPair{Certificate: c.secret(KafkaCertKey), Key: c.secret(KafkaPrivateKeyKey)},
 		}
 	}
 	return args
+}
+
+// needsCertificates: Elasticsearch security or Kafka TLS is on.
+func needsCertificates(o observability.Args) bool {
+	return o.Elasticsearch.Security || o.Kafka.TLS
+}
+
+// requiredSecretKeys are the secret keys the observability config needs.
+func requiredSecretKeys(o observability.Args) []string {
+	var keys []string
+	if o.Elasticsearch.Security {
+		keys = append(keys, ElasticPasswordKey)
+	}
+	if needsCertificates(o) {
+		keys = append(keys, certificateKeys...)
+	}
+	return keys
 }
 
 func (c *Config) hasSecrets(keys ...string) bool {
@@ -63,28 +85,35 @@ func validateObservability(c *Config, problems *validate.Problems) {
 		return
 	}
 	args := c.observabilityArgs()
-	if args.Elasticsearch.Security && !c.hasSecrets(elasticSecretKeys...) {
+	if !c.hasSecrets(requiredSecretKeys(args)...) {
 		return // the secrets' own problems say it better
 	}
 	problems.Nest(key("observability"), args.Validate())
-	if args.TLS != nil && args.Elasticsearch.Security {
+	if needsCertificates(args) {
 		if err := c.certificates().Check(args.Namespace, time.Now()); err != nil {
-			problems.Add(key(ElasticCertKey), Secret{}, err.Error()+": make new ones with `platform certs --stack <stack> --renew`")
+			problems.Add(key(ObservabilityCAKey), Secret{}, "the certificates: "+err.Error()+": make new ones with `platform certs --stack <stack> --renew`")
 		}
 	}
 }
 
-// certificates are Elasticsearch's TLS material from the stack's secrets.
+// certificates are the TLS material from the stack's secrets.
 func (c *Config) certificates() observability.Certificates {
+	return certificatesOf(func(k string) string { return c.Secrets[k].Reveal() })
+}
+
+// certificatesOf reads the TLS material through value, by config key name.
+func certificatesOf(value func(key string) string) observability.Certificates {
 	return observability.Certificates{
-		CA: c.Secrets[ElasticCAKey].Reveal(), Certificate: c.Secrets[ElasticCertKey].Reveal(), Key: c.Secrets[ElasticPrivateKeyKey].Reveal(),
+		CA:            value(ObservabilityCAKey),
+		Elasticsearch: pki.KeyPair{Certificate: value(ElasticCertKey), Key: value(ElasticPrivateKeyKey)},
+		Kafka:         pki.KeyPair{Certificate: value(KafkaCertKey), Key: value(KafkaPrivateKeyKey)},
 	}
 }
 
 // Findings are what a stack's config says needs an operator soon, though
 // runs go on: certificates due for renewal. The drift check reports them.
 func (c *Config) Findings(now time.Time) []string {
-	if o := c.Observability; o == nil || !o.Elasticsearch.Security {
+	if o := c.Observability; o == nil || !needsCertificates(*o) {
 		return nil
 	}
 	if due := c.certificates().RenewalDue(now); due != "" {
@@ -113,41 +142,41 @@ func declareObservability(ctx *pulumi.Context, c *Config, provider pulumi.Provid
 	return telemetry, outputs, err
 }
 
-// NewCertificateConfig makes Elasticsearch's TLS material for a stack whose
-// config a workspace read, keyed by full config key, to be stored as secrets.
-// It refuses a stack without Elasticsearch security, and keeps certificates
-// that are good and not due for renewal unless renew is set. It reads only
-// what it needs, as the stack cannot load without certificates.
+// NewCertificateConfig makes the stack's TLS material (the CA, and
+// Elasticsearch's and Kafka's certificates and keys) for a stack whose config
+// a workspace read, keyed by full config key, to be stored as secrets. It
+// refuses a stack that needs no certificates, and keeps certificates that are
+// good and not due for renewal unless renew is set. It reads only what it
+// needs, as the stack cannot load without certificates.
 func NewCertificateConfig(config auto.ConfigMap, renew bool, validFor time.Duration, now time.Time) (map[string]string, error) {
 	values := workspaceValues(config)
-	raw := map[string]Value{}
-	for _, name := range []string{"observability", ElasticCAKey, ElasticCertKey, ElasticPrivateKeyKey} {
-		if v, ok := values[key(name)]; ok {
-			raw[name] = v
-		}
-	}
 	env := values[key("environment")].Raw
-	if _, ok := raw["observability"]; !ok {
-		return nil, fmt.Errorf("%s is not set: this stack has no Elasticsearch", key("observability"))
+	raw, ok := values[key("observability")]
+	if !ok {
+		return nil, fmt.Errorf("%s is not set: this stack has no observability stack", key("observability"))
 	}
 	o := observability.Profile(env)
 	var problems validate.Problems
-	decode(raw, "observability", &o, &problems)
+	decode(map[string]Value{"observability": raw}, "observability", &o, &problems)
 	if err := problems.Err(); err != nil {
 		return nil, err
 	}
-	if !o.Elasticsearch.Security {
-		return nil, fmt.Errorf("Elasticsearch security is off in this stack (%s %s): it needs no certificates", key("environment"), env)
+	if !needsCertificates(o) {
+		return nil, fmt.Errorf("Elasticsearch security and Kafka TLS are off in this stack (%s %s): it needs no certificates", key("environment"), env)
 	}
-	current := observability.Certificates{CA: raw[ElasticCAKey].Raw, Certificate: raw[ElasticCertKey].Raw, Key: raw[ElasticPrivateKeyKey].Raw}
-	if !renew && current.Certificate != "" && current.Check(o.Namespace, now) == nil && current.RenewalDue(now) == "" {
+	current := certificatesOf(func(k string) string { return values[key(k)].Raw })
+	if !renew && current.CA != "" && current.Check(o.Namespace, now) == nil && current.RenewalDue(now) == "" {
 		return nil, ErrCertificatesValid
 	}
 	certs, err := observability.NewCertificates(o.Namespace, validFor, now)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]string{key(ElasticCAKey): certs.CA, key(ElasticCertKey): certs.Certificate, key(ElasticPrivateKeyKey): certs.Key}, nil
+	return map[string]string{
+		key(ObservabilityCAKey): certs.CA,
+		key(ElasticCertKey):     certs.Elasticsearch.Certificate, key(ElasticPrivateKeyKey): certs.Elasticsearch.Key,
+		key(KafkaCertKey): certs.Kafka.Certificate, key(KafkaPrivateKeyKey): certs.Kafka.Key,
+	}, nil
 }
 
 // ErrCertificatesValid says the stack's certificates are good and not due

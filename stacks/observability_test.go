@@ -68,13 +68,24 @@ func TestObservabilityConfigProblems(t *testing.T) {
 		{"prod without the password", "prod", func(v map[string]Value) { delete(v, "platform:elasticPassword") },
 			"platform:elasticPassword: \"\": is required while Elasticsearch security is on (prod always): set it with `pulumi config set --secret platform:elasticPassword <value>`"},
 		{"prod without certificates", "prod", func(v map[string]Value) { delete(v, "platform:elasticsearchKey") },
-			"platform:elasticsearchKey: \"\": is required while Elasticsearch security is on (prod always): make it with `platform certs --stack <stack>`"},
+			"platform:elasticsearchKey: \"\": is required while Elasticsearch security or Kafka TLS is on (prod always): make it with `platform certs --stack <stack>`"},
+		{"prod without Kafka's certificate", "prod", func(v map[string]Value) { delete(v, "platform:kafkaCertificate") },
+			"platform:kafkaCertificate: \"\": is required while Elasticsearch security or Kafka TLS is on (prod always): make it with `platform certs --stack <stack>`"},
 		{"certificate of another namespace", "prod", func(v map[string]Value) {
 			v["platform:observability"] = Value{Raw: `{"namespace":"logging"}`}
-		}, "platform:elasticsearchCertificate: [secret]: certificate does not serve elasticsearch.logging.svc.cluster.local"},
+		}, "platform:observabilityCa: [secret]: the certificates: elasticsearch certificate does not serve elasticsearch.logging.svc.cluster.local"},
 		{"prod turns security off", "prod", func(v map[string]Value) {
 			v["platform:observability"] = Value{Raw: `{"elasticsearch":{"security":false}}`}
 		}, "platform:observability.elasticsearch.security: false: must be on in a highly available environment"},
+		{"prod turns Kafka TLS off", "prod", func(v map[string]Value) {
+			v["platform:observability"] = Value{Raw: `{"kafka":{"tls":false}}`}
+		}, "platform:observability.kafka.tls: false: must be on in a highly available environment (prod)"},
+		{"dev with Kafka TLS and no certificates", "dev", func(v map[string]Value) {
+			v["platform:observability"] = Value{Raw: `{"kafka":{"tls":true}}`}
+		}, "platform:observabilityCa: \"\": is required while Elasticsearch security or Kafka TLS is on"},
+		{"an old CA key", "prod", func(v map[string]Value) {
+			v["platform:elasticsearchCa"] = v["platform:observabilityCa"]
+		}, "platform:elasticsearchCa: [secret]: unknown key"},
 		{"replication above brokers", "dev", func(v map[string]Value) {
 			v["platform:observability"] = Value{Raw: `{"kafka":{"replicationFactor":2}}`}
 		}, "platform:observability.kafka.replicationFactor: 2: must be from 1 to kafka.brokers (1)"},
@@ -113,9 +124,11 @@ func TestExpiringCertificateIsAFindingNotAProblem(t *testing.T) {
 		t.Fatal(err)
 	}
 	values := stackValues(t, "prod")
-	values["platform:elasticsearchCa"] = Value{Raw: expiring.CA, Secret: true}
-	values["platform:elasticsearchCertificate"] = Value{Raw: expiring.Certificate, Secret: true}
-	values["platform:elasticsearchKey"] = Value{Raw: expiring.Key, Secret: true}
+	values["platform:observabilityCa"] = Value{Raw: expiring.CA, Secret: true}
+	values["platform:elasticsearchCertificate"] = Value{Raw: expiring.Elasticsearch.Certificate, Secret: true}
+	values["platform:elasticsearchKey"] = Value{Raw: expiring.Elasticsearch.Key, Secret: true}
+	values["platform:kafkaCertificate"] = Value{Raw: expiring.Kafka.Certificate, Secret: true}
+	values["platform:kafkaKey"] = Value{Raw: expiring.Kafka.Key, Secret: true}
 	cfg, err := Load(values, testEnviron)
 	if err != nil {
 		t.Fatalf("an expiring certificate blocks the deploy: %v", err)
@@ -141,7 +154,7 @@ func TestCertificatesServeTheConfiguredNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	certs := observability.Certificates{CA: made[key(ElasticCAKey)], Certificate: made[key(ElasticCertKey)], Key: made[key(ElasticPrivateKeyKey)]}
+	certs := certificatesOf(func(k string) string { return made[key(k)] })
 	if err := certs.Check("logging", time.Now()); err != nil {
 		t.Errorf("certificates made for namespace logging: %v", err)
 	}
@@ -178,14 +191,14 @@ func TestNewCertificateConfig(t *testing.T) {
 	if renewed[key(ElasticCertKey)] == prodSecrets[ElasticCertKey] {
 		t.Error("--renew kept the old certificate")
 	}
-	delete(values, key(ElasticCAKey))
-	delete(values, key(ElasticCertKey))
-	delete(values, key(ElasticPrivateKeyKey))
+	for _, k := range certificateKeys {
+		delete(values, key(k))
+	}
 	made, err := NewCertificateConfig(asWorkspace(values), false, 730*24*time.Hour, now)
-	if err != nil || len(made) != 3 {
+	if err != nil || len(made) != len(certificateKeys) {
 		t.Errorf("a stack without certificates got %d keys, %v", len(made), err)
 	}
-	if _, err := NewCertificateConfig(asWorkspace(stackValues(t, "dev")), false, 730*24*time.Hour, now); err == nil || !strings.Contains(err.Error(), "security is off") {
+	if _, err := NewCertificateConfig(asWorkspace(stackValues(t, "dev")), false, 730*24*time.Hour, now); err == nil || !strings.Contains(err.Error(), "security and Kafka TLS are off") {
 		t.Errorf("dev has security off and needs no certificates: %v", err)
 	}
 }

@@ -29,7 +29,7 @@ var testSecrets = map[string]string{"greeterApiToken": "test-token-value", "regi
 // testElasticPassword stands in for prod's elastic password.
 const testElasticPassword = "test-elastic-password"
 
-// prodSecrets stand in for the secrets of prod's Elasticsearch security:
+// prodSecrets stand in for the secrets of prod's Elasticsearch security and Kafka TLS:
 // the password, and certificates as `platform certs` makes them.
 var prodSecrets = func() map[string]string {
 	certs, err := observability.NewCertificates("observability", 365*24*time.Hour, time.Now())
@@ -38,7 +38,9 @@ var prodSecrets = func() map[string]string {
 	}
 	return map[string]string{
 		ElasticPasswordKey: testElasticPassword,
-		ElasticCAKey:       certs.CA, ElasticCertKey: certs.Certificate, ElasticPrivateKeyKey: certs.Key,
+		ObservabilityCAKey: certs.CA,
+		ElasticCertKey:     certs.Elasticsearch.Certificate, ElasticPrivateKeyKey: certs.Elasticsearch.Key,
+		KafkaCertKey: certs.Kafka.Certificate, KafkaPrivateKeyKey: certs.Kafka.Key,
 	}
 }()
 

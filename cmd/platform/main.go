@@ -278,7 +278,7 @@ func runDrift(ctx context.Context, s *driver.Session, stack, projectDir, format 
 	return report.ExitCode()
 }
 
-// runCerts stores new Elasticsearch certificates in the stack's config.
+// runCerts stores new TLS certificates (the CA, Elasticsearch's and Kafka's) in the stack's config.
 func runCerts(ctx context.Context, s *driver.Session, stack string, days int, renew bool, stdout, stderr io.Writer) int {
 	config, err := s.Config(ctx)
 	if err != nil {
@@ -297,7 +297,7 @@ func runCerts(ctx context.Context, s *driver.Session, stack string, days int, re
 		fmt.Fprintf(stderr, "platform: certs of stack %q: %v\n", stack, err)
 		return exitError
 	}
-	fmt.Fprintf(stdout, "stack %q: new Elasticsearch CA and certificate (valid %d days) stored as secrets %s\n",
+	fmt.Fprintf(stdout, "stack %q: new CA and Elasticsearch and Kafka certificates (valid %d days) stored as secrets %s\n",
 		stack, days, strings.Join(slices.Sorted(maps.Keys(values)), ", "))
 	return exitOK
 }

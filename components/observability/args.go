@@ -48,16 +48,26 @@ type Args struct {
 	// the service users (kibana_system, logstash_writer, jaeger_writer) and
 	// Kibana's encryption keys are derived from it, so rotating it rotates them.
 	ElasticPassword pulumi.StringInput `json:"-"`
-	// TLS is Elasticsearch's certificate, required when security is on.
+	// TLS is the servers' certificates, required when Elasticsearch
+	// security or Kafka TLS is on.
 	TLS *TLS `json:"-"`
 }
 
-// TLS is the PEM certificate authority, certificate and key of Elasticsearch's
-// HTTP and transport layers, as Pulumi secrets. They come from stack config,
-// so they stay the same from one run to the next (see NewCertificates).
+// TLS is the PEM material of the stack's TLS servers, as Pulumi secrets: the
+// CA every client trusts, and a certificate and key for Elasticsearch's HTTP
+// and transport layers and for Kafka's listeners. They come from stack
+// config, so they stay the same from one run to the next (see NewCertificates).
 type TLS struct {
-	CA, Certificate, Key pulumi.StringInput
+	CA                   pulumi.StringInput
+	Elasticsearch, Kafka KeyPair
 }
+
+// KeyPair is a server's PEM certificate and private key.
+type KeyPair struct {
+	Certificate, Key pulumi.StringInput
+}
+
+func (k KeyPair) complete() bool { return k.Certificate != nil && k.Key != nil }
 
 // Size is a container's CPU and memory. Requests and limits are the same for
 // memory (the JVMs size their heap from it); the CPU limit is CPULimit or
@@ -80,14 +90,19 @@ type Storage struct {
 // Kafka is the log buffer between Filebeat and Logstash, in KRaft mode: every
 // node is broker and controller, no ZooKeeper.
 type Kafka struct {
-	Image             string  `json:"image,omitempty"`
-	Brokers           int     `json:"brokers,omitempty"`
-	Partitions        int     `json:"partitions,omitempty"`
-	ReplicationFactor int     `json:"replicationFactor,omitempty"`
-	MinInsyncReplicas int     `json:"minInsyncReplicas,omitempty"`
-	RetentionHours    int     `json:"retentionHours,omitempty"`
-	Storage           Storage `json:"storage"`
-	Size              Size    `json:"size"`
+	Image             string `json:"image,omitempty"`
+	Brokers           int    `json:"brokers,omitempty"`
+	Partitions        int    `json:"partitions,omitempty"`
+	ReplicationFactor int    `json:"replicationFactor,omitempty"`
+	MinInsyncReplicas int    `json:"minInsyncReplicas,omitempty"`
+	RetentionHours    int    `json:"retentionHours,omitempty"`
+	// TLS encrypts every connection to the brokers, and between them, with
+	// the certificates `platform certs` makes (default: prod only; prod
+	// cannot turn it off). Filebeat, Logstash and the topic Job verify the
+	// brokers against the stack's CA.
+	TLS     bool    `json:"tls"`
+	Storage Storage `json:"storage"`
+	Size    Size    `json:"size"`
 }
 
 // Elasticsearch stores the logs (and prod's traces).
@@ -187,7 +202,7 @@ func Profile(environment string) Args {
 			Namespace: "observability", AgentsNamespace: "observability-agents",
 			Kafka: Kafka{
 				Image: DefaultKafkaImage, Brokers: 3, Partitions: 6, ReplicationFactor: 3, MinInsyncReplicas: 2,
-				RetentionHours: 72, Storage: Storage{Size: "50Gi"}, Size: Size{CPU: "1", Memory: "4Gi"},
+				RetentionHours: 72, TLS: true, Storage: Storage{Size: "50Gi"}, Size: Size{CPU: "1", Memory: "4Gi"},
 			},
 			Elasticsearch: Elasticsearch{
 				Image: DefaultElasticImage, Nodes: 3, Storage: Storage{Size: "100Gi"}, Size: Size{CPU: "2", Memory: "8Gi"},
@@ -308,14 +323,20 @@ func (a Args) Validate() validate.Problems {
 		if !e.Security {
 			p.Add("elasticsearch.security", false, "must be on in a highly available environment (prod): TLS and authentication")
 		}
+		if !k.TLS {
+			p.Add("kafka.tls", false, "must be on in a highly available environment (prod): the logs cross nodes and zones")
+		}
 	}
 	if e.Security {
 		if a.ElasticPassword == nil {
 			p.Add("elasticsearch.passwordSecret", "", "is required when security is on: the secret config key holding the elastic user's password")
 		}
-		if a.TLS == nil || a.TLS.CA == nil || a.TLS.Certificate == nil || a.TLS.Key == nil {
+		if a.TLS == nil || a.TLS.CA == nil || !a.TLS.Elasticsearch.complete() {
 			p.Add("elasticsearch.tls", "", "is required when security is on: CA, certificate and key (see `platform certs`)")
 		}
+	}
+	if k.TLS && (a.TLS == nil || a.TLS.CA == nil || !a.TLS.Kafka.complete()) {
+		p.Add("kafka.tls", true, "needs the CA and Kafka's certificate and key (see `platform certs`)")
 	}
 
 	switch a.Jaeger.Storage {

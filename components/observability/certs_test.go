@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/acme/platform/internal/pki"
 )
 
 func TestRenewalIsDueWithinThirtyDays(t *testing.T) {
@@ -45,10 +47,12 @@ func TestCertificates(t *testing.T) {
 		want  string
 	}{
 		{"other namespace", certs, "logging", now, "does not serve elasticsearch.logging.svc.cluster.local"},
-		{"other CA", Certificates{CA: other.CA, Certificate: certs.Certificate, Key: certs.Key}, "observability", now, "with this CA"},
-		{"other key", Certificates{CA: certs.CA, Certificate: certs.Certificate, Key: other.Key}, "observability", now, "not the certificate's key"},
+		{"other CA", Certificates{CA: other.CA, Elasticsearch: certs.Elasticsearch, Kafka: certs.Kafka}, "observability", now, "with this CA"},
+		{"other key", Certificates{CA: certs.CA, Elasticsearch: pki.KeyPair{Certificate: certs.Elasticsearch.Certificate, Key: other.Elasticsearch.Key}, Kafka: certs.Kafka}, "observability", now, "not the certificate's key"},
+		{"Elasticsearch's certificate for Kafka", Certificates{CA: certs.CA, Elasticsearch: certs.Elasticsearch, Kafka: certs.Elasticsearch}, "observability", now, "kafka certificate does not serve kafka.observability.svc.cluster.local"},
+		{"Kafka's key from another CA", Certificates{CA: certs.CA, Elasticsearch: certs.Elasticsearch, Kafka: pki.KeyPair{Certificate: certs.Kafka.Certificate, Key: other.Kafka.Key}}, "observability", now, "kafka key: not the certificate's key"},
 		{"expired", certs, "observability", now.Add(366 * 24 * time.Hour), "certificate has expired"},
-		{"garbage", Certificates{CA: "x", Certificate: certs.Certificate, Key: certs.Key}, "observability", now, "CA: not a PEM certificate"},
+		{"garbage", Certificates{CA: "x", Elasticsearch: certs.Elasticsearch, Kafka: certs.Kafka}, "observability", now, "CA: not a PEM certificate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

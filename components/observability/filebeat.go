@@ -63,6 +63,10 @@ func (b *builder) filebeat() error {
 	if err != nil {
 		return err
 	}
+	kafka, err := b.kafkaClient("filebeat", id, ns, b.agents)
+	if err != nil {
+		return err
+	}
 	cm, err := corev1.NewConfigMap(b.ctx, b.name+"-filebeat", &corev1.ConfigMapArgs{
 		Metadata: id.Metadata("", ns), Data: pulumi.StringMap{"filebeat.yml": pulumi.String(b.filebeatConfig())},
 	}, b.agents...)
@@ -87,10 +91,10 @@ func (b *builder) filebeat() error {
 		},
 		SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
 	}
-	c.VolumeMounts = corev1.VolumeMountArray{
+	c.VolumeMounts = append(corev1.VolumeMountArray{
 		mount("config", "/etc/filebeat", true), mount("data", "/usr/share/filebeat/data", false),
 		mount("containers", "/var/log/containers", true), mount("pods", "/var/log/pods", true),
-	}
+	}, kafka.mounts...)
 	kube.BoundEphemeralStorage(corev1.ContainerArray{c}, nil)
 	hostPath := func(name, path, kind string) *corev1.VolumeArgs {
 		return &corev1.VolumeArgs{Name: pulumi.String(name), HostPath: &corev1.HostPathVolumeSourceArgs{Path: pulumi.String(path), Type: pulumi.String(kind)}}
@@ -109,13 +113,13 @@ func (b *builder) filebeat() error {
 					// Every node's logs, control plane and tainted nodes too.
 					Tolerations: corev1.TolerationArray{&corev1.TolerationArgs{Operator: pulumi.String("Exists")}},
 					Containers:  corev1.ContainerArray{c},
-					Volumes: corev1.VolumeArray{
+					Volumes: append(corev1.VolumeArray{
 						configMapVolume("config", cm.Metadata.Name()),
 						// The registry of read offsets survives restarts: no line is shipped twice.
 						hostPath("data", "/var/lib/filebeat-data", "DirectoryOrCreate"),
 						hostPath("containers", "/var/log/containers", "Directory"),
 						hostPath("pods", "/var/log/pods", "Directory"),
-					},
+					}, kafka.volumes...),
 				},
 			},
 		},
@@ -169,10 +173,10 @@ output.kafka:
   max_message_bytes: 1000000
   partition.round_robin:
     reachable_only: false
-http.enabled: true
+%shttp.enabled: true
 http.host: 0.0.0.0
 http.port: %d
-`, b.args.Environment, strings.Join(hosts, ", "), LogsTopic, acks, filebeatHTTPPort)
+`, b.args.Environment, strings.Join(hosts, ", "), LogsTopic, acks, filebeatKafkaTLS(k), filebeatHTTPPort)
 }
 
 // nobodyUID is the unprivileged user of images that run as root (busybox).
@@ -231,4 +235,13 @@ func (b *builder) nodeTuning() error {
 		return err
 	}
 	return b.policy("node-tuning", b.args.AgentsNamespace, id, nil, nil, b.agents)
+}
+
+// filebeatKafkaTLS is the Kafka output's TLS settings: the brokers verified
+// against the stack's CA (full verification, Beats' default).
+func filebeatKafkaTLS(k Kafka) string {
+	if !k.TLS {
+		return ""
+	}
+	return fmt.Sprintf("  ssl.enabled: true\n  ssl.certificate_authorities: [\"%s/ca.crt\"]\n", kafkaCADir)
 }

@@ -28,6 +28,12 @@ const (
 	// /etc/kafka: the image declares VOLUME /etc/kafka/secrets, which a
 	// runtime cannot mount inside a read-only mount.
 	kafkaConfigDir = "/etc/platform-kafka"
+	// kafkaSecretsDir holds the brokers' TLS material: the Secret is mounted
+	// exactly on the image's VOLUME /etc/kafka/secrets, so no runtime mounts
+	// an anonymous volume there.
+	kafkaSecretsDir = "/etc/kafka/secrets"
+	// kafkaCADir is where Kafka's clients find the CA certificate (ca.crt).
+	kafkaCADir = "/etc/kafka-ca"
 	// LogsTopic is the Kafka topic Filebeat writes and Logstash reads.
 	LogsTopic = "logs"
 )
@@ -43,9 +49,28 @@ func (b *builder) kafka() error {
 	config, err := b.configMap("kafka", id, map[string]string{
 		"server.properties": kafkaProperties(k, b.args.Namespace),
 		"start.sh":          kafkaStart,
+		"client.properties": kafkaClientProperties(k),
 	}, b.in)
 	if err != nil {
 		return err
+	}
+	volumes := corev1.VolumeArray{configMapVolume("config", config), emptyDir("tmp", "1Gi")}
+	var tlsMounts corev1.VolumeMountArray
+	if k.TLS {
+		tls := b.args.TLS
+		// Kafka reads a PEM key store from one file: the key, then its certificate.
+		keystore := pulumi.All(tls.Kafka.Key, tls.Kafka.Certificate).ApplyT(func(v []any) string {
+			return strings.TrimSpace(v[0].(string)) + "\n" + strings.TrimSpace(v[1].(string)) + "\n"
+		}).(pulumi.StringOutput)
+		secret, err := b.secret("kafka-tls", id, pulumi.StringMap{
+			"keystore.pem": pulumi.ToSecret(keystore).(pulumi.StringOutput),
+			"ca.crt":       pulumi.ToSecret(tls.CA).(pulumi.StringOutput),
+		})
+		if err != nil {
+			return err
+		}
+		volumes = append(volumes, secretVolume("tls", secret))
+		tlsMounts = corev1.VolumeMountArray{mount("tls", kafkaSecretsDir, true)}
 	}
 	c := container("kafka", k.Image, k.Size, kube.Probes{Port: kafkaPort, LivenessPort: kafkaControllerPort, StartupSeconds: 300})
 	c.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String(kafkaConfigDir + "/start.sh")}
@@ -56,12 +81,12 @@ func (b *builder) kafka() error {
 		env("LOG_DIR", pulumi.String("/tmp/logs")),
 		env("KAFKA_HEAP_OPTS", pulumi.String(heapOptions(k.Size.Memory))),
 	}
-	c.VolumeMounts = corev1.VolumeMountArray{
+	c.VolumeMounts = append(corev1.VolumeMountArray{
 		mount("data", kafkaDataDir, false), mount("config", kafkaConfigDir, true), mount("tmp", "/tmp", false),
-	}
+	}, tlsMounts...)
 	template := pod{
 		id: id, uid: kafkaUID, containers: corev1.ContainerArray{c}, spread: b.args.HighAvailability, graceSeconds: 60,
-		volumes: corev1.VolumeArray{configMapVolume("config", config), emptyDir("tmp", "1Gi")},
+		volumes: volumes,
 	}.template()
 	clients := networkingv1.NetworkPolicyPeerArray{
 		kube.PodsPeer(b.args.AgentsNamespace, b.filebeatID().SelectorLabels()),
@@ -78,9 +103,14 @@ func (b *builder) kafka() error {
 	job := task("create-topic", k.Image, Size{CPU: "100m", Memory: "512Mi"})
 	job.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(topicScript(k, b.host("kafka")))}
 	job.Env = corev1.EnvVarArray{env("KAFKA_HEAP_OPTS", pulumi.String("-Xmx256m")), env("LOG_DIR", pulumi.String("/tmp/logs"))}
-	job.VolumeMounts = corev1.VolumeMountArray{mount("tmp", "/tmp", false)}
+	access, err := b.kafkaClient("kafka-setup", setup, b.args.Namespace, b.in)
+	if err != nil {
+		return err
+	}
+	job.VolumeMounts = append(corev1.VolumeMountArray{mount("tmp", "/tmp", false), mount("config", kafkaConfigDir, true)}, access.mounts...)
+	jobVolumes := append(corev1.VolumeArray{emptyDir("tmp", "256Mi"), configMapVolume("config", config)}, access.volumes...)
 	created, err := b.job("kafka-topic", setup, pod{id: setup, uid: kafkaUID, containers: corev1.ContainerArray{job},
-		volumes: corev1.VolumeArray{emptyDir("tmp", "256Mi")}}, append(b.in, pulumi.DependsOn([]pulumi.Resource{sts})))
+		volumes: jobVolumes}, append(b.in, pulumi.DependsOn([]pulumi.Resource{sts})))
 	if err != nil {
 		return err
 	}
@@ -96,16 +126,23 @@ func kafkaProperties(k Kafka, namespace string) string {
 	for i := range k.Brokers {
 		voters = append(voters, fmt.Sprintf("%d@kafka-%d.kafka-headless.%s.svc.cluster.local:%d", i, i, namespace, kafkaControllerPort))
 	}
-	return fmt.Sprintf(`# KRaft: every node is broker and controller; no ZooKeeper.
-process.roles=broker,controller
-node.id=@NODE_ID@
-controller.quorum.voters=%s
-controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://:%d,CONTROLLER://:%d
-advertised.listeners=PLAINTEXT://@POD_NAME@.kafka-headless.%s.svc.cluster.local:%d
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
-log.dirs=%s
+	var s strings.Builder
+	fmt.Fprintf(&s, "# KRaft: every node is broker and controller; no ZooKeeper.\n"+
+		"process.roles=broker,controller\nnode.id=@NODE_ID@\ncontroller.quorum.voters=%s\ncontroller.listener.names=CONTROLLER\n",
+		strings.Join(voters, ","))
+	// With TLS, clients and brokers (the controller quorum too) speak SSL,
+	// with a PEM key store and trust store (Kafka's DefaultSslEngineFactory
+	// reads a file holding the unencrypted PKCS #8 key and its certificate).
+	protocol := kafkaProtocol(k)
+	fmt.Fprintf(&s, "listeners=%[1]s://:%[2]d,CONTROLLER://:%[3]d\n"+
+		"advertised.listeners=%[1]s://@POD_NAME@.kafka-headless.%[4]s.svc.cluster.local:%[2]d\n"+
+		"listener.security.protocol.map=%[1]s:%[1]s,CONTROLLER:%[1]s\ninter.broker.listener.name=%[1]s\n",
+		protocol, kafkaPort, kafkaControllerPort, namespace)
+	if k.TLS {
+		fmt.Fprintf(&s, "ssl.keystore.type=PEM\nssl.keystore.location=%[1]s/keystore.pem\n"+
+			"ssl.truststore.type=PEM\nssl.truststore.location=%[1]s/ca.crt\n", kafkaSecretsDir)
+	}
+	fmt.Fprintf(&s, `log.dirs=%s
 # Topics are created by the setup Job, never by a typo in a client.
 auto.create.topics.enable=false
 num.partitions=%d
@@ -115,9 +152,44 @@ offsets.topic.replication.factor=%d
 transaction.state.log.replication.factor=%d
 transaction.state.log.min.isr=%d
 log.retention.hours=%d
-`, strings.Join(voters, ","), kafkaPort, kafkaControllerPort, namespace, kafkaPort, kafkaLogDir,
-		k.Partitions, k.ReplicationFactor, k.MinInsyncReplicas,
+`, kafkaLogDir, k.Partitions, k.ReplicationFactor, k.MinInsyncReplicas,
 		k.ReplicationFactor, k.ReplicationFactor, k.MinInsyncReplicas, k.RetentionHours)
+	return s.String()
+}
+
+// kafkaProtocol is the brokers' security protocol.
+func kafkaProtocol(k Kafka) string {
+	if k.TLS {
+		return "SSL"
+	}
+	return "PLAINTEXT"
+}
+
+// kafkaClientProperties is the Kafka tools' client configuration
+// (--command-config): with TLS, the brokers are verified against the CA.
+func kafkaClientProperties(k Kafka) string {
+	s := "security.protocol=" + kafkaProtocol(k) + "\n"
+	if k.TLS {
+		s += "ssl.truststore.type=PEM\nssl.truststore.location=" + kafkaCADir + "/ca.crt\n"
+	}
+	return s
+}
+
+// kafkaClient gives a client of Kafka in namespace the CA certificate, in
+// its own Secret, mounted at kafkaCADir. Without TLS there is nothing to give.
+func (b *builder) kafkaClient(name string, id kube.Identity, namespace string, opts []pulumi.ResourceOption) (clientAccess, error) {
+	var access clientAccess
+	if !b.args.Kafka.TLS {
+		return access, nil
+	}
+	secret, err := b.secretIn(namespace, opts, name+"-kafka-ca", id, pulumi.StringMap{"ca.crt": pulumi.ToSecret(b.args.TLS.CA).(pulumi.StringOutput)})
+	if err != nil {
+		return access, err
+	}
+	access.secret = secret
+	access.volumes = corev1.VolumeArray{secretVolume("kafka-ca", secret)}
+	access.mounts = corev1.VolumeMountArray{mount("kafka-ca", kafkaCADir, true)}
+	return access, nil
 }
 
 // kafkaStart formats the node's storage once and starts it. The image's own
@@ -134,19 +206,19 @@ exec /opt/kafka/bin/kafka-server-start.sh /tmp/server.properties
 func topicScript(k Kafka, host string) string {
 	return fmt.Sprintf(`set -eu
 bin=/opt/kafka/bin
-server=%[1]s:%[2]d
-until $bin/kafka-topics.sh --bootstrap-server $server --list >/dev/null; do sleep 5; done
-$bin/kafka-topics.sh --bootstrap-server $server --create --if-not-exists --topic %[3]s \
+server="--bootstrap-server %[1]s:%[2]d --command-config %[8]s/client.properties"
+until $bin/kafka-topics.sh $server --list >/dev/null; do sleep 5; done
+$bin/kafka-topics.sh $server --create --if-not-exists --topic %[3]s \
   --partitions %[4]d --replication-factor %[5]d
-$bin/kafka-configs.sh --bootstrap-server $server --alter --entity-type topics --entity-name %[3]s \
+$bin/kafka-configs.sh $server --alter --entity-type topics --entity-name %[3]s \
   --add-config min.insync.replicas=%[6]d,retention.ms=%[7]d
-current=$($bin/kafka-topics.sh --bootstrap-server $server --describe --topic %[3]s | sed -n 's/.*PartitionCount: *\([0-9]*\).*/\1/p' | head -n 1)
+current=$($bin/kafka-topics.sh $server --describe --topic %[3]s | sed -n 's/.*PartitionCount: *\([0-9]*\).*/\1/p' | head -n 1)
 if [ "$current" -lt %[4]d ]; then
-  $bin/kafka-topics.sh --bootstrap-server $server --alter --topic %[3]s --partitions %[4]d
+  $bin/kafka-topics.sh $server --alter --topic %[3]s --partitions %[4]d
 elif [ "$current" -gt %[4]d ]; then
   echo "topic %[3]s keeps its $current partitions: Kafka cannot remove partitions" >&2
 fi
-`, host, kafkaPort, LogsTopic, k.Partitions, k.ReplicationFactor, k.MinInsyncReplicas, k.RetentionHours*3600*1000)
+`, host, kafkaPort, LogsTopic, k.Partitions, k.ReplicationFactor, k.MinInsyncReplicas, k.RetentionHours*3600*1000, kafkaConfigDir)
 }
 
 // kafkaClusterID is the cluster's id: 16 bytes in URL-safe base64, derived

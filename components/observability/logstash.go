@@ -32,6 +32,10 @@ func (b *builder) logstash() error {
 	if err != nil {
 		return err
 	}
+	kafka, err := b.kafkaClient("logstash", id, b.args.Namespace, b.in)
+	if err != nil {
+		return err
+	}
 	c := container("logstash", l.Image, l.Size, kube.Probes{Port: logstashAPIPort, Startup: "/", Readiness: "/", StartupSeconds: 300})
 	// The image's entrypoint rewrites logstash.yml from the environment, which
 	// a read-only root filesystem refuses: run Logstash itself.
@@ -44,8 +48,9 @@ func (b *builder) logstash() error {
 		fileMount("config", "/usr/share/logstash/pipeline/logstash.conf", "logstash.conf"),
 		mount("data", "/usr/share/logstash/data", false), mount("logs", "/usr/share/logstash/logs", false),
 		mount("tmp", "/tmp", false),
-	}, access.mounts...)
-	volumes := append(corev1.VolumeArray{configMapVolume("config", config), emptyDir("logs", "256Mi"), emptyDir("tmp", "256Mi")}, access.volumes...)
+	}, append(access.mounts, kafka.mounts...)...)
+	volumes := append(corev1.VolumeArray{configMapVolume("config", config), emptyDir("logs", "256Mi"), emptyDir("tmp", "256Mi")},
+		append(access.volumes, kafka.volumes...)...)
 	claims := map[string]Storage{}
 	if l.PersistentQueue {
 		claims["data"] = l.QueueStorage
@@ -97,7 +102,7 @@ func (b *builder) logstashPipeline() string {
     codec => json
     consumer_threads => %d
     auto_offset_reset => "earliest"
-  }
+%s  }
 }
 filter {
   if [message] =~ /^\{/ {
@@ -115,7 +120,7 @@ output {
     data_stream_type => "logs"
     data_stream_dataset => "platform"
     data_stream_namespace => "%s"
-`, b.host("kafka"), kafkaPort, LogsTopic, threads, b.elasticURL(), a.Environment)
+`, b.host("kafka"), kafkaPort, LogsTopic, threads, kafkaInputTLS(a.Kafka), b.elasticURL(), a.Environment)
 	if b.secure() {
 		fmt.Fprintf(&out, `    user => "${ELASTICSEARCH_USERNAME}"
     password => "${ELASTICSEARCH_PASSWORD}"
@@ -125,4 +130,14 @@ output {
 	}
 	out.WriteString("  }\n}\n")
 	return out.String()
+}
+
+// kafkaInputTLS is the Kafka input's TLS settings: the plugin hands
+// ssl_truststore_type to the Kafka client as ssl.truststore.type
+// (logstash-integration-kafka, plugin_mixins/kafka/common.rb), which reads PEM.
+func kafkaInputTLS(k Kafka) string {
+	if !k.TLS {
+		return ""
+	}
+	return fmt.Sprintf("    security_protocol => \"SSL\"\n    ssl_truststore_type => \"PEM\"\n    ssl_truststore_location => \"%s/ca.crt\"\n", kafkaCADir)
 }

@@ -272,9 +272,14 @@ func (b *builder) configMap(name string, id kube.Identity, data map[string]strin
 // secret declares a Secret with a generated name (see configMap); its values
 // are Pulumi secrets.
 func (b *builder) secret(name string, id kube.Identity, data pulumi.StringMap) (pulumi.StringPtrOutput, error) {
+	return b.secretIn(b.args.Namespace, b.in, name, id, data)
+}
+
+// secretIn declares a Secret (see secret) in another of the stack's namespaces.
+func (b *builder) secretIn(namespace string, opts []pulumi.ResourceOption, name string, id kube.Identity, data pulumi.StringMap) (pulumi.StringPtrOutput, error) {
 	secret, err := corev1.NewSecret(b.ctx, b.name+"-"+name, &corev1.SecretArgs{
-		Metadata: id.Metadata("", b.args.Namespace), Type: pulumi.String("Opaque"), StringData: data,
-	}, b.in...)
+		Metadata: id.Metadata("", namespace), Type: pulumi.String("Opaque"), StringData: data,
+	}, opts...)
 	if err != nil {
 		return pulumi.StringPtrOutput{}, err
 	}

@@ -47,13 +47,23 @@ func prodArgs() Args {
 	a := Profile("prod")
 	a.TelemetryFrom = []string{"greeter"}
 	a.ElasticPassword = pulumi.ToSecret(pulumi.String(testPassword)).(pulumi.StringOutput)
+	secret := func(s string) pulumi.StringOutput { return pulumi.ToSecret(pulumi.String(s)).(pulumi.StringOutput) }
 	a.TLS = &TLS{
-		CA:          pulumi.ToSecret(pulumi.String(testCerts.CA)).(pulumi.StringOutput),
-		Certificate: pulumi.ToSecret(pulumi.String(testCerts.Certificate)).(pulumi.StringOutput),
-		Key:         pulumi.ToSecret(pulumi.String(testCerts.Key)).(pulumi.StringOutput),
+		CA:            secret(testCerts.CA),
+		Elasticsearch: KeyPair{Certificate: secret(testCerts.Elasticsearch.Certificate), Key: secret(testCerts.Elasticsearch.Key)},
+		Kafka:         KeyPair{Certificate: secret(testCerts.Kafka.Certificate), Key: secret(testCerts.Kafka.Key)},
 	}
 	a.Kibana.UI = UI{AllowFrom: []string{"ops"}}
 	return a
+}
+
+// plainTLS is the certificates as plain strings, not secrets.
+func plainTLS(c Certificates) *TLS {
+	return &TLS{
+		CA:            pulumi.String(c.CA),
+		Elasticsearch: KeyPair{Certificate: pulumi.String(c.Elasticsearch.Certificate), Key: pulumi.String(c.Elasticsearch.Key)},
+		Kafka:         KeyPair{Certificate: pulumi.String(c.Kafka.Certificate), Key: pulumi.String(c.Kafka.Key)},
+	}
 }
 
 // testProvider is the explicit provider every test passes.
@@ -209,6 +219,94 @@ func TestKafkaReplicationIsConsistent(t *testing.T) {
 	}
 }
 
+// With TLS (prod) the brokers listen, and talk to each other, over SSL with
+// their own certificate on the image's secrets VOLUME, and every client
+// (Filebeat, Logstash, the topic Job) verifies them against the CA it is
+// given in its own namespace; without (dev) all is PLAINTEXT.
+func TestKafkaTLS(t *testing.T) {
+	dev, prod := mustDeploy(t, devArgs()), mustDeploy(t, prodArgs())
+	props := file(t, prod, "kafka", "server.properties")
+	for _, want := range []string{
+		"listeners=SSL://:9092,CONTROLLER://:9093", "listener.security.protocol.map=SSL:SSL,CONTROLLER:SSL", "inter.broker.listener.name=SSL",
+		"advertised.listeners=SSL://@POD_NAME@.kafka-headless.observability.svc.cluster.local:9092",
+		"ssl.keystore.type=PEM\nssl.keystore.location=/etc/kafka/secrets/keystore.pem", "ssl.truststore.location=/etc/kafka/secrets/ca.crt",
+	} {
+		if !strings.Contains(props, want) {
+			t.Errorf("prod server.properties lacks %q:\n%s", want, props)
+		}
+	}
+	if devProps := file(t, dev, "kafka", "server.properties"); strings.Contains(devProps, "SSL") || !strings.Contains(devProps, "listeners=PLAINTEXT://:9092") {
+		t.Errorf("dev brokers should speak PLAINTEXT:\n%s", devProps)
+	}
+	broker := prod.One(t, statefulSetType, "observability-kafka")
+	if !mountedAt(t, broker.MustInput(t, "spec.template.spec.containers.0.volumeMounts"), "/etc/kafka/secrets", true) {
+		t.Error("the brokers' TLS Secret is not mounted read-only on /etc/kafka/secrets")
+	}
+	var keystore string
+	for _, sec := range prod.OfType(secretType) {
+		if data := sec.MustInput(t, "stringData").(map[string]any); data["keystore.pem"] != nil {
+			keystore = fmt.Sprint(data["keystore.pem"])
+		}
+	}
+	if !strings.Contains(keystore, "PRIVATE KEY") || !strings.Contains(keystore, "CERTIFICATE") {
+		t.Error("no Secret holds Kafka's PEM key store (key and certificate)")
+	}
+
+	if c := file(t, prod, "kafka", "client.properties"); !strings.Contains(c, "security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location=/etc/kafka-ca/ca.crt") {
+		t.Errorf("the tools' client.properties: %s", c)
+	}
+	if c := file(t, dev, "kafka", "client.properties"); c != "security.protocol=PLAINTEXT\n" {
+		t.Errorf("dev client.properties: %q", c)
+	}
+	script := prod.One(t, jobType, "observability-kafka-topic").MustInput(t, "spec.template.spec.containers.0.command.2").(string)
+	if !strings.Contains(script, "--command-config /etc/platform-kafka/client.properties") {
+		t.Errorf("the topic script does not use the client config:\n%s", script)
+	}
+	if fb := file(t, prod, "filebeat", "filebeat.yml"); !strings.Contains(fb, "  ssl.enabled: true\n  ssl.certificate_authorities: [\"/etc/kafka-ca/ca.crt\"]") {
+		t.Errorf("Filebeat does not verify the brokers:\n%s", fb)
+	}
+	if ls := file(t, prod, "logstash", "logstash.conf"); !strings.Contains(ls, `security_protocol => "SSL"`) || !strings.Contains(ls, `ssl_truststore_location => "/etc/kafka-ca/ca.crt"`) {
+		t.Errorf("Logstash does not verify the brokers:\n%s", ls)
+	}
+	for _, client := range []struct{ typ, name, namespace string }{
+		{daemonSetType, "observability-filebeat", "observability-agents"},
+		{statefulSetType, "observability-logstash", "observability"},
+		{jobType, "observability-kafka-topic", "observability"},
+	} {
+		r := prod.One(t, client.typ, client.name)
+		if !mountedAt(t, r.MustInput(t, "spec.template.spec.containers.0.volumeMounts"), "/etc/kafka-ca", true) {
+			t.Errorf("%s has no CA at /etc/kafka-ca", client.name)
+		}
+		if got := r.MustInput(t, "metadata.namespace"); got != client.namespace {
+			t.Errorf("%s in %v", client.name, got)
+		}
+	}
+	for _, sec := range prod.OfType(secretType) {
+		data := sec.MustInput(t, "stringData").(map[string]any)
+		if data["ca.crt"] != nil && len(data) == 1 && strings.Contains(sec.Name, "kafka-ca") {
+			if ns := sec.MustInput(t, "metadata.namespace"); sec.Name == "observability-filebeat-kafka-ca" && ns != "observability-agents" {
+				t.Errorf("Filebeat's CA Secret is in %v, not beside Filebeat", ns)
+			}
+		}
+	}
+	if len(dev.OfType(secretType)) != 0 {
+		t.Errorf("dev declares %d Secrets; without TLS or security there is nothing secret", len(dev.OfType(secretType)))
+	}
+}
+
+// mountedAt says whether a container's volumeMounts mount something at path,
+// read-only as asked.
+func mountedAt(t *testing.T, mounts any, path string, readOnly bool) bool {
+	t.Helper()
+	for _, m := range mounts.([]any) {
+		m := m.(map[string]any)
+		if ro, _ := m["readOnly"].(bool); m["mountPath"] == path && ro == readOnly {
+			return true
+		}
+	}
+	return false
+}
+
 func TestLogstashPipelineAndQueue(t *testing.T) {
 	dev, prod := mustDeploy(t, devArgs()), mustDeploy(t, prodArgs())
 	pipeline := file(t, prod, "logstash", "logstash.conf")
@@ -247,11 +345,14 @@ func TestElasticsearchSecurityAndKernelSetting(t *testing.T) {
 	prodConfig := file(t, prod, "elasticsearch", "elasticsearch.yml")
 	for _, want := range []string{
 		"xpack.security.enabled: true", "xpack.security.http.ssl.enabled: true", "xpack.security.transport.ssl.enabled: true",
-		"cluster.initial_master_nodes: [elasticsearch-0, elasticsearch-1, elasticsearch-2]",
+		"discovery.seed_hosts: [elasticsearch-headless.observability.svc.cluster.local]",
 	} {
 		if !strings.Contains(prodConfig, want) {
 			t.Errorf("prod elasticsearch.yml lacks %q:\n%s", want, prodConfig)
 		}
+	}
+	if strings.Contains(prodConfig, "initial_master_nodes") {
+		t.Error("cluster.initial_master_nodes is in the ConfigMap, so it stays set after the cluster formed: the init script adds it until then")
 	}
 	if strings.Contains(prodConfig, "allow_mmap") {
 		t.Error("prod keeps the memory-mapped store; the node-tuning DaemonSet raises vm.max_map_count")
@@ -299,17 +400,17 @@ func TestSecretsStaySecret(t *testing.T) {
 		// The component makes them secrets itself, whatever it is given.
 		args := prodArgs()
 		args.ElasticPassword = pulumi.String(testPassword)
-		args.TLS = &TLS{CA: pulumi.String(testCerts.CA), Certificate: pulumi.String(testCerts.Certificate), Key: pulumi.String(testCerts.Key)}
+		args.TLS = plainTLS(testCerts)
 		checkSecretsStaySecret(t, args)
 	})
 }
 
 func checkSecretsStaySecret(t *testing.T, args Args) {
 	g := mustDeploy(t, args)
-	keyLine := strings.Split(testCerts.Key, "\n")[1]
+	keyLines := []string{strings.Split(testCerts.Elasticsearch.Key, "\n")[1], strings.Split(testCerts.Kafka.Key, "\n")[1]}
 	for _, r := range g.Resources {
 		plain := fmt.Sprint(stripSecrets(r.Inputs.Mappable()))
-		if strings.Contains(plain, testPassword) || strings.Contains(plain, keyLine) {
+		if strings.Contains(plain, testPassword) || strings.Contains(plain, keyLines[0]) || strings.Contains(plain, keyLines[1]) {
 			t.Errorf("%s %s holds secret material outside a secret", r.Type, r.Name)
 		}
 	}
@@ -502,6 +603,8 @@ func TestValidation(t *testing.T) {
 		{"ui namespace", func(a *Args) { a.Kibana.UI.AllowFrom = []string{"Ops"} }, `kibana.ui.allowFrom[0]: "Ops": must be a namespace name`},
 		{"prod with one node", func(a *Args) { *a = prodArgs(); a.Elasticsearch.Nodes = 1 }, "elasticsearch.nodes: 1: must be at least 3 in a highly available environment"},
 		{"prod without security", func(a *Args) { *a = prodArgs(); a.Elasticsearch.Security = false }, "elasticsearch.security: false: must be on in a highly available environment"},
+		{"prod without Kafka TLS", func(a *Args) { *a = prodArgs(); a.Kafka.TLS = false }, "kafka.tls: false: must be on in a highly available environment"},
+		{"Kafka TLS without certificates", func(a *Args) { a.Kafka.TLS = true }, "kafka.tls: true: needs the CA and Kafka's certificate and key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
