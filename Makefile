@@ -71,7 +71,8 @@ cluster-delete: ## stop the local cluster and remove it
 test: tools lint unit fuzz e2e ## every test: lint, unit, a short fuzz run, end-to-end on a real cluster
 
 .PHONY: lint
-lint: tools ## go vet, gofmt (the program and the sample service), actionlint (the workflows)
+lint: ## go vet, gofmt (the program and the sample service), actionlint (the workflows)
+	scripts/tools.sh actionlint
 	go vet ./...
 	go vet -tags e2e ./...
 	cd app && go vet ./...

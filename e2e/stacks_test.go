@@ -141,7 +141,12 @@ func overlay(stack string) ([]byte, map[string]string, error) {
 	services, _ := config[stacks.Namespace+":services"].([]any)
 	for _, s := range services {
 		service := s.(map[string]any)
+		// The image is the one this machine made, pinned by digest, in place
+		// of dev's build and prod's promotion of dev's image (dev and prod
+		// share namespaces here, so dev is gone when prod runs; promotion on
+		// the real engine: TestPromotionReadsTheOtherStacksState).
 		delete(service, "build")
+		delete(service, "imageFrom")
 		service["image"] = localImage
 		secretEnv, _ := service["secretEnv"].(map[string]any)
 		for _, key := range secretEnv {

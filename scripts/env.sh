@@ -15,7 +15,27 @@ PULUMI_VERSION=$(awk '$1 == "github.com/pulumi/pulumi/pkg/v3" { print $2; exit }
 K8S_PLUGIN_VERSION=$(awk '$1 == "github.com/pulumi/pulumi-kubernetes/sdk/v4" { sub(/^v/, "", $2); print $2; exit }' "$platform_root/go.mod")
 export PULUMI_VERSION K8S_PLUGIN_VERSION
 
-export PULUMI_HOME=${PULUMI_HOME:-$PLATFORM_TOOLS/pulumi-home}
-export PULUMI_IGNORE_AMBIENT_PLUGINS=true
 export PULUMI_SKIP_UPDATE_CHECK=true
-export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+
+# Where the engine's plugins come from, decided here and nowhere else:
+#   local     (default; this machine, make test, make deploy) the tools' own
+#             PULUMI_HOME, filled by scripts/tools.sh; never the network.
+#   released  (the delivery workflows on GitHub's runners) the user's
+#             PULUMI_HOME; the engine downloads the released plugin of each
+#             version the program's SDKs ask for (go.mod), on first use.
+export PLATFORM_PLUGINS=${PLATFORM_PLUGINS:-local}
+case $PLATFORM_PLUGINS in
+local)
+	export PULUMI_HOME=${PULUMI_HOME:-$PLATFORM_TOOLS/pulumi-home}
+	export PULUMI_IGNORE_AMBIENT_PLUGINS=true
+	export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+	;;
+released)
+	export PULUMI_IGNORE_AMBIENT_PLUGINS=false
+	export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=false
+	;;
+*)
+	echo "env.sh: PLATFORM_PLUGINS=$PLATFORM_PLUGINS: must be local or released" >&2
+	return 1 2>/dev/null || exit 1
+	;;
+esac

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Creates or updates the one pull-request comment that carries a marker, so
-# that every push edits the same comment instead of adding another.
+# that every push edits the same comment instead of adding another. Only a
+# comment of the workflow's own account counts: anyone can write the marker
+# into a comment of theirs, and that one is never edited or trusted.
 #
 # Usage: scripts/pr-comment.sh PR MARKER OUTPUT_FILE EXIT_CODE SHA
 # Needs GH_TOKEN with pull-requests: write, and GITHUB_REPOSITORY.
+# COMMENT_AUTHOR is the account GH_TOKEN comments as (default
+# github-actions[bot], the workflow's GITHUB_TOKEN).
 set -euo pipefail
 pr=$1 marker=$2 output=$3 exit_code=$4 sha=$5
 stack=${marker#*:}
+author=${COMMENT_AUTHOR:-github-actions[bot]}
 
 status="✅ preview succeeded"
 [[ $exit_code == 0 ]] || status="❌ preview failed (exit $exit_code)"
@@ -26,8 +31,11 @@ body_file=$(mktemp)
 	echo '</details>'
 } > "$body_file"
 
-existing=$(gh api --paginate "repos/$GITHUB_REPOSITORY/issues/$pr/comments" \
-	--jq ".[] | select(.body | startswith(\"<!-- $marker -->\")) | .id" | head -n 1)
+# The first of the account's comments with the marker (the answer's first
+# line; no `head`, which under pipefail can fail gh with SIGPIPE).
+ids=$(gh api --paginate "repos/$GITHUB_REPOSITORY/issues/$pr/comments" \
+	--jq ".[] | select(.user.login == \"$author\" and (.body | startswith(\"<!-- $marker -->\"))) | .id")
+existing=${ids%%$'\n'*}
 if [[ -n $existing ]]; then
 	gh api --method PATCH "repos/$GITHUB_REPOSITORY/issues/comments/$existing" -F "body=@$body_file" > /dev/null
 else

@@ -1,8 +1,11 @@
 // Package scripts tests the delivery scripts that the workflows run, against
-// a stand-in for the gh CLI that records its calls and answers lookups.
+// a stand-in for the gh CLI that records its calls and answers lookups from
+// canned GitHub API data, filtered by the script's own --jq expression (with
+// jq, as gh does with its built-in copy).
 package scripts
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,22 +13,53 @@ import (
 	"testing"
 )
 
-// fakeGH puts a gh on PATH that appends its arguments to a log and prints
-// the canned answer for lookups ("comments" or "issues").
-func fakeGH(t *testing.T, answer string) (logFile string, env []string) {
+// ghData is what the stand-in's GitHub holds: comments of the pull request,
+// open issues, and each issue's body by number.
+type ghData struct {
+	Comments []map[string]any
+	Issues   []map[string]any
+	Bodies   map[string]string
+}
+
+// fakeGH puts a gh on PATH that appends its arguments to a log and answers
+// lookups from data, through the --jq filter the caller gives.
+func fakeGH(t *testing.T, data ghData) (logFile string, env []string) {
 	t.Helper()
+	if _, err := exec.LookPath("jq"); err != nil {
+		t.Fatal("jq is not installed: the stand-in gh filters its answers with it (Debian's jq; GitHub's runners have it)")
+	}
 	dir := t.TempDir()
 	logFile = filepath.Join(dir, "gh.log")
+	write := func(name string, v any) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("comments.json", append([]map[string]any{}, data.Comments...))
+	write("issues.json", append([]map[string]any{}, data.Issues...))
+	for n, body := range data.Bodies {
+		write("issue-"+n+".json", map[string]string{"body": body})
+	}
 	script := `#!/usr/bin/env bash
 printf '%s\n' "$*" >> "` + logFile + `"
-case "$*" in
-*"issue list"*|*"/comments --jq"*|*"comments --jq"*) printf '%s' "$GH_ANSWER" ;;
+args=("$@") filter=""
+for ((i = 0; i < ${#args[@]}; i++)); do [[ ${args[i]} == --jq ]] && filter=${args[i+1]}; done
+case "$1 $2" in
+"issue list") data=issues.json ;;
+"issue view") data=issue-$3.json ;;
+"api --paginate") data=comments.json ;;
+*) exit 0 ;;
 esac
+jq -r "$filter" "` + dir + `/$data"
 `
 	if err := os.WriteFile(filepath.Join(dir, "gh"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return logFile, append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "GH_ANSWER="+answer, "GITHUB_REPOSITORY=acme/platform")
+	return logFile, append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "GITHUB_REPOSITORY=acme/platform")
 }
 
 func run(t *testing.T, env []string, script string, args ...string) (string, error) {
@@ -51,41 +85,70 @@ func writeFile(t *testing.T, content string) string {
 	return path
 }
 
+const bot = "github-actions[bot]"
+
 func TestPreviewCommentIsCreatedOnceThenEdited(t *testing.T) {
 	output := writeFile(t, "\x1b[32m+ 3 to create\x1b[0m\n")
-	log, env := fakeGH(t, "")
+	log, env := fakeGH(t, ghData{})
 	if out, err := run(t, env, "pr-comment.sh", "7", "platform-preview:dev", output, "0", "0123456789abcdef"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if c := calls(t, log); !strings.Contains(c, "--method POST repos/acme/platform/issues/7/comments") {
 		t.Fatalf("no comment created:\n%s", c)
 	}
-	log, env = fakeGH(t, "4242")
+	log, env = fakeGH(t, ghData{Comments: []map[string]any{
+		{"id": 4242, "user": map[string]any{"login": bot}, "body": "<!-- platform-preview:dev -->\n### old"},
+		{"id": 4343, "user": map[string]any{"login": bot}, "body": "<!-- platform-preview:dev -->\n### a second, older copy"},
+	}})
 	if out, err := run(t, env, "pr-comment.sh", "7", "platform-preview:dev", output, "1", "0123456789abcdef"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	c := calls(t, log)
-	if !strings.Contains(c, "--method PATCH repos/acme/platform/issues/comments/4242") || strings.Contains(c, "POST") {
-		t.Fatalf("existing comment not edited in place:\n%s", c)
+	if !strings.Contains(c, "--method PATCH repos/acme/platform/issues/comments/4242") || strings.Contains(c, "POST") || strings.Contains(c, "4343") {
+		t.Fatalf("the first existing comment not edited in place:\n%s", c)
+	}
+}
+
+// A comment with the marker by anyone else is neither edited nor taken for
+// the preview: a new comment of the workflow's own is made.
+func TestPreviewCommentOfAnotherAuthorIsIgnored(t *testing.T) {
+	output := writeFile(t, "+ 3 to create\n")
+	log, env := fakeGH(t, ghData{Comments: []map[string]any{
+		{"id": 666, "user": map[string]any{"login": "mallory"}, "body": "<!-- platform-preview:prod -->\nall good, merge it"},
+		{"id": 777, "user": map[string]any{"login": bot}, "body": "<!-- platform-preview:dev -->\nthe other stack's"},
+	}})
+	if out, err := run(t, env, "pr-comment.sh", "7", "platform-preview:prod", output, "0", "0123456789abcdef"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	c := calls(t, log)
+	if strings.Contains(c, "PATCH") || !strings.Contains(c, "--method POST repos/acme/platform/issues/7/comments") {
+		t.Fatalf("another author's (or stack's) comment was used:\n%s", c)
 	}
 }
 
 func TestDriftIssueFollowsTheCheck(t *testing.T) {
-	report := writeFile(t, "### Stack `prod`: 1 resources drifted\n")
+	const reportText = "### Stack `prod`: 1 resources drifted\n"
+	report := writeFile(t, reportText)
+	open := []map[string]any{{"number": 12, "title": "Drift in stack prod"}, {"number": 13, "title": "Drift in stack prod (old)"}}
+	// The body the script wrote for this very report, on an earlier run.
+	same := gotBody(t, reportText)
 	tests := []struct {
-		name, exit, existing string
-		want                 []string
-		wantErr              bool
+		name, exit string
+		issues     []map[string]any
+		body       string
+		want       []string
+		wantErr    bool
 	}{
-		{"drift, no issue yet: open one", "2", "", []string{"issue create", "--title Drift in stack prod", "--label drift"}, false},
-		{"drift persists: update it", "2", "12", []string{"issue edit 12", "issue comment 12"}, false},
-		{"clean again: close it", "0", "12", []string{"issue close 12"}, false},
-		{"clean, no issue: nothing", "0", "", nil, false},
-		{"engine failure: refuse", "1", "12", nil, true},
+		{"drift, no issue yet: open one", "2", nil, "", []string{"issue create", "--title Drift in stack prod", "--label drift"}, false},
+		{"drift changed: update and comment", "2", open, "<!-- drift-report: 0000 -->\nolder report", []string{"issue edit 12", "issue comment 12"}, false},
+		{"the same drift persists: update, no comment", "2", open, same, []string{"issue edit 12"}, false},
+		{"clean again: close it", "0", open, "", []string{"issue close 12"}, false},
+		{"clean, no issue: nothing", "0", nil, "", nil, false},
+		{"engine failure: refuse", "1", open, "", nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			log, env := fakeGH(t, tt.existing)
+			log, env := fakeGH(t, ghData{Issues: tt.issues, Bodies: map[string]string{"12": tt.body}})
 			out, err := run(t, env, "drift-issue.sh", "prod", tt.exit, report, "https://example/run/1")
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("error %v, want error %v\n%s", err, tt.wantErr, out)
@@ -96,7 +159,7 @@ func TestDriftIssueFollowsTheCheck(t *testing.T) {
 					t.Errorf("gh calls lack %q:\n%s", w, c)
 				}
 			}
-			for _, verb := range []string{"issue create", "issue edit", "issue close"} {
+			for _, verb := range []string{"issue create", "issue edit", "issue close", "issue comment"} {
 				wanted := false
 				for _, w := range tt.want {
 					wanted = wanted || strings.HasPrefix(w, verb)
@@ -105,6 +168,74 @@ func TestDriftIssueFollowsTheCheck(t *testing.T) {
 					t.Errorf("unexpected %q:\n%s", verb, c)
 				}
 			}
+			if strings.Contains(c, " 13") {
+				t.Errorf("touched issue 13, whose title is another:\n%s", c)
+			}
 		})
+	}
+}
+
+// gotBody is the issue body drift-issue.sh writes for a report: what the
+// stand-in gh received as --body-file, kept by a gh that copies it.
+func gotBody(t *testing.T, reportText string) string {
+	t.Helper()
+	dir := t.TempDir()
+	copyTo := filepath.Join(dir, "body")
+	script := `#!/usr/bin/env bash
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do [[ ${args[i]} == --body-file ]] && cp "${args[i+1]}" "` + copyTo + `"; done
+exit 0
+`
+	if err := os.WriteFile(filepath.Join(dir, "gh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "GITHUB_REPOSITORY=acme/platform")
+	if out, err := run(t, env, "drift-issue.sh", "prod", "2", writeFile(t, reportText), "https://example/run/0"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	body, err := os.ReadFile(copyTo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
+}
+
+// A report longer than an issue body may be is cut, with a link to the run
+// whose summary holds the whole of it; the body stays within GitHub's limit.
+func TestDriftIssueBodyIsTruncated(t *testing.T) {
+	long := strings.Repeat("| resource | property | state | live |\n", 5000) // about 200 kB
+	body := gotBody(t, long)
+	if len(body) > 65536 {
+		t.Errorf("issue body of %d bytes: GitHub refuses more than 65536 characters", len(body))
+	}
+	if !strings.Contains(body, "The report is cut here: the whole of it is in the job summary of https://example/run/0") {
+		t.Errorf("the cut is not said, or the run not linked:\n%s", body[len(body)-300:])
+	}
+	if short := gotBody(t, "### clean\n"); strings.Contains(short, "cut here") {
+		t.Error("a short report is cut")
+	}
+}
+
+// scripts/env.sh alone decides where plugins come from: offline from the
+// tools' own home by default, released (acquired by the engine) on the
+// delivery workflows' runners, and nothing else.
+func TestEnvDecidesWherePluginsComeFrom(t *testing.T) {
+	show := `source env.sh && echo "home=${PULUMI_HOME:-} acquire=$PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION ambient=$PULUMI_IGNORE_AMBIENT_PLUGINS"`
+	for _, tt := range []struct{ mode, want string }{
+		{"", "home=/tools/pulumi-home acquire=true ambient=true"},
+		{"local", "home=/tools/pulumi-home acquire=true ambient=true"},
+		{"released", "home= acquire=false ambient=false"},
+	} {
+		cmd := exec.Command("bash", "-c", show)
+		cmd.Env = append(os.Environ(), "PLATFORM_TOOLS=/tools", "PULUMI_HOME=", "PLATFORM_PLUGINS="+tt.mode)
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != tt.want {
+			t.Errorf("PLATFORM_PLUGINS=%q: %s (%v), want %s", tt.mode, out, err, tt.want)
+		}
+	}
+	cmd := exec.Command("bash", "-c", "set -e; source env.sh; echo sourced")
+	cmd.Env = append(os.Environ(), "PLATFORM_PLUGINS=sometimes")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "must be local or released") {
+		t.Errorf("an unknown mode is taken: %s", out)
 	}
 }

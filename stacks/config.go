@@ -48,7 +48,7 @@ type Config struct {
 	Services []Service
 	// Secrets holds the secret config keys the config refers to, by key.
 	Secrets map[string]Secret
-	// Commit is the git commit being deployed (GITHUB_SHA in CI), for image tags.
+	// Commit is the git commit being deployed (see Commit), for image tags.
 	Commit string
 	// Root is the project root; build contexts are relative to it.
 	Root string
@@ -102,7 +102,7 @@ var keys = []string{"environment", "kubernetes", "services", "drift", "github", 
 type Environ struct {
 	// ProjectRoot holds Pulumi.yaml; build contexts are relative to it.
 	ProjectRoot string
-	// Commit is the git commit being deployed (GITHUB_SHA), or empty.
+	// Commit is the git commit being deployed (see Commit), or empty.
 	Commit string
 }
 

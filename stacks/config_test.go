@@ -123,7 +123,7 @@ func TestLoadRejects(t *testing.T) {
 		{"bad quantity", with(services(`[{` + svc + `,"resources":{"requests":{"cpu":"lots"}}}]`)),
 			[]string{`platform:services[0].resources.requests.cpu: "lots": must be a positive Kubernetes quantity`}},
 		{"no image and no build", with(services(`[{"name":"greeter","image":"","version":"1"}]`)),
-			[]string{`platform:services[0].image: "": is required unless build is given`}},
+			[]string{`platform:services[0].image: "": is required unless build or imageFrom is given`}},
 		{"latest tag", with(services(`[{"name":"greeter","image":"ghcr.io/acme/greeter:latest","version":"1"}]`)),
 			[]string{`platform:services[0].image: "ghcr.io/acme/greeter:latest": must not use the "latest" tag`}},
 		{"prebuilt by tag", with(services(`[{"name":"greeter","image":"ghcr.io/acme/greeter:1.0","version":"1"}]`)),

@@ -5,9 +5,11 @@ package stacks
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -34,12 +36,25 @@ func Program(ctx *pulumi.Context) error {
 // resource is registered.
 func NewProgram(values map[string]Value) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		cfg, err := Load(values, Environ{ProjectRoot: ctx.RootDirectory(), Commit: os.Getenv("GITHUB_SHA")})
+		cfg, err := Load(values, Environ{ProjectRoot: ctx.RootDirectory(), Commit: Commit(ctx.RootDirectory())})
 		if err != nil {
 			return err
 		}
 		return Deploy(ctx, cfg)
 	}
+}
+
+// Commit is the git commit being deployed: GITHUB_SHA in CI, else the
+// checkout's HEAD; "" outside a checkout (a build then says what it needs).
+func Commit(root string) string {
+	if sha := os.Getenv("GITHUB_SHA"); sha != "" {
+		return sha
+	}
+	out, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // Deploy declares the stack's resources from validated config.

@@ -140,11 +140,11 @@ func TestProgramPerStack(t *testing.T) {
 		rulesets       int // GitHub: dev and prod govern the repository, local leaves GitHub alone
 		environments   int
 	}{
-		{"dev", 1, 0, 0, false, "64Mi", 2, 2, 1},
-		{"local", 1, 0, 0, false, "32Mi", 0, 0, 0},
-		{"prod", 3, 1, 1, true, "256Mi", 2, 2, 2},
+		{"dev", 1, 0, 0, false, "64Mi", 1, 2, 1},   // dev builds, once
+		{"local", 1, 0, 0, false, "32Mi", 0, 0, 0}, // local runs the image it imported
+		{"prod", 3, 1, 1, true, "256Mi", 0, 2, 2},  // prod promotes dev's
 	}
-	t.Setenv("GITHUB_SHA", "89abcdef0123456789abcdef0123456789abcdef") // CI's commit: a second tag
+	t.Setenv("GITHUB_SHA", "89abcdef0123456789abcdef0123456789abcdef") // CI's commit
 	for _, tt := range tests {
 		t.Run(tt.stack, func(t *testing.T) {
 			g, err := pulumitest.Run(t, "platform", tt.stack, NewProgram(stackValues(t, tt.stack)), pulumitest.InProject(".."))
@@ -273,4 +273,36 @@ func named(resources []pulumitest.Resource, names ...string) []pulumitest.Resour
 		}
 	}
 	return out
+}
+
+// prod runs exactly the image dev runs: the digest dev's program pins, read
+// through a stack reference to dev; prod builds nothing and needs no Docker.
+func TestProdRunsTheImageDevRuns(t *testing.T) {
+	t.Setenv("GITHUB_SHA", "89abcdef0123456789abcdef0123456789abcdef")
+	dev, err := pulumitest.Run(t, "platform", "dev", NewProgram(stackValues(t, "dev")), pulumitest.InProject(".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tag, _ := dev.One(t, "docker:index/image:Image", "greeter").Input("imageName"); tag != "ghcr.io/acme/greeter:0.1.0-89abcdef0123" {
+		t.Errorf("dev's image tag %v, want <version>-<commit>", tag)
+	}
+	devImage := dev.One(t, "kubernetes:apps/v1:Deployment", "greeter").MustInput(t, "spec.template.spec.containers.0.image").(string)
+	// Stand in for the backend with a digest only dev's run could have given.
+	devImage = strings.Replace(devImage, pulumitest.FakeDigest, "sha256:"+strings.Repeat("d", 64), 1)
+	t.Cleanup(pulumitest.StackOutputs("organization/platform/dev", map[string]any{
+		"services": map[string]any{"greeter": map[string]any{"image": devImage}},
+	}))
+	prod, err := pulumitest.Run(t, "platform", "prod", NewProgram(stackValues(t, "prod")), pulumitest.InProject(".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := prod.One(t, "kubernetes:apps/v1:Deployment", "greeter").MustInput(t, "spec.template.spec.containers.0.image"); got != devImage {
+		t.Errorf("prod runs %v, dev runs %s", got, devImage)
+	}
+	if n := len(prod.OfType("docker:index/image:Image")) + len(prod.OfType("pulumi:providers:docker")); n != 0 {
+		t.Errorf("prod declares %d image builds or Docker providers", n)
+	}
+	if ref := prod.One(t, "pulumi:pulumi:StackReference", "greeter-from-dev"); ref.ReadID != "organization/platform/dev" {
+		t.Errorf("prod reads stack %q", ref.ReadID)
+	}
 }

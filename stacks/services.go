@@ -22,7 +22,7 @@ func (c *Config) workloadArgs(s Service, telemetry *workload.Telemetry) workload
 
 // imageArgs are one service's image arguments with what the program fills.
 func (c *Config) imageArgs(s Service) image.Args {
-	args := image.Args{Source: s.Source, Version: s.Version, Commit: c.Commit, BaseDir: c.Root}
+	args := image.Args{Source: s.Source, Service: s.Name, Version: s.Version, Commit: c.Commit, BaseDir: c.Root}
 	if s.Build != nil {
 		if _, ok := c.Secrets[s.Build.PasswordSecret]; ok {
 			args.Password = c.secret(s.Build.PasswordSecret)

@@ -27,9 +27,14 @@ const TypeToken = "platform:image:Image"
 // the other fields the program fills.
 type Args struct {
 	Source
-	// Version tags the image and is passed as the VERSION build argument.
+	// Service is the service's name: the key of the promoting stack's
+	// services output (PromoteFrom).
+	Service string `json:"-"`
+	// Version is passed as the VERSION build argument and begins the tag.
 	Version string `json:"-"`
-	// Commit is the git commit; the image is also tagged sha-<first 12>.
+	// Commit is the git commit the image is built from. The image's one tag
+	// is <version>-<first 12 of the commit>: immutable, as each commit builds
+	// once and a tag is never pushed twice.
 	Commit string `json:"-"`
 	// BaseDir is where relative paths start: the project root.
 	BaseDir string `json:"-"`
@@ -39,13 +44,18 @@ type Args struct {
 }
 
 // Source is where a service's image comes from: exactly one of a prebuilt
-// image and a build.
+// image, a build, and another stack's image.
 type Source struct {
 	// Prebuilt is an image that CI built and pushed already, pinned by digest
 	// (repository@sha256:...). When set, nothing is built or pushed.
 	Prebuilt string `json:"image,omitempty"`
 	// Build builds and pushes the image from the project.
 	Build *Build `json:"build,omitempty"`
+	// PromoteFrom is the stack (of this project) whose image of the service
+	// this stack runs: the digest that stack's services output pins, read
+	// through a stack reference on every run. prod promotes what dev runs and
+	// never builds.
+	PromoteFrom string `json:"imageFrom,omitempty"`
 }
 
 // Build says how to build and push an image.
@@ -113,15 +123,28 @@ var (
 	platformPattern   = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9]+(/v[0-9])?$`)
 )
 
+var stackName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
+
 // Validate reports every problem at once, at the paths of the config keys.
 func (a Args) Validate() validate.Problems {
 	var p validate.Problems
+	given := 0
+	for _, set := range []bool{a.Prebuilt != "", a.Build != nil, a.PromoteFrom != ""} {
+		if set {
+			given++
+		}
+	}
 	switch {
-	case a.Prebuilt != "" && a.Build != nil:
-		p.Add("image", a.Prebuilt, "is given with build: give one of them")
+	case given > 1:
+		p.Add("image", a.Prebuilt, "give one of image, build and imageFrom")
 		return p
-	case a.Prebuilt == "" && a.Build == nil:
-		p.Add("image", a.Prebuilt, "is required unless build is given: an image CI pushed, pinned by digest")
+	case given == 0:
+		p.Add("image", a.Prebuilt, "is required unless build or imageFrom is given: an image CI pushed, pinned by digest")
+		return p
+	case a.PromoteFrom != "":
+		if !stackName.MatchString(a.PromoteFrom) {
+			p.Add("imageFrom", a.PromoteFrom, "must be the name of a stack of this project, such as dev")
+		}
 		return p
 	case a.Prebuilt != "":
 		if err := kube.ValidateImageReference(a.Prebuilt); err != nil {
@@ -150,8 +173,8 @@ func (a Args) Validate() validate.Problems {
 	case !tagPattern.MatchString(a.Version):
 		p.Add("version", a.Version, "must be a valid image tag, such as 1.2.3")
 	}
-	if a.Commit != "" && !commitPattern.MatchString(a.Commit) {
-		p.Add("(GITHUB_SHA)", a.Commit, "must be a git commit id (12 to 40 lower-case hex digits)")
+	if !commitPattern.MatchString(a.Commit) {
+		p.Add("(commit)", a.Commit, "must be a git commit id (12 to 40 lower-case hex digits): GITHUB_SHA, or the checkout's HEAD; the image's tag is <version>-<commit>")
 	}
 	if b.Username == "" {
 		p.Add("build.username", b.Username, "is required: the registry user")
@@ -171,6 +194,11 @@ func NewImage(ctx *pulumi.Context, name string, args Args, provider pulumi.Provi
 			img.Reference = pulumi.String(args.Prebuilt).ToStringOutput()
 			return nil
 		}
+		if args.PromoteFrom != "" {
+			ref, err := promoted(ctx, name, args, children)
+			img.Reference = ref
+			return err
+		}
 		if args.Password == nil {
 			return errors.New("build.passwordSecret: the program passed no password")
 		}
@@ -187,38 +215,48 @@ func NewImage(ctx *pulumi.Context, name string, args Args, provider pulumi.Provi
 	return img, nil
 }
 
-// build builds and pushes one docker.Image per tag and returns the first.
+// Tag is the image's one tag: the version and the commit, so that it names
+// one build and is never pushed twice.
+func (a Args) Tag() string { return a.Version + "-" + a.Commit[:12] }
+
+// build builds and pushes the image. The build inputs are relative to the
+// project root, where the engine runs the provider, so that the same commit
+// from another checkout folder changes no input and builds nothing.
 func build(ctx *pulumi.Context, name string, args Args, children []pulumi.ResourceOption) (*docker.Image, error) {
-	tags := []string{args.Version}
-	if args.Commit != "" {
-		tags = append(tags, "sha-"+args.Commit[:12])
-	}
 	b := args.Build
-	var built *docker.Image
-	for i, tag := range tags {
-		// One resource per tag (docker.Image pushes one name); the second build
-		// is all cache hits and yields the same digest.
-		image, err := docker.NewImage(ctx, fmt.Sprintf("%s-%d", name, i), &docker.ImageArgs{
-			ImageName: pulumi.String(b.Repository + ":" + tag),
-			Build: &docker.DockerBuildArgs{
-				Context:    pulumi.String(filepath.Join(args.BaseDir, b.Context)),
-				Dockerfile: pulumi.String(filepath.Join(args.BaseDir, b.Dockerfile)),
-				Platform:   pulumi.String(b.Platform),
-				Args:       pulumi.StringMap{"VERSION": pulumi.String(args.Version)},
-			},
-			BuildOnPreview: pulumi.Bool(b.BuildOnPreview),
-			Registry: &docker.RegistryArgs{
-				Server:   pulumi.String(b.Registry),
-				Username: pulumi.String(b.Username),
-				Password: pulumi.ToSecret(args.Password).(pulumi.StringOutput),
-			},
-		}, children...)
-		if err != nil {
-			return nil, err
-		}
-		if built == nil {
-			built = image
-		}
+	return docker.NewImage(ctx, name, &docker.ImageArgs{
+		ImageName: pulumi.String(b.Repository + ":" + args.Tag()),
+		Build: &docker.DockerBuildArgs{
+			Context:    pulumi.String(filepath.ToSlash(filepath.Clean(b.Context))),
+			Dockerfile: pulumi.String(filepath.ToSlash(filepath.Clean(b.Dockerfile))),
+			Platform:   pulumi.String(b.Platform),
+			Args:       pulumi.StringMap{"VERSION": pulumi.String(args.Version)},
+		},
+		BuildOnPreview: pulumi.Bool(b.BuildOnPreview),
+		Registry: &docker.RegistryArgs{
+			Server:   pulumi.String(b.Registry),
+			Username: pulumi.String(b.Username),
+			Password: pulumi.ToSecret(args.Password).(pulumi.StringOutput),
+		},
+	}, append(children, pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(name + "-0")}}))...)
+}
+
+// promoted is the image that stack PromoteFrom runs for the service: its
+// services output's <service>.image, which must be pinned by digest.
+func promoted(ctx *pulumi.Context, name string, args Args, children []pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	from := ctx.Organization() + "/" + ctx.Project() + "/" + args.PromoteFrom
+	ref, err := pulumi.NewStackReference(ctx, name+"-from-"+args.PromoteFrom, &pulumi.StackReferenceArgs{Name: pulumi.String(from)}, children...)
+	if err != nil {
+		return pulumi.StringOutput{}, err
 	}
-	return built, nil
+	return ref.GetOutput(pulumi.String("services")).ApplyT(func(v any) (string, error) {
+		services, _ := v.(map[string]any)
+		service, _ := services[args.Service].(map[string]any)
+		image, _ := service["image"].(string)
+		if !digestPinned.MatchString(image) {
+			return "", fmt.Errorf("imageFrom %s: stack %s runs no image of service %q pinned by digest (its output services.%s.image is %q): deploy %s first",
+				args.PromoteFrom, from, args.Service, args.Service, image, args.PromoteFrom)
+		}
+		return image, nil
+	}).(pulumi.StringOutput), nil
 }

@@ -1,9 +1,9 @@
 package image
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -68,43 +68,85 @@ func TestBuildsPushesAndPinsTheDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	images := g.OfType(imageType)
-	if len(images) != 2 {
-		t.Fatalf("%d images, want one per tag (version, commit)", len(images))
-	}
 	component := g.One(t, TypeToken, "greeter")
-	var names []string
-	for _, img := range images {
-		if img.Parent != component.URN || !strings.Contains(img.Provider, "pulumi:providers:docker::docker") {
-			t.Errorf("%s: parent %q provider %q", img.Name, img.Parent, img.Provider)
-		}
-		name, _ := img.Input("imageName")
-		names = append(names, name.(string))
-		for path, want := range map[string]any{
-			"build.platform":     "linux/amd64",
-			"build.args.VERSION": "1.2.3",
-			"buildOnPreview":     false,
-			"registry.server":    "ghcr.io",
-			"registry.username":  "acme-bot",
-		} {
-			if got, _ := img.Input(path); got != want {
-				t.Errorf("%s %s = %v, want %v", img.Name, path, got, want)
-			}
-		}
-		if got, _ := img.Input("build.dockerfile"); !strings.HasSuffix(got.(string), "app/Dockerfile") {
-			t.Errorf("dockerfile %v", got)
-		}
-		if !img.Secret("registry.password") {
-			t.Errorf("%s: the registry password is not a secret in what the provider receives", img.Name)
+	img := g.One(t, imageType, "greeter")
+	if img.Parent != component.URN || !strings.Contains(img.Provider, "pulumi:providers:docker::docker") {
+		t.Errorf("%s: parent %q provider %q", img.Name, img.Parent, img.Provider)
+	}
+	for path, want := range map[string]any{
+		// One immutable tag: the version and the commit.
+		"imageName":          "ghcr.io/acme/greeter:1.2.3-0123456789ab",
+		"build.platform":     "linux/amd64",
+		"build.args.VERSION": "1.2.3",
+		"build.context":      "app",
+		"build.dockerfile":   "app/Dockerfile",
+		"buildOnPreview":     false,
+		"registry.server":    "ghcr.io",
+		"registry.username":  "acme-bot",
+	} {
+		if got, _ := img.Input(path); got != want {
+			t.Errorf("%s %s = %v, want %v", img.Name, path, got, want)
 		}
 	}
-	slices.Sort(names) // the engine registers resources concurrently: any order
-	if strings.Join(names, " ") != "ghcr.io/acme/greeter:1.2.3 ghcr.io/acme/greeter:sha-0123456789ab" {
-		t.Errorf("tags %v", names)
+	if !img.Secret("registry.password") {
+		t.Errorf("%s: the registry password is not a secret in what the provider receives", img.Name)
 	}
 	d := g.One(t, "kubernetes:apps/v1:Deployment", "greeter")
 	if got, _ := d.Input("spec.template.spec.containers.0.image"); got != "ghcr.io/acme/greeter@"+pulumitest.FakeDigest {
 		t.Errorf("pod image %v, want the pushed digest", got)
+	}
+}
+
+// The same commit from another checkout folder gives the build the very same
+// inputs: nothing in them names where the project is.
+func TestMovingTheCheckoutChangesNothing(t *testing.T) {
+	inputs := func(dir string) string {
+		g, err := deploy(t, buildArgs(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs := g.One(t, imageType, "greeter").Inputs.Mappable()
+		delete(inputs["registry"].(map[string]any), "password") // a secret: prints as a pointer
+		return fmt.Sprint(inputs)
+	}
+	one, two := project(t), project(t)
+	if a, b := inputs(one), inputs(two); a != b || strings.Contains(a, one) {
+		t.Errorf("the build's inputs depend on the checkout folder:\n%s\n%s", a, b)
+	}
+}
+
+// A stack that promotes another's image (prod from dev) runs exactly the
+// digest that stack's services output pins, and builds nothing.
+func TestPromotedImageIsTheOtherStacksDigest(t *testing.T) {
+	ref := "ghcr.io/acme/greeter@" + pulumitest.FakeDigest
+	t.Cleanup(pulumitest.StackOutputs("organization/platform/dev", map[string]any{
+		"services": map[string]any{"greeter": map[string]any{"image": ref}, "other": map[string]any{"image": "ghcr.io/acme/other@sha256:" + strings.Repeat("f", 64)}},
+	}))
+	g, err := deploy(t, Args{Source: Source{PromoteFrom: "dev"}, Service: "greeter"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(g.OfType(imageType)); n != 0 {
+		t.Fatalf("%d images built for a promoted one", n)
+	}
+	from := g.One(t, "pulumi:pulumi:StackReference", "greeter-from-dev")
+	if from.ReadID != "organization/platform/dev" {
+		t.Errorf("the stack reference reads %q", from.ReadID)
+	}
+	if got, _ := g.One(t, "kubernetes:apps/v1:Deployment", "greeter").Input("spec.template.spec.containers.0.image"); got != ref {
+		t.Errorf("pod image %v, want dev's %s", got, ref)
+	}
+}
+
+// A stack that runs no pinned image of the service (not deployed yet, or a
+// tag instead of a digest) is refused, saying what to do.
+func TestPromotingWhatIsNotPinnedFails(t *testing.T) {
+	t.Cleanup(pulumitest.StackOutputs("organization/platform/dev", map[string]any{
+		"services": map[string]any{"greeter": map[string]any{"image": "ghcr.io/acme/greeter:1.2.3"}},
+	}))
+	_, err := deploy(t, Args{Source: Source{PromoteFrom: "dev"}, Service: "greeter"})
+	if err == nil || !strings.Contains(err.Error(), `runs no image of service "greeter" pinned by digest`) || !strings.Contains(err.Error(), "deploy dev first") {
+		t.Fatalf("want the promotion refused, got %v", err)
 	}
 }
 
@@ -135,10 +177,13 @@ func TestValidation(t *testing.T) {
 		{"no password from the program", func(a *Args) { a.Password = nil }, "build.passwordSecret: the program passed no password"},
 		{"latest", func(a *Args) { a.Version = "latest" }, `version: "latest": must not be "latest"`},
 		{"bad repository", func(a *Args) { a.Build.Repository = "greeter:1" }, `build.repository: "greeter:1": must be registry/path without tag`},
-		{"bad commit", func(a *Args) { a.Commit = "HEAD" }, `(GITHUB_SHA): "HEAD": must be a git commit id`},
+		{"bad commit", func(a *Args) { a.Commit = "HEAD" }, `(commit): "HEAD": must be a git commit id`},
+		{"no commit", func(a *Args) { a.Commit = "" }, `(commit): "": must be a git commit id`},
+		{"build and imageFrom", func(a *Args) { a.PromoteFrom = "dev" }, `image: "": give one of image, build and imageFrom`},
+		{"imageFrom a bad name", func(a *Args) { *a = Args{Source: Source{PromoteFrom: "dev stack"}} }, `imageFrom: "dev stack": must be the name of a stack`},
 		{"bad platform", func(a *Args) { a.Build.Platform = "amd64" }, `build.platform: "amd64": must be os/arch`},
 		{"both", func(a *Args) { a.Prebuilt = "ghcr.io/acme/greeter@" + pulumitest.FakeDigest }, `image: "ghcr.io/acme/greeter@sha256:`},
-		{"neither", func(a *Args) { a.Build = nil }, `image: "": is required unless build is given`},
+		{"neither", func(a *Args) { a.Build = nil }, `image: "": is required unless build or imageFrom is given`},
 		{"prebuilt malformed", func(a *Args) { *a = Args{Source: Source{Prebuilt: "not an image"}} }, `image: "not an image": must be an image reference`},
 		{"prebuilt by tag", func(a *Args) { *a = Args{Source: Source{Prebuilt: "ghcr.io/acme/greeter:1.2.3"}} }, `image: "ghcr.io/acme/greeter:1.2.3": must be pinned by digest`},
 	}

@@ -5,6 +5,7 @@ package driver
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -98,5 +99,37 @@ func TestFailureBeforeTheEngineStartsReturns(t *testing.T) {
 	defer cancel()
 	if _, err := s.Preview(ctx, false); err == nil || !strings.Contains(err.Error(), "missing configuration value") {
 		t.Fatalf("preview with a missing required key: %v", err)
+	}
+}
+
+// The official CLI, run in the project without PULUMI_BACKEND_URL, keeps its
+// state where the driver does: Pulumi.yaml's backend is the driver's StateDir,
+// and the folder exists in every clone (the CLI does not create it).
+func TestTheCLIUsesTheDriversBackend(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"Pulumi.yaml", filepath.Join(StateDir, ".gitignore")} {
+		data, err := os.ReadFile(filepath.Join("..", "..", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cli, err := exec.LookPath("pulumi")
+	if err != nil {
+		t.Fatal("no pulumi on PATH: run through `make e2e` (scripts/env.sh)")
+	}
+	cmd := exec.Command(cli, "stack", "init", "probe", "--non-interactive")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PULUMI_BACKEND_URL=", "PULUMI_CONFIG_PASSPHRASE=test", "PULUMI_HOME="+t.TempDir())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pulumi stack init: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, StateDir, ".pulumi", "stacks", "platform", "probe.json")); err != nil {
+		t.Fatalf("the CLI did not keep the stack in %s: %v", StateDir, err)
 	}
 }

@@ -167,6 +167,15 @@ func (m mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prope
 	if args.TypeToken == "docker:index/image:Image" {
 		outputs = withRepoDigest(outputs)
 	}
+	if args.TypeToken == "pulumi:pulumi:StackReference" {
+		// What the backend holds for the referenced stack (StackOutputs).
+		name := args.ReadRPC.GetId() + args.RegisterRPC.GetObject().GetFields()["name"].GetStringValue()
+		stackOutputs, _ := referenced.Load(name)
+		out, _ := stackOutputs.(map[string]any)
+		outputs["name"] = resource.NewProperty(name)
+		outputs["outputs"] = resource.NewProperty(resource.NewPropertyMapFromMap(out))
+		outputs["secretOutputNames"] = resource.NewProperty([]resource.PropertyValue{})
+	}
 	if args.TypeToken == "github:index/repository:Repository" {
 		// What GitHub computes: the node id and the owner-qualified names.
 		outputs["nodeId"] = resource.NewProperty("R_" + args.Name)
@@ -244,6 +253,24 @@ func fingerprint(props resource.PropertyMap) uint32 {
 		h = (h ^ uint32(b)) * 16777619
 	}
 	return h
+}
+
+// referenced holds the outputs of the stacks that programs under test
+// reference, by fully qualified name.
+var referenced sync.Map
+
+// StackOutputs makes a stack reference to name (organization/project/stack)
+// read outputs, until the returned function restores what it read before
+// (t.Cleanup takes it).
+func StackOutputs(name string, outputs map[string]any) (restore func()) {
+	before, had := referenced.Swap(name, outputs)
+	return func() {
+		if had {
+			referenced.Store(name, before)
+		} else {
+			referenced.Delete(name)
+		}
+	}
 }
 
 // Run runs program under mocks for the given project and stack and returns

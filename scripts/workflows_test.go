@@ -1,0 +1,170 @@
+package scripts
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+type step struct {
+	Name string            `yaml:"name"`
+	If   string            `yaml:"if"`
+	Uses string            `yaml:"uses"`
+	Run  string            `yaml:"run"`
+	With map[string]string `yaml:"with"`
+}
+
+type job struct {
+	If          string `yaml:"if"`
+	Concurrency struct {
+		Group            string `yaml:"group"`
+		CancelInProgress any    `yaml:"cancel-in-progress"`
+	} `yaml:"concurrency"`
+	Steps []step `yaml:"steps"`
+}
+
+// workflows reads every workflow's jobs, and every local action's steps as
+// a job named "action <dir>".
+func workflows(t *testing.T) map[string]map[string]job {
+	t.Helper()
+	out := map[string]map[string]job{}
+	files, _ := filepath.Glob("../.github/workflows/*.yml")
+	for _, f := range files {
+		var w struct {
+			Jobs map[string]job `yaml:"jobs"`
+		}
+		read(t, f, &w)
+		out[filepath.Base(f)] = w.Jobs
+	}
+	actions, _ := filepath.Glob("../.github/actions/*/action.yml")
+	for _, f := range actions {
+		var a struct {
+			Runs struct {
+				Steps []step `yaml:"steps"`
+			} `yaml:"runs"`
+		}
+		read(t, f, &a)
+		out["action "+filepath.Base(filepath.Dir(f))] = map[string]job{"steps": {Steps: a.Runs.Steps}}
+	}
+	if len(files) < 4 || len(actions) < 2 {
+		t.Fatalf("found %d workflows and %d local actions", len(files), len(actions))
+	}
+	return out
+}
+
+func read(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// No expression is expanded inside a script (template injection): values
+// reach scripts through env.
+func TestNoExpressionInsideRun(t *testing.T) {
+	for file, jobs := range workflows(t) {
+		for name, j := range jobs {
+			for _, s := range j.Steps {
+				if strings.Contains(s.Run, "${{") {
+					t.Errorf("%s, job %s, step %q expands an expression inside run: pass it through env", file, name, s.Name)
+				}
+			}
+		}
+	}
+}
+
+var pinnedAction = regexp.MustCompile(`^[\w.-]+/[\w./-]+@[0-9a-f]{40}$`)
+
+// Every action from elsewhere is pinned by commit.
+func TestActionsArePinnedByCommit(t *testing.T) {
+	for file, jobs := range workflows(t) {
+		for name, j := range jobs {
+			for _, s := range j.Steps {
+				if s.Uses != "" && !strings.HasPrefix(s.Uses, "./") && !pinnedAction.MatchString(s.Uses) {
+					t.Errorf("%s, job %s: %s is not pinned by commit", file, name, s.Uses)
+				}
+			}
+		}
+	}
+}
+
+// Only the end-to-end job builds the local cluster's toolchain; the jobs that
+// run Pulumi against dev and prod use the released CLI and plugins.
+func TestOnlyEndToEndBuildsTheToolchain(t *testing.T) {
+	w := workflows(t)
+	uses := func(j job, action string) bool {
+		for _, s := range j.Steps {
+			if s.Uses == action {
+				return true
+			}
+		}
+		return false
+	}
+	for file, jobs := range w {
+		for name, j := range jobs {
+			builds := uses(j, "./.github/actions/cluster-tools")
+			if builds != (file == "ci.yml" && name == "e2e") {
+				t.Errorf("%s, job %s: builds the toolchain %v", file, name, builds)
+			}
+			for _, s := range j.Steps {
+				if strings.Contains(s.Run, "make tools") && file != "action cluster-tools" {
+					t.Errorf("%s, job %s: runs make tools", file, name)
+				}
+			}
+		}
+	}
+	for _, wanted := range []struct{ file, job string }{{"preview.yml", "preview"}, {"deploy.yml", "deploy"}, {"drift.yml", "drift"}} {
+		if !uses(w[wanted.file][wanted.job], "./.github/actions/pulumi") {
+			t.Errorf("%s, job %s: does not set up the released Pulumi", wanted.file, wanted.job)
+		}
+	}
+	var released, cli bool
+	for _, s := range w["action pulumi"]["steps"].Steps {
+		released = released || strings.Contains(s.Run, "PLATFORM_PLUGINS=released")
+		cli = cli || strings.HasPrefix(s.Uses, "pulumi/actions@") && s.With["pulumi-version"] == "${{ steps.versions.outputs.pulumi }}"
+	}
+	if !released || !cli {
+		t.Errorf("the pulumi action: plugins released %v, CLI at the version env.sh reads %v", released, cli)
+	}
+	// The end-to-end job saves its tool builds whatever the tests did.
+	e2e := w["ci.yml"]["e2e"].Steps
+	if last := e2e[len(e2e)-1]; !strings.HasPrefix(last.Uses, "actions/cache/save@") || !strings.Contains(last.If, "always()") {
+		t.Errorf("the e2e job's last step is %q (if %q), not the save of its tool builds whatever the tests did", last.Name, last.If)
+	}
+}
+
+// A deployment and a drift check of one stack never run at once: they share
+// the stack's concurrency group, and neither cancels the other.
+func TestDeployAndDriftShareTheStacksGroup(t *testing.T) {
+	w := workflows(t)
+	deploy, drift := w["deploy.yml"]["deploy"].Concurrency, w["drift.yml"]["drift"].Concurrency
+	for _, c := range []struct {
+		name, group string
+		cancel      any
+	}{{"deploy", deploy.Group, deploy.CancelInProgress}, {"drift", drift.Group, drift.CancelInProgress}} {
+		if !strings.HasPrefix(c.group, "stack-${{") || c.cancel != false {
+			t.Errorf("%s: concurrency group %q, cancel-in-progress %v; want stack-<stack>, false", c.name, c.group, c.cancel)
+		}
+	}
+}
+
+// Dependabot's pull requests get no secrets: their previews are skipped with
+// a note, not run red.
+func TestDependabotPreviewsAreSkipped(t *testing.T) {
+	jobs := workflows(t)["preview.yml"]
+	if !strings.Contains(jobs["preview"].If, "github.actor != 'dependabot[bot]'") {
+		t.Errorf("the preview runs for Dependabot: if %q", jobs["preview"].If)
+	}
+	skipped, ok := jobs["preview-skipped"]
+	if !ok || !strings.Contains(skipped.If, "github.actor == 'dependabot[bot]'") || len(skipped.Steps) == 0 || !strings.Contains(skipped.Steps[0].Run, "::notice::") {
+		t.Error("no job says the previews were skipped for Dependabot")
+	}
+}
