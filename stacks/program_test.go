@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -304,5 +305,25 @@ func TestProdRunsTheImageDevRuns(t *testing.T) {
 	}
 	if ref := prod.One(t, "pulumi:pulumi:StackReference", "greeter-from-dev"); ref.ReadID != "organization/platform/dev" {
 		t.Errorf("prod reads stack %q", ref.ReadID)
+	}
+}
+
+// The commit an image is tagged with: CI's GITHUB_SHA, else the checkout's
+// HEAD (a laptop's run tags what it builds too); none outside a checkout.
+func TestCommit(t *testing.T) {
+	t.Setenv("GITHUB_SHA", "")
+	head, err := exec.Command("git", "-C", "..", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skip("not a git checkout")
+	}
+	if got := Commit(".."); got != strings.TrimSpace(string(head)) {
+		t.Errorf("Commit without GITHUB_SHA = %q, want HEAD %s", got, head)
+	}
+	if got := Commit(t.TempDir()); got != "" {
+		t.Errorf("Commit outside a checkout = %q", got)
+	}
+	t.Setenv("GITHUB_SHA", "89abcdef0123456789abcdef0123456789abcdef")
+	if got := Commit(".."); got != "89abcdef0123456789abcdef0123456789abcdef" {
+		t.Errorf("Commit with GITHUB_SHA = %q", got)
 	}
 }
