@@ -256,7 +256,7 @@ func observabilityGraph(t *testing.T, args observability.Args) *pulumitest.Graph
 	t.Helper()
 	args.TelemetryFrom = []string{"greeter"}
 	g, err := pulumitest.Component(t, args.Environment, func(ctx *pulumi.Context) (pulumi.ProviderResource, error) {
-		return kube.NewProvider(ctx, "k8s", "", "")
+		return kube.NewProvider(ctx, "k8s", kube.Cluster{})
 	}, func(ctx *pulumi.Context, provider pulumi.ProviderResource) error {
 		_, err := observability.NewObservability(ctx, "observability", args, provider)
 		return err

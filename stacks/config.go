@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/acme/platform/components/image"
+	"github.com/acme/platform/components/kube"
 	"github.com/acme/platform/components/observability"
 	"github.com/acme/platform/components/workload"
 	"github.com/acme/platform/internal/schema"
@@ -42,8 +43,8 @@ func (Secret) GoString() string { return "[secret]" }
 type Config struct {
 	// Environment is dev, prod or local; it picks every default.
 	Environment Environment
-	// Kubernetes names the cluster the stack deploys to.
-	Kubernetes Kubernetes
+	// Kubernetes names the cluster the stack deploys to (components/kube).
+	Kubernetes kube.Cluster
 	// Services are the team's services to run.
 	Services []Service
 	// Secrets holds the secret config keys the config refers to, by key.
@@ -77,15 +78,6 @@ const (
 	Prod  Environment = "prod"
 	Local Environment = "local"
 )
-
-// Kubernetes is config key platform:kubernetes.
-type Kubernetes struct {
-	// Kubeconfig is a kubeconfig file, relative to the project root, or empty
-	// for the ambient one (KUBECONFIG or ~/.kube/config).
-	Kubeconfig string `json:"kubeconfig,omitempty"`
-	// Context in the kubeconfig; empty for its current context.
-	Context string `json:"context,omitempty"`
-}
 
 // Service is one entry of config key platform:services: the workload
 // component's arguments (components/workload/args.go documents each key)
@@ -130,6 +122,7 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 	environment := string(cfg.Environment)
 	cfg.Drift.Remediate = cfg.Environment != Prod
 	decode(raw, "drift", &cfg.Drift, &problems)
+	cfg.Kubernetes = kube.ClusterProfile(environment)
 	decode(raw, "kubernetes", &cfg.Kubernetes, &problems)
 	if v, ok := raw["services"]; ok && !v.Secret {
 		services, p := schema.DecodeList(key("services"), v.Raw, func() Service { return Service{Args: workload.Profile(environment)} })

@@ -117,11 +117,11 @@ func dockerProvider(ctx *pulumi.Context, cfg *Config) (pulumi.ProviderResource, 
 
 // kubernetesProvider is the one explicit provider every Kubernetes object uses.
 func kubernetesProvider(ctx *pulumi.Context, cfg *Config) (pulumi.ProviderResource, error) {
-	kubeconfig := cfg.Kubernetes.Kubeconfig
-	if kubeconfig != "" && !filepath.IsAbs(kubeconfig) {
-		kubeconfig = filepath.Join(cfg.Root, kubeconfig)
+	cluster := cfg.Kubernetes
+	if cluster.Kubeconfig != "" && !filepath.IsAbs(cluster.Kubeconfig) {
+		cluster.Kubeconfig = filepath.Join(cfg.Root, cluster.Kubeconfig)
 	}
-	return kube.NewProvider(ctx, "kubernetes", kubeconfig, cfg.Kubernetes.Context)
+	return kube.NewProvider(ctx, "kubernetes", cluster)
 }
 
 // ProgramForWorkspace is the platform program for config as an Automation

@@ -327,3 +327,37 @@ func TestCommit(t *testing.T) {
 		t.Errorf("Commit with GITHUB_SHA = %q", got)
 	}
 }
+
+// The provider's client settings come from the environment's profile and
+// may be set per stack; a value outside the range is refused by its key.
+func TestKubernetesClientSettings(t *testing.T) {
+	for _, tt := range []struct {
+		stack, config string
+		qps, burst    float64
+	}{
+		{"local", "", 200, 200},
+		{"prod", "", 100, 100},
+		{"prod", `{"context":"platform-prod","client":{"qps":20,"burst":40}}`, 20, 40},
+	} {
+		values := stackValues(t, tt.stack)
+		if tt.config != "" {
+			values["platform:kubernetes"] = Value{Raw: tt.config}
+		}
+		g, err := pulumitest.Run(t, "platform", tt.stack, NewProgram(values), pulumitest.InProject(".."))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := g.One(t, "pulumi:providers:kubernetes", "kubernetes")
+		qps, _ := p.Input("kubeClientSettings.qps")
+		burst, _ := p.Input("kubeClientSettings.burst")
+		timeout, _ := p.Input("kubeClientSettings.timeout")
+		if qps != tt.qps || burst != tt.burst || timeout != float64(32) {
+			t.Errorf("%s %s: qps %v burst %v timeout %v; want %v, %v, 32", tt.stack, tt.config, qps, burst, timeout, tt.qps, tt.burst)
+		}
+	}
+	values := stackValues(t, "dev")
+	values["platform:kubernetes"] = Value{Raw: `{"client":{"qps":0}}`}
+	if _, err := Load(values, testEnviron); err == nil || !strings.Contains(err.Error(), "platform:kubernetes.client.qps: 0: must be from 1 to 10000") {
+		t.Errorf("qps 0 taken: %v", err)
+	}
+}

@@ -68,6 +68,7 @@ func checkList[T any](list, thing string, items []T, name func(T) string, proble
 }
 
 func validateKubernetes(c *Config, problems *validate.Problems) {
+	problems.Nest(key("kubernetes"), c.Kubernetes.Validate())
 	if c.Environment == Local && c.Kubernetes.Kubeconfig == "" {
 		problems.Add(key("kubernetes.kubeconfig"), "", "is required for the local stack: the local cluster's kubeconfig (.cluster/kubeconfig)")
 	}

@@ -2,7 +2,7 @@
 // and to run, and prints a table (`make bench`); the same report goes to
 // bench/results/<time>.json and bench/results/latest.json for comparing runs.
 //
-//	go run ./cmd/bench [-runs 5] [-cold-runs 3] [-only build,unit,app,stack]
+//	go run ./cmd/bench [-runs 5] [-cold-runs 3] [-only build,unit,app,stack,scale] [-scale 1,10,40] [-parallel N]
 //
 // What it measures, each figure over several runs (median, min, max):
 //   - build: the driver (cmd/platform) with an empty build cache, and after a
@@ -14,9 +14,12 @@
 //   - stack: on a cluster of its own (internal/localcluster), the local stack's
 //     up from empty, preview with no changes, refresh preview, drift command and
 //     destroy, beside an empty program's preview (the engine's floor) and
-//     `kubectl diff` of the same objects (the peer).
+//     `kubectl diff` of the same objects (the peer);
+//   - scale: the local stack with N copies of its service and no
+//     observability, for each N of -scale: up, preview, drift, kubectl diff
+//     of the same objects, destroy, resources and the time per resource.
 //
-// The stack part needs the tools of scripts/tools.sh (PLATFORM_TOOLS) and the
+// The stack and scale parts need the tools of scripts/tools.sh (PLATFORM_TOOLS) and the
 // driver binary (PLATFORM_BINARY); `make bench` provides both.
 package main
 
@@ -74,16 +77,24 @@ func main() {
 
 type options struct {
 	runs, coldRuns int
-	only           map[string]bool
-	root, work     string
-	log            io.Writer
+	// scale are the service counts of the scale scenario; parallel, when
+	// set, is the platform command's --parallel there.
+	scale           []int
+	parallel        int
+	finalCheckpoint bool
+	only            map[string]bool
+	root, work      string
+	log             io.Writer
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
 	runs := flags.Int("runs", 5, "runs of each figure")
 	coldRuns := flags.Int("cold-runs", 3, "runs of the cold build (each takes minutes)")
-	only := flags.String("only", "build,unit,app,stack", "which parts to measure")
+	only := flags.String("only", "build,unit,app,stack", "which parts to measure: build, unit, app, stack, scale")
+	scale := flags.String("scale", "1,10,40", "scale: the service counts to measure")
+	parallel := flags.Int("parallel", 0, "scale: the platform command's --parallel (0: its default)")
+	finalCheckpoint := flags.Bool("final-checkpoint-only", false, "scale: run the platform command with --final-checkpoint-only")
 	out := flags.String("out", "bench/results", "folder of the JSON reports")
 	if err := flags.Parse(args); err != nil {
 		return err
@@ -100,7 +111,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	o := options{runs: *runs, coldRuns: *coldRuns, only: map[string]bool{}, root: root, work: work, log: stderr}
+	o := options{runs: *runs, coldRuns: *coldRuns, only: map[string]bool{}, root: root, work: work, log: stderr, parallel: *parallel, finalCheckpoint: *finalCheckpoint}
+	for _, n := range strings.Split(*scale, ",") {
+		count, err := strconv.Atoi(strings.TrimSpace(n))
+		if err != nil || count < 1 {
+			return fmt.Errorf("-scale %q: want service counts such as 1,10,40", *scale)
+		}
+		o.scale = append(o.scale, count)
+	}
 	for _, part := range strings.Split(*only, ",") {
 		o.only[strings.TrimSpace(part)] = true
 	}
@@ -109,7 +127,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	parts := []struct {
 		name    string
 		measure func(context.Context, options, *bench.Report) error
-	}{{"build", measureBuild}, {"unit", measureUnit}, {"app", measureApp}, {"stack", measureStack}}
+	}{{"build", measureBuild}, {"unit", measureUnit}, {"app", measureApp}, {"stack", measureStack}, {"scale", measureScale}}
 	for _, p := range parts {
 		if !o.only[p.name] {
 			continue

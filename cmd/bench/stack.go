@@ -24,31 +24,18 @@ const stackKinds = "namespaces,deployments,statefulsets,daemonsets,services,conf
 // own, several times: up from empty, then the no-change operations, then
 // destroy. Every run starts from nothing.
 func measureStack(ctx context.Context, o options, r *bench.Report) (err error) {
-	tools, platform := os.Getenv("PLATFORM_TOOLS"), os.Getenv("PLATFORM_BINARY")
-	if tools == "" || platform == "" {
-		return errors.New("PLATFORM_TOOLS and PLATFORM_BINARY must be set (make bench sets them)")
-	}
-	bin := filepath.Join(tools, "bin")
-	stages, err := localcluster.Stages(filepath.Join(bin, "kwok-stages.yaml"))
-	if err != nil {
-		return err
-	}
-	clusterDir := filepath.Join(o.work, "cluster")
-	start := time.Now()
-	_, err = localcluster.Up(ctx, localcluster.Options{
-		Dir: clusterDir, Binaries: localcluster.BinariesIn(bin), Stages: stages, DieWithParent: true, Log: o.log,
-	})
+	bin, platform, clusterDir, started, down, err := startCluster(ctx, o, "cluster")
 	defer func() {
-		if downErr := localcluster.Down(clusterDir); downErr != nil && err == nil {
+		if downErr := down(); downErr != nil && err == nil {
 			err = downErr
 		}
 	}()
 	if err != nil {
 		return err
 	}
-	r.Add(bench.NewFigure("local cluster up", "s", "etcd, kube-apiserver, controller-manager, scheduler, kwok and 3 nodes", time.Since(start).Seconds()))
+	r.Add(bench.NewFigure("local cluster up", "s", "etcd, kube-apiserver, controller-manager, scheduler, kwok and 3 nodes", started.Seconds()))
 
-	project, err := projectCopy(o, clusterDir)
+	project, err := projectCopy(o, "project", clusterDir, nil)
 	if err != nil {
 		return err
 	}
@@ -142,17 +129,46 @@ func measureStack(ctx context.Context, o options, r *bench.Report) (err error) {
 	return nil
 }
 
-// projectCopy lays out the project's Pulumi.yaml and Pulumi.local.yaml with
-// .cluster pointing at the bench's cluster.
-func projectCopy(o options, clusterDir string) (string, error) {
-	dir := filepath.Join(o.work, "project")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// startCluster starts a local cluster of the bench's own in o.work/name and
+// says where the tools and the driver are, how long the start took, and how
+// to stop it (always to be called).
+func startCluster(ctx context.Context, o options, name string) (bin, platform, dir string, took time.Duration, down func() error, err error) {
+	down = func() error { return nil }
+	tools, platform := os.Getenv("PLATFORM_TOOLS"), os.Getenv("PLATFORM_BINARY")
+	if tools == "" || platform == "" {
+		return "", "", "", 0, down, errors.New("PLATFORM_TOOLS and PLATFORM_BINARY must be set (make bench sets them)")
+	}
+	bin = filepath.Join(tools, "bin")
+	stages, err := localcluster.Stages(filepath.Join(bin, "kwok-stages.yaml"))
+	if err != nil {
+		return "", "", "", 0, down, err
+	}
+	dir = filepath.Join(o.work, name)
+	start := time.Now()
+	down = func() error { return localcluster.Down(dir) }
+	_, err = localcluster.Up(ctx, localcluster.Options{
+		Dir: dir, Binaries: localcluster.BinariesIn(bin), Stages: stages, DieWithParent: true, Log: o.log,
+	})
+	return bin, platform, dir, time.Since(start), down, err
+}
+
+// projectCopy lays out, in o.work/name, the project's Pulumi.yaml and Pulumi.local.yaml with
+// .cluster pointing at the bench's cluster; edit, when set, rewrites the
+// stack file first.
+func projectCopy(o options, name, clusterDir string, edit func([]byte) ([]byte, error)) (string, error) {
+	dir := filepath.Join(o.work, name)
+	if err := os.MkdirAll(filepath.Join(dir, ".state"), 0o755); err != nil {
 		return "", err
 	}
 	for _, f := range []string{"Pulumi.yaml", "Pulumi.local.yaml"} {
 		data, err := os.ReadFile(filepath.Join(o.root, f))
 		if err != nil {
 			return "", err
+		}
+		if f == "Pulumi.local.yaml" && edit != nil {
+			if data, err = edit(data); err != nil {
+				return "", err
+			}
 		}
 		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
 			return "", err

@@ -68,7 +68,7 @@ func plainTLS(c Certificates) *TLS {
 
 // testProvider is the explicit provider every test passes.
 func testProvider(ctx *pulumi.Context) (pulumi.ProviderResource, error) {
-	return kube.NewProvider(ctx, "k8s", "", "")
+	return kube.NewProvider(ctx, "k8s", kube.Cluster{})
 }
 
 func deploy(t *testing.T, args Args) (*pulumitest.Graph, error) {

@@ -37,7 +37,7 @@ func baseArgs() Args {
 func deploy(t *testing.T, args Args) (*pulumitest.Graph, error) {
 	t.Helper()
 	return pulumitest.Component(t, "test", func(ctx *pulumi.Context) (pulumi.ProviderResource, error) {
-		return kube.NewProvider(ctx, "k8s", "", "")
+		return kube.NewProvider(ctx, "k8s", kube.Cluster{})
 	}, func(ctx *pulumi.Context, provider pulumi.ProviderResource) error {
 		_, err := NewWorkload(ctx, "greeter", args, provider)
 		return err

@@ -133,3 +133,23 @@ func TestTheCLIUsesTheDriversBackend(t *testing.T) {
 		t.Fatalf("the CLI did not keep the stack in %s: %v", StateDir, err)
 	}
 }
+
+// The engine takes the driver's parallelism and the final-checkpoint-only
+// choice: an up and a destroy with both succeed, and the state written at
+// the end holds the outputs.
+func TestParallelismAndFinalCheckpointReachTheEngine(t *testing.T) {
+	dir := trivialProject(t, "  greeting:\n    type: string\n", "  trivial:greeting: fast\n")
+	s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram, Parallel: 2, FinalCheckpointOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Up(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
+	if outputs, err := s.Outputs(t.Context()); err != nil || outputs["greeting"] != "fast" {
+		t.Fatalf("outputs %v, %v", outputs, err)
+	}
+	if err := s.Destroy(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
