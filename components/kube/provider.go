@@ -1,8 +1,6 @@
 package kube
 
 import (
-	"fmt"
-
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -56,7 +54,7 @@ func (c Cluster) Validate() validate.Problems {
 		p.Add("client.burst", c.Client.Burst, "must be from 1 to 10000 requests")
 	}
 	if c.Client.TimeoutSeconds < 1 || c.Client.TimeoutSeconds > 600 {
-		p.Add("client.timeoutSeconds", c.Client.TimeoutSeconds, fmt.Sprintf("must be from 1 to %d seconds", 600))
+		p.Add("client.timeoutSeconds", c.Client.TimeoutSeconds, "must be from 1 to 600 seconds")
 	}
 	return p
 }
