@@ -215,9 +215,9 @@ func NewImage(ctx *pulumi.Context, name string, args Args, provider pulumi.Provi
 	return img, nil
 }
 
-// Tag is the image's one tag: the version and the commit, so that it names
+// tag is the image's one tag: the version and the commit, so that it names
 // one build and is never pushed twice.
-func (a Args) Tag() string { return a.Version + "-" + a.Commit[:12] }
+func (a Args) tag() string { return a.Version + "-" + a.Commit[:12] }
 
 // build builds and pushes the image. The build inputs are relative to the
 // project root, where the engine runs the provider, so that the same commit
@@ -225,7 +225,7 @@ func (a Args) Tag() string { return a.Version + "-" + a.Commit[:12] }
 func build(ctx *pulumi.Context, name string, args Args, children []pulumi.ResourceOption) (*docker.Image, error) {
 	b := args.Build
 	return docker.NewImage(ctx, name, &docker.ImageArgs{
-		ImageName: pulumi.String(b.Repository + ":" + args.Tag()),
+		ImageName: pulumi.String(b.Repository + ":" + args.tag()),
 		Build: &docker.DockerBuildArgs{
 			Context:    pulumi.String(filepath.ToSlash(filepath.Clean(b.Context))),
 			Dockerfile: pulumi.String(filepath.ToSlash(filepath.Clean(b.Dockerfile))),

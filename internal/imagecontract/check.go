@@ -163,10 +163,10 @@ func (k Contract) checkWrites(v containerView) []string {
 	}
 	var problems []string
 	for _, w := range writes {
-		// A folder the image declares as a VOLUME gets an anonymous, writable volume.
 		if m, ok := v.covering(w); ok && !m.readOnly {
 			continue
 		}
+		// A folder the image declares as a VOLUME gets an anonymous, writable volume.
 		if slices.ContainsFunc(k.Volumes, func(vol string) bool { return under(w, vol) }) {
 			continue
 		}

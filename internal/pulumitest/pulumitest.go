@@ -168,8 +168,9 @@ func (m mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prope
 		outputs = withRepoDigest(outputs)
 	}
 	if args.TypeToken == "pulumi:pulumi:StackReference" {
-		// What the backend holds for the referenced stack (StackOutputs).
-		name := args.ReadRPC.GetId() + args.RegisterRPC.GetObject().GetFields()["name"].GetStringValue()
+		// What the backend holds for the referenced stack (StackOutputs): the
+		// SDK reads a stack reference, with the stack's name as its id.
+		name := args.ReadRPC.GetId()
 		stackOutputs, _ := referenced.Load(name)
 		out, _ := stackOutputs.(map[string]any)
 		outputs["name"] = resource.NewProperty(name)
