@@ -114,7 +114,7 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 	}
 	var repaired []string
 	if dir := fileBackendDir(backend); dir != "" {
-		if repaired, err = repairSidecars(dir); err != nil {
+		if repaired, err = repairSidecars(dir, string(project.Name), stackName(opts.Stack)); err != nil {
 			return nil, fmt.Errorf("repairing the state backend %s: %w", dir, err)
 		}
 	}
@@ -136,6 +136,10 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 		project: string(project.Name), stateDir: fileBackendDir(backend), repaired: repaired,
 	}, nil
 }
+
+// stackName is a stack's own name, without the organization (and project) a
+// fully qualified name puts before it.
+func stackName(stack string) string { return stack[strings.LastIndex(stack, "/")+1:] }
 
 // fileBackendDir is the folder a file:// backend URL names, or "".
 func fileBackendDir(url string) string {

@@ -96,8 +96,15 @@ func (s *Session) Locks() ([]Lock, error) {
 	if s.stateDir == "" {
 		return nil, nil
 	}
-	// Project-scoped stacks lock under locks/<org>/<project>/<stack>/<id>.json.
-	paths, err := filepath.Glob(filepath.Join(s.stateDir, ".pulumi", "locks", "*", s.project, s.stack.Name(), "*.json"))
+	return stackLocks(s.stateDir, s.project, s.stack.Name())
+}
+
+// stackLocks reads the locks of a file backend's stack. Project-scoped
+// stacks lock under locks/<org>/<project>/<stack>/<id>.json; the blob library
+// writes a lock to a temporary file and renames it, so a lock is never read
+// half-written.
+func stackLocks(stateDir, project, stack string) ([]Lock, error) {
+	paths, err := filepath.Glob(filepath.Join(stateDir, ".pulumi", "locks", "*", project, stack, "*.json"))
 	if err != nil {
 		return nil, err
 	}
@@ -224,11 +231,24 @@ func (s *Session) pendingOperations(ctx context.Context) (apitype.UntypedDeploym
 // sidecar in place (os.Create, then encode: gocloud.dev/blob/fileblob,
 // setAttrs), so a run killed in between leaves it empty, and every later
 // read of its file then fails ("failed to load checkpoint: EOF"). A missing
-// sidecar is read as default metadata, so removing it is safe. Sidecars
-// written in the last seconds are left alone: a live run may be writing them.
-func repairSidecars(stateDir string) ([]string, error) {
+// sidecar is read as default metadata, so removing it is safe.
+//
+// A live run may be writing a sidecar this instant. The stack's own files
+// are repaired at once unless a live process on this host holds its lock
+// (the run killed a moment ago holds none that lives); other files only once
+// they are a few seconds old.
+func repairSidecars(stateDir, project, stack string) ([]string, error) {
+	locks, err := stackLocks(stateDir, project, stack)
+	if err != nil {
+		return nil, err
+	}
+	stackBusy := false
+	for _, l := range locks {
+		stackBusy = stackBusy || !l.Stale()
+	}
+	root := filepath.Join(stateDir, ".pulumi")
 	var removed []string
-	err := filepath.WalkDir(filepath.Join(stateDir, ".pulumi"), func(path string, d os.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
@@ -236,8 +256,12 @@ func repairSidecars(stateDir string) ([]string, error) {
 			return err
 		}
 		info, err := d.Info()
-		if err != nil || time.Since(info.ModTime()) < 5*time.Second {
+		if err != nil {
 			return err
+		}
+		settled := time.Since(info.ModTime()) >= 5*time.Second
+		if !settled && (stackBusy || !ofStack(root, path, project, stack)) {
+			return nil
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -254,4 +278,21 @@ func repairSidecars(stateDir string) ([]string, error) {
 		return nil
 	})
 	return removed, err
+}
+
+// ofStack says whether a file of the backend belongs to the stack: its
+// checkpoint and backup (stacks/<project>/<stack>.json*), its history,
+// backups and locks (<kind>/[<org>/]<project>/<stack>/...).
+func ofStack(root, path, project, stack string) bool {
+	rel, err := filepath.Rel(root, path)
+	if err != nil {
+		return false
+	}
+	parts := strings.Split(filepath.ToSlash(rel), "/")
+	for i := 1; i+1 < len(parts); i++ {
+		if parts[i] == project && (parts[i+1] == stack || strings.HasPrefix(parts[i+1], stack+".json")) {
+			return true
+		}
+	}
+	return false
 }

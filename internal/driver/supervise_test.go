@@ -3,10 +3,12 @@ package driver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -185,39 +187,84 @@ func TestLockStale(t *testing.T) {
 }
 
 // A sidecar a killed write left empty or cut short is removed (it would fail
-// every read of its file); sound and fresh ones stay.
+// every read of its file); sound ones stay, and so do fresh ones a live run
+// may be writing: any fresh one of another stack, the stack's own while a
+// live process holds its lock.
 func TestRepairSidecars(t *testing.T) {
-	dir := t.TempDir()
-	stacks := filepath.Join(dir, ".pulumi", "stacks", "platform")
-	if err := os.MkdirAll(stacks, 0o755); err != nil {
+	host, _ := os.Hostname()
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
 		t.Fatal(err)
 	}
-	old := time.Now().Add(-time.Minute)
-	files := map[string]string{"local.json.attrs": `{"user.cache_control":""}`, "dev.json.attrs": "", "prod.json.attrs": `{"user.ca`, "fresh.json.attrs": ""}
-	for name, content := range files {
-		path := filepath.Join(stacks, name)
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if name != "fresh.json.attrs" {
-			if err := os.Chtimes(path, old, old); err != nil {
+	const (
+		checkpoint = "stacks/platform/local.json.attrs"
+		backup     = "stacks/platform/local.json.bak.attrs"
+		history    = "history/platform/local/local-1.checkpoint.json.attrs"
+		other      = "stacks/platform/dev.json.attrs"
+		meta       = "meta.yaml.attrs"
+	)
+	tests := []struct {
+		name      string
+		lockPid   int // 0: no lock
+		sidecars  map[string]string
+		settled   bool
+		wantRemov []string
+	}{
+		{"sound ones stay", 0, map[string]string{checkpoint: `{"user.cache_control":""}`, other: `{}`}, true, nil},
+		{"settled broken ones go", 0, map[string]string{checkpoint: "", other: `{"user.ca`, meta: ""}, true, []string{checkpoint, other, meta}},
+		{"the stack's fresh ones go when no run holds it", 0, map[string]string{checkpoint: "", backup: "", history: "{", other: ""}, false, []string{checkpoint, backup, history}},
+		{"the stack's fresh ones go when its lock's run is gone", gone.Process.Pid, map[string]string{checkpoint: ""}, false, []string{checkpoint}},
+		{"the stack's fresh ones stay while a live run holds it", os.Getpid(), map[string]string{checkpoint: "", other: ""}, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			root := filepath.Join(dir, ".pulumi")
+			write := func(rel, content string) {
+				path := filepath.Join(root, rel)
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if tt.settled {
+					old := time.Now().Add(-time.Minute)
+					if err := os.Chtimes(path, old, old); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if tt.lockPid != 0 {
+				write("locks/organization/platform/local/1.json", fmt.Sprintf(`{"pid":%d,"hostname":%q}`, tt.lockPid, host))
+			}
+			for rel, content := range tt.sidecars {
+				write(rel, content)
+			}
+			removed, err := repairSidecars(dir, "platform", "local")
+			if err != nil {
 				t.Fatal(err)
 			}
-		}
+			var got []string
+			for _, p := range removed {
+				rel, _ := filepath.Rel(root, p)
+				got = append(got, filepath.ToSlash(rel))
+			}
+			slices.Sort(got)
+			want := slices.Clone(tt.wantRemov)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("removed %v, want %v", got, want)
+			}
+			for rel := range tt.sidecars {
+				_, err := os.Stat(filepath.Join(root, rel))
+				if exists, kept := err == nil, !slices.Contains(want, rel); exists != kept {
+					t.Errorf("%s exists: %v, want %v", rel, exists, kept)
+				}
+			}
+		})
 	}
-	removed, err := repairSidecars(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(removed) != 2 {
-		t.Errorf("removed %v, want the empty and the cut-short sidecars", removed)
-	}
-	for name, want := range map[string]bool{"local.json.attrs": true, "dev.json.attrs": false, "prod.json.attrs": false, "fresh.json.attrs": true} {
-		if _, err := os.Stat(filepath.Join(stacks, name)); (err == nil) != want {
-			t.Errorf("%s exists: %v, want %v", name, err == nil, want)
-		}
-	}
-	if removed, err := repairSidecars(t.TempDir()); err != nil || len(removed) != 0 {
+	if removed, err := repairSidecars(t.TempDir(), "platform", "local"); err != nil || len(removed) != 0 {
 		t.Errorf("a backend without files: %v, %v", removed, err)
 	}
 }
