@@ -6,7 +6,7 @@
 # Builds run one at a time: the heavy ones need several GB each.
 #
 # Usage: scripts/tools.sh [tool...]   tools: pulumi_cli kubernetes_plugin etcd
-#                                     kubernetes kwok jaeger actionlint (default: all)
+#                                     kubernetes kwok node jaeger actionlint (default: all)
 #        scripts/tools.sh sources     fetch every module whose files a build
 #                                     reads and check those files are there
 #
@@ -172,6 +172,23 @@ kubernetes() {
 	done
 }
 
+# node builds the real node's programs: kubelet and kube-proxy of the same
+# Kubernetes as the control plane, and CoreDNS for the cluster's DNS. Static
+# (CGO_ENABLED=0), as upstream releases them.
+node() {
+	local v
+	v=$(version kubernetes k8s.io/kubernetes)
+	CGO_ENABLED=0 build kubernetes-node "$v" kubernetes \
+		"-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/client-go/pkg/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${v#v1.}" \
+		k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
+	for b in kubelet kube-proxy; do
+		ln -sfn "$PLATFORM_TOOLS/kubernetes-node-$v/$b" "$PLATFORM_TOOLS/bin/$b"
+	done
+	v=$(version coredns github.com/coredns/coredns)
+	CGO_ENABLED=0 build coredns "$v" coredns "" github.com/coredns/coredns
+	ln -sfn "$PLATFORM_TOOLS/coredns-$v/coredns" "$PLATFORM_TOOLS/bin/coredns"
+}
+
 etcd() {
 	local v
 	v=$(version etcd go.etcd.io/etcd/server/v3)
@@ -211,11 +228,13 @@ kwok() {
 	ln -sfn "$stages" "$PLATFORM_TOOLS/bin/kwok-stages.yaml"
 }
 
+# jaeger is static (CGO_ENABLED=0, as upstream's image build): the real
+# node runs it in an image with nothing else in it.
 jaeger() {
 	local v
 	v=$(version jaeger github.com/jaegertracing/jaeger)
-	build jaeger "$v" jaeger "" github.com/jaegertracing/jaeger/cmd/jaeger
-	ln -sfn "$PLATFORM_TOOLS/jaeger-$v/jaeger" "$PLATFORM_TOOLS/bin/jaeger"
+	CGO_ENABLED=0 build jaeger-static "$v" jaeger "" github.com/jaegertracing/jaeger/cmd/jaeger
+	ln -sfn "$PLATFORM_TOOLS/jaeger-static-$v/jaeger" "$PLATFORM_TOOLS/bin/jaeger"
 }
 
 actionlint() {
@@ -234,10 +253,10 @@ sources() {
 
 mkdir -p "$PLATFORM_TOOLS/bin"
 tools=("$@")
-[[ ${#tools[@]} -gt 0 ]] || tools=(pulumi_cli kubernetes_plugin etcd kubernetes kwok jaeger actionlint)
+[[ ${#tools[@]} -gt 0 ]] || tools=(pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger actionlint)
 for t in "${tools[@]}"; do
 	case $t in
-	pulumi_cli | kubernetes_plugin | etcd | kubernetes | kwok | jaeger | actionlint | sources) "$t" ;;
-	*) die "unknown tool $t; known: pulumi_cli kubernetes_plugin etcd kubernetes kwok jaeger actionlint sources" ;;
+	pulumi_cli | kubernetes_plugin | etcd | kubernetes | kwok | node | jaeger | actionlint | sources) "$t" ;;
+	*) die "unknown tool $t; known: pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger actionlint sources" ;;
 	esac
 done

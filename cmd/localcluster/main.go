@@ -1,7 +1,8 @@
 // Command localcluster starts and stops the local Kubernetes cluster that the
 // local stack deploys to (see internal/localcluster):
 //
-//	localcluster up      start it (says so, and succeeds, if it runs already)
+//	localcluster up      start it (says so, and succeeds, if it runs already);
+//	                     with the real node unless --node=false
 //	localcluster down    stop it; its data stays for the next up
 //	localcluster delete  stop it and remove its folder
 //	localcluster status  say which servers run
@@ -20,8 +21,10 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/acme/platform/internal/localcluster"
+	"github.com/acme/platform/internal/nodeimage"
 )
 
 func main() {
@@ -40,6 +43,7 @@ func run(ctx context.Context, args []string) error {
 	flags := flag.NewFlagSet("localcluster "+args[0], flag.ContinueOnError)
 	dir := flags.String("dir", ".cluster", "the cluster's folder")
 	tools := flags.String("tools", filepath.Join(envOr("PLATFORM_TOOLS", defaultTools()), "bin"), "folder of the built tools")
+	withNode := flags.Bool("node", true, "start the real node too, where this machine can run containers")
 	if err := flags.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -49,9 +53,11 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		c, err := localcluster.Up(ctx, localcluster.Options{
-			Dir: *dir, Binaries: localcluster.BinariesIn(*tools), Stages: stages, Log: os.Stdout,
-		})
+		opts := localcluster.Options{Dir: *dir, Binaries: localcluster.BinariesIn(*tools), Stages: stages, Log: os.Stdout}
+		if *withNode {
+			opts.Node = nodeOptions(ctx, *tools)
+		}
+		c, err := localcluster.Up(ctx, opts)
 		if errors.Is(err, localcluster.ErrAlreadyRunning) {
 			fmt.Printf("local cluster already running: %s, kubeconfig %s\n", c.Server(), c.Kubeconfig())
 			return nil
@@ -75,6 +81,21 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown command %q: want up, down, delete or status", args[0])
+}
+
+// nodeOptions are the real node's programs and images; the images are
+// built from this project (the greeter, the sandbox) and the Jaeger binary.
+func nodeOptions(ctx context.Context, tools string) *localcluster.NodeOptions {
+	node := &localcluster.NodeOptions{Binaries: localcluster.NodeBinariesIn(tools)}
+	begin := time.Now()
+	images, err := nodeimage.BuildAll(ctx, ".", filepath.Join(tools, "jaeger"))
+	if err != nil {
+		node.Unavailable = "building the node's images: " + err.Error()
+		return node
+	}
+	node.Images = images
+	fmt.Printf("built the real node's images in %.1fs\n", time.Since(begin).Seconds())
+	return node
 }
 
 func list(names []string) string {

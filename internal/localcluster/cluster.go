@@ -1,8 +1,10 @@
-// Package localcluster runs a real Kubernetes control plane on 127.0.0.1 with
-// no container runtime: etcd, kube-apiserver (with its validation, admission
-// including Pod Security, and RBAC), kube-controller-manager and
-// kube-scheduler, with kwok playing the nodes and the pods' lifecycle. Every
-// server is started and stopped by pid; everything lives in one folder.
+// Package localcluster runs a real Kubernetes control plane on 127.0.0.1:
+// etcd, kube-apiserver (with its validation, admission including Pod
+// Security, and RBAC), kube-controller-manager and kube-scheduler; kwok plays
+// three nodes and their pods' lifecycle, and, where the machine can run
+// containers, one real node runs pods for real: containerd and runc, a
+// kubelet, kube-proxy and CoreDNS (node.go). Every server is started and
+// stopped by pid; everything lives in one folder.
 package localcluster
 
 import (
@@ -20,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +59,9 @@ type Options struct {
 	DieWithParent bool
 	// Log receives progress lines (nil: discarded).
 	Log io.Writer
+	// Node asks for the real node beside the kwok ones (nil: kwok only).
+	// Where this machine cannot run it, Up says why and starts kwok only.
+	Node *NodeOptions
 }
 
 // Cluster is a running local cluster.
@@ -67,6 +73,8 @@ type Cluster struct {
 
 type ports struct {
 	Etcd, EtcdPeer, APIServer, ControllerManager, Scheduler, KwokMetrics int
+	// The real node's.
+	Kubelet, KubeletHealthz, KubeProxyHealthz, KubeProxyMetrics, CoreDNSHealth, CoreDNSReady int
 }
 
 // serviceIP is the first address of the service range: the kubernetes Service.
@@ -83,21 +91,34 @@ func (c *Cluster) Kubeconfig() string { return filepath.Join(c.opts.Dir, "kubeco
 // Server is the API server's URL.
 func (c *Cluster) Server() string { return fmt.Sprintf("https://127.0.0.1:%d", c.ports.APIServer) }
 
-func (o Options) processes() []process {
+// controlPlane and nodeProcesses are the servers, in order of start.
+var (
+	controlPlane  = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+	nodeProcesses = []string{"containerd", "coredns", "kube-proxy", "kubelet"}
+)
+
+func (o Options) processes() []process { return processesIn(o.Dir, controlPlane) }
+
+func processesIn(dir string, names []string) []process {
 	var ps []process
-	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
+	for _, name := range names {
 		ps = append(ps, process{
 			name:    name,
-			pidFile: filepath.Join(o.Dir, "run", name+".pid"),
-			logFile: filepath.Join(o.Dir, "logs", name+".log"),
+			pidFile: filepath.Join(dir, "run", name+".pid"),
+			logFile: filepath.Join(dir, "logs", name+".log"),
 		})
 	}
 	return ps
 }
 
-// Running reports which of the cluster's servers in dir are running.
+// Running reports which of the cluster's servers in dir are running: the
+// control plane's, and the real node's if it has one.
 func Running(dir string) (running, stopped []string) {
-	for _, p := range (Options{Dir: dir}).processes() {
+	names := controlPlane
+	if state, err := ReadNodeState(dir); err == nil && state.Enabled {
+		names = append(slices.Clone(names), nodeProcesses...)
+	}
+	for _, p := range processesIn(dir, names) {
 		if _, ok := p.running(); ok {
 			running = append(running, p.name)
 		} else {
@@ -132,8 +153,17 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := c.loadPorts(); err != nil {
 		return nil, err
 	}
+	wantNode := NodeState{Reason: "not asked for (kwok plays every pod)"}
+	if opts.Node != nil {
+		wantNode = NodeState{Enabled: true, KubeProxy: opts.Node.Binaries.KubeProxy}
+		if reason := opts.Node.Unsupported(); reason != "" {
+			wantNode = NodeState{Reason: reason}
+		} else if other := claimedElsewhere(opts.Dir); other != "" {
+			wantNode = NodeState{Reason: "the real node of the local cluster in " + other + " runs on this machine, and there can be one (its bridge " + bridgeName + ", DNS on " + bridgeIP + "): stop that cluster first"}
+		}
+	}
 	running, stopped := Running(opts.Dir)
-	if len(stopped) == 0 {
+	if state, _ := ReadNodeState(opts.Dir); len(stopped) == 0 && state.Enabled == wantNode.Enabled {
 		return c, ErrAlreadyRunning
 	}
 	if len(running) > 0 {
@@ -142,6 +172,13 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		if err := Down(opts.Dir); err != nil {
 			return nil, err
 		}
+	}
+	if !wantNode.Enabled {
+		opts.Node, c.opts.Node = nil, nil
+		fmt.Fprintf(opts.Log, "real node: not started: %s; kwok plays every pod\n", wantNode.Reason)
+	}
+	if err := writeNodeState(opts.Dir, wantNode); err != nil {
+		return nil, err
 	}
 	if err := c.pki.ensure(); err != nil {
 		return nil, fmt.Errorf("creating the cluster's PKI: %w", err)
@@ -161,6 +198,10 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 
 func (c *Cluster) start(ctx context.Context) error {
 	ps := c.opts.processes()
+	node := map[string]process{}
+	for _, p := range processesIn(c.opts.Dir, nodeProcesses) {
+		node[p.name] = p
+	}
 	begin := time.Now()
 	if err := ps[0].start(c.opts.Binaries.Etcd, c.etcdArgs(), c.opts.DieWithParent); err != nil {
 		return err
@@ -194,18 +235,33 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := c.kubectlApply(ctx, c.bootstrapObjects()); err != nil {
 		return fmt.Errorf("creating nodes and storage class: %w", err)
 	}
-	if err := c.kubectl(ctx, nil, "wait", "--for=condition=Ready", "node", "--all", "--timeout=60s"); err != nil {
+	if err := c.kubectl(ctx, nil, "wait", "--for=condition=Ready", "node", "--selector=type=kwok", "--timeout=60s"); err != nil {
 		return fmt.Errorf("waiting for the nodes: %w", err)
+	}
+	if c.opts.Node != nil {
+		nodeBegin := time.Now()
+		if err := c.startNode(ctx, node); err != nil {
+			return fmt.Errorf("starting the real node: %w", err)
+		}
+		fmt.Fprintf(c.opts.Log, "real node %s Ready in %.1fs (containerd, kubelet, kube-proxy, CoreDNS on %s)\n", NodeName, time.Since(nodeBegin).Seconds(), bridgeIP)
 	}
 	fmt.Fprintf(c.opts.Log, "local cluster up in %.1fs: %s, kubeconfig %s\n", time.Since(begin).Seconds(), c.Server(), c.Kubeconfig())
 	return nil
 }
 
-// Down stops the cluster's servers in reverse order of start (controllers,
-// API server, etcd), each by its recorded pid. Data stays for the next Up.
+// Down stops the cluster's servers in reverse order of start (the real
+// node, controllers, API server, etcd), each by its recorded pid, and removes
+// what the real node made on the host. Data stays for the next Up.
 func Down(dir string) error {
 	ps := (Options{Dir: dir}).processes()
 	var errs []error
+	if state, err := ReadNodeState(dir); err == nil && (state.Enabled || isDir(filepath.Join(dir, "node"))) {
+		node := map[string]process{}
+		for _, p := range processesIn(dir, nodeProcesses) {
+			node[p.name] = p
+		}
+		errs = append(errs, stopNode(dir, node, NodeBinaries{KubeProxy: state.KubeProxy}))
+	}
 	for i := len(ps) - 1; i >= 0; i-- {
 		errs = append(errs, ps[i].stop(10*time.Second))
 	}
@@ -225,13 +281,24 @@ func Delete(dir string) error {
 func (c *Cluster) loadPorts() error {
 	path := filepath.Join(c.opts.Dir, "ports.json")
 	if data, err := os.ReadFile(path); err == nil {
-		return json.Unmarshal(data, &c.ports)
+		if err := json.Unmarshal(data, &c.ports); err != nil {
+			return err
+		}
 	}
-	free, err := freePorts(6)
+	// Ports a cluster of an earlier version did not have are picked now.
+	missing := []*int{&c.ports.Etcd, &c.ports.EtcdPeer, &c.ports.APIServer, &c.ports.ControllerManager, &c.ports.Scheduler, &c.ports.KwokMetrics,
+		&c.ports.Kubelet, &c.ports.KubeletHealthz, &c.ports.KubeProxyHealthz, &c.ports.KubeProxyMetrics, &c.ports.CoreDNSHealth, &c.ports.CoreDNSReady}
+	missing = slices.DeleteFunc(missing, func(p *int) bool { return *p != 0 })
+	if len(missing) == 0 {
+		return nil
+	}
+	free, err := freePorts(len(missing))
 	if err != nil {
 		return err
 	}
-	c.ports = ports{free[0], free[1], free[2], free[3], free[4], free[5]}
+	for i, p := range missing {
+		*p = free[i]
+	}
 	data, _ := json.Marshal(c.ports)
 	return os.WriteFile(path, data, 0o600)
 }
@@ -282,7 +349,12 @@ func (c *Cluster) apiServerArgs() []string {
 		"--tls-cert-file=" + p("apiserver.crt"), "--tls-private-key-file=" + p("apiserver.key"),
 		"--client-ca-file=" + p("ca.crt"),
 		"--token-auth-file=" + p("tokens.csv"),
-		"--authorization-mode=RBAC",
+		// The real node's kubelet is authorized as a node, as in any cluster.
+		"--authorization-mode=Node,RBAC",
+		"--enable-admission-plugins=NodeRestriction",
+		"--kubelet-client-certificate=" + p("apiserver-kubelet-client.crt"),
+		"--kubelet-client-key=" + p("apiserver-kubelet-client.key"),
+		"--kubelet-preferred-address-types=InternalIP",
 		// As kind, EKS and GKE run: privileged containers are allowed by the
 		// server, and Pod Security admission (on by default) decides per
 		// namespace, so prod's privileged pieces are tried here too.
@@ -358,6 +430,9 @@ func (c *Cluster) writeKubeconfigs() error {
 		"kwok.kubeconfig":               "kwok",
 		"controller-manager.kubeconfig": "system:kube-controller-manager",
 		"scheduler.kubeconfig":          "system:kube-scheduler",
+		"kubelet.kubeconfig":            "system:node:" + NodeName,
+		"kube-proxy.kubeconfig":         "system:kube-proxy",
+		"coredns.kubeconfig":            "system:coredns",
 	}
 	for file, user := range files {
 		token, err := c.pki.token(user)
@@ -480,7 +555,29 @@ status:
 ---
 `, name, zone)
 	}
-	b.WriteString(`apiVersion: storage.k8s.io/v1
+	// CoreDNS reads what its kubernetes plugin serves (CoreDNS's own
+	// deployment manifest, coredns/deployment kubernetes/coredns.yaml.sed).
+	b.WriteString(`apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: system:coredns
+rules:
+- apiGroups: [""]
+  resources: [endpoints, services, pods, namespaces]
+  verbs: [list, watch]
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: system:coredns
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:coredns}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: system:coredns}
+---
+apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
   name: kwok-volume

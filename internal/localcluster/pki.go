@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -27,11 +28,37 @@ type clusterPKI struct {
 func (p clusterPKI) path(name string) string { return filepath.Join(p.dir, name) }
 
 // ensure creates whatever is missing, so that a restarted cluster keeps its
-// identity (and kubeconfigs handed out stay valid).
+// identity (and kubeconfigs handed out stay valid), and a cluster made by an
+// earlier version gains what this one adds.
 func (p clusterPKI) ensure() error {
-	if _, err := os.Stat(p.path("ca.crt")); err == nil {
+	if _, err := os.Stat(p.path("ca.crt")); err != nil {
+		if err := p.create(); err != nil {
+			return err
+		}
+	}
+	if err := p.ensureKubeletClient(); err != nil {
+		return err
+	}
+	return p.tokens()
+}
+
+// ensureKubeletClient makes the API server's client certificate for the
+// kubelets (logs, exec, port-forward), an admin as kubeadm makes it.
+func (p clusterPKI) ensureKubeletClient() error {
+	if _, err := os.Stat(p.path("apiserver-kubelet-client.crt")); err == nil {
 		return nil
 	}
+	ca, err := p.loadCA("ca")
+	if err != nil {
+		return err
+	}
+	return p.signed("apiserver-kubelet-client", ca, pki.Leaf{
+		CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"},
+		Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, time.Now())
+}
+
+func (p clusterPKI) create() error {
 	if err := os.MkdirAll(p.dir, 0o700); err != nil {
 		return err
 	}
@@ -68,10 +95,7 @@ func (p clusterPKI) ensure() error {
 	if err != nil {
 		return err
 	}
-	if err := writePEM(p.path("sa.pub"), "PUBLIC KEY", pub); err != nil {
-		return err
-	}
-	return p.tokens()
+	return writePEM(p.path("sa.pub"), "PUBLIC KEY", pub)
 }
 
 // users are the identities with static tokens: the admin (system:masters),
@@ -82,11 +106,24 @@ var users = []struct{ name, group string }{
 	{"kwok", "system:masters"},
 	{"system:kube-controller-manager", ""},
 	{"system:kube-scheduler", ""},
+	// The real node's: the kubelet as a node (Node authorizer), kube-proxy
+	// and CoreDNS under the names their bootstrap RBAC binds.
+	{"system:node:" + NodeName, "system:nodes"},
+	{"system:kube-proxy", ""},
+	{"system:coredns", ""},
 }
 
+// tokens gives every user a token, keeping the tokens already made.
 func (p clusterPKI) tokens() error {
-	var lines string
+	existing, err := os.ReadFile(p.path("tokens.csv"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	lines := string(existing)
 	for i, u := range users {
+		if _, err := p.token(u.name); err == nil {
+			continue
+		}
 		token := make([]byte, 24)
 		if _, err := rand.Read(token); err != nil {
 			return err
@@ -96,6 +133,9 @@ func (p clusterPKI) tokens() error {
 			line += "," + u.group
 		}
 		lines += line + "\n"
+	}
+	if lines == string(existing) {
+		return nil
 	}
 	return os.WriteFile(p.path("tokens.csv"), []byte(lines), 0o600)
 }
@@ -121,6 +161,19 @@ func (p clusterPKI) ca(name, commonName string, now time.Time) (*pki.CA, error) 
 		return nil, err
 	}
 	return ca, p.write(name, ca.KeyPair)
+}
+
+// loadCA reads the CA written as NAME.crt and NAME.key.
+func (p clusterPKI) loadCA(name string) (*pki.CA, error) {
+	cert, err := os.ReadFile(p.path(name + ".crt"))
+	if err != nil {
+		return nil, err
+	}
+	key, err := os.ReadFile(p.path(name + ".key"))
+	if err != nil {
+		return nil, err
+	}
+	return pki.LoadCA(pki.KeyPair{Certificate: string(cert), Key: string(key)})
 }
 
 // signed makes a certificate valid for a year and writes it as NAME.crt and NAME.key.

@@ -62,11 +62,37 @@ func NewCA(commonName string, validFor time.Duration, now time.Time) (*CA, error
 	return &CA{KeyPair: pair, cert: cert, key: key}, nil
 }
 
+// LoadCA reads a CA that NewCA made, to sign more certificates with it.
+func LoadCA(pair KeyPair) (*CA, error) {
+	cert, err := ParseCertificate(pair.Certificate)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode([]byte(pair.Key))
+	if block == nil || block.Type != "PRIVATE KEY" {
+		return nil, errors.New("key: want a PEM PRIVATE KEY (PKCS #8)")
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok || !cert.IsCA {
+		return nil, errors.New("not a CA's certificate and key")
+	}
+	if err := MatchesKey(cert, pair.Key); err != nil {
+		return nil, err
+	}
+	return &CA{KeyPair: pair, cert: cert, key: signer}, nil
+}
+
 // Leaf is what a signed certificate is for.
 type Leaf struct {
 	CommonName string
-	DNSNames   []string
-	IPs        []net.IP
+	// Organization: for a Kubernetes client, its groups.
+	Organization []string
+	DNSNames     []string
+	IPs          []net.IP
 	// Usages: server, client or both (a cluster's nodes talk to each other).
 	Usages []x509.ExtKeyUsage
 }
@@ -80,7 +106,7 @@ func (ca *CA) Sign(leaf Leaf, validFor time.Duration, now time.Time) (KeyPair, e
 	}
 	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
 		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: leaf.CommonName},
+		Subject:      pkix.Name{CommonName: leaf.CommonName, Organization: leaf.Organization},
 		DNSNames:     leaf.DNSNames,
 		IPAddresses:  leaf.IPs,
 		NotBefore:    now.Add(-time.Hour),
