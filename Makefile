@@ -48,8 +48,8 @@ tools: ## provide every pinned tool (cached under ~/.cache/platform-tools, keyed
 	scripts/tools.sh
 
 .PHONY: cluster-tools
-cluster-tools: ## provide the tools that deploy the local stack (the engine, its plugin, the cluster)
-	scripts/tools.sh pulumi_cli kubernetes_plugin etcd kubernetes kwok
+cluster-tools: runtime ## provide the tools that deploy the local stack (the engine, its plugin, the cluster and its real node)
+	scripts/tools.sh pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger
 
 .PHONY: platform
 platform: ## build the driver (cmd/platform)
@@ -100,10 +100,25 @@ bench-app: ## the sample service's request path (ns/op, allocs/op)
 # Root installs packages itself; anyone else (a GitHub runner) through sudo.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
+# The real node's runtime: containerd (with ctr and its runc shim), runc,
+# the CNI plugins and iptables for kube-proxy; busybox-static for the tests
+# that run the observability images' mount layouts on runc. Each package is
+# installed only if what it provides is missing (a GitHub runner has Docker's
+# containerd and runc, which Debian's packages would conflict with).
+RUNTIME_NEEDS := containerd:containerd ctr:containerd containerd-shim-runc-v2:containerd runc:runc \
+	iptables:iptables /usr/lib/cni/bridge:containernetworking-plugins busybox:busybox-static
+
 .PHONY: runtime
-runtime: ## Debian's runc and busybox-static, for the tests that run containers for real (installed once)
-	@command -v runc >/dev/null && command -v busybox >/dev/null || \
-		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq runc busybox-static; }
+runtime: ## the container runtime for the real node and the runc tests, from the distribution's packages (installed once)
+	@missing=(); for need in $(RUNTIME_NEEDS); do \
+		what=$${need%%:*} package=$${need#*:}; \
+		if [[ $$what == /* ]]; then [[ -x $$what ]]; else PATH=$$PATH:/usr/sbin:/sbin command -v $$what >/dev/null; fi || missing+=($$package); \
+	done; \
+	if (( $${#missing[@]} )); then \
+		missing=($$(printf '%s\n' "$${missing[@]}" | sort -u)); \
+		echo "installing $${missing[*]}"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq "$${missing[@]}"; \
+	fi
 
 .PHONY: e2e
 e2e: tools platform runtime ## end-to-end: the real engine, a real API server on 127.0.0.1, containers on runc

@@ -20,8 +20,8 @@ import (
 	"github.com/acme/platform/stacks"
 )
 
-// localImage is the prebuilt image Pulumi.local.yaml runs.
-const localImage = "ghcr.io/acme/greeter@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
+// localImage is the image Pulumi.local.yaml runs: the real node's greeter.
+const localImage = "ghcr.io/acme/greeter@sha256:9d59ff0c135af55d0980b6b212f554163a61e71f2724dc5eb2a27dfc72942e20"
 
 // runPlatform runs the cmd/platform binary on the test project, writing its
 // output to stdout and stderr, and returns its exit code.
@@ -174,6 +174,10 @@ func TestLocalStack(t *testing.T) {
 		run  func(t *testing.T)
 	}{
 		{"up", testUp},
+		{"greeter runs on the real node", testGreeterOnTheRealNode},
+		{"a pod reaches the greeter by its DNS name", testRequestThroughTheService},
+		{"the request's span is in Jaeger", testSpanInJaeger},
+		{"a killed container is restarted", testKilledContainerRestarts},
 		{"no changes after up", testNoChanges},
 		{"no changes after refresh", testNoChangesAfterRefresh},
 		{"drift is detected", testDriftDetected},
@@ -413,7 +417,19 @@ func testConfigChangeRolls(t *testing.T) {
 	if err := os.WriteFile(stackFile, []byte(changed), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A client asks all through the rollout: the old pod is told to stop
+	// (preStop, SIGTERM, drain) only once the new one is ready, and no
+	// request fails.
+	requireRealNode(t)
+	wait := clientLoop(t, "rollout-client", 45*time.Second)
 	mustPlatform(t, "up")
+	report := wait()
+	if report.Failed != 0 || report.OK < 100 {
+		t.Errorf("through the rollout the client saw %d failed and %d answered requests, want 0 failed: %v", report.Failed, report.OK, report.Errors)
+	}
+	if !strings.Contains(report.LastBody, "Hello again") {
+		t.Errorf("after the rollout the greeter answers %q, want the new greeting", report.LastBody)
+	}
 	after := replicaSets()
 	var added []string
 	for _, rs := range after {

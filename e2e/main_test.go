@@ -11,16 +11,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/acme/platform/internal/localcluster"
+	"github.com/acme/platform/internal/nodeimage"
 )
 
 // env is what every test of the suite shares: one cluster, one project copy
 // whose .cluster points at it, one state backend, and the driver binary.
 var env struct {
 	cluster    *localcluster.Cluster
+	clusterDir string
 	projectDir string
 	platform   string // the cmd/platform binary
 }
@@ -60,16 +64,38 @@ func run(m *testing.M) (code int) {
 		return 1
 	}
 	clusterDir := filepath.Join(work, "cluster")
+	env.clusterDir = clusterDir
+	node, err := realNode(ctx, bin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// The host as it is before the cluster: the suite fails unless Down
+	// leaves it so (the real node's interfaces, iptables rules, mounts and
+	// kernel settings).
+	before, err := localcluster.HostFootprint(clusterDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	start := time.Now()
 	// DieWithParent: if this process dies (a panic, a -timeout), the kernel
 	// kills the servers; the deferred Down covers every ordinary exit.
 	env.cluster, err = localcluster.Up(ctx, localcluster.Options{
 		Dir: clusterDir, Binaries: localcluster.BinariesIn(bin), Stages: stages, DieWithParent: true, Log: os.Stderr,
+		Node: node,
 	})
 	defer func() {
 		if err := localcluster.Down(clusterDir); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: stopping the cluster:", err)
 			code = 1
+		}
+		after, err := localcluster.HostFootprint(clusterDir)
+		if err != nil || after != before {
+			fmt.Fprintf(os.Stderr, "e2e: FAIL: the cluster's down left the host changed (%v):\n%s\n", err, lineDiff(before, after))
+			code = 1
+		} else {
+			fmt.Fprintln(os.Stderr, "e2e: the host is as it was before the cluster (interfaces, iptables rules, mounts, kernel settings)")
 		}
 	}()
 	if err != nil {
@@ -103,6 +129,45 @@ func run(m *testing.M) (code int) {
 	return m.Run()
 }
 
+// clientImage is the suite's HTTP client (e2e/client), for requests from
+// inside the cluster.
+const clientImage = "localhost/platform/e2e-client:1"
+
+// realNode asks for the cluster's real node with the images `make
+// cluster-up` gives it, and the suite's client. Where the machine cannot
+// run it, Up says why; the tests that need it fail with that reason.
+func realNode(ctx context.Context, bin string) (*localcluster.NodeOptions, error) {
+	node := &localcluster.NodeOptions{Binaries: localcluster.NodeBinariesIn(bin)}
+	images, err := nodeimage.BuildAll(ctx, "..", filepath.Join(bin, "jaeger"))
+	if err != nil {
+		node.Unavailable = "building the node's images: " + err.Error()
+		return node, nil
+	}
+	client, err := nodeimage.Program(ctx, clientImage, "..", "./e2e/client", "65532:65532")
+	if err != nil {
+		return nil, err
+	}
+	built, err := client.Build()
+	if err != nil {
+		return nil, err
+	}
+	node.Images = append(images, built)
+	return node, nil
+}
+
+// requireRealNode fails the test, naming why, unless the suite's cluster
+// has its real node: a test of real pods never passes without them.
+func requireRealNode(t *testing.T) {
+	t.Helper()
+	state, err := localcluster.ReadNodeState(env.clusterDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !state.Enabled {
+		t.Fatalf("this test needs the local cluster's real node, which does not run here: %s", state.Reason)
+	}
+}
+
 // sweepStaleRuns removes the folders of earlier runs that died without
 // cleaning up (a -timeout panic skips deferred calls; the kernel has already
 // killed their servers, see DieWithParent).
@@ -110,6 +175,11 @@ func sweepStaleRuns() {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "platform-e2e-*"))
 	for _, dir := range dirs {
 		if running, _ := localcluster.Running(filepath.Join(dir, "cluster")); len(running) == 0 {
+			// Down takes away what a dead run's real node left on the
+			// host: its pods, bridge, iptables chains, mounts, settings.
+			if err := localcluster.Down(filepath.Join(dir, "cluster")); err != nil {
+				fmt.Fprintf(os.Stderr, "e2e: cleaning up after the dead run in %s: %v\n", dir, err)
+			}
 			os.RemoveAll(dir)
 		}
 	}
@@ -133,4 +203,26 @@ func projectCopy(work, clusterDir string) (string, error) {
 		}
 	}
 	return dir, os.Symlink(clusterDir, filepath.Join(dir, ".cluster"))
+}
+
+// lineDiff lists the lines only one of two texts has.
+func lineDiff(before, after string) string {
+	count := map[string]int{}
+	for _, l := range strings.Split(before, "\n") {
+		count[l]++
+	}
+	for _, l := range strings.Split(after, "\n") {
+		count[l]--
+	}
+	var out []string
+	for l, n := range count {
+		switch {
+		case n > 0:
+			out = append(out, "- "+l)
+		case n < 0:
+			out = append(out, "+ "+l)
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, "\n")
 }

@@ -154,6 +154,20 @@ func overlay(stack string) ([]byte, map[string]string, error) {
 		}
 	}
 	dropStorageClasses(config[stacks.Namespace+":observability"])
+	// The DaemonSets that tolerate every taint would land on the real node,
+	// which cannot have their images: Filebeat (as the local stack holds it)
+	// and prod's node tuning, which goes where Elasticsearch goes, are held
+	// to kwok's nodes.
+	if obs, ok := config[stacks.Namespace+":observability"].(map[string]any); ok {
+		for _, part := range []string{"filebeat", "elasticsearch"} {
+			settings, _ := obs[part].(map[string]any)
+			if settings == nil {
+				settings = map[string]any{}
+			}
+			settings["placement"] = map[string]any{"nodeSelector": map[string]any{"type": "kwok"}}
+			obs[part] = settings
+		}
+	}
 	if config[stacks.Namespace+":environment"] == "prod" {
 		secrets[stacks.Namespace+":"+stacks.ElasticPasswordKey] = "e2e-elastic-password"
 	}

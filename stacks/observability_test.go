@@ -91,7 +91,7 @@ func TestObservabilityConfigProblems(t *testing.T) {
 		}, "platform:observability.kafka.replicationFactor: 2: must be from 1 to kafka.brokers (1)"},
 		{"typo in a field", "dev", func(v map[string]Value) {
 			v["platform:observability"] = Value{Raw: `{"elasticsearch":{"retentionDay":7}}`}
-		}, "platform:observability.elasticsearch.retentionDay: 7: unknown field; allowed: image, mmap, nodes, retentionDays, security, size, storage"},
+		}, "platform:observability.elasticsearch.retentionDay: 7: unknown field; allowed: image, mmap, nodes, placement, retentionDays, security, size, storage"},
 		{"prod even nodes", "prod", func(v map[string]Value) {
 			v["platform:observability"] = Value{Raw: `{"elasticsearch":{"nodes":4}}`}
 		}, "platform:observability.elasticsearch.nodes: 4: must be odd"},

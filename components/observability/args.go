@@ -100,9 +100,10 @@ type Kafka struct {
 	// the certificates `platform certs` makes (default: prod only; prod
 	// cannot turn it off). Filebeat, Logstash and the topic Job verify the
 	// brokers against the stack's CA.
-	TLS     bool    `json:"tls"`
-	Storage Storage `json:"storage"`
-	Size    Size    `json:"size"`
+	TLS       bool           `json:"tls"`
+	Storage   Storage        `json:"storage"`
+	Size      Size           `json:"size"`
+	Placement kube.Placement `json:"placement"`
 }
 
 // Elasticsearch stores the logs (and prod's traces).
@@ -122,6 +123,8 @@ type Elasticsearch struct {
 	// namespace sets it (default: prod only). Off, Elasticsearch runs with
 	// node.store.allow_mmap: false and needs nothing from the node.
 	MMap bool `json:"mmap"`
+	// Placement of the nodes, their setup Job and the node tuning.
+	Placement kube.Placement `json:"placement"`
 }
 
 // Logstash reads the logs from Kafka and writes them to Elasticsearch.
@@ -129,9 +132,10 @@ type Logstash struct {
 	Image    string `json:"image,omitempty"`
 	Replicas int    `json:"replicas,omitempty"`
 	// PersistentQueue buffers events on disk (default: prod only).
-	PersistentQueue bool    `json:"persistentQueue"`
-	QueueStorage    Storage `json:"queueStorage"`
-	Size            Size    `json:"size"`
+	PersistentQueue bool           `json:"persistentQueue"`
+	QueueStorage    Storage        `json:"queueStorage"`
+	Size            Size           `json:"size"`
+	Placement       kube.Placement `json:"placement"`
 }
 
 // UI is how people reach a web UI: from the namespaces named, and through an
@@ -143,10 +147,11 @@ type UI struct {
 
 // Kibana is the log UI.
 type Kibana struct {
-	Image    string `json:"image,omitempty"`
-	Replicas int    `json:"replicas,omitempty"`
-	Size     Size   `json:"size"`
-	UI       UI     `json:"ui"`
+	Image     string         `json:"image,omitempty"`
+	Replicas  int            `json:"replicas,omitempty"`
+	Size      Size           `json:"size"`
+	UI        UI             `json:"ui"`
+	Placement kube.Placement `json:"placement"`
 }
 
 // Jaeger is the tracing backend (Jaeger v2, built on the OpenTelemetry
@@ -163,12 +168,18 @@ type Jaeger struct {
 	IndexCleanerImage string `json:"indexCleanerImage,omitempty"`
 	Size              Size   `json:"size"`
 	UI                UI     `json:"ui"`
+	// Placement of the collector and query pods (the index cleaner, a
+	// client of Elasticsearch, goes with Elasticsearch's placement).
+	Placement kube.Placement `json:"placement"`
 }
 
 // Filebeat ships every container's log lines to Kafka, one pod per node.
 type Filebeat struct {
 	Image string `json:"image,omitempty"`
 	Size  Size   `json:"size"`
+	// Placement narrows the nodes Filebeat runs on (by default every node,
+	// tainted ones too); its tolerations add to that default.
+	Placement kube.Placement `json:"placement"`
 }
 
 // The pinned images. Each is overridable in config; the Elastic stack's
@@ -284,6 +295,14 @@ func (a Args) Validate() validate.Problems {
 		if err := kube.ValidateImageReference(ref); err != nil {
 			p.Add(key, ref, err.Error())
 		}
+	}
+
+	for key, placement := range map[string]kube.Placement{
+		"kafka.placement": a.Kafka.Placement, "elasticsearch.placement": a.Elasticsearch.Placement,
+		"logstash.placement": a.Logstash.Placement, "kibana.placement": a.Kibana.Placement,
+		"jaeger.placement": a.Jaeger.Placement, "filebeat.placement": a.Filebeat.Placement,
+	} {
+		p.Nest(key, placement.Validate())
 	}
 
 	k := a.Kafka

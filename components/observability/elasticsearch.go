@@ -105,7 +105,7 @@ func (b *builder) elasticsearch() error {
 	}
 	template := pod{
 		id: id, uid: elasticUID, containers: corev1.ContainerArray{c}, initContainers: inits,
-		volumes: volumes, spread: b.args.HighAvailability, graceSeconds: 120,
+		volumes: volumes, spread: b.args.HighAvailability, graceSeconds: 120, placement: e.Placement,
 	}.template()
 
 	clients := networkingv1.NetworkPolicyPeerArray{
@@ -221,7 +221,7 @@ func (b *builder) elasticSetup(sts pulumi.Resource, secretEnv corev1.EnvVarArray
 	c := task("setup", e.Image, taskSize)
 	c.Command = pulumi.StringArray{pulumi.String("/bin/bash"), pulumi.String("-c"), pulumi.String(b.setupScript())}
 	c.Env = append(corev1.EnvVarArray{env("ES_URL", pulumi.String(b.elasticURL()))}, secretEnv...)
-	p := pod{id: id, uid: elasticUID, containers: corev1.ContainerArray{c}}
+	p := pod{id: id, uid: elasticUID, containers: corev1.ContainerArray{c}, placement: e.Placement}
 	if b.secure() {
 		access, err := b.elasticClient("elasticsearch-setup", id, "")
 		if err != nil {

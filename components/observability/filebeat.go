@@ -99,29 +99,28 @@ func (b *builder) filebeat() error {
 	hostPath := func(name, path, kind string) *corev1.VolumeArgs {
 		return &corev1.VolumeArgs{Name: pulumi.String(name), HostPath: &corev1.HostPathVolumeSourceArgs{Path: pulumi.String(path), Type: pulumi.String(kind)}}
 	}
+	spec := &corev1.PodSpecArgs{
+		ServiceAccountName:            sa.Metadata.Name().Elem(),
+		TerminationGracePeriodSeconds: pulumi.Int(30),
+		// Every node's logs, control plane and tainted nodes too.
+		Tolerations: corev1.TolerationArray{&corev1.TolerationArgs{Operator: pulumi.String("Exists")}},
+		Containers:  corev1.ContainerArray{c},
+		Volumes: append(corev1.VolumeArray{
+			configMapVolume("config", cm.Metadata.Name()),
+			// The registry of read offsets survives restarts: no line is shipped twice.
+			hostPath("data", "/var/lib/filebeat-data", "DirectoryOrCreate"),
+			hostPath("containers", "/var/log/containers", "Directory"),
+			hostPath("pods", "/var/log/pods", "Directory"),
+		}, kafka.volumes...),
+	}
+	b.args.Filebeat.Placement.Apply(spec)
 	_, err = appsv1.NewDaemonSet(b.ctx, b.name+"-filebeat", &appsv1.DaemonSetArgs{
 		Metadata: meta,
 		Spec: &appsv1.DaemonSetSpecArgs{
 			Selector: &metav1.LabelSelectorArgs{MatchLabels: id.SelectorLabels()},
 			UpdateStrategy: &appsv1.DaemonSetUpdateStrategyArgs{Type: pulumi.String("RollingUpdate"),
 				RollingUpdate: &appsv1.RollingUpdateDaemonSetArgs{MaxUnavailable: pulumi.Int(1)}},
-			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{Labels: id.Labels()},
-				Spec: &corev1.PodSpecArgs{
-					ServiceAccountName:            sa.Metadata.Name().Elem(),
-					TerminationGracePeriodSeconds: pulumi.Int(30),
-					// Every node's logs, control plane and tainted nodes too.
-					Tolerations: corev1.TolerationArray{&corev1.TolerationArgs{Operator: pulumi.String("Exists")}},
-					Containers:  corev1.ContainerArray{c},
-					Volumes: append(corev1.VolumeArray{
-						configMapVolume("config", cm.Metadata.Name()),
-						// The registry of read offsets survives restarts: no line is shipped twice.
-						hostPath("data", "/var/lib/filebeat-data", "DirectoryOrCreate"),
-						hostPath("containers", "/var/log/containers", "Directory"),
-						hostPath("pods", "/var/log/pods", "Directory"),
-					}, kafka.volumes...),
-				},
-			},
+			Template: &corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: id.Labels()}, Spec: spec},
 		},
 	}, append(b.agents, pulumi.DependsOn([]pulumi.Resource{b.kafkaReady}))...)
 	if err != nil {
@@ -216,19 +215,19 @@ func (b *builder) nodeTuning() error {
 	}
 	kube.BoundEphemeralStorage(corev1.ContainerArray{tune}, nil)
 	kube.BoundEphemeralStorage(corev1.ContainerArray{wait}, nil)
+	spec := &corev1.PodSpecArgs{
+		AutomountServiceAccountToken: pulumi.Bool(false),
+		InitContainers:               corev1.ContainerArray{tune},
+		Containers:                   corev1.ContainerArray{wait},
+		Tolerations:                  corev1.TolerationArray{&corev1.TolerationArgs{Operator: pulumi.String("Exists")}},
+	}
+	// The nodes Elasticsearch may run on are the ones to tune.
+	b.args.Elasticsearch.Placement.Apply(spec)
 	_, err := appsv1.NewDaemonSet(b.ctx, b.name+"-node-tuning", &appsv1.DaemonSetArgs{
 		Metadata: id.Metadata("node-tuning", b.args.AgentsNamespace),
 		Spec: &appsv1.DaemonSetSpecArgs{
 			Selector: &metav1.LabelSelectorArgs{MatchLabels: id.SelectorLabels()},
-			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{Labels: id.Labels()},
-				Spec: &corev1.PodSpecArgs{
-					AutomountServiceAccountToken: pulumi.Bool(false),
-					InitContainers:               corev1.ContainerArray{tune},
-					Containers:                   corev1.ContainerArray{wait},
-					Tolerations:                  corev1.TolerationArray{&corev1.TolerationArgs{Operator: pulumi.String("Exists")}},
-				},
-			},
+			Template: &corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: id.Labels()}, Spec: spec},
 		},
 	}, b.agents...)
 	if err != nil {

@@ -49,7 +49,8 @@ func (b *builder) jaeger() error {
 	c.Env = access.env
 	c.VolumeMounts = append(corev1.VolumeMountArray{mount("config", "/etc/jaeger", true), mount("tmp", "/tmp", false)}, access.mounts...)
 	volumes := append(corev1.VolumeArray{configMapVolume("config", config), emptyDir("tmp", "64Mi")}, access.volumes...)
-	template := pod{id: id, uid: jaegerUID, containers: corev1.ContainerArray{c}, volumes: volumes, spread: b.args.HighAvailability}.template()
+	template := pod{id: id, uid: jaegerUID, containers: corev1.ContainerArray{c}, volumes: volumes, spread: b.args.HighAvailability,
+		placement: b.args.Jaeger.Placement}.template()
 	if err := b.deployment("jaeger", id, j.Replicas, template, opts); err != nil {
 		return err
 	}
@@ -171,7 +172,8 @@ func (b *builder) indexCleaner() error {
 		}
 	}
 	c.VolumeMounts = access.mounts
-	p := pod{id: id, uid: jaegerUID, containers: corev1.ContainerArray{c}, volumes: access.volumes, restartPolicy: "OnFailure"}
+	p := pod{id: id, uid: jaegerUID, containers: corev1.ContainerArray{c}, volumes: access.volumes, restartPolicy: "OnFailure",
+		placement: b.args.Elasticsearch.Placement}
 	_, err = batchv1.NewCronJob(b.ctx, b.name+"-jaeger-index-cleaner", &batchv1.CronJobArgs{
 		Metadata: id.Metadata("jaeger-index-cleaner", b.args.Namespace),
 		Spec: &batchv1.CronJobSpecArgs{

@@ -86,7 +86,7 @@ func (b *builder) kafka() error {
 	}, tlsMounts...)
 	template := pod{
 		id: id, uid: kafkaUID, containers: corev1.ContainerArray{c}, spread: b.args.HighAvailability, graceSeconds: 60,
-		volumes: volumes,
+		volumes: volumes, placement: k.Placement,
 	}.template()
 	clients := networkingv1.NetworkPolicyPeerArray{
 		kube.PodsPeer(b.args.AgentsNamespace, b.filebeatID().SelectorLabels()),
@@ -110,7 +110,7 @@ func (b *builder) kafka() error {
 	job.VolumeMounts = append(corev1.VolumeMountArray{mount("tmp", "/tmp", false), mount("config", kafkaConfigDir, true)}, access.mounts...)
 	jobVolumes := append(corev1.VolumeArray{emptyDir("tmp", "256Mi"), configMapVolume("config", config)}, access.volumes...)
 	created, err := b.job("kafka-topic", setup, pod{id: setup, uid: kafkaUID, containers: corev1.ContainerArray{job},
-		volumes: jobVolumes}, append(b.in, pulumi.DependsOn([]pulumi.Resource{sts})))
+		volumes: jobVolumes, placement: k.Placement}, append(b.in, pulumi.DependsOn([]pulumi.Resource{sts})))
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,8 @@ func (b *builder) kibana() error {
 		mount("data", "/usr/share/kibana/data", false), mount("tmp", "/tmp", false),
 	}, access.mounts...)
 	volumes := append(corev1.VolumeArray{configMapVolume("config", config), emptyDir("data", "256Mi"), emptyDir("tmp", "256Mi")}, access.volumes...)
-	template := pod{id: id, uid: elasticUID, containers: corev1.ContainerArray{c}, volumes: volumes, spread: b.args.HighAvailability}.template()
+	template := pod{id: id, uid: elasticUID, containers: corev1.ContainerArray{c}, volumes: volumes, spread: b.args.HighAvailability,
+		placement: b.args.Kibana.Placement}.template()
 	if err := b.deployment("kibana", id, k.Replicas, template, append(b.in, pulumi.DependsOn([]pulumi.Resource{b.elasticReady}))); err != nil {
 		return err
 	}

@@ -57,7 +57,8 @@ func (b *builder) logstash() error {
 	} else {
 		volumes = append(volumes, emptyDir("data", "1Gi"))
 	}
-	template := pod{id: id, uid: elasticUID, containers: corev1.ContainerArray{c}, volumes: volumes, spread: b.args.HighAvailability, graceSeconds: 60}.template()
+	template := pod{id: id, uid: elasticUID, containers: corev1.ContainerArray{c}, volumes: volumes, spread: b.args.HighAvailability, graceSeconds: 60,
+		placement: b.args.Logstash.Placement}.template()
 	if err := b.service("logstash-headless", id, map[string]int{"api": logstashAPIPort}, true); err != nil {
 		return err
 	}

@@ -155,6 +155,8 @@ type pod struct {
 	graceSeconds int
 	// restartPolicy is empty (Always) but for Jobs.
 	restartPolicy string
+	// placement is the part's nodes.
+	placement kube.Placement
 }
 
 func (p pod) template() *corev1.PodTemplateSpecArgs {
@@ -177,6 +179,7 @@ func (p pod) template() *corev1.PodTemplateSpecArgs {
 	if p.spread {
 		spec.TopologySpreadConstraints = kube.SpreadOverZonesAndHosts(p.id.SelectorLabels())
 	}
+	p.placement.Apply(spec)
 	return &corev1.PodTemplateSpecArgs{
 		Metadata: &metav1.ObjectMetaArgs{Labels: p.id.Labels()},
 		Spec:     spec,

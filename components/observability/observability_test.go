@@ -598,6 +598,7 @@ func TestValidation(t *testing.T) {
 		{"latest image", func(a *Args) { a.Jaeger.Image = "jaegertracing/jaeger:latest" }, `jaeger.image: "jaegertracing/jaeger:latest": must not use the "latest" tag`},
 		{"memory jaeger replicas", func(a *Args) { a.Jaeger.Replicas = 2 }, "jaeger.replicas: 2: must be 1 with memory storage"},
 		{"jaeger storage", func(a *Args) { a.Jaeger.Storage = "cassandra" }, `jaeger.storage: "cassandra": must be memory or elasticsearch`},
+		{"placement", func(a *Args) { a.Kibana.Placement.NodeSelector = map[string]string{"pool": "a b"} }, `kibana.placement.nodeSelector.pool: "a b": must be a label value`},
 		{"same namespaces", func(a *Args) { a.AgentsNamespace = "observability" }, `agentsNamespace: "observability": must differ from namespace`},
 		{"security without password", func(a *Args) { a.Elasticsearch.Security = true }, `elasticsearch.passwordSecret: "": is required when security is on`},
 		{"ui namespace", func(a *Args) { a.Kibana.UI.AllowFrom = []string{"Ops"} }, `kibana.ui.allowFrom[0]: "Ops": must be a namespace name`},
@@ -655,5 +656,41 @@ func TestKafkaClusterID(t *testing.T) {
 func TestHeapIsHalfTheMemory(t *testing.T) {
 	if heapOptions("2Gi") != "-Xms1024m -Xmx1024m" {
 		t.Errorf("heap for 2Gi: %s", heapOptions("2Gi"))
+	}
+}
+
+// Each part's placement reaches its pods, its Jobs and CronJob go with the
+// part whose image they run, and Filebeat keeps tolerating every taint.
+func TestPlacementPerPart(t *testing.T) {
+	args := prodArgs()
+	real := kube.Placement{
+		NodeSelector: map[string]string{"type": "real"},
+		Tolerations:  []kube.Toleration{{Key: "platform.acme.io/real-node", Operator: "Exists", Effect: "NoSchedule"}},
+	}
+	args.Jaeger.Placement = real
+	args.Elasticsearch.Placement = kube.Placement{NodeSelector: map[string]string{"pool": "search"}}
+	args.Filebeat.Placement = kube.Placement{NodeSelector: map[string]string{"type": "kwok"}}
+	g := mustDeploy(t, args)
+	tests := []struct {
+		typ, name, spec string
+		want            map[string]any
+	}{
+		{"kubernetes:apps/v1:Deployment", "observability-jaeger", "spec.template.spec.", map[string]any{"nodeSelector.type": "real", "tolerations.0.key": "platform.acme.io/real-node"}},
+		{"kubernetes:apps/v1:StatefulSet", "observability-elasticsearch", "spec.template.spec.", map[string]any{"nodeSelector.pool": "search"}},
+		{"kubernetes:batch/v1:CronJob", "observability-jaeger-index-cleaner", "spec.jobTemplate.spec.template.spec.", map[string]any{"nodeSelector.pool": "search"}},
+		{"kubernetes:apps/v1:DaemonSet", "observability-node-tuning", "spec.template.spec.", map[string]any{"nodeSelector.pool": "search"}},
+		{"kubernetes:apps/v1:DaemonSet", "observability-filebeat", "spec.template.spec.", map[string]any{"nodeSelector.type": "kwok", "tolerations.0.operator": "Exists"}},
+	}
+	for _, tt := range tests {
+		r := g.One(t, tt.typ, tt.name)
+		for path, want := range tt.want {
+			if got := r.MustInput(t, tt.spec+path); got != want {
+				t.Errorf("%s %s: %s = %v, want %v", tt.typ, tt.name, path, got, want)
+			}
+		}
+	}
+	kafka := g.One(t, "kubernetes:apps/v1:StatefulSet", "observability-kafka")
+	if v, ok := kafka.Input("spec.template.spec.nodeSelector"); ok && v != nil {
+		t.Errorf("Kafka, given no placement, has a node selector %v", v)
 	}
 }

@@ -64,6 +64,8 @@ type Args struct {
 	AllowFrom []string `json:"allowFrom,omitempty"`
 	// Egress lists destinations the service may reach besides DNS and tracing.
 	Egress []EgressRule `json:"egress,omitempty"`
+	// Placement picks the nodes the pods run on (node selector, tolerations).
+	Placement kube.Placement `json:"placement"`
 
 	// Environment is dev, prod or local; it labels everything for the log pipeline.
 	Environment string `json:"-"`
@@ -251,6 +253,7 @@ func (a Args) Validate() validate.Problems {
 			p.Add("ingress.controllerNamespace", in.ControllerNamespace, "must be a namespace name")
 		}
 	}
+	p.Nest("placement", a.Placement.Validate())
 	for i, ns := range a.AllowFrom {
 		if !kube.IsDNSLabel(ns) {
 			p.Add(fmt.Sprintf("allowFrom[%d]", i), ns, "must be a namespace name")

@@ -247,6 +247,16 @@ func (b *builder) deploymentSpec(serviceAccount pulumi.StringInput, pc podConfig
 	if a.Autoscaling.Enabled {
 		replicas = nil
 	}
+	spec := &corev1.PodSpecArgs{
+		ServiceAccountName:            serviceAccount,
+		AutomountServiceAccountToken:  pulumi.Bool(false),
+		SecurityContext:               kube.RestrictedPodSecurityContext(kube.NonRootUID),
+		TerminationGracePeriodSeconds: pulumi.Int(preStopSeconds + a.DrainSeconds + 5),
+		TopologySpreadConstraints:     b.spread(),
+		Volumes:                       volumes,
+		Containers:                    containers,
+	}
+	a.Placement.Apply(spec)
 	return &appsv1.DeploymentSpecArgs{
 		Replicas:             replicas,
 		RevisionHistoryLimit: pulumi.Int(5),
@@ -259,15 +269,7 @@ func (b *builder) deploymentSpec(serviceAccount pulumi.StringInput, pc podConfig
 		},
 		Template: &corev1.PodTemplateSpecArgs{
 			Metadata: &metav1.ObjectMetaArgs{Labels: b.id.Labels()},
-			Spec: &corev1.PodSpecArgs{
-				ServiceAccountName:            serviceAccount,
-				AutomountServiceAccountToken:  pulumi.Bool(false),
-				SecurityContext:               kube.RestrictedPodSecurityContext(kube.NonRootUID),
-				TerminationGracePeriodSeconds: pulumi.Int(preStopSeconds + a.DrainSeconds + 5),
-				TopologySpreadConstraints:     b.spread(),
-				Volumes:                       volumes,
-				Containers:                    containers,
-			},
+			Spec:     spec,
 		},
 	}
 }

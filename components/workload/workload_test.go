@@ -359,3 +359,29 @@ func TestValidationNamesTheKey(t *testing.T) {
 		})
 	}
 }
+
+// A placement reaches the pods: its node selector and tolerations; a bad one
+// is refused under its key.
+func TestPlacementReachesThePods(t *testing.T) {
+	args := baseArgs()
+	args.Placement = kube.Placement{
+		NodeSelector: map[string]string{"type": "real"},
+		Tolerations:  []kube.Toleration{{Key: "platform.acme.io/real-node", Operator: "Exists", Effect: "NoSchedule"}},
+	}
+	d := mustDeploy(t, args).One(t, deploymentType, "greeter")
+	pod := "spec.template.spec."
+	for path, want := range map[string]any{
+		pod + "nodeSelector.type":      "real",
+		pod + "tolerations.0.key":      "platform.acme.io/real-node",
+		pod + "tolerations.0.effect":   "NoSchedule",
+		pod + "tolerations.0.operator": "Exists",
+	} {
+		if got := d.MustInput(t, path); got != want {
+			t.Errorf("%s = %v, want %v", path, got, want)
+		}
+	}
+	args.Placement.Tolerations[0].Operator = "Sometimes"
+	if err := args.Validate().Err(); err == nil || !strings.Contains(err.Error(), "placement.tolerations[0].operator") {
+		t.Errorf("a bad operator: %v, want a problem under placement.tolerations[0].operator", err)
+	}
+}

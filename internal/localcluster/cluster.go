@@ -155,7 +155,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	wantNode := NodeState{Reason: "not asked for (kwok plays every pod)"}
 	if opts.Node != nil {
-		wantNode = NodeState{Enabled: true, KubeProxy: opts.Node.Binaries.KubeProxy}
+		wantNode = NodeState{Enabled: true, KubeProxy: opts.Node.Binaries.KubeProxy, Containerd: opts.Node.Binaries.Containerd}
 		if reason := opts.Node.Unsupported(); reason != "" {
 			wantNode = NodeState{Reason: reason}
 		} else if other := claimedElsewhere(opts.Dir); other != "" {
@@ -235,7 +235,12 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := c.kubectlApply(ctx, c.bootstrapObjects()); err != nil {
 		return fmt.Errorf("creating nodes and storage class: %w", err)
 	}
-	if err := c.kubectl(ctx, nil, "wait", "--for=condition=Ready", "node", "--selector=type=kwok", "--timeout=60s"); err != nil {
+	// kwok's nodes (the real one's kubelet starts below).
+	kwokNodes := "--selector=type=kwok"
+	if c.opts.Node == nil {
+		kwokNodes = "--all"
+	}
+	if err := c.kubectl(ctx, nil, "wait", "--for=condition=Ready", "node", kwokNodes, "--timeout=60s"); err != nil {
 		return fmt.Errorf("waiting for the nodes: %w", err)
 	}
 	if c.opts.Node != nil {
@@ -253,6 +258,10 @@ func (c *Cluster) start(ctx context.Context) error {
 // node, controllers, API server, etcd), each by its recorded pid, and removes
 // what the real node made on the host. Data stays for the next Up.
 func Down(dir string) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
 	ps := (Options{Dir: dir}).processes()
 	var errs []error
 	if state, err := ReadNodeState(dir); err == nil && (state.Enabled || isDir(filepath.Join(dir, "node"))) {
@@ -260,7 +269,7 @@ func Down(dir string) error {
 		for _, p := range processesIn(dir, nodeProcesses) {
 			node[p.name] = p
 		}
-		errs = append(errs, stopNode(dir, node, NodeBinaries{KubeProxy: state.KubeProxy}))
+		errs = append(errs, stopNode(dir, node, NodeBinaries{KubeProxy: state.KubeProxy, Containerd: state.Containerd}))
 	}
 	for i := len(ps) - 1; i >= 0; i-- {
 		errs = append(errs, ps[i].stop(10*time.Second))
@@ -554,6 +563,32 @@ status:
   capacity: {cpu: "16", memory: 64Gi, ephemeral-storage: 100Gi, pods: "110"}
 ---
 `, name, zone)
+	}
+	if c.opts.Node == nil {
+		// Without the real node, kwok plays it: the same name, labels and
+		// taint, so the local stack's placement holds either way.
+		fmt.Fprintf(&b, `apiVersion: v1
+kind: Node
+metadata:
+  name: %[1]s
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/hostname: %[1]s
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    topology.kubernetes.io/zone: zone-real
+    topology.kubernetes.io/region: local
+    type: %[2]s
+spec:
+  taints:
+  - {key: %[3]s, value: "true", effect: NoSchedule}
+status:
+  allocatable: {cpu: "2", memory: 8Gi, ephemeral-storage: 50Gi, pods: "30"}
+  capacity: {cpu: "2", memory: 8Gi, ephemeral-storage: 50Gi, pods: "30"}
+---
+`, NodeName, NodeType, NodeTaint)
 	}
 	// CoreDNS reads what its kubernetes plugin serves (CoreDNS's own
 	// deployment manifest, coredns/deployment kubernetes/coredns.yaml.sed).

@@ -21,7 +21,11 @@ import (
 // containerd's CRI, as the kubelet would: its containers are killed and the
 // CNI plugins take its network down (veth, address lease).
 func removePodSandboxes(ctx context.Context, socket string) error {
-	conn, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	abs, err := filepath.Abs(socket)
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient("unix://"+abs, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return err
 	}
@@ -44,9 +48,9 @@ func removePodSandboxes(ctx context.Context, socket string) error {
 	return errors.Join(errs...)
 }
 
-// removeKubernetesChains removes what kube-proxy --cleanup leaves of
-// Kubernetes in iptables and ip6tables: the kubelet's KUBE-* chains (its
-// canaries and firewall) and the rules that jump to them.
+// removeKubernetesChains removes what kube-proxy --cleanup leaves in
+// iptables and ip6tables: the kubelet's KUBE-* chains (its canaries and
+// firewall), the node's own forwarding chain, and the rules that jump to them.
 func removeKubernetesChains() error {
 	var errs []error
 	for _, tool := range []string{"iptables", "ip6tables"} {
@@ -64,8 +68,9 @@ func removeKubernetesChains() error {
 }
 
 // kubernetesChainRemovals reads iptables-save output and returns the
-// iptables arguments that remove every KUBE-* chain: first the rules of
-// other chains that jump to one, then the chains' rules, then the chains.
+// iptables arguments that remove every chain of the real node's (KUBE-*,
+// PLATFORM-NODE-*): first the rules of other chains that jump to one, then
+// the chains' rules, then the chains.
 func kubernetesChainRemovals(save string) [][]string {
 	var jumps, flushes, deletes [][]string
 	table := ""
@@ -75,13 +80,13 @@ func kubernetesChainRemovals(save string) [][]string {
 		switch {
 		case strings.HasPrefix(line, "*"):
 			table = line[1:]
-		case strings.HasPrefix(line, ":KUBE-"):
+		case strings.HasPrefix(line, ":") && ofNode(strings.Fields(line[1:])[0]):
 			chain := strings.Fields(line[1:])[0]
 			flushes = append(flushes, []string{"-t", table, "-F", chain})
 			deletes = append(deletes, []string{"-t", table, "-X", chain})
 		case strings.HasPrefix(line, "-A "):
 			rule := splitRule(line[3:])
-			if len(rule) > 0 && !strings.HasPrefix(rule[0], "KUBE-") && jumpsToKubernetes(rule) {
+			if len(rule) > 0 && !ofNode(rule[0]) && jumpsToNode(rule) {
 				jumps = append(jumps, append([]string{"-t", table, "-D"}, rule...))
 			}
 		}
@@ -89,9 +94,14 @@ func kubernetesChainRemovals(save string) [][]string {
 	return append(append(jumps, flushes...), deletes...)
 }
 
-func jumpsToKubernetes(rule []string) bool {
+// ofNode says whether a chain is Kubernetes' or the real node's own.
+func ofNode(chain string) bool {
+	return strings.HasPrefix(chain, "KUBE-") || strings.HasPrefix(chain, "PLATFORM-NODE-")
+}
+
+func jumpsToNode(rule []string) bool {
 	for i := 0; i+1 < len(rule); i++ {
-		if (rule[i] == "-j" || rule[i] == "-g") && strings.HasPrefix(rule[i+1], "KUBE-") {
+		if (rule[i] == "-j" || rule[i] == "-g") && ofNode(rule[i+1]) {
 			return true
 		}
 	}
@@ -218,4 +228,53 @@ func removeCgroups(name string) error {
 func isDir(path string) bool {
 	info, err := os.Stat(path)
 	return err == nil && info.IsDir()
+}
+
+// HostFootprint describes what of this machine the real node touches: the
+// kernel settings it changes, the network interfaces, the iptables and
+// ip6tables rules (without counters), and the mounts below dir. Taken before
+// Up and after Down, the two are equal when the node left the host as it was.
+func HostFootprint(dir string) (string, error) {
+	var b strings.Builder
+	for _, key := range hostSysctls {
+		if data, err := os.ReadFile(filepath.Join("/proc/sys", key)); err == nil {
+			fmt.Fprintf(&b, "sysctl %s = %s\n", key, strings.TrimSpace(string(data)))
+		}
+	}
+	links, err := exec.Command("ip", "-o", "link", "show").Output()
+	if err != nil {
+		return "", fmt.Errorf("ip link show: %w", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(links)), "\n") {
+		if fields := strings.Fields(line); len(fields) > 1 {
+			fmt.Fprintf(&b, "link %s\n", strings.TrimSuffix(fields[1], ":"))
+		}
+	}
+	for _, tool := range []string{"iptables-save", "ip6tables-save"} {
+		out, err := exec.Command(tool).Output()
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if strings.HasPrefix(line, ":") {
+				line = strings.Join(strings.Fields(line)[:2], " ") // the chain and its policy, not its counters
+			}
+			fmt.Fprintf(&b, "%s %s\n", tool, line)
+		}
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	mounts, err := mountsUnder("/proc/self/mountinfo", abs)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range mounts {
+		fmt.Fprintf(&b, "mount %s\n", m)
+	}
+	return b.String(), nil
 }

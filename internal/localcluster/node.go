@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,19 +44,27 @@ type NodeBinaries struct {
 	CNIDir string
 }
 
-// NodeBinariesIn finds the built programs in dir and Debian's where its
-// packages put them.
+// NodeBinariesIn finds the built programs in dir, and the distribution's
+// on PATH or where Debian's packages put them.
 func NodeBinariesIn(dir string) NodeBinaries {
 	return NodeBinaries{
 		Kubelet:    filepath.Join(dir, "kubelet"),
 		KubeProxy:  filepath.Join(dir, "kube-proxy"),
 		CoreDNS:    filepath.Join(dir, "coredns"),
-		Containerd: "/usr/bin/containerd",
-		Ctr:        "/usr/bin/ctr",
-		Runc:       "/usr/sbin/runc",
-		IPTables:   "/usr/sbin/iptables",
+		Containerd: installed("containerd", "/usr/bin/containerd"),
+		Ctr:        installed("ctr", "/usr/bin/ctr"),
+		Runc:       installed("runc", "/usr/sbin/runc"),
+		IPTables:   installed("iptables", "/usr/sbin/iptables"),
 		CNIDir:     "/usr/lib/cni",
 	}
+}
+
+// installed is the program on PATH, else where Debian puts it.
+func installed(name, debian string) string {
+	if path, err := exec.LookPath(name); err == nil {
+		return path
+	}
+	return debian
 }
 
 // NodeOptions ask Up for the real node.
@@ -74,8 +83,10 @@ type NodeOptions struct {
 type NodeState struct {
 	Enabled bool   `json:"enabled"`
 	Reason  string `json:"reason,omitempty"`
-	// KubeProxy is the binary whose --cleanup Down runs.
-	KubeProxy string `json:"kubeProxy,omitempty"`
+	// KubeProxy is the binary whose --cleanup Down runs; Containerd the one
+	// Down starts again to remove the pods of a node that died.
+	KubeProxy  string `json:"kubeProxy,omitempty"`
+	Containerd string `json:"containerd,omitempty"`
 }
 
 func nodeStateFile(dir string) string { return filepath.Join(dir, "node.json") }
@@ -117,7 +128,7 @@ func (n NodeOptions) Unsupported() string {
 	}
 	for _, path := range need {
 		if _, err := os.Stat(path); err != nil {
-			return fmt.Sprintf("%s is missing (make node-runtime installs Debian's containerd, runc, iptables and CNI plugins; scripts/tools.sh node builds the kubelet, kube-proxy and CoreDNS)", path)
+			return fmt.Sprintf("%s is missing (make runtime installs Debian's containerd, runc, iptables and CNI plugins; scripts/tools.sh node builds the kubelet, kube-proxy and CoreDNS)", path)
 		}
 	}
 	if _, err := os.Stat("/sys/fs/cgroup/memory"); err != nil {
@@ -195,6 +206,9 @@ func (c *Cluster) startNode(ctx context.Context, ps map[string]process) error {
 	if err := createBridge(); err != nil {
 		return err
 	}
+	if err := c.acceptPodForwarding(); err != nil {
+		return err
+	}
 	if err := c.writeNodeConfigs(); err != nil {
 		return err
 	}
@@ -208,6 +222,12 @@ func (c *Cluster) startNode(ctx context.Context, ps map[string]process) error {
 	}
 	if err := c.importImages(ctx); err != nil {
 		return err
+	}
+	// The kwok stand-in of a start without the real node gives way to it.
+	if out, err := c.Kubectl(ctx, nil, "get", "node", NodeName, "-o", "jsonpath={.metadata.annotations.kwok\\.x-k8s\\.io/node}"); err == nil && string(out) == "fake" {
+		if err := c.kubectl(ctx, nil, "delete", "node", NodeName); err != nil {
+			return err
+		}
 	}
 	starts := []struct {
 		name, binary string
@@ -448,6 +468,30 @@ func createBridge() error {
 	return nil
 }
 
+// forwardChain holds the rule that lets the pods' traffic be forwarded
+// through the host (pod to Service to pod is routed, not bridged): a host
+// whose FORWARD policy is DROP, as Docker sets it on a GitHub runner, would
+// drop it. Down removes it with the Kubernetes chains.
+const forwardChain = "PLATFORM-NODE-FORWARD"
+
+func (c *Cluster) acceptPodForwarding() error {
+	iptables := c.opts.Node.Binaries.IPTables
+	if exec.Command(iptables, "-t", "filter", "-C", "FORWARD", "-j", forwardChain).Run() == nil {
+		return nil
+	}
+	for _, args := range [][]string{
+		{"-t", "filter", "-N", forwardChain},
+		{"-t", "filter", "-A", forwardChain, "-i", bridgeName, "-j", "ACCEPT"},
+		{"-t", "filter", "-A", forwardChain, "-o", bridgeName, "-j", "ACCEPT"},
+		{"-t", "filter", "-I", "FORWARD", "1", "-j", forwardChain},
+	} {
+		if out, err := exec.Command(iptables, args...).CombinedOutput(); err != nil && !strings.Contains(string(out), "already exists") {
+			return fmt.Errorf("iptables %s: %w: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	return nil
+}
+
 // hostSysctls are the kernel settings the real node changes: the kubelet's
 // (with protectKernelDefaults off) and the bridge CNI plugin's forwarding.
 var hostSysctls = []string{
@@ -503,6 +547,44 @@ func restoreSysctls(path string) error {
 	return os.Remove(path)
 }
 
+// removePods removes the real node's pods through containerd. A containerd
+// that died with its cluster (a killed test) is started again for it: the
+// pods' shims and containers outlive it, and only it can take them down.
+func removePods(dir string, containerd process, b NodeBinaries) error {
+	config := filepath.Join(dir, "node", "containerd.toml")
+	socket := filepath.Join(dir, "node", "containerd.sock")
+	if _, ok := containerd.running(); !ok {
+		if !isDir(filepath.Join(dir, "node", "containerd", "state", "io.containerd.runtime.v2.task")) {
+			return nil // no container ever ran, or all are gone
+		}
+		binary := b.Containerd
+		if binary == "" {
+			binary = installed("containerd", "/usr/bin/containerd")
+		}
+		if err := containerd.start(binary, []string{"--config", config}, false); err != nil {
+			return err
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for !socketAnswers(socket) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("containerd, started again to remove the real node's pods, does not answer; see %s", containerd.logFile)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return removePodSandboxes(ctx, socket)
+}
+
+func socketAnswers(path string) bool {
+	conn, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		conn.Close()
+	}
+	return err == nil
+}
+
 // stopNode stops the real node and removes what it made on the host: its
 // pods (through containerd, so CNI tears their network down), the iptables
 // rules of kube-proxy and the kubelet, the mounts under its folder, its
@@ -510,11 +592,8 @@ func restoreSysctls(path string) error {
 func stopNode(dir string, ps map[string]process, b NodeBinaries) error {
 	var errs []error
 	errs = append(errs, ps["kubelet"].stop(15*time.Second))
-	if _, ok := ps["containerd"].running(); ok {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		errs = append(errs, removePodSandboxes(ctx, filepath.Join(dir, "node", "containerd.sock")))
-		cancel()
-	}
+	errs = append(errs, removePods(dir, ps["containerd"], b))
+
 	errs = append(errs, ps["kube-proxy"].stop(10*time.Second), ps["coredns"].stop(10*time.Second), ps["containerd"].stop(15*time.Second))
 	if _, err := os.Stat(b.KubeProxy); err == nil {
 		if out, err := exec.Command(b.KubeProxy, "--cleanup").CombinedOutput(); err != nil {

@@ -94,14 +94,21 @@ func Jaeger(binary string) (Image, error) {
 // Pause is the pod sandbox's image: cmd/pause, run as upstream's pause image
 // runs (USER 65535:65535, ENTRYPOINT ["/pause"]).
 func Pause(ctx context.Context, projectDir string) (Image, error) {
-	binary, err := goBuild(ctx, projectDir, "./cmd/pause", "-s -w")
+	return Program(ctx, PauseName, projectDir, "./cmd/pause", "65535:65535")
+}
+
+// Program is an image of one Go program of the module in dir, alone on
+// scratch as /<name of the package's folder>, run as user.
+func Program(ctx context.Context, name, dir, pkg, user string) (Image, error) {
+	binary, err := goBuild(ctx, dir, pkg, "-s -w")
 	if err != nil {
 		return Image{}, err
 	}
+	path := "/" + filepath.Base(pkg)
 	return Image{
-		Name:   PauseName,
-		Files:  []File{{Path: "/pause", Mode: 0o755, Content: binary}},
-		Config: v1.Config{User: "65535:65535", Entrypoint: []string{"/pause"}},
+		Name:   name,
+		Files:  []File{{Path: path, Mode: 0o755, Content: binary}},
+		Config: v1.Config{User: user, Env: []string{defaultPath}, Entrypoint: []string{path}},
 	}, nil
 }
 

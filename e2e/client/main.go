@@ -1,0 +1,72 @@
+// Command client is the e2e suite's HTTP client inside the cluster: run in a
+// pod on the real node, it asks a URL once, or again and again for a while,
+// and prints what it got as one line of JSON for the test to read from the
+// pod's log.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+)
+
+// Report is what the client prints.
+type Report struct {
+	OK         int      `json:"ok"`
+	Failed     int      `json:"failed"`
+	Errors     []string `json:"errors,omitempty"`
+	LastStatus int      `json:"lastStatus"`
+	LastBody   string   `json:"lastBody"`
+}
+
+func main() {
+	url := flag.String("url", "", "what to ask")
+	token := flag.String("token", "", "a bearer token to send")
+	duration := flag.Duration("for", 0, "keep asking for this long (0: once)")
+	every := flag.Duration("every", 50*time.Millisecond, "pause between requests")
+	flag.Parse()
+	client := &http.Client{Timeout: 2 * time.Second}
+	var r Report
+	end := time.Now().Add(*duration)
+	for {
+		status, body, err := get(client, *url, *token)
+		r.LastStatus, r.LastBody = status, body
+		if err == nil && status != http.StatusOK {
+			err = fmt.Errorf("status %d: %s", status, body)
+		}
+		if err != nil {
+			r.Failed++
+			if len(r.Errors) < 10 {
+				r.Errors = append(r.Errors, time.Now().Format(time.RFC3339Nano)+" "+err.Error())
+			}
+		} else {
+			r.OK++
+		}
+		if !time.Now().Before(end) {
+			break
+		}
+		time.Sleep(*every)
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(r)
+}
+
+func get(client *http.Client, url, token string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, string(body), err
+}
