@@ -153,7 +153,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := c.loadPorts(); err != nil {
 		return nil, err
 	}
-	wantNode := NodeState{Reason: "not asked for (kwok plays every pod)"}
+	wantNode := NodeState{Reason: "not asked for"}
 	if opts.Node != nil {
 		wantNode = NodeState{Enabled: true, KubeProxy: opts.Node.Binaries.KubeProxy, Containerd: opts.Node.Binaries.Containerd}
 		if reason := opts.Node.Unsupported(); reason != "" {
@@ -163,12 +163,17 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		}
 	}
 	running, stopped := Running(opts.Dir)
-	if state, _ := ReadNodeState(opts.Dir); len(stopped) == 0 && state.Enabled == wantNode.Enabled {
+	state, _ := ReadNodeState(opts.Dir)
+	switch {
+	case len(running) > 0 && len(stopped) == 0 && state.Enabled == wantNode.Enabled:
 		return c, ErrAlreadyRunning
-	}
-	if len(running) > 0 {
+	case len(running) > 0 && len(stopped) == 0:
+		fmt.Fprintf(opts.Log, "local cluster running with the real node %s: restarting it\n", map[bool]string{true: "on, now off", false: "off, now on"}[state.Enabled])
+	case len(running) > 0:
 		fmt.Fprintf(opts.Log, "local cluster partly running (%s up, %s down): restarting it\n",
 			strings.Join(running, ", "), strings.Join(stopped, ", "))
+	}
+	if len(running) > 0 {
 		if err := Down(opts.Dir); err != nil {
 			return nil, err
 		}
@@ -536,59 +541,18 @@ func (c *Cluster) kubectlApply(ctx context.Context, manifest string) error {
 	return c.kubectl(ctx, []byte(manifest), "apply", "--server-side", "--field-manager=localcluster", "-f", "-")
 }
 
-// bootstrapObjects are the fake nodes, one per zone, and the default StorageClass
-// whose claims kwok provisions and binds.
+// bootstrapObjects are the fake nodes, one per zone (and the stand-in of
+// the real node when it does not run), and the default StorageClass whose
+// claims kwok provisions and binds.
 func (c *Cluster) bootstrapObjects() string {
 	var b strings.Builder
 	for i, zone := range c.opts.Zones {
-		name := fmt.Sprintf("node-%d", i+1)
-		fmt.Fprintf(&b, `apiVersion: v1
-kind: Node
-metadata:
-  name: %[1]s
-  annotations:
-    kwok.x-k8s.io/node: fake
-    node.alpha.kubernetes.io/ttl: "0"
-  labels:
-    kubernetes.io/hostname: %[1]s
-    kubernetes.io/os: linux
-    kubernetes.io/arch: amd64
-    topology.kubernetes.io/zone: %[2]s
-    topology.kubernetes.io/region: local
-    type: kwok
-spec: {}
-# Like a real node, a disk for ephemeral storage: every container bounds its own.
-status:
-  allocatable: {cpu: "16", memory: 64Gi, ephemeral-storage: 100Gi, pods: "110"}
-  capacity: {cpu: "16", memory: 64Gi, ephemeral-storage: 100Gi, pods: "110"}
----
-`, name, zone)
+		b.WriteString(kwokNode(fmt.Sprintf("node-%d", i+1), zone, "kwok", "", "16", "64Gi", "100Gi", "110"))
 	}
 	if c.opts.Node == nil {
 		// Without the real node, kwok plays it: the same name, labels and
 		// taint, so the local stack's placement holds either way.
-		fmt.Fprintf(&b, `apiVersion: v1
-kind: Node
-metadata:
-  name: %[1]s
-  annotations:
-    kwok.x-k8s.io/node: fake
-    node.alpha.kubernetes.io/ttl: "0"
-  labels:
-    kubernetes.io/hostname: %[1]s
-    kubernetes.io/os: linux
-    kubernetes.io/arch: amd64
-    topology.kubernetes.io/zone: zone-real
-    topology.kubernetes.io/region: local
-    type: %[2]s
-spec:
-  taints:
-  - {key: %[3]s, value: "true", effect: NoSchedule}
-status:
-  allocatable: {cpu: "2", memory: 8Gi, ephemeral-storage: 50Gi, pods: "30"}
-  capacity: {cpu: "2", memory: 8Gi, ephemeral-storage: 50Gi, pods: "30"}
----
-`, NodeName, NodeType, NodeTaint)
+		b.WriteString(kwokNode(NodeName, "zone-real", NodeType, NodeTaint, "2", "8Gi", "50Gi", "30"))
 	}
 	// CoreDNS reads what its kubernetes plugin serves (CoreDNS's own
 	// deployment manifest, coredns/deployment kubernetes/coredns.yaml.sed).
@@ -624,6 +588,37 @@ volumeBindingMode: Immediate
 allowVolumeExpansion: true
 `)
 	return b.String()
+}
+
+// kwokNode is a node kwok plays; with a taint key, tainted NoSchedule. Like
+// a real node it has a disk for ephemeral storage: every container bounds
+// its own.
+func kwokNode(name, zone, nodeType, taint, cpu, memory, disk, pods string) string {
+	spec := "spec: {}"
+	if taint != "" {
+		spec = fmt.Sprintf("spec:\n  taints:\n  - {key: %s, value: \"true\", effect: NoSchedule}", taint)
+	}
+	capacity := fmt.Sprintf("{cpu: %q, memory: %s, ephemeral-storage: %s, pods: %q}", cpu, memory, disk, pods)
+	return fmt.Sprintf(`apiVersion: v1
+kind: Node
+metadata:
+  name: %[1]s
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/hostname: %[1]s
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    topology.kubernetes.io/zone: %[2]s
+    topology.kubernetes.io/region: local
+    type: %[3]s
+%[4]s
+status:
+  allocatable: %[5]s
+  capacity: %[5]s
+---
+`, name, zone, nodeType, spec, capacity)
 }
 
 //go:embed stages.yaml
