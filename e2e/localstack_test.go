@@ -16,12 +16,38 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/acme/platform/internal/driver"
 	"github.com/acme/platform/stacks"
 )
 
-// localImage is the image Pulumi.local.yaml runs: the real node's greeter.
-const localImage = "ghcr.io/acme/greeter@sha256:9d59ff0c135af55d0980b6b212f554163a61e71f2724dc5eb2a27dfc72942e20"
+// localImage is the image Pulumi.local.yaml runs: the real node's greeter,
+// pinned by digest (stacks' TestLocalStackPinsTheNodesImages keeps the pin
+// that of the image made from app/).
+var localImage = func() string {
+	data, err := os.ReadFile(filepath.Join("..", "Pulumi.local.yaml"))
+	if err != nil {
+		panic(err)
+	}
+	var file struct {
+		Config struct {
+			Services []struct {
+				Name  string `yaml:"name"`
+				Image string `yaml:"image"`
+			} `yaml:"platform:services"`
+		} `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		panic(err)
+	}
+	for _, s := range file.Config.Services {
+		if s.Name == "greeter" && s.Image != "" {
+			return s.Image
+		}
+	}
+	panic("Pulumi.local.yaml runs no greeter image")
+}()
 
 // runPlatform runs the cmd/platform binary on the test project, writing its
 // output to stdout and stderr, and returns its exit code.

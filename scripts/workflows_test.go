@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,10 +17,12 @@ type step struct {
 	Uses string            `yaml:"uses"`
 	Run  string            `yaml:"run"`
 	With map[string]string `yaml:"with"`
+	Env  map[string]string `yaml:"env"`
 }
 
 type job struct {
 	If          string `yaml:"if"`
+	Environment string `yaml:"environment"`
 	Concurrency struct {
 		Group            string `yaml:"group"`
 		CancelInProgress any    `yaml:"cancel-in-progress"`
@@ -166,5 +169,79 @@ func TestDependabotPreviewsAreSkipped(t *testing.T) {
 	skipped, ok := jobs["preview-skipped"]
 	if !ok || !strings.Contains(skipped.If, "github.actor == 'dependabot[bot]'") || len(skipped.Steps) == 0 || !strings.Contains(skipped.Steps[0].Run, "::notice::") {
 		t.Error("no job says the previews were skipped for Dependabot")
+	}
+}
+
+// A job that reads cluster credentials runs in an environment that the
+// governing stack declares on this repository, with those credentials as
+// that environment's secrets: GitHub creates an undeclared environment
+// unprotected on first use, and a repository secret would be open to every
+// branch. prod's deploying credentials sit behind the reviewers alone.
+func TestClusterCredentialsAreEnvironmentSecrets(t *testing.T) {
+	var stack struct {
+		Config struct {
+			GitHub struct {
+				Repositories []struct {
+					Name         string `yaml:"name"`
+					Environments []struct {
+						Name          string            `yaml:"name"`
+						ReviewerTeams []int             `yaml:"reviewerTeams"`
+						Tags          []string          `yaml:"tags"`
+						Secrets       map[string]string `yaml:"secrets"`
+					} `yaml:"environments"`
+				} `yaml:"repositories"`
+			} `yaml:"platform:github"`
+		} `yaml:"config"`
+	}
+	read(t, "../Pulumi.prod.yaml", &stack)
+	declared := map[string]map[string]bool{} // environment -> its secrets
+	for _, r := range stack.Config.GitHub.Repositories {
+		if r.Name != "platform" {
+			continue
+		}
+		for _, e := range r.Environments {
+			declared[e.Name] = map[string]bool{}
+			for name := range e.Secrets {
+				declared[e.Name][name] = true
+			}
+			if e.Name == "production" && (len(e.ReviewerTeams) == 0 || !slices.Equal(e.Tags, []string{"v*"})) {
+				t.Errorf("production: reviewers %v, tags %v: prod deploys unreviewed or from other refs", e.ReviewerTeams, e.Tags)
+			}
+		}
+	}
+	if len(declared) == 0 {
+		t.Fatal("the prod stack declares no environment on this repository (platform)")
+	}
+	secretRef := regexp.MustCompile(`secrets\.(KUBECONFIG\w*)`)
+	environments := regexp.MustCompile(`'([\w-]+)'`)
+	checked := 0
+	for file, jobs := range workflows(t) {
+		for name, j := range jobs {
+			for _, s := range j.Steps {
+				for _, value := range s.Env {
+					for _, m := range secretRef.FindAllStringSubmatch(value, -1) {
+						checked++
+						names := []string{j.Environment}
+						if strings.Contains(j.Environment, "${{") {
+							names = nil
+							for _, e := range environments.FindAllStringSubmatch(j.Environment, -1) {
+								names = append(names, e[1])
+							}
+						}
+						if j.Environment == "" {
+							t.Errorf("%s, job %s reads %s without an environment", file, name, m[1])
+						}
+						for _, env := range names {
+							if !declared[env][m[1]] {
+								t.Errorf("%s, job %s reads %s in environment %s, which the prod stack does not declare with that secret", file, name, m[1], env)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if checked < 3 {
+		t.Errorf("%d reads of cluster credentials found: the deploy, preview and drift jobs each read some", checked)
 	}
 }

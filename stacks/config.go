@@ -53,6 +53,8 @@ type Config struct {
 	Commit string
 	// Root is the project root; build contexts are relative to it.
 	Root string
+	// Stack is the stack's name (Environ.Stack).
+	Stack string
 	// Drift says what the scheduled drift check may do.
 	Drift Drift
 	// GitHub is the repositories the stack governs; nil leaves GitHub alone.
@@ -96,6 +98,9 @@ type Environ struct {
 	ProjectRoot string
 	// Commit is the git commit being deployed (see Commit), or empty.
 	Commit string
+	// Stack is the stack's name; the checks that span stacks skip the
+	// project's file of it.
+	Stack string
 }
 
 // Load turns the raw config of a stack into a validated Config. Each
@@ -113,7 +118,7 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 		}
 	}
 	var problems validate.Problems
-	cfg := &Config{Environment: Environment(raw["environment"].Raw), Secrets: map[string]Secret{}, Commit: env.Commit, Root: env.ProjectRoot}
+	cfg := &Config{Environment: Environment(raw["environment"].Raw), Secrets: map[string]Secret{}, Commit: env.Commit, Root: env.ProjectRoot, Stack: env.Stack}
 	switch cfg.Environment {
 	case Dev, Prod, Local:
 	default:
@@ -206,10 +211,11 @@ func (c *Config) secretRefs() map[string][]string {
 			refs[g.TokenSecret] = append(refs[g.TokenSecret], key("github.tokenSecret"))
 		}
 		for i, r := range g.Repositories {
-			add(fmt.Sprintf("%s[%d].secrets", key("github.repositories"), i), r.Secrets)
-		}
-		for i, e := range g.Environments {
-			add(fmt.Sprintf("%s[%d].secrets", key("github.environments"), i), e.Secrets)
+			path := fmt.Sprintf("%s[%d]", key("github.repositories"), i)
+			add(path+".secrets", r.Secrets)
+			for j, e := range r.Environments {
+				add(fmt.Sprintf("%s.environments[%d].secrets", path, j), e.Secrets)
+			}
 		}
 	}
 	if o := c.Observability; o != nil {

@@ -178,12 +178,19 @@ func TestLoadRejects(t *testing.T) {
 			"platform:kubernetes":  plain(`{"kubeconfig":".cluster/kubeconfig"}`),
 			"platform:github":      plain(`{"owner":"acme","repositories":[{"name":"greeter"}]}`)}),
 			[]string{`platform:github: {…}: is not available to the local stack`}},
-		{"github rules checked", with(map[string]*Value{"platform:github": plain(`{"owner":"acme","rules":{"requiredReviews":9,"statusChecks":[""]},
-			"repositories":[{"name":"greeter","mergeStrategies":["fast-forward"],"secrets":{"GITHUB_X":"greeterApiToken"}}]}`)}),
+		{"github rules checked", with(map[string]*Value{"platform:github": plain(`{"owner":"acme","rules":{"requiredReviews":9},
+			"repositories":[{"name":"greeter","statusChecks":[""],"mergeStrategies":["fast-forward"],"secrets":{"GITHUB_X":"greeterApiToken"}}]}`)}),
 			[]string{`platform:github.rules.requiredReviews: 9: must be from 0 to 6`,
-				`platform:github.rules.statusChecks[0]: "": must name a status check`,
+				`platform:github.repositories[0].statusChecks[0]: "": must name a status check`,
 				`platform:github.repositories[0].mergeStrategies[0]: "fast-forward": must be squash, merge or rebase`,
 				`platform:github.repositories[0].secrets.GITHUB_X: "GITHUB_X": must match`}},
+		{"github plan lacks what a private repository asks", with(map[string]*Value{"platform:github": plain(`{"owner":"acme","plan":"team",
+			"repositories":[{"name":"greeter","environments":[{"name":"production","reviewerTeams":[1]}]}]}`)}),
+			[]string{`platform:github.repositories[0].environments[0].reviewerTeams: 1: required reviewers on a private repository needs plan enterprise or above (platform:github.plan is team)`}},
+		{"github plan unknown", with(map[string]*Value{"platform:github": plain(`{"owner":"acme","plan":"business","repositories":[{"name":"greeter","visibility":"public"}]}`)}),
+			[]string{`platform:github.plan: "business": must be one of free, pro, team, enterprise`}},
+		{"github rules no longer take a mode", with(map[string]*Value{"platform:github": plain(`{"owner":"acme","plan":"pro","rules":{"mode":"branch-protection"},"repositories":[{"name":"greeter"}]}`)}),
+			[]string{`platform:github.rules.mode: "branch-protection": unknown field`}},
 		{"github token not set", with(map[string]*Value{"platform:github": plain(`{"owner":"acme","tokenSecret":"githubToken","repositories":[{"name":"greeter"}]}`)}),
 			[]string{`platform:github.tokenSecret: "githubToken": names no config key`}},
 		{"github without owner or repositories", with(map[string]*Value{"platform:github": plain(`{"repositories":[]}`)}),
@@ -255,3 +262,38 @@ func sprintf(format string, v any) string { return fmt.Sprintf(format, v) }
 var testEnviron = Environ{ProjectRoot: "..", Commit: "0123456789abcdef0123456789abcdef01234567"}
 
 const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// A repository has one governing stack: a stack that declares a repository
+// another stack file of the project declares is refused before anything is
+// registered, naming both; the project's own stack files govern each
+// repository once.
+func TestRepositoryHasOneGoverningStack(t *testing.T) {
+	values := with(map[string]*Value{"platform:github": plain(`{"owner":"ACME","plan":"pro","repositories":[{"name":"billing"},{"name":"Greeter"}]}`)})
+	_, err := Load(values, Environ{ProjectRoot: "..", Stack: "dev"})
+	want := `platform:github.repositories[1].name: "Greeter": is governed by stack prod already (Pulumi.prod.yaml)`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("dev declaring prod's repository: %v, want %q", err, want)
+	}
+	if strings.Contains(err.Error(), "billing") {
+		t.Errorf("a repository no other stack declares is refused: %v", err)
+	}
+	if _, err := Load(values, Environ{ProjectRoot: "..", Stack: "prod"}); err != nil {
+		t.Errorf("prod's own file is taken for another stack's: %v", err)
+	}
+	owners := map[string]string{}
+	for _, stack := range []string{"dev", "prod", "local"} {
+		governed, err := governedElsewhere("..", stack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for repo, other := range governed {
+			if owners[repo] != "" && owners[repo] != other {
+				t.Errorf("%s is governed by stacks %s and %s", repo, owners[repo], other)
+			}
+			owners[repo] = other
+		}
+	}
+	if owners["acme/greeter"] != "prod" || owners["acme/platform"] != "prod" {
+		t.Errorf("governing stacks %v, want prod for acme/greeter and acme/platform", owners)
+	}
+}

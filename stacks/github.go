@@ -3,7 +3,12 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -12,18 +17,21 @@ import (
 	"github.com/acme/platform/internal/validate"
 )
 
-// GitHub is config key platform:github: the service repositories a stack
-// governs on GitHub, and the rules and environments they share. Absent, the
-// stack leaves GitHub alone (the local stack must: no GitHub plugin here).
+// GitHub is config key platform:github: the repositories a stack governs on
+// GitHub, and the rules they share. A repository is governed by one stack of
+// the project alone (the config check reads the other stack files). Absent,
+// the stack leaves GitHub alone (the local stack must: no GitHub plugin here).
 type GitHub struct {
 	// Owner is the organization or user that owns the repositories.
 	Owner string `json:"owner"`
+	// Plan is the owner's GitHub plan: free (default), pro, team or
+	// enterprise. What a private repository may have depends on it.
+	Plan string `json:"plan"`
 	// TokenSecret is the secret config key holding the provider's token; empty:
 	// the provider reads GITHUB_TOKEN from the environment.
 	TokenSecret string `json:"tokenSecret,omitempty"`
-	// Rules and Environments every repository gets (components/repository).
-	Rules        repository.Rules         `json:"rules"`
-	Environments []repository.Environment `json:"environments,omitempty"`
+	// Rules every repository gets (components/repository).
+	Rules repository.Rules `json:"rules"`
 	// Repositories are the repository component's arguments, one each.
 	Repositories []repository.Args `json:"-"`
 	// RepositoryList is the raw list, decoded item by item over the
@@ -34,7 +42,7 @@ type GitHub struct {
 // decodeGitHub reads platform:github over the environment's profiles.
 func decodeGitHub(raw map[string]Value, environment string, problems *validate.Problems) *GitHub {
 	profile := repository.Profile(environment)
-	g := &GitHub{Rules: profile.Rules}
+	g := &GitHub{Rules: profile.Rules, Plan: profile.Plan}
 	decode(raw, "github", g, problems)
 	if len(g.RepositoryList) > 0 {
 		repos, p := schema.DecodeList(key("github.repositories"), string(g.RepositoryList), func() repository.Args {
@@ -47,16 +55,16 @@ func decodeGitHub(raw map[string]Value, environment string, problems *validate.P
 }
 
 // repositoryArgs are one repository's arguments with what the stack shares
-// and the program fills: the rules, the environments and the secrets' values.
+// and the program fills: the rules, the plan and the secrets' values.
 func (c *Config) repositoryArgs(r repository.Args) repository.Args {
 	g := c.GitHub
-	r.Rules = g.Rules
+	r.Rules, r.Plan = g.Rules, g.Plan
 	r.SecretValues = c.secretValues(r.Secrets)
-	r.Environments = nil
-	for _, e := range g.Environments {
-		e.SecretValues = c.secretValues(e.Secrets)
-		r.Environments = append(r.Environments, e)
+	environments := slices.Clone(r.Environments)
+	for i, e := range environments {
+		environments[i].SecretValues = c.secretValues(e.Secrets)
 	}
+	r.Environments = environments
 	return r
 }
 
@@ -73,6 +81,7 @@ func validateGitHub(c *Config, problems *validate.Problems) {
 		problems.Add(key("github.owner"), g.Owner, "is required: the organization or user owning the repositories")
 	}
 	checkList("github.repositories", "repository", g.Repositories, func(r repository.Args) string { return r.Name }, problems)
+	checkOwnership(c, problems)
 	for i, r := range g.Repositories {
 		var own validate.Problems
 		for _, q := range c.repositoryArgs(r).Validate() {
@@ -89,9 +98,75 @@ func validateGitHub(c *Config, problems *validate.Problems) {
 }
 
 // isShared says whether a repository's argument comes from a key of
-// platform:github that every repository shares (rules, environments).
-func isShared(path string) bool {
-	return strings.HasPrefix(path, "rules") || strings.HasPrefix(path, "environments")
+// platform:github that every repository shares (rules, plan). A problem of
+// the plan "plan" is the plan's own; one that only names the plan in its
+// message (a private repository's needs) stays the repository's.
+func isShared(path string) bool { return strings.HasPrefix(path, "rules") || path == "plan" }
+
+// checkOwnership refuses a repository that another stack of the project
+// declares too: both would create it (the second fails, 422), or, imported
+// twice, overwrite each other's settings on every run, and a destroy of one
+// would archive the repository the other governs. The other stacks are
+// read from their files beside Pulumi.yaml.
+func checkOwnership(c *Config, problems *validate.Problems) {
+	if c.Stack == "" || c.Root == "" {
+		return
+	}
+	governed, err := governedElsewhere(c.Root, c.Stack)
+	if err != nil {
+		problems.Add(key("github"), validate.Verbatim("{…}"), "cannot be checked against the project's other stacks: "+err.Error())
+		return
+	}
+	for i, r := range c.GitHub.Repositories {
+		full := strings.ToLower(c.GitHub.Owner + "/" + r.Name)
+		if other, ok := governed[full]; ok {
+			problems.Add(fmt.Sprintf("%s[%d].name", key("github.repositories"), i), r.Name,
+				fmt.Sprintf("is governed by stack %s already (Pulumi.%s.yaml): a repository has one governing stack; remove it from one of the two", other, other))
+		}
+	}
+}
+
+// governedElsewhere reads the repositories (owner/name, lower-case) that the
+// project's other stack files declare, by the stack that declares them.
+func governedElsewhere(root, stack string) (map[string]string, error) {
+	files, err := filepath.Glob(filepath.Join(root, "Pulumi.*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	governed := map[string]string{}
+	for _, file := range files {
+		other := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(file), "Pulumi."), ".yaml")
+		if other == stack {
+			continue
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		var stackFile struct {
+			Config map[string]yaml.Node `yaml:"config"`
+		}
+		if err := yaml.Unmarshal(data, &stackFile); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Base(file), err)
+		}
+		node, ok := stackFile.Config[key("github")]
+		if !ok {
+			continue
+		}
+		var g struct {
+			Owner        string `yaml:"owner"`
+			Repositories []struct {
+				Name string `yaml:"name"`
+			} `yaml:"repositories"`
+		}
+		if err := node.Decode(&g); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", filepath.Base(file), key("github"), err)
+		}
+		for _, r := range g.Repositories {
+			governed[strings.ToLower(g.Owner+"/"+r.Name)] = other
+		}
+	}
+	return governed, nil
 }
 
 // declareGitHub declares the stack's repositories with one explicit provider.

@@ -36,7 +36,7 @@ func Program(ctx *pulumi.Context) error {
 // resource is registered.
 func NewProgram(values map[string]Value) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		cfg, err := Load(values, Environ{ProjectRoot: ctx.RootDirectory(), Commit: Commit(ctx.RootDirectory())})
+		cfg, err := Load(values, Environ{ProjectRoot: ctx.RootDirectory(), Commit: Commit(ctx.RootDirectory()), Stack: ctx.Stack()})
 		if err != nil {
 			return err
 		}

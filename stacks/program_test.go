@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -25,13 +26,14 @@ import (
 const localPassphrase = "local-cluster-only"
 
 // testSecrets stand in for the secrets that dev and prod keep in their KMS.
-var testSecrets = map[string]string{"greeterApiToken": "test-token-value", "registryToken": "test-registry-token", "githubToken": "test-github-token"}
+var testSecrets = map[string]string{"greeterApiToken": "test-token-value", "registryToken": "test-registry-token"}
 
 // testElasticPassword stands in for prod's elastic password.
 const testElasticPassword = "test-elastic-password"
 
-// prodSecrets stand in for the secrets of prod's Elasticsearch security and Kafka TLS:
-// the password, and certificates as `platform certs` makes them.
+// prodSecrets stand in for the secrets of prod's Elasticsearch security and Kafka TLS
+// (the password, and certificates as `platform certs` makes them) and of its
+// GitHub governance (the token, the clusters' credentials for the workflows).
 var prodSecrets = func() map[string]string {
 	certs, err := observability.NewCertificates("observability", 365*24*time.Hour, time.Now())
 	if err != nil {
@@ -42,6 +44,8 @@ var prodSecrets = func() map[string]string {
 		ObservabilityCAKey: certs.CA,
 		ElasticCertKey:     certs.Elasticsearch.Certificate, ElasticPrivateKeyKey: certs.Elasticsearch.Key,
 		KafkaCertKey: certs.Kafka.Certificate, KafkaPrivateKeyKey: certs.Kafka.Key,
+		"githubToken": "test-github-token", "devKubeconfig": "test-dev-kubeconfig", "prodKubeconfig": "test-prod-kubeconfig",
+		"devReadOnlyKubeconfig": "test-dev-read-kubeconfig", "prodReadOnlyKubeconfig": "test-prod-read-kubeconfig",
 	}
 }()
 
@@ -138,12 +142,12 @@ func TestProgramPerStack(t *testing.T) {
 		protected      bool
 		requestsMemory string
 		images         int // image builds: dev and prod build, local runs a prebuilt one
-		rulesets       int // GitHub: dev and prod govern the repository, local leaves GitHub alone
+		rulesets       int // GitHub: prod governs every repository (the platform's with checks), the others none
 		environments   int
 	}{
-		{"dev", 1, 0, 0, false, "64Mi", 1, 2, 1},   // dev builds, once
+		{"dev", 1, 0, 0, false, "64Mi", 1, 0, 0},   // dev builds, once
 		{"local", 1, 0, 0, false, "32Mi", 0, 0, 0}, // local runs the image it imported
-		{"prod", 3, 1, 1, true, "256Mi", 0, 2, 2},  // prod promotes dev's
+		{"prod", 3, 1, 1, true, "256Mi", 0, 5, 3},  // prod promotes dev's
 	}
 	t.Setenv("GITHUB_SHA", "89abcdef0123456789abcdef0123456789abcdef") // CI's commit
 	for _, tt := range tests {
@@ -245,8 +249,6 @@ func TestSeveralServices(t *testing.T) {
 		 "allowFrom":["greeter"],"env":{"CURRENCY":"EUR"}}]`}
 	delete(values, "platform:greeterApiToken") // no service refers to them now
 	delete(values, "platform:registryToken")
-	delete(values, "platform:github")
-	delete(values, "platform:githubToken")
 	g, err := pulumitest.Run(t, "platform", "dev", NewProgram(values), pulumitest.InProject(".."))
 	if err != nil {
 		t.Fatal(err)
@@ -360,4 +362,12 @@ func TestKubernetesClientSettings(t *testing.T) {
 	if _, err := Load(values, testEnviron); err == nil || !strings.Contains(err.Error(), "platform:kubernetes.client.qps: 0: must be from 1 to 10000") {
 		t.Errorf("qps 0 taken: %v", err)
 	}
+}
+
+// The GitHub resources prod's stack file declares are recorded in testdata/,
+// where terraform-provider-github's own validation judges them
+// (conformance/github); dev and local declare none.
+func TestGitHubResourcesAreRecorded(t *testing.T) {
+	g, err := pulumitest.Run(t, "platform", "prod", NewProgram(stackValues(t, "prod")), pulumitest.InProject(".."))
+	pulumitest.CheckRecord(t, pulumitest.Must(t, g, err), "github:", filepath.Join("testdata", "conformance", "prod.json"))
 }

@@ -12,10 +12,10 @@ import (
 	"github.com/acme/platform/internal/validate"
 )
 
-// Args describe how one service repository is run on GitHub. They are the
-// schema of one entry of stack config platform:github.repositories (the JSON
-// names are the keys); Rules and Environments come from the keys of the same
-// name in platform:github, shared by every repository. Profile gives the
+// Args describe how one repository is run on GitHub. They are the schema of
+// one entry of stack config platform:github.repositories (the JSON names are
+// the keys); Rules and Plan come from the keys of the same name in
+// platform:github, shared by every repository of the owner. Profile gives the
 // defaults: opinionated, secure, overridable. Fields without a JSON name are
 // filled by the program.
 type Args struct {
@@ -41,11 +41,29 @@ type Args struct {
 	EncryptedSecrets map[string]string `json:"encryptedSecrets,omitempty"`
 	// Variables are repository-level Actions variables (not secret).
 	Variables map[string]string `json:"variables,omitempty"`
+	// StatusChecks are this repository's own CI job names that must pass
+	// before main or a release/* branch moves (none by default). Only GitHub
+	// Actions can satisfy them: a commit status of the same name set by
+	// anyone else does not count.
+	StatusChecks []string `json:"statusChecks,omitempty"`
+	// Environments are the repository's deployment environments, with their
+	// protection and their own secrets.
+	Environments []Environment `json:"environments,omitempty"`
+	// Import adopts a repository that exists already instead of creating it:
+	// the next up reads it, its environments and the rulesets ImportRulesets
+	// names into the state. Pulumi's import changes nothing, so the config
+	// must match what GitHub has (the preview names every difference); align
+	// it, adopt, then change it in a later up, and drop the setting.
+	Import bool `json:"import,omitempty"`
+	// ImportRulesets are the IDs of existing rulesets to adopt, by the names
+	// this component gives them: main, release, release-checks.
+	ImportRulesets map[string]int `json:"importRulesets,omitempty"`
 
 	// Rules are the branch rules of the seed's branch table.
 	Rules Rules `json:"-"`
-	// Environments are the deployment environments (dev, production).
-	Environments []Environment `json:"-"`
+	// Plan is the owner's GitHub plan (config key platform:github.plan): what
+	// a private repository may have depends on it.
+	Plan string `json:"-"`
 	// Protect guards the repository against deletion by Pulumi (prod's
 	// profile). Even unprotected, a destroy archives it rather than deleting it.
 	Protect bool `json:"-"`
@@ -54,36 +72,33 @@ type Args struct {
 	SecretValues map[string]pulumi.StringInput `json:"-"`
 }
 
-// Rules protect main, release/* and feature/* (config key platform:github.rules).
+// Rules protect main, release/* and feature/* with repository rulesets
+// (config key platform:github.rules). Classic branch protection is not
+// offered: on a private repository it needs the same paid plans as rulesets,
+// and it cannot bind a status check to GitHub Actions.
 type Rules struct {
-	// Mode is "rulesets" (default) or "branch-protection" (classic). Rulesets on
-	// private repositories need a paid plan: GitHub answers 403 without one.
-	Mode string `json:"mode"`
 	// RequiredReviews on pull requests into main: 0 to 6 (default 1).
 	RequiredReviews int `json:"requiredReviews"`
 	// RequireCodeOwnerReview on main (default false).
 	RequireCodeOwnerReview bool `json:"requireCodeOwnerReview,omitempty"`
-	// StatusChecks required on main and release/*: the CI job names.
-	StatusChecks []string `json:"statusChecks"`
-	// Releasers may push to release/*: rulesets name them by ID, classic
-	// branch protection by "org/team" or "/user".
+	// Releasers alone may create, push to and delete release/* branches;
+	// teams among them get push access to the repository.
 	Releasers []Actor `json:"releasers,omitempty"`
-	// BypassActors may bypass the rules on main (rulesets only).
+	// BypassActors may bypass the rules on main.
 	BypassActors []Actor `json:"bypassActors,omitempty"`
 }
 
-// Actor is a team, user, app or role, as the chosen rules mode names it.
+// Actor is who may bypass a ruleset, as terraform-provider-github v6.6.0
+// accepts it (github_repository_ruleset bypass_actors.actor_type): a team,
+// an app (Integration), a repository role or the organization's admins.
 type Actor struct {
-	// ID and Type (Team, Integration, OrganizationAdmin, RepositoryRole,
-	// DeployKey) for rulesets.
+	// ID is the team's, app's or role's numeric ID (none for OrganizationAdmin).
 	ID   int    `json:"id,omitempty"`
-	Type string `json:"type,omitempty"`
-	// Name is "org/team" or "/user" for classic branch protection.
-	Name string `json:"name,omitempty"`
+	Type string `json:"type"`
 }
 
 // Environment is a deployment environment with its protection and its own
-// secrets and variables (an entry of config key platform:github.environments).
+// secrets and variables (an entry of a repository's environments).
 type Environment struct {
 	Name string `json:"name"`
 	// ReviewerTeams and ReviewerUsers (numeric IDs) must approve a deployment.
@@ -102,8 +117,14 @@ type Environment struct {
 	SecretValues map[string]pulumi.StringInput `json:"-"`
 }
 
-// DefaultStatusChecks are the jobs of the delivery workflows that must pass.
-var DefaultStatusChecks = []string{"lint", "unit", "e2e", "preview (dev)", "preview (prod)"}
+// GitHubActionsAppID is the ID of the GitHub Actions app: a required check
+// bound to it is satisfied only by a check run of a workflow ("Troubleshooting
+// required status checks", GitHub Docs: the app ID of GitHub Actions is 15368).
+const GitHubActionsAppID = 15368
+
+// Plans are GitHub's plans, each including the one before it for what a
+// private repository may have.
+var Plans = []string{"free", "pro", "team", "enterprise"}
 
 // Profile returns the defaults of a repository in an environment (prod's
 // repositories are protected): the one table of them. Its slices are fresh:
@@ -112,7 +133,8 @@ func Profile(environment string) Args {
 	return Args{
 		Visibility:      "private",
 		MergeStrategies: []string{"squash"},
-		Rules:           Rules{Mode: "rulesets", RequiredReviews: 1, StatusChecks: slices.Clone(DefaultStatusChecks)},
+		Rules:           Rules{RequiredReviews: 1},
+		Plan:            "free",
 		Protect:         environment == "prod",
 	}
 }
@@ -127,9 +149,11 @@ var (
 	repoName     = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
 	topicPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,49}$`)
 	// secretName is what GitHub accepts for Actions secrets and variables.
-	secretName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	envName      = regexp.MustCompile(`^[^,;'"\\]{1,255}$`)
-	actorTypes   = []string{"Team", "Integration", "OrganizationAdmin", "RepositoryRole", "DeployKey"}
+	secretName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	envName    = regexp.MustCompile(`^[^,;'"\\]{1,255}$`)
+	// actorTypes: terraform-provider-github v6.6.0, resource_github_repository_ruleset.go,
+	// bypass_actors.actor_type's validation.StringInSlice.
+	actorTypes   = []string{"RepositoryRole", "Team", "Integration", "OrganizationAdmin"}
 	strategies   = []string{"squash", "merge", "rebase"}
 	visibilities = []string{"private", "internal", "public"}
 )
@@ -154,6 +178,17 @@ func (a Args) Validate() validate.Problems {
 		}
 	}
 	a.Rules.validate(&p)
+	for i, c := range a.StatusChecks {
+		if strings.TrimSpace(c) == "" {
+			p.Add(fmt.Sprintf("statusChecks[%d]", i), c, "must name a status check (a job of the repository's workflows)")
+		}
+	}
+	for name, id := range a.ImportRulesets {
+		if !slices.Contains(rulesetNames, name) || id < 1 {
+			p.Add("importRulesets."+name, id, "must map one of "+strings.Join(rulesetNames, ", ")+" to its ruleset's numeric ID")
+		}
+	}
+	a.validatePlan(&p)
 	validateSecretNames("secrets", slices.Collect(maps.Keys(a.Secrets)), &p)
 	validateSecretNames("encryptedSecrets", slices.Collect(maps.Keys(a.EncryptedSecrets)), &p)
 	validateSecretNames("variables", slices.Collect(maps.Keys(a.Variables)), &p)
@@ -205,35 +240,57 @@ func validateSecretValues(path string, keys map[string]string, values map[string
 }
 
 func (r Rules) validate(p *validate.Problems) {
-	if r.Mode != "rulesets" && r.Mode != "branch-protection" {
-		p.Add("rules.mode", r.Mode, "must be rulesets or branch-protection")
-	}
 	if n := r.RequiredReviews; n < 0 || n > 6 {
 		p.Add("rules.requiredReviews", n, "must be from 0 to 6")
-	}
-	for i, c := range r.StatusChecks {
-		if strings.TrimSpace(c) == "" {
-			p.Add(fmt.Sprintf("rules.statusChecks[%d]", i), c, "must name a status check (a CI job)")
-		}
 	}
 	for key, actors := range map[string][]Actor{"rules.releasers": r.Releasers, "rules.bypassActors": r.BypassActors} {
 		for i, actor := range actors {
 			path := fmt.Sprintf("%s[%d]", key, i)
-			switch r.Mode {
-			case "rulesets":
-				if actor.ID < 1 && actor.Type != "OrganizationAdmin" {
-					p.Add(path+".id", actor.ID, "is required with rulesets: the team's, app's or role's numeric ID")
-				}
-				if !slices.Contains(actorTypes, actor.Type) {
-					p.Add(path+".type", actor.Type, "must be one of "+strings.Join(actorTypes, ", "))
-				}
-			case "branch-protection":
-				if key == "rules.bypassActors" {
-					p.Add(path, validate.Verbatim("{…}"), "bypass actors need rulesets; classic branch protection has none")
-				} else if !strings.Contains(actor.Name, "/") {
-					p.Add(path+".name", actor.Name, `is required with branch protection: "org/team" or "/user"`)
-				}
+			if actor.ID < 1 && actor.Type != "OrganizationAdmin" {
+				p.Add(path+".id", actor.ID, "is required: the team's, app's or role's numeric ID")
 			}
+			if !slices.Contains(actorTypes, actor.Type) {
+				p.Add(path+".type", actor.Type, "must be one of "+strings.Join(actorTypes, ", "))
+			}
+		}
+	}
+}
+
+// validatePlan refuses what the owner's plan cannot have on a private or
+// internal repository ("GitHub's plans" and "Managing environments for
+// deployment", GitHub Docs): rulesets (every repository here has them) and
+// environments need Pro, Team or Enterprise; environments' required
+// reviewers and wait timers, and internal repositories, need Enterprise.
+func (a Args) validatePlan(p *validate.Problems) {
+	rank := slices.Index(Plans, a.Plan)
+	if rank < 0 {
+		p.Add("plan", a.Plan, "must be one of "+strings.Join(Plans, ", "))
+		return
+	}
+	if a.Visibility == "public" {
+		return // public repositories have all of it on every plan
+	}
+	where := "on a private repository"
+	if a.Visibility == "internal" {
+		where = "on an internal repository"
+	}
+	needs := func(key string, value any, what, plan string) {
+		if rank < slices.Index(Plans, plan) {
+			p.Add(key, value, fmt.Sprintf("%s %s needs plan %s or above (platform:github.plan is %s)", what, where, plan, a.Plan))
+		}
+	}
+	needs("visibility", a.Visibility, "branch rulesets", "pro")
+	if a.Visibility == "internal" {
+		needs("visibility", a.Visibility, "internal visibility", "enterprise")
+	}
+	for i, e := range a.Environments {
+		path := fmt.Sprintf("environments[%d]", i)
+		needs(path+".name", e.Name, "an environment", "pro")
+		if len(e.ReviewerTeams)+len(e.ReviewerUsers) > 0 {
+			needs(path+".reviewerTeams", len(e.ReviewerTeams)+len(e.ReviewerUsers), "required reviewers", "enterprise")
+		}
+		if e.WaitTimerMinutes > 0 {
+			needs(path+".waitTimerMinutes", e.WaitTimerMinutes, "a wait timer", "enterprise")
 		}
 	}
 }

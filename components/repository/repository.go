@@ -1,12 +1,14 @@
-// Package repository declares how a service repository is run on GitHub:
-// its settings, the branch rules of the team's branch table (main, release/*,
-// feature/*), Actions secrets and variables, and deployment environments.
+// Package repository declares how a repository is run on GitHub: its
+// settings, the branch rules of the team's branch table (main, release/*,
+// feature/*), its teams' access, Actions secrets and variables, and
+// deployment environments.
 package repository
 
 import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 
 	"github.com/acme/platform/components/component"
 	"github.com/pulumi/pulumi-github/sdk/v6/go/github"
@@ -31,7 +33,11 @@ type Repository struct {
 func NewRepository(ctx *pulumi.Context, name string, args Args, provider pulumi.ProviderResource, opts ...pulumi.ResourceOption) (*Repository, error) {
 	r := &Repository{}
 	err := component.New(ctx, TypeToken, name, r, args, provider, func(args Args, child []pulumi.ResourceOption) error {
-		repo, err := github.NewRepository(ctx, name, repositoryArgs(args), append(child, pulumi.Protect(args.Protect))...)
+		repoOpts := append(slices.Clone(child), pulumi.Protect(args.Protect))
+		if args.Import {
+			repoOpts = append(repoOpts, pulumi.Import(pulumi.ID(args.Name)))
+		}
+		repo, err := github.NewRepository(ctx, name, repositoryArgs(args), repoOpts...)
 		if err != nil {
 			return err
 		}
@@ -39,7 +45,7 @@ func NewRepository(ctx *pulumi.Context, name string, args Args, provider pulumi.
 		// not remove each rule and secret first.
 		child = append(child, pulumi.DeletedWith(repo))
 		b := builder{ctx: ctx, name: name, args: args, repo: repo, opts: child}
-		for _, step := range []func() error{b.rules, b.secrets, b.environments} {
+		for _, step := range []func() error{b.rules, b.teams, b.secrets, b.environments} {
 			if err := step(); err != nil {
 				return err
 			}
@@ -71,7 +77,11 @@ func repositoryArgs(a Args) *github.RepositoryArgs {
 		HasIssues:           pulumi.Bool(true),
 		HasWiki:             pulumi.Bool(false),
 		ArchiveOnDestroy:    pulumi.Bool(true),
-		AutoInit:            pulumi.Bool(true),
+	}
+	if !a.Import {
+		// A first commit, so that main exists for its ruleset; an adopted
+		// repository has its history.
+		args.AutoInit = pulumi.Bool(true)
 	}
 	if a.Homepage != "" {
 		args.HomepageUrl = pulumi.String(a.Homepage)
@@ -98,13 +108,15 @@ type builder struct {
 	opts []pulumi.ResourceOption
 }
 
-// rules declares the branch table: main through reviewed pull requests with
-// passing checks, linear history, no force push or deletion; release/* only
-// for the releasers, with passing checks; feature/* open to contributors.
+// rulesetNames are the rulesets every repository gets.
+var rulesetNames = []string{"main", "release", "release-checks"}
+
+// rules declares the branch table as rulesets: main through reviewed pull
+// requests with passing checks, linear history, no force push or deletion;
+// release/* created, pushed to and deleted by the releasers alone (the only
+// bypass), and, in a ruleset of its own that nobody bypasses, only with
+// passing checks; feature/* open to contributors.
 func (b builder) rules() error {
-	if b.args.Rules.Mode == "branch-protection" {
-		return b.branchProtection()
-	}
 	r := b.args.Rules
 	main := &github.RepositoryRulesetRulesArgs{
 		Deletion:              pulumi.Bool(true),
@@ -122,23 +134,33 @@ func (b builder) rules() error {
 		return err
 	}
 	release := &github.RepositoryRulesetRulesArgs{
-		Update:               pulumi.Bool(true), // only the bypass actors (the releasers) may push
-		Deletion:             pulumi.Bool(true),
-		NonFastForward:       pulumi.Bool(true),
-		RequiredStatusChecks: b.statusChecks(),
+		Creation:       pulumi.Bool(true),
+		Update:         pulumi.Bool(true),
+		Deletion:       pulumi.Bool(true),
+		NonFastForward: pulumi.Bool(true),
+	}
+	if err := b.ruleset("release", "refs/heads/release/*", release, r.Releasers); err != nil {
+		return err
 	}
 	// feature/* is deliberately left without a ruleset: contributors push,
 	// force-push and delete their own branches; main's rules guard the merge.
-	return b.ruleset("release", "refs/heads/release/*", release, r.Releasers)
+	if checks := b.statusChecks(); checks != nil {
+		return b.ruleset("release-checks", "refs/heads/release/*", &github.RepositoryRulesetRulesArgs{RequiredStatusChecks: checks}, nil)
+	}
+	return nil
 }
 
+// statusChecks are the repository's required checks, each bound to GitHub
+// Actions, or nil.
 func (b builder) statusChecks() *github.RepositoryRulesetRulesRequiredStatusChecksArgs {
-	if len(b.args.Rules.StatusChecks) == 0 {
+	if len(b.args.StatusChecks) == 0 {
 		return nil
 	}
 	var checks github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArray
-	for _, c := range b.args.Rules.StatusChecks {
-		checks = append(checks, &github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs{Context: pulumi.String(c)})
+	for _, c := range b.args.StatusChecks {
+		checks = append(checks, &github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs{
+			Context: pulumi.String(c), IntegrationId: pulumi.Int(GitHubActionsAppID),
+		})
 	}
 	return &github.RepositoryRulesetRulesRequiredStatusChecksArgs{
 		RequiredChecks:                   checks,
@@ -149,9 +171,19 @@ func (b builder) statusChecks() *github.RepositoryRulesetRulesRequiredStatusChec
 func (b builder) ruleset(suffix, ref string, rules *github.RepositoryRulesetRulesArgs, actors []Actor) error {
 	var bypass github.RepositoryRulesetBypassActorArray
 	for _, a := range actors {
+		id := a.ID
+		if a.Type == "OrganizationAdmin" {
+			// actor_id is required; for the organization's admins it is 1
+			// (terraform-provider-github v6.6.0, repository_ruleset's docs).
+			id = 1
+		}
 		bypass = append(bypass, &github.RepositoryRulesetBypassActorArgs{
-			ActorId: pulumi.Int(a.ID), ActorType: pulumi.String(a.Type), BypassMode: pulumi.String("always"),
+			ActorId: pulumi.Int(id), ActorType: pulumi.String(a.Type), BypassMode: pulumi.String("always"),
 		})
+	}
+	opts := b.opts
+	if id, ok := b.args.ImportRulesets[suffix]; ok {
+		opts = append(slices.Clone(opts), pulumi.Import(pulumi.ID(fmt.Sprintf("%s:%d", b.args.Name, id))))
 	}
 	_, err := github.NewRepositoryRuleset(b.ctx, b.name+"-"+suffix, &github.RepositoryRulesetArgs{
 		Name:         pulumi.String(suffix),
@@ -161,49 +193,41 @@ func (b builder) ruleset(suffix, ref string, rules *github.RepositoryRulesetRule
 		Conditions:   &github.RepositoryRulesetConditionsArgs{RefName: &github.RepositoryRulesetConditionsRefNameArgs{Includes: pulumi.ToStringArray([]string{ref}), Excludes: pulumi.StringArray{}}},
 		Rules:        rules,
 		BypassActors: bypass,
-	}, b.opts...)
+	}, opts...)
 	return err
 }
 
-// branchProtection is the classic equivalent, for plans without rulesets on
-// private repositories.
-func (b builder) branchProtection() error {
-	r := b.args.Rules
-	checks := github.BranchProtectionRequiredStatusCheckArray{&github.BranchProtectionRequiredStatusCheckArgs{
-		Strict: pulumi.Bool(true), Contexts: pulumi.ToStringArray(r.StatusChecks),
-	}}
-	if _, err := github.NewBranchProtection(b.ctx, b.name+"-main", &github.BranchProtectionArgs{
-		RepositoryId:                  b.repo.NodeId,
-		Pattern:                       pulumi.String("main"),
-		EnforceAdmins:                 pulumi.Bool(true),
-		AllowsDeletions:               pulumi.Bool(false),
-		AllowsForcePushes:             pulumi.Bool(false),
-		RequiredLinearHistory:         pulumi.Bool(true),
-		RequireConversationResolution: pulumi.Bool(true),
-		RequiredPullRequestReviews: github.BranchProtectionRequiredPullRequestReviewArray{&github.BranchProtectionRequiredPullRequestReviewArgs{
-			RequiredApprovingReviewCount: pulumi.Int(r.RequiredReviews),
-			DismissStaleReviews:          pulumi.Bool(true),
-			RequireCodeOwnerReviews:      pulumi.Bool(r.RequireCodeOwnerReview),
-		}},
-		RequiredStatusChecks: checks,
-	}, b.opts...); err != nil {
-		return err
+// teams gives the teams the rules and environments name their access: push
+// for the releasers (they push release/* branches), read for the teams that
+// review deployments.
+func (b builder) teams() error {
+	permission := map[int]string{}
+	for _, e := range b.args.Environments {
+		for _, id := range e.ReviewerTeams {
+			permission[id] = "pull"
+		}
 	}
-	var pushers []string
-	for _, a := range r.Releasers {
-		pushers = append(pushers, a.Name)
+	for _, a := range b.args.Rules.Releasers {
+		if a.Type == "Team" {
+			permission[a.ID] = "push"
+		}
 	}
-	_, err := github.NewBranchProtection(b.ctx, b.name+"-release", &github.BranchProtectionArgs{
-		RepositoryId:         b.repo.NodeId,
-		Pattern:              pulumi.String("release/*"),
-		AllowsDeletions:      pulumi.Bool(false),
-		AllowsForcePushes:    pulumi.Bool(false),
-		RequiredStatusChecks: checks,
-		RestrictPushes: github.BranchProtectionRestrictPushArray{&github.BranchProtectionRestrictPushArgs{
-			PushAllowances: pulumi.ToStringArray(pushers),
-		}},
-	}, b.opts...)
-	return err
+	for _, id := range slices.Sorted(maps.Keys(permission)) {
+		if _, err := github.NewTeamRepository(b.ctx, fmt.Sprintf("%s-team-%d", b.name, id), &github.TeamRepositoryArgs{
+			TeamId: pulumi.String(strconv.Itoa(id)), Repository: b.repo.Name, Permission: pulumi.String(permission[id]),
+		}, b.opts...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// secretOpts replace a secret by deleting it first. The provider has no
+// update for a secret's value: a new value replaces the resource, and
+// Pulumi's default order (create the replacement, then delete the old one)
+// would write the new value and then delete the secret of that same name.
+func (b builder) secretOpts(extra ...pulumi.ResourceOption) []pulumi.ResourceOption {
+	return append(append(slices.Clone(b.opts), extra...), pulumi.DeleteBeforeReplace(true))
 }
 
 // secrets declares the repository's Actions secrets (values stay Pulumi
@@ -213,7 +237,7 @@ func (b builder) secrets() error {
 		if _, err := github.NewActionsSecret(b.ctx, b.name+"-secret-"+name, &github.ActionsSecretArgs{
 			Repository: b.repo.Name, SecretName: pulumi.String(name),
 			PlaintextValue: pulumi.ToSecret(b.args.SecretValues[name]).(pulumi.StringOutput),
-		}, b.opts...); err != nil {
+		}, b.secretOpts()...); err != nil {
 			return err
 		}
 	}
@@ -221,7 +245,7 @@ func (b builder) secrets() error {
 		if _, err := github.NewActionsSecret(b.ctx, b.name+"-secret-"+name, &github.ActionsSecretArgs{
 			Repository: b.repo.Name, SecretName: pulumi.String(name),
 			EncryptedValue: pulumi.String(b.args.EncryptedSecrets[name]),
-		}, b.opts...); err != nil {
+		}, b.secretOpts()...); err != nil {
 			return err
 		}
 	}
@@ -257,11 +281,16 @@ func (b builder) environments() error {
 				ProtectedBranches: pulumi.Bool(false), CustomBranchPolicies: pulumi.Bool(true),
 			}
 		}
-		environment, err := github.NewRepositoryEnvironment(b.ctx, prefix, env, b.opts...)
+		envOpts := b.opts
+		if b.args.Import {
+			envOpts = append(slices.Clone(envOpts), pulumi.Import(pulumi.ID(b.args.Name+":"+e.Name)))
+		}
+		environment, err := github.NewRepositoryEnvironment(b.ctx, prefix, env, envOpts...)
 		if err != nil {
 			return err
 		}
-		opts := append(slices.Clone(b.opts), pulumi.DependsOn([]pulumi.Resource{environment}))
+		dependsOnEnv := pulumi.DependsOn([]pulumi.Resource{environment})
+		opts := append(slices.Clone(b.opts), dependsOnEnv)
 		for i, pattern := range e.Branches {
 			if _, err := github.NewRepositoryEnvironmentDeploymentPolicy(b.ctx, fmt.Sprintf("%s-branch-%d", prefix, i), &github.RepositoryEnvironmentDeploymentPolicyArgs{
 				Repository: b.repo.Name, Environment: environment.Environment, BranchPattern: pulumi.String(pattern),
@@ -280,7 +309,7 @@ func (b builder) environments() error {
 			if _, err := github.NewActionsEnvironmentSecret(b.ctx, prefix+"-secret-"+name, &github.ActionsEnvironmentSecretArgs{
 				Repository: b.repo.Name, Environment: environment.Environment, SecretName: pulumi.String(name),
 				PlaintextValue: pulumi.ToSecret(e.SecretValues[name]).(pulumi.StringOutput),
-			}, opts...); err != nil {
+			}, b.secretOpts(dependsOnEnv)...); err != nil {
 				return err
 			}
 		}

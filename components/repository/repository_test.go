@@ -1,6 +1,7 @@
 package repository
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 const (
 	repoType     = "github:index/repository:Repository"
 	rulesetType  = "github:index/repositoryRuleset:RepositoryRuleset"
-	protectType  = "github:index/branchProtection:BranchProtection"
+	teamType     = "github:index/teamRepository:TeamRepository"
 	secretType   = "github:index/actionsSecret:ActionsSecret"
 	variableType = "github:index/actionsVariable:ActionsVariable"
 	envType      = "github:index/repositoryEnvironment:RepositoryEnvironment"
@@ -30,14 +31,16 @@ func secret(v string) pulumi.StringInput {
 func baseArgs() Args {
 	a := Profile("prod")
 	a.Name, a.Description, a.Topics = "greeter", "The greeter service", []string{"go", "microservice"}
-	a.Rules.Releasers = []Actor{{ID: 42, Type: "Team", Name: "acme/release-managers"}}
+	a.Plan = "enterprise"
+	a.Rules.Releasers = []Actor{{ID: 42, Type: "Team"}}
 	a.Rules.BypassActors = []Actor{{ID: 7, Type: "Integration"}}
+	a.StatusChecks = []string{"test", "build (linux)"}
 	a.Secrets = map[string]string{"REGISTRY_TOKEN": "registryToken"}
 	a.SecretValues = map[string]pulumi.StringInput{"REGISTRY_TOKEN": pulumi.String("ghp-registry")}
 	a.Variables = map[string]string{"IMAGE_NAME": "ghcr.io/acme/greeter"}
 	a.Environments = []Environment{
 		{Name: "dev"},
-		{Name: "production", ReviewerTeams: []int{42}, WaitTimerMinutes: 10, Branches: []string{"main"}, Tags: []string{"v*"},
+		{Name: "production", ReviewerTeams: []int{42, 43}, WaitTimerMinutes: 10, Branches: []string{"main"}, Tags: []string{"v*"},
 			Secrets:      map[string]string{"DEPLOY_TOKEN": "deployToken"},
 			SecretValues: map[string]pulumi.StringInput{"DEPLOY_TOKEN": pulumi.String("deploy-secret")}},
 	}
@@ -109,27 +112,30 @@ func TestPublicOrAdvancedSecurityGetsSecretScanning(t *testing.T) {
 	}
 }
 
-// The seed's branch table, as rulesets.
+// The seed's branch table, as rulesets: main's, release/*'s that only the
+// releasers bypass, and release/*'s checks that nobody bypasses; every check
+// bound to GitHub Actions.
 func TestRulesetsFollowTheBranchTable(t *testing.T) {
 	g := mustDeploy(t, baseArgs())
-	if n := len(g.OfType(rulesetType)); n != 2 {
-		t.Fatalf("%d rulesets, want main and release/* (feature/* stays open)", n)
+	if n := len(g.OfType(rulesetType)); n != 3 {
+		t.Fatalf("%d rulesets, want main, release and release-checks (feature/* stays open)", n)
 	}
 	main := g.One(t, rulesetType, "greeter-main")
 	for path, want := range map[string]any{
-		"conditions.refName.includes.0":                       "~DEFAULT_BRANCH",
-		"enforcement":                                         "active",
-		"rules.pullRequest.requiredApprovingReviewCount":      1.0,
-		"rules.pullRequest.dismissStaleReviewsOnPush":         true,
-		"rules.pullRequest.requireCodeOwnerReview":            false,
-		"rules.pullRequest.requiredReviewThreadResolution":    true,
-		"rules.requiredLinearHistory":                         true,
-		"rules.nonFastForward":                                true,
-		"rules.deletion":                                      true,
-		"rules.requiredStatusChecks.requiredChecks.0.context": "lint",
-		"rules.requiredStatusChecks.requiredChecks.3.context": "preview (dev)",
-		"bypassActors.0.actorId":                              7.0,
-		"bypassActors.0.actorType":                            "Integration",
+		"conditions.refName.includes.0":                             "~DEFAULT_BRANCH",
+		"enforcement":                                               "active",
+		"rules.pullRequest.requiredApprovingReviewCount":            1.0,
+		"rules.pullRequest.dismissStaleReviewsOnPush":               true,
+		"rules.pullRequest.requireCodeOwnerReview":                  false,
+		"rules.pullRequest.requiredReviewThreadResolution":          true,
+		"rules.requiredLinearHistory":                               true,
+		"rules.nonFastForward":                                      true,
+		"rules.deletion":                                            true,
+		"rules.requiredStatusChecks.requiredChecks.0.context":       "test",
+		"rules.requiredStatusChecks.requiredChecks.0.integrationId": float64(GitHubActionsAppID),
+		"rules.requiredStatusChecks.requiredChecks.1.context":       "build (linux)",
+		"bypassActors.0.actorId":                                    7.0,
+		"bypassActors.0.actorType":                                  "Integration",
 	} {
 		if got := main.MustInput(t, path); got != want {
 			t.Errorf("main %s = %v, want %v", path, got, want)
@@ -137,47 +143,95 @@ func TestRulesetsFollowTheBranchTable(t *testing.T) {
 	}
 	release := g.One(t, rulesetType, "greeter-release")
 	for path, want := range map[string]any{
-		"conditions.refName.includes.0":                       "refs/heads/release/*",
-		"rules.update":                                        true, // only the bypass actors push
-		"bypassActors.0.actorId":                              42.0,
-		"bypassActors.0.actorType":                            "Team",
-		"rules.requiredStatusChecks.requiredChecks.0.context": "lint",
+		"conditions.refName.includes.0": "refs/heads/release/*",
+		"rules.creation":                true,
+		"rules.update":                  true,
+		"rules.deletion":                true,
+		"bypassActors.0.actorId":        42.0,
+		"bypassActors.0.actorType":      "Team",
+		"bypassActors.0.bypassMode":     "always",
 	} {
 		if got := release.MustInput(t, path); got != want {
 			t.Errorf("release %s = %v, want %v", path, got, want)
 		}
 	}
+	if _, ok := release.Input("rules.requiredStatusChecks"); ok {
+		t.Error("the checks sit in the ruleset releasers bypass: they would skip them")
+	}
 	if _, ok := release.Input("rules.pullRequest"); ok {
 		t.Error("release/* requires pull requests: the table asks only for passing checks")
 	}
+	checks := g.One(t, rulesetType, "greeter-release-checks")
+	if got := checks.MustInput(t, "rules.requiredStatusChecks.requiredChecks.0.integrationId"); got != float64(GitHubActionsAppID) {
+		t.Errorf("release checks bound to %v", got)
+	}
+	if actors, ok := checks.Input("bypassActors"); ok && len(actors.([]any)) > 0 {
+		t.Errorf("someone bypasses the release checks: %v", actors)
+	}
+
+	args := baseArgs()
+	args.StatusChecks = nil
+	g = mustDeploy(t, args)
+	if _, ok := g.One(t, rulesetType, "greeter-main").Input("rules.requiredStatusChecks"); ok {
+		t.Error("a repository without checks requires some")
+	}
+	if n := len(g.OfType(rulesetType)); n != 2 {
+		t.Errorf("%d rulesets without checks, want main and release", n)
+	}
 }
 
-func TestClassicBranchProtection(t *testing.T) {
+// Releaser teams may push; reviewer teams may read; no other team is named.
+func TestTeamsGetAccess(t *testing.T) {
+	g := mustDeploy(t, baseArgs())
+	got := map[string]string{}
+	for _, r := range g.OfType(teamType) {
+		got[r.MustInput(t, "teamId").(string)] = r.MustInput(t, "permission").(string)
+	}
+	if len(got) != 2 || got["42"] != "push" || got["43"] != "pull" {
+		t.Errorf("team access %v, want 42 push (releasers), 43 pull (a reviewer)", got)
+	}
+}
+
+// Adopting an existing repository imports it and its environments by their
+// IDs, and creates nothing that exists: no first commit.
+func TestImportAdoptsWithoutCreating(t *testing.T) {
 	args := baseArgs()
-	args.Rules.Mode = "branch-protection"
-	args.Rules.BypassActors = nil
-	args.Rules.RequiredReviews = 2
-	args.Rules.RequireCodeOwnerReview = true
+	args.Import = true
+	args.ImportRulesets = map[string]int{"main": 101}
 	g := mustDeploy(t, args)
-	if n := len(g.OfType(rulesetType)); n != 0 {
-		t.Fatalf("%d rulesets in classic mode", n)
+	repo := g.One(t, repoType, "greeter")
+	if repo.ImportID != "greeter" {
+		t.Errorf("repository import ID %q", repo.ImportID)
 	}
-	main := g.One(t, protectType, "greeter-main")
-	for path, want := range map[string]any{
-		"pattern": "main", "repositoryId": "R_greeter", "allowsForcePushes": false, "allowsDeletions": false,
-		"requiredLinearHistory": true, "requireConversationResolution": true,
-		"requiredPullRequestReviews.0.requiredApprovingReviewCount": 2.0,
-		"requiredPullRequestReviews.0.dismissStaleReviews":          true,
-		"requiredPullRequestReviews.0.requireCodeOwnerReviews":      true,
-		"requiredStatusChecks.0.contexts.2":                         "e2e",
-	} {
-		if got := main.MustInput(t, path); got != want {
-			t.Errorf("main %s = %v, want %v", path, got, want)
+	if _, ok := repo.Input("autoInit"); ok {
+		t.Error("an adopted repository is given a first commit")
+	}
+	if id := g.One(t, envType, "greeter-production").ImportID; id != "greeter:production" {
+		t.Errorf("environment import ID %q", id)
+	}
+	if id := g.One(t, rulesetType, "greeter-main").ImportID; id != "greeter:101" {
+		t.Errorf("ruleset import ID %q", id)
+	}
+	if id := g.One(t, rulesetType, "greeter-release").ImportID; id != "" {
+		t.Errorf("a ruleset without an ID to adopt is imported as %q", id)
+	}
+	if _, ok := mustDeploy(t, baseArgs()).One(t, repoType, "greeter").Input("autoInit"); !ok {
+		t.Error("a new repository gets no first commit: main would not exist for its ruleset")
+	}
+}
+
+// A rotated secret is replaced by deleting the old one first: created first,
+// the new one would be deleted with the old (same name) right after.
+func TestSecretsAreDeletedBeforeReplaced(t *testing.T) {
+	g := mustDeploy(t, baseArgs())
+	secrets := append(g.OfType(secretType), g.OfType(envSecret)...)
+	if len(secrets) == 0 {
+		t.Fatal("no secrets declared")
+	}
+	for _, r := range secrets {
+		if !r.DeleteBeforeReplace {
+			t.Errorf("%s %s is replaced create-first: a rotation would delete it", r.Type, r.Name)
 		}
-	}
-	release := g.One(t, protectType, "greeter-release")
-	if got := release.MustInput(t, "restrictPushes.0.pushAllowances.0"); got != "acme/release-managers" {
-		t.Errorf("release/* push allowance %v", got)
 	}
 }
 
@@ -242,15 +296,22 @@ func TestValidation(t *testing.T) {
 		{"merge strategy", func(a *Args) { a.MergeStrategies = []string{"squash", "octopus"} }, `mergeStrategies[1]: "octopus": must be squash, merge or rebase`},
 		{"too many reviews", func(a *Args) { a.Rules.RequiredReviews = 7 }, "rules.requiredReviews: 7: must be from 0 to 6"},
 		{"negative reviews", func(a *Args) { a.Rules.RequiredReviews = -1 }, "rules.requiredReviews: -1: must be from 0 to 6"},
-		{"empty status check", func(a *Args) { a.Rules.StatusChecks = []string{"lint", " "} }, `rules.statusChecks[1]: " ": must name a status check`},
+		{"empty status check", func(a *Args) { a.StatusChecks = []string{"lint", " "} }, `statusChecks[1]: " ": must name a status check`},
 		{"bad branch pattern", func(a *Args) { a.Environments[1].Branches = []string{"main..x"} }, `environments[1].deploymentPatterns[0]: "main..x": must be a branch or tag pattern`},
 		{"secret name", func(a *Args) { a.Secrets["1TOKEN"] = "token" }, `secrets.1TOKEN: "1TOKEN": must match [A-Za-z_][A-Za-z0-9_]* and not start with GITHUB_`},
 		{"GITHUB_ prefix", func(a *Args) { a.Secrets["GITHUB_TOKEN"] = "token" }, `secrets.GITHUB_TOKEN: "GITHUB_TOKEN": must match`},
 		{"secret without its value", func(a *Args) { a.Secrets["OTHER"] = "otherToken" }, `secrets.OTHER: "otherToken": has no value`},
 		{"secret key that is no config key", func(a *Args) { a.Secrets["REGISTRY_TOKEN"] = "Registry-Token" }, `secrets.REGISTRY_TOKEN: "Registry-Token": must name a secret config key`},
-		{"ruleset actor without id", func(a *Args) { a.Rules.Releasers = []Actor{{Type: "Team"}} }, "rules.releasers[0].id: 0: is required with rulesets"},
-		{"classic bypass", func(a *Args) { a.Rules.Mode = "branch-protection" }, "rules.bypassActors[0]: {…}: bypass actors need rulesets"},
-		{"mode", func(a *Args) { a.Rules.Mode = "strict" }, `rules.mode: "strict": must be rulesets or branch-protection`},
+		{"ruleset actor without id", func(a *Args) { a.Rules.Releasers = []Actor{{Type: "Team"}} }, "rules.releasers[0].id: 0: is required"},
+		{"deploy keys bypass nothing in v6.6.0", func(a *Args) { a.Rules.BypassActors = []Actor{{ID: 3, Type: "DeployKey"}} }, `rules.bypassActors[0].type: "DeployKey": must be one of RepositoryRole, Team, Integration, OrganizationAdmin`},
+		{"unknown ruleset to import", func(a *Args) { a.ImportRulesets = map[string]int{"feature": 3} }, `importRulesets.feature: 3: must map one of main, release, release-checks`},
+		{"plan", func(a *Args) { a.Plan = "gold" }, `plan: "gold": must be one of free, pro, team, enterprise`},
+		{"rulesets on a free private repository", func(a *Args) { a.Plan = "free" }, `visibility: "private": branch rulesets on a private repository needs plan pro or above (platform:github.plan is free)`},
+		{"environments on a free private repository", func(a *Args) { a.Plan = "free" }, `environments[0].name: "dev": an environment on a private repository needs plan pro or above`},
+		{"reviewers below enterprise", func(a *Args) { a.Plan = "team" }, "environments[1].reviewerTeams: 2: required reviewers on a private repository needs plan enterprise or above (platform:github.plan is team)"},
+		{"wait timer below enterprise", func(a *Args) { a.Plan = "team" }, "environments[1].waitTimerMinutes: 10: a wait timer on a private repository needs plan enterprise"},
+		{"internal below enterprise", func(a *Args) { a.Plan, a.Visibility = "team", "internal" }, `visibility: "internal": internal visibility on an internal repository needs plan enterprise or above`},
+
 		{"visibility", func(a *Args) { a.Visibility = "secret" }, `visibility: "secret": must be private, internal or public`},
 	}
 	for _, tt := range tests {
@@ -265,13 +326,51 @@ func TestValidation(t *testing.T) {
 	}
 }
 
+// A public repository has rulesets and protected environments on every
+// plan; a private one on the free plan has neither.
+func TestPlanAllowsPublicRepositories(t *testing.T) {
+	args := baseArgs()
+	args.Plan, args.Visibility = "free", "public"
+	if err := args.Validate().Err(); err != nil {
+		t.Errorf("a public repository on the free plan: %v", err)
+	}
+}
+
 // Config decoded over a profile writes into its slices: no two profiles may
 // share one, or one stack's settings would become the next one's defaults.
 func TestProfilesShareNoSlice(t *testing.T) {
 	a := Profile("dev")
-	a.Rules.StatusChecks[0], a.MergeStrategies[0] = "changed", "changed"
-	b := Profile("dev")
-	if b.Rules.StatusChecks[0] == "changed" || b.MergeStrategies[0] == "changed" || DefaultStatusChecks[0] == "changed" {
+	a.MergeStrategies[0] = "changed"
+	if b := Profile("dev"); b.MergeStrategies[0] == "changed" {
 		t.Fatal("a profile's slice is shared")
+	}
+}
+
+// everyOption is a repository that sets every argument: public (secret
+// scanning), adopted with a ruleset, an already encrypted secret, reviewers
+// of both kinds, environment variables, a role and the organization's
+// admins among the bypass actors.
+func everyOption() Args {
+	a := baseArgs()
+	a.Homepage, a.Visibility, a.AdvancedSecurity = "https://greeter.acme.example", "public", true
+	a.MergeStrategies = []string{"squash", "merge", "rebase"}
+	a.Import, a.ImportRulesets = true, map[string]int{"main": 101}
+	a.EncryptedSecrets = map[string]string{"SEALED": "c2VhbGVkIGZvciB0aGUgcmVwb3NpdG9yeQ=="}
+	a.Rules.RequiredReviews, a.Rules.RequireCodeOwnerReview = 2, true
+	a.Rules.BypassActors = append(a.Rules.BypassActors, Actor{ID: 5, Type: "RepositoryRole"}, Actor{Type: "OrganizationAdmin"})
+	a.Environments[1].ReviewerUsers = []int{1001}
+	a.Environments[1].Variables = map[string]string{"REGION": "eu-central-1"}
+	a.Environments = append(a.Environments, Environment{Name: "qa", Branches: []string{"release/*"}})
+	return a
+}
+
+// What the component registers for prod's profile and for every option is
+// recorded in testdata/, where terraform-provider-github's own validation
+// judges it (conformance/github); a change here that is not recorded fails.
+func TestResourcesAreRecorded(t *testing.T) {
+	for name, args := range map[string]Args{"profile-prod": baseArgs(), "every-option": everyOption()} {
+		t.Run(name, func(t *testing.T) {
+			pulumitest.CheckRecord(t, mustDeploy(t, args), "github:", filepath.Join("testdata", "conformance", name+".json"))
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -22,9 +23,34 @@ const (
 	PauseName = "localhost/platform/pause:1"
 )
 
-// CAFile is the CA bundle the images carry: Debian's ca-certificates, the
-// same package the greeter's Dockerfile copies it from (golang:*-bookworm).
-const CAFile = "/etc/ssl/certs/ca-certificates.crt"
+// MozillaCAs is where Debian's ca-certificates keeps the Mozilla roots, one
+// file each: the package the greeter's Dockerfile takes its bundle from
+// (golang:*-bookworm's /etc/ssl/certs/ca-certificates.crt).
+const MozillaCAs = "/usr/share/ca-certificates/mozilla"
+
+// caBundle is the CA bundle the images carry: the package's roots in the
+// order update-ca-certificates writes them (by name). The host's own bundle
+// is not used: it also holds the CAs a machine adds locally, which differ
+// from machine to machine and would change the images' digests.
+func caBundle() ([]byte, error) {
+	files, err := filepath.Glob(filepath.Join(MozillaCAs, "*.crt"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("the images carry the CA certificates of Debian's ca-certificates, none found in %s (%v)", MozillaCAs, err)
+	}
+	slices.Sort(files)
+	var bundle []byte
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		bundle = append(bundle, data...)
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			bundle = append(bundle, '\n')
+		}
+	}
+	return bundle, nil
+}
 
 // defaultPath is the PATH BuildKit gives an image built FROM scratch.
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -38,9 +64,9 @@ func Greeter(ctx context.Context, projectDir string) (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
-	ca, err := os.ReadFile(CAFile)
+	ca, err := caBundle()
 	if err != nil {
-		return Image{}, fmt.Errorf("the greeter's image carries %s (Debian's ca-certificates): %w", CAFile, err)
+		return Image{}, err
 	}
 	return Image{
 		Name: GreeterName,
@@ -68,7 +94,7 @@ func Jaeger(binary string) (Image, error) {
 	if err != nil {
 		return Image{}, fmt.Errorf("jaeger's image (scripts/tools.sh jaeger builds the binary): %w", err)
 	}
-	ca, err := os.ReadFile(CAFile)
+	ca, err := caBundle()
 	if err != nil {
 		return Image{}, err
 	}

@@ -32,6 +32,11 @@ type Resource struct {
 	// ReadID is the ID of an existing resource the program reads ("" for
 	// resources it declares).
 	ReadID string
+	// ImportID is the ID of an existing resource the program adopts (the
+	// import option), "" for one it creates.
+	ImportID string
+	// DeleteBeforeReplace: a replacement deletes the old resource first.
+	DeleteBeforeReplace bool
 }
 
 // Secret reports whether the input at path (dot-separated keys, e.g.
@@ -196,7 +201,9 @@ func (m mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prope
 		Protect:  args.RegisterRPC.GetProtect(),
 		Custom:   args.Custom,
 
-		DeletedWith: args.RegisterRPC.GetDeletedWith(),
+		DeletedWith:         args.RegisterRPC.GetDeletedWith(),
+		ImportID:            args.RegisterRPC.GetImportId(),
+		DeleteBeforeReplace: args.RegisterRPC.GetDeleteBeforeReplace(),
 	})
 	return args.Name + "-id", outputs, nil
 }
