@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -255,13 +256,7 @@ func HostFootprint(dir string) (string, error) {
 		if err != nil {
 			continue
 		}
-		for _, line := range strings.Split(string(out), "\n") {
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			if strings.HasPrefix(line, ":") {
-				line = strings.Join(strings.Fields(line)[:2], " ") // the chain and its policy, not its counters
-			}
+		for _, line := range firewallFootprint(string(out)) {
 			fmt.Fprintf(&b, "%s %s\n", tool, line)
 		}
 	}
@@ -277,4 +272,34 @@ func HostFootprint(dir string) (string, error) {
 		fmt.Fprintf(&b, "mount %s\n", m)
 	}
 	return b.String(), nil
+}
+
+// builtinChains are the chains every iptables table starts with.
+var builtinChains = []string{"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"}
+
+// firewallFootprint is what of an iptables-save dump changes how packets
+// fare: the rules, the chains a program added, and the policy of a built-in
+// chain that is not ACCEPT, each with its table. Tables with nothing else in
+// them are left out, and so are counters: a table the kernel made when a
+// program first listed it, all its chains empty and accepting, treats every
+// packet as no table does (a new machine has none until something asks).
+func firewallFootprint(dump string) []string {
+	var lines []string
+	table := ""
+	for _, line := range strings.Split(dump, "\n") {
+		switch {
+		case line == "" || strings.HasPrefix(line, "#") || line == "COMMIT":
+		case strings.HasPrefix(line, "*"):
+			table = line
+		case strings.HasPrefix(line, ":"):
+			fields := strings.Fields(line)
+			if len(fields) < 2 || slices.Contains(builtinChains, fields[0][1:]) && fields[1] == "ACCEPT" {
+				continue
+			}
+			lines = append(lines, table+" "+fields[0]+" "+fields[1]) // the chain and its policy, not its counters
+		default:
+			lines = append(lines, table+" "+line)
+		}
+	}
+	return lines
 }
