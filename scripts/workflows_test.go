@@ -245,3 +245,49 @@ func TestClusterCredentialsAreEnvironmentSecrets(t *testing.T) {
 		t.Errorf("%d reads of cluster credentials found: the deploy, preview and drift jobs each read some", checked)
 	}
 }
+
+// The checks the prod stack requires on this repository are jobs of its CI
+// workflow that run on pull requests: a required check no job reports would
+// block every pull request.
+func TestRequiredChecksAreCIJobs(t *testing.T) {
+	var stack struct {
+		Config struct {
+			GitHub struct {
+				Repositories []struct {
+					Name         string   `yaml:"name"`
+					StatusChecks []string `yaml:"statusChecks"`
+				} `yaml:"repositories"`
+			} `yaml:"platform:github"`
+		} `yaml:"config"`
+	}
+	read(t, "../Pulumi.prod.yaml", &stack)
+	var ci struct {
+		On   map[string]any `yaml:"on"`
+		Jobs map[string]struct {
+			Name string `yaml:"name"`
+		} `yaml:"jobs"`
+	}
+	read(t, "../.github/workflows/ci.yml", &ci)
+	if _, ok := ci.On["pull_request"]; !ok {
+		t.Fatal("ci.yml does not run on pull requests")
+	}
+	checked := 0
+	for _, r := range stack.Config.GitHub.Repositories {
+		if r.Name != "platform" {
+			continue
+		}
+		for _, check := range r.StatusChecks {
+			checked++
+			found := false
+			for id, j := range ci.Jobs {
+				found = found || check == id && j.Name == "" || check == j.Name
+			}
+			if !found {
+				t.Errorf("the prod stack requires check %q on this repository; ci.yml has no job of that name", check)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("the prod stack requires no check on this repository")
+	}
+}
