@@ -184,8 +184,11 @@ func (a Args) Validate() validate.Problems {
 		}
 	}
 	for name, id := range a.ImportRulesets {
-		if !slices.Contains(rulesetNames, name) || id < 1 {
+		switch {
+		case !slices.Contains(rulesetNames, name) || id < 1:
 			p.Add("importRulesets."+name, id, "must map one of "+strings.Join(rulesetNames, ", ")+" to its ruleset's numeric ID")
+		case name == "release-checks" && len(a.StatusChecks) == 0:
+			p.Add("importRulesets."+name, id, "adopts a ruleset that exists only with statusChecks: set them, or adopt none")
 		}
 	}
 	a.validatePlan(&p)

@@ -305,6 +305,7 @@ func TestValidation(t *testing.T) {
 		{"ruleset actor without id", func(a *Args) { a.Rules.Releasers = []Actor{{Type: "Team"}} }, "rules.releasers[0].id: 0: is required"},
 		{"deploy keys bypass nothing in v6.6.0", func(a *Args) { a.Rules.BypassActors = []Actor{{ID: 3, Type: "DeployKey"}} }, `rules.bypassActors[0].type: "DeployKey": must be one of RepositoryRole, Team, Integration, OrganizationAdmin`},
 		{"unknown ruleset to import", func(a *Args) { a.ImportRulesets = map[string]int{"feature": 3} }, `importRulesets.feature: 3: must map one of main, release, release-checks`},
+		{"checks ruleset to import without checks", func(a *Args) { a.StatusChecks, a.ImportRulesets = nil, map[string]int{"release-checks": 3} }, `importRulesets.release-checks: 3: adopts a ruleset that exists only with statusChecks`},
 		{"plan", func(a *Args) { a.Plan = "gold" }, `plan: "gold": must be one of free, pro, team, enterprise`},
 		{"rulesets on a free private repository", func(a *Args) { a.Plan = "free" }, `visibility: "private": branch rulesets on a private repository needs plan pro or above (platform:github.plan is free)`},
 		{"environments on a free private repository", func(a *Args) { a.Plan = "free" }, `environments[0].name: "dev": an environment on a private repository needs plan pro or above`},
