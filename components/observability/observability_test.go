@@ -554,20 +554,28 @@ func TestPodSecurityPerNamespace(t *testing.T) {
 }
 
 func TestOutputs(t *testing.T) {
-	var got map[string]string
+	// The apply runs on a goroutine of its own, which the run does not wait
+	// for: its value comes through a channel.
+	outputs := make(chan map[string]string, 1)
 	_, err := pulumitest.Component(t, "test", testProvider, func(ctx *pulumi.Context, provider pulumi.ProviderResource) error {
 		o, err := NewObservability(ctx, "observability", devArgs(), provider)
 		if err != nil {
 			return err
 		}
 		pulumi.All(o.KibanaURL, o.JaegerQueryURL, o.OTLPEndpoint, o.KafkaBootstrap, o.ElasticsearchURL).ApplyT(func(v []any) error {
-			got = map[string]string{"kibana": v[0].(string), "jaeger": v[1].(string), "otlp": v[2].(string), "kafka": v[3].(string), "es": v[4].(string)}
+			outputs <- map[string]string{"kibana": v[0].(string), "jaeger": v[1].(string), "otlp": v[2].(string), "kafka": v[3].(string), "es": v[4].(string)}
 			return nil
 		})
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	var got map[string]string
+	select {
+	case got = <-outputs:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the outputs never resolved")
 	}
 	want := map[string]string{
 		"kibana": "http://kibana.observability.svc.cluster.local:5601",
