@@ -178,35 +178,15 @@ func TestDependabotPreviewsAreSkipped(t *testing.T) {
 // unprotected on first use, and a repository secret would be open to every
 // branch. prod's deploying credentials sit behind the reviewers alone.
 func TestClusterCredentialsAreEnvironmentSecrets(t *testing.T) {
-	var stack struct {
-		Config struct {
-			GitHub struct {
-				Repositories []struct {
-					Name         string `yaml:"name"`
-					Environments []struct {
-						Name          string            `yaml:"name"`
-						ReviewerTeams []int             `yaml:"reviewerTeams"`
-						Tags          []string          `yaml:"tags"`
-						Secrets       map[string]string `yaml:"secrets"`
-					} `yaml:"environments"`
-				} `yaml:"repositories"`
-			} `yaml:"platform:github"`
-		} `yaml:"config"`
-	}
-	read(t, "../Pulumi.prod.yaml", &stack)
+	platform := platformRepository(t)
 	declared := map[string]map[string]bool{} // environment -> its secrets
-	for _, r := range stack.Config.GitHub.Repositories {
-		if r.Name != "platform" {
-			continue
+	for _, e := range platform.Environments {
+		declared[e.Name] = map[string]bool{}
+		for name := range e.Secrets {
+			declared[e.Name][name] = true
 		}
-		for _, e := range r.Environments {
-			declared[e.Name] = map[string]bool{}
-			for name := range e.Secrets {
-				declared[e.Name][name] = true
-			}
-			if e.Name == "production" && (len(e.ReviewerTeams) == 0 || !slices.Equal(e.Tags, []string{"v*"})) {
-				t.Errorf("production: reviewers %v, tags %v: prod deploys unreviewed or from other refs", e.ReviewerTeams, e.Tags)
-			}
+		if e.Name == "production" && (len(e.ReviewerTeams) == 0 || !slices.Equal(e.Tags, []string{"v*"})) {
+			t.Errorf("production: reviewers %v, tags %v: prod deploys unreviewed or from other refs", e.ReviewerTeams, e.Tags)
 		}
 	}
 	if len(declared) == 0 {
@@ -250,17 +230,6 @@ func TestClusterCredentialsAreEnvironmentSecrets(t *testing.T) {
 // workflow that run on pull requests: a required check no job reports would
 // block every pull request.
 func TestRequiredChecksAreCIJobs(t *testing.T) {
-	var stack struct {
-		Config struct {
-			GitHub struct {
-				Repositories []struct {
-					Name         string   `yaml:"name"`
-					StatusChecks []string `yaml:"statusChecks"`
-				} `yaml:"repositories"`
-			} `yaml:"platform:github"`
-		} `yaml:"config"`
-	}
-	read(t, "../Pulumi.prod.yaml", &stack)
 	var ci struct {
 		On   map[string]any `yaml:"on"`
 		Jobs map[string]struct {
@@ -271,23 +240,51 @@ func TestRequiredChecksAreCIJobs(t *testing.T) {
 	if _, ok := ci.On["pull_request"]; !ok {
 		t.Fatal("ci.yml does not run on pull requests")
 	}
-	checked := 0
-	for _, r := range stack.Config.GitHub.Repositories {
-		if r.Name != "platform" {
-			continue
+	checks := platformRepository(t).StatusChecks
+	for _, check := range checks {
+		found := false
+		for id, j := range ci.Jobs {
+			found = found || check == id && j.Name == "" || check == j.Name
 		}
-		for _, check := range r.StatusChecks {
-			checked++
-			found := false
-			for id, j := range ci.Jobs {
-				found = found || check == id && j.Name == "" || check == j.Name
-			}
-			if !found {
-				t.Errorf("the prod stack requires check %q on this repository; ci.yml has no job of that name", check)
-			}
+		if !found {
+			t.Errorf("the prod stack requires check %q on this repository; ci.yml has no job of that name", check)
 		}
 	}
-	if checked == 0 {
+	if len(checks) == 0 {
 		t.Error("the prod stack requires no check on this repository")
 	}
+}
+
+// governedRepository is an entry of platform:github.repositories in a stack
+// file, as far as the workflows depend on it.
+type governedRepository struct {
+	Name         string   `yaml:"name"`
+	StatusChecks []string `yaml:"statusChecks"`
+	Environments []struct {
+		Name          string            `yaml:"name"`
+		ReviewerTeams []int             `yaml:"reviewerTeams"`
+		Tags          []string          `yaml:"tags"`
+		Secrets       map[string]string `yaml:"secrets"`
+	} `yaml:"environments"`
+}
+
+// platformRepository is this repository as the prod stack, which governs
+// it, declares it.
+func platformRepository(t *testing.T) governedRepository {
+	t.Helper()
+	var stack struct {
+		Config struct {
+			GitHub struct {
+				Repositories []governedRepository `yaml:"repositories"`
+			} `yaml:"platform:github"`
+		} `yaml:"config"`
+	}
+	read(t, "../Pulumi.prod.yaml", &stack)
+	for _, r := range stack.Config.GitHub.Repositories {
+		if r.Name == "platform" {
+			return r
+		}
+	}
+	t.Fatal("the prod stack does not govern this repository (platform)")
+	return governedRepository{}
 }
