@@ -180,7 +180,11 @@ func toTerraform(attrs map[string]*schema.Schema, inputs map[string]any, path st
 // singular the bridge made plural (required_check is requiredChecks).
 func attribute(attrs map[string]*schema.Schema, key string) (string, *schema.Schema) {
 	name := snake(key)
-	for _, candidate := range []string{name, strings.TrimSuffix(name, "s"), strings.TrimSuffix(name, "es"), strings.TrimSuffix(name, "ies") + "y"} {
+	candidates := []string{name, strings.TrimSuffix(name, "s"), strings.TrimSuffix(name, "es")}
+	if stem, ok := strings.CutSuffix(name, "ies"); ok {
+		candidates = append(candidates, stem+"y")
+	}
+	for _, candidate := range candidates {
 		if s, ok := attrs[candidate]; ok {
 			return candidate, s
 		}

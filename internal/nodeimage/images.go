@@ -23,19 +23,19 @@ const (
 	PauseName = "localhost/platform/pause:1"
 )
 
-// MozillaCAs is where Debian's ca-certificates keeps the Mozilla roots, one
+// mozillaCAs is where Debian's ca-certificates keeps the Mozilla roots, one
 // file each: the package the greeter's Dockerfile takes its bundle from
 // (golang:*-bookworm's /etc/ssl/certs/ca-certificates.crt).
-const MozillaCAs = "/usr/share/ca-certificates/mozilla"
+const mozillaCAs = "/usr/share/ca-certificates/mozilla"
 
 // caBundle is the CA bundle the images carry: the package's roots in the
 // order update-ca-certificates writes them (by name). The host's own bundle
 // is not used: it also holds the CAs a machine adds locally, which differ
 // from machine to machine and would change the images' digests.
 func caBundle() ([]byte, error) {
-	files, err := filepath.Glob(filepath.Join(MozillaCAs, "*.crt"))
+	files, err := filepath.Glob(filepath.Join(mozillaCAs, "*.crt"))
 	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("the images carry the CA certificates of Debian's ca-certificates, none found in %s (%v)", MozillaCAs, err)
+		return nil, fmt.Errorf("the images carry the CA certificates of Debian's ca-certificates, none found in %s (%v)", mozillaCAs, err)
 	}
 	slices.Sort(files)
 	var bundle []byte

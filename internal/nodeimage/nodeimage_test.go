@@ -269,3 +269,26 @@ func TestWriteArchiveNamesEachImageTwice(t *testing.T) {
 		t.Errorf("names %v, want %v", refs, want)
 	}
 }
+
+// The images carry Debian's Mozilla roots and none of the CAs this machine
+// adds locally (/usr/local/share/ca-certificates): those differ from machine
+// to machine, and so would the greeter's digest.
+func TestCABundleLeavesOutLocalCAs(t *testing.T) {
+	bundle, err := caBundle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(bundle, []byte("BEGIN CERTIFICATE")); n < 100 {
+		t.Errorf("%d certificates in the bundle; Debian's ca-certificates has over a hundred", n)
+	}
+	local, _ := filepath.Glob("/usr/local/share/ca-certificates/*.crt")
+	for _, f := range local {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bytes.TrimSpace(data)) > 0 && bytes.Contains(bundle, bytes.TrimSpace(data)) {
+			t.Errorf("the images' bundle holds this machine's local CA %s", f)
+		}
+	}
+}
