@@ -125,3 +125,7 @@ runtime: ## the container runtime for the real node and the runc tests, from the
 .PHONY: e2e
 e2e: tools platform runtime ## end-to-end: the real engine, a real API server on 127.0.0.1, containers on runc
 	$(WITH_ENV) PLATFORM_BINARY=$(PLATFORM) go test -tags e2e -count=1 -timeout 25m -v ./internal/driver/ ./e2e/
+
+.PHONY: plugin
+plugin: ## build the platform package's plugin (.bin/pulumi-resource-platform; README: the components as a Pulumi package)
+	go build -o $(CURDIR)/.bin/pulumi-resource-platform ./cmd/pulumi-resource-platform

@@ -6,7 +6,7 @@
 # Builds run one at a time: the heavy ones need several GB each.
 #
 # Usage: scripts/tools.sh [tool...]   tools: pulumi_cli kubernetes_plugin etcd
-#                                     kubernetes kwok node jaeger actionlint (default: all)
+#                                     kubernetes kwok node jaeger yaml_language actionlint (default: all)
 #        scripts/tools.sh sources     fetch every module whose files a build
 #                                     reads and check those files are there
 #
@@ -237,6 +237,22 @@ jaeger() {
 	ln -sfn "$PLATFORM_TOOLS/jaeger-static-$v/jaeger" "$PLATFORM_TOOLS/bin/jaeger"
 }
 
+# yaml_language builds the Pulumi YAML language host, with which the engine
+# runs the package's YAML programs (the provider e2e test). Its own module:
+# v1.25.0 does not compile against the CLI's pkg/v3 v3.274.1 (plugin API
+# changes), so it keeps the pkg/v3 v3.206.0 it requires; the engine talks
+# to it over the language host's gRPC protocol. The CLI takes it from PATH
+# (the bin folder) where PULUMI_IGNORE_AMBIENT_PLUGINS is false: YAML is a
+# "bundled" language, which `pulumi plugin install` refuses.
+yaml_language() {
+	local v
+	v=$(version pulumi-yaml github.com/pulumi/pulumi-yaml)
+	build pulumi-language-yaml "$v" pulumi-yaml \
+		"-X github.com/pulumi/pulumi-yaml/pkg/version.Version=$v" \
+		github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml
+	ln -sfn "$PLATFORM_TOOLS/pulumi-language-yaml-$v/pulumi-language-yaml" "$PLATFORM_TOOLS/bin/pulumi-language-yaml"
+}
+
 actionlint() {
 	local v
 	v=$(version actionlint github.com/rhysd/actionlint)
@@ -253,10 +269,10 @@ sources() {
 
 mkdir -p "$PLATFORM_TOOLS/bin"
 tools=("$@")
-[[ ${#tools[@]} -gt 0 ]] || tools=(pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger actionlint)
+[[ ${#tools[@]} -gt 0 ]] || tools=(pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger yaml_language actionlint)
 for t in "${tools[@]}"; do
 	case $t in
-	pulumi_cli | kubernetes_plugin | etcd | kubernetes | kwok | node | jaeger | actionlint | sources) "$t" ;;
-	*) die "unknown tool $t; known: pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger actionlint sources" ;;
+	pulumi_cli | kubernetes_plugin | etcd | kubernetes | kwok | node | jaeger | yaml_language | actionlint | sources) "$t" ;;
+	*) die "unknown tool $t; known: pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger yaml_language actionlint sources" ;;
 	esac
 done

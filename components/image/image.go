@@ -29,15 +29,15 @@ type Args struct {
 	Source
 	// Service is the service's name: the key of the promoting stack's
 	// services output (PromoteFrom).
-	Service string `json:"-"`
+	Service string `json:"-" package:"service,required"`
 	// Version is passed as the VERSION build argument and begins the tag.
-	Version string `json:"-"`
+	Version string `json:"-" package:"version,required"`
 	// Commit is the git commit the image is built from. The image's one tag
 	// is <version>-<first 12 of the commit>: immutable, as each commit builds
 	// once and a tag is never pushed twice.
-	Commit string `json:"-"`
+	Commit string `json:"-" package:"commit"`
 	// BaseDir is where relative paths start: the project root.
-	BaseDir string `json:"-"`
+	BaseDir string `json:"-" package:"baseDir"`
 	// Password logs in to the registry with Build.Username: the value of the
 	// secret config key Build.PasswordSecret. It stays a Pulumi secret.
 	Password pulumi.StringInput `json:"-"`

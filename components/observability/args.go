@@ -19,10 +19,10 @@ type Args struct {
 	// HighAvailability picks the prod shape: three Kafka brokers and three
 	// Elasticsearch nodes, two replicas of the rest spread over zones,
 	// Elasticsearch security on, Logstash's persistent queue, traces in Elasticsearch.
-	HighAvailability bool `json:"-"`
+	HighAvailability bool `json:"-" package:"highAvailability"`
 	// Protect guards the namespaces and the stateful sets against deletion and
 	// keeps their volumes when a stateful set is deleted or scaled down.
-	Protect bool `json:"-"`
+	Protect bool `json:"-" package:"protect"`
 
 	// Namespace of the pipeline and the UIs (default "observability"); it
 	// enforces Pod Security "restricted".
@@ -41,16 +41,16 @@ type Args struct {
 
 	// TelemetryFrom names the namespaces whose pods may send traces (OTLP) to
 	// Jaeger: the services' namespaces.
-	TelemetryFrom []string `json:"-"`
+	TelemetryFrom []string `json:"-" package:"telemetryFrom"`
 	// ElasticPassword is the password of the "elastic" superuser, required
 	// when Elasticsearch security is on; the component makes it, and all it
 	// derives, Pulumi secrets wherever it goes. The passwords of
 	// the service users (kibana_system, logstash_writer, jaeger_writer) and
 	// Kibana's encryption keys are derived from it, so rotating it rotates them.
-	ElasticPassword pulumi.StringInput `json:"-"`
+	ElasticPassword pulumi.StringInput `json:"-" package:"elasticPassword,secret"`
 	// TLS is the servers' certificates, required when Elasticsearch
 	// security or Kafka TLS is on.
-	TLS *TLS `json:"-"`
+	TLS *TLS `json:"-" package:"tls,secret"`
 }
 
 // TLS is the PEM material of the stack's TLS servers, as Pulumi secrets: the

@@ -20,7 +20,7 @@ import (
 // filled by the program.
 type Args struct {
 	// Name of the repository (in the provider's owner).
-	Name string `json:"name"`
+	Name string `json:"name" package:",required"`
 	// Description, Homepage and Topics describe it.
 	Description string   `json:"description,omitempty"`
 	Homepage    string   `json:"homepage,omitempty"`
@@ -60,13 +60,13 @@ type Args struct {
 	ImportRulesets map[string]int `json:"importRulesets,omitempty"`
 
 	// Rules are the branch rules of the seed's branch table.
-	Rules Rules `json:"-"`
+	Rules Rules `json:"-" package:"rules"`
 	// Plan is the owner's GitHub plan (config key platform:github.plan): what
 	// a private repository may have depends on it.
-	Plan string `json:"-"`
+	Plan string `json:"-" package:"plan"`
 	// Protect guards the repository against deletion by Pulumi (prod's
 	// profile). Even unprotected, a destroy archives it rather than deleting it.
-	Protect bool `json:"-"`
+	Protect bool `json:"-" package:"protect"`
 	// SecretValues are the values of Secrets, by secret name; they stay
 	// Pulumi secrets.
 	SecretValues map[string]pulumi.StringInput `json:"-"`

@@ -22,13 +22,13 @@ import (
 // a JSON name are filled by the program.
 type Args struct {
 	// Name of the service: a DNS label, used for every object it owns.
-	Name string `json:"name"`
+	Name string `json:"name" package:",required"`
 	// Namespace to deploy into; it must exist already. Empty: a namespace
 	// named after the service is created, enforcing Pod Security
 	// "restricted" and denying all traffic by default.
 	Namespace string `json:"namespace,omitempty"`
 	// Version being deployed, for labels and OTEL_RESOURCE_ATTRIBUTES.
-	Version string `json:"version"`
+	Version string `json:"version" package:",required"`
 	// Replicas of the Deployment (dev and local 1, prod 3; with high
 	// availability at least 2). A PodDisruptionBudget is added when > 1; with
 	// autoscaling on, the minimum.
@@ -71,18 +71,18 @@ type Args struct {
 	Environment string `json:"-"`
 	// HighAvailability spreads pods over zones and hosts and never takes a pod
 	// down before its replacement is ready (maxUnavailable 0). prod's profile sets it.
-	HighAvailability bool `json:"-"`
+	HighAvailability bool `json:"-" package:"highAvailability"`
 	// ProtectNamespace guards the created namespace against deletion (prod's
 	// profile): deleting a namespace deletes everything in it.
-	ProtectNamespace bool `json:"-"`
+	ProtectNamespace bool `json:"-" package:"protectNamespace"`
 	// Image to run: a reference with a tag other than "latest", or pinned by
 	// digest. The image component's digest output may be passed here directly.
-	Image pulumi.StringInput `json:"-"`
+	Image pulumi.StringInput `json:"-" package:"image,required"`
 	// Secrets are the values of SecretEnv, by environment variable. The
 	// component makes each a Pulumi secret.
 	Secrets map[string]pulumi.StringInput `json:"-"`
 	// Telemetry, when set, points the OpenTelemetry SDK at the tracing endpoint.
-	Telemetry *Telemetry `json:"-"`
+	Telemetry *Telemetry `json:"-" package:"telemetry"`
 }
 
 // Autoscaling scales the Deployment on CPU utilisation.

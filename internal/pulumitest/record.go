@@ -46,7 +46,14 @@ func CheckRecord(t testing.TB, g *Graph, prefix, file string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data = append(data, '\n')
+	CheckFile(t, file, append(data, '\n'))
+}
+
+// CheckFile compares file with data, what the code generates now, and
+// rewrites the file instead under -update-records: for generated files
+// that are committed, so that a stale one fails its test.
+func CheckFile(t testing.TB, file string, data []byte) {
+	t.Helper()
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 			t.Fatal(err)
@@ -58,7 +65,7 @@ func CheckRecord(t testing.TB, g *Graph, prefix, file string) {
 	}
 	old, err := os.ReadFile(file)
 	if err != nil || !bytes.Equal(old, data) {
-		t.Errorf("%s is not what the program registers (%v): rerun this test with -update-records and commit the file", file, err)
+		t.Errorf("%s is not what the code generates now (%v): rerun this test with -update-records and commit the file", file, err)
 	}
 }
 
