@@ -78,6 +78,7 @@ lint: ## go vet, gofmt (the program and the sample service), actionlint (the wor
 	cd app && go vet ./...
 	cd conformance/github && go vet ./...
 	$(BIN)/actionlint
+	$(MAKE) --no-print-directory sdk-check
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
@@ -129,3 +130,14 @@ e2e: tools platform runtime ## end-to-end: the real engine, a real API server on
 .PHONY: plugin
 plugin: ## build the platform package's plugin (.bin/pulumi-resource-platform; README: the components as a Pulumi package)
 	go build -o $(CURDIR)/.bin/pulumi-resource-platform ./cmd/pulumi-resource-platform
+
+.PHONY: sdk
+sdk: ## regenerate the package's TypeScript and Python SDKs (sdk/) from provider/schema.json
+	scripts/tools.sh gensdk
+	$(BIN)/gensdk provider/schema.json sdk
+
+.PHONY: sdk-check
+sdk-check: ## check that sdk/ is what the schema generates (the schema is valid for pulumi's binder)
+	scripts/tools.sh gensdk
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(BIN)/gensdk provider/schema.json "$$tmp" && \
+		diff -r "$$tmp" sdk || { echo "sdk/ is stale: run make sdk and commit it"; exit 1; }

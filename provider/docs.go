@@ -32,9 +32,7 @@ func readDocs(root, module string, types ...reflect.Type) (docs, error) {
 	var walk func(t reflect.Type) error
 	seen := map[reflect.Type]bool{}
 	walk = func(t reflect.Type) error {
-		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
-			t = t.Elem()
-		}
+		t = elemType(t)
 		if t.Kind() != reflect.Struct || seen[t] {
 			return nil
 		}

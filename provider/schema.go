@@ -79,7 +79,10 @@ func (g *generator) resource(c Component) (map[string]any, error) {
 			return nil, err
 		}
 		if c.profile != nil {
-			spec["description"] = strings.TrimSpace(fmt.Sprint(spec["description"]) + "\n\n" + defaults(c, f))
+			description, _ := spec["description"].(string)
+			if d := strings.TrimSpace(description + "\n\n" + defaults(c, f)); d != "" {
+				spec["description"] = d
+			}
 		}
 		inputs[f.Name] = spec
 		if f.Required {
@@ -116,8 +119,12 @@ func (g *generator) property(module string, f field) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name, err)
 	}
-	if f.Doc != "" {
-		spec["description"] = f.Doc
+	description := f.Doc
+	if t := elemType(f.Type); description == "" && t.Kind() == reflect.Struct {
+		description = g.docs.typ(t)
+	}
+	if description != "" {
+		spec["description"] = description
 	}
 	if f.Secret {
 		spec["secret"] = true
@@ -150,6 +157,9 @@ func (g *generator) typeSpec(module string, t reflect.Type) (map[string]any, err
 		if err != nil {
 			return nil, err
 		}
+		if isPlain(t.Elem()) {
+			items["plain"] = true
+		}
 		return map[string]any{"type": "array", "items": items}, nil
 	case reflect.Map:
 		if t.Key().Kind() != reflect.String {
@@ -158,6 +168,9 @@ func (g *generator) typeSpec(module string, t reflect.Type) (map[string]any, err
 		values, err := g.typeSpec(module, t.Elem())
 		if err != nil {
 			return nil, err
+		}
+		if isPlain(t.Elem()) {
+			values["plain"] = true
 		}
 		return map[string]any{"type": "object", "additionalProperties": values}, nil
 	case reflect.Struct:
@@ -201,7 +214,7 @@ func defaults(c Component, f field) string {
 	values := make([]string, len(Environments))
 	for i, environment := range Environments {
 		v := c.profile(environment).FieldByIndex(f.Index)
-		if v.IsZero() || !isPlain(f.Type) {
+		if v.IsZero() && v.Kind() != reflect.Bool || !isPlain(f.Type) {
 			continue
 		}
 		data, err := json.Marshal(v.Interface())
@@ -225,4 +238,12 @@ func defaults(c Component, f field) string {
 		parts = append(parts, environment+" "+v)
 	}
 	return "Defaults: " + strings.Join(parts, ", ") + "."
+}
+
+// elemType is the type a pointer, slice or map holds, or t.
+func elemType(t reflect.Type) reflect.Type {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	return t
 }

@@ -46,8 +46,12 @@ func TestSchemaDescribesTheComponents(t *testing.T) {
 			Properties map[string]map[string]any `json:"properties"`
 		} `json:"types"`
 	}
-	if err := json.Unmarshal(generated(t), &spec); err != nil {
+	data := generated(t)
+	if err := json.Unmarshal(data, &spec); err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "<nil>") {
+		t.Error("a description reads <nil>")
 	}
 	for _, token := range []string{"platform:workload:Workload", "platform:observability:Observability",
 		"platform:repository:Repository", "platform:image:Image"} {

@@ -6,7 +6,7 @@
 # Builds run one at a time: the heavy ones need several GB each.
 #
 # Usage: scripts/tools.sh [tool...]   tools: pulumi_cli kubernetes_plugin etcd
-#                                     kubernetes kwok node jaeger yaml_language actionlint (default: all)
+#                                     kubernetes kwok node jaeger yaml_language gensdk actionlint (default: all)
 #        scripts/tools.sh sources     fetch every module whose files a build
 #                                     reads and check those files are there
 #
@@ -253,6 +253,14 @@ yaml_language() {
 	ln -sfn "$PLATFORM_TOOLS/pulumi-language-yaml-$v/pulumi-language-yaml" "$PLATFORM_TOOLS/bin/pulumi-language-yaml"
 }
 
+# gensdk generates the package's TypeScript and Python SDKs with the
+# pinned CLI's own code generators (tools/pulumi/gensdk; same module, same
+# build cache as the CLI).
+gensdk() {
+	build gensdk "$PULUMI_VERSION" pulumi "" ./gensdk
+	ln -sfn "$PLATFORM_TOOLS/gensdk-$PULUMI_VERSION/gensdk" "$PLATFORM_TOOLS/bin/gensdk"
+}
+
 actionlint() {
 	local v
 	v=$(version actionlint github.com/rhysd/actionlint)
@@ -269,10 +277,10 @@ sources() {
 
 mkdir -p "$PLATFORM_TOOLS/bin"
 tools=("$@")
-[[ ${#tools[@]} -gt 0 ]] || tools=(pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger yaml_language actionlint)
+[[ ${#tools[@]} -gt 0 ]] || tools=(pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger yaml_language gensdk actionlint)
 for t in "${tools[@]}"; do
 	case $t in
-	pulumi_cli | kubernetes_plugin | etcd | kubernetes | kwok | node | jaeger | yaml_language | actionlint | sources) "$t" ;;
-	*) die "unknown tool $t; known: pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger yaml_language actionlint sources" ;;
+	pulumi_cli | kubernetes_plugin | etcd | kubernetes | kwok | node | jaeger | yaml_language | gensdk | actionlint | sources) "$t" ;;
+	*) die "unknown tool $t; known: pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger yaml_language gensdk actionlint sources" ;;
 	esac
 done
