@@ -16,6 +16,23 @@ func imports(t *testing.T, pkg string) []string {
 	return strings.Fields(string(out))
 }
 
+// TestTheProgramBuildsWithoutThePackage: the plugin of the Pulumi package
+// (provider/) is not part of the program's build, so serving the components
+// to other languages never slows the program's rebuild.
+func TestTheProgramBuildsWithoutThePackage(t *testing.T) {
+	for _, program := range []string{"github.com/acme/platform", "github.com/acme/platform/cmd/platform"} {
+		out, err := exec.Command("go", "list", "-deps", program).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", program, err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if dep == "github.com/acme/platform/provider" || strings.HasPrefix(dep, "github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider") {
+				t.Errorf("%s builds %s: the package's plugin must stay out of the program", program, dep)
+			}
+		}
+	}
+}
+
 // The import boundaries that keep a rebuild after an edit fast (README,
 // Performance): the driver's main touches no component, whose argument types
 // instantiate the SDK's generics anew in every package that uses them, and
