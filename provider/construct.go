@@ -35,11 +35,11 @@ func Construct(ctx *pulumi.Context, token, name string, raw resource.PropertyMap
 	if err := p.Err(); err != nil {
 		return nil, fmt.Errorf("%s %q: %w", c.module(), name, err)
 	}
-	kubernetesOrOther, err := c.providerOf(opts)
+	needed, err := c.providerOf(opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w", c.module(), name, err)
 	}
-	return c.construct(ctx, name, args, kubernetesOrOther, opts)
+	return c.construct(ctx, name, args, needed, opts)
 }
 
 // providerOf finds the provider the component needs among those of the
