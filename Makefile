@@ -105,11 +105,13 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # The real node's runtime: containerd (with ctr and its runc shim), runc,
 # the CNI plugins and iptables for kube-proxy; busybox-static for the tests
-# that run the observability images' mount layouts on runc. Each package is
+# that run the observability images' mount layouts on runc; Node.js and npm
+# for the test that builds the package's TypeScript SDK. Each package is
 # installed only if what it provides is missing (a GitHub runner has Docker's
 # containerd and runc, which Debian's packages would conflict with).
 RUNTIME_NEEDS := containerd:containerd ctr:containerd containerd-shim-runc-v2:containerd runc:runc \
-	iptables:iptables /usr/lib/cni/bridge:containernetworking-plugins busybox:busybox-static
+	iptables:iptables /usr/lib/cni/bridge:containernetworking-plugins busybox:busybox-static \
+	node:nodejs npm:npm
 
 .PHONY: runtime
 runtime: ## the container runtime for the real node and the runc tests, from the distribution's packages (installed once)
@@ -125,7 +127,7 @@ runtime: ## the container runtime for the real node and the runc tests, from the
 
 .PHONY: e2e
 e2e: tools platform runtime ## end-to-end: the real engine, a real API server on 127.0.0.1, containers on runc
-	$(WITH_ENV) PLATFORM_BINARY=$(PLATFORM) go test -tags e2e -count=1 -timeout 25m -v ./internal/driver/ ./e2e/
+	$(WITH_ENV) PLATFORM_BINARY=$(PLATFORM) go test -tags e2e -count=1 -timeout 25m -v ./internal/driver/ ./provider/ ./e2e/
 
 .PHONY: plugin
 plugin: ## build the platform package's plugin (.bin/pulumi-resource-platform; README: the components as a Pulumi package)

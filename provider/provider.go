@@ -12,6 +12,13 @@
 // the calling program's stack config, as the Go program reads its own. The
 // provider a component needs (Kubernetes, GitHub, Docker) is passed in the
 // resource's providers option; there is no ambient default.
+//
+// The plugin is served with the pinned Pulumi SDK's own provider package
+// (sdk/go/pulumi/provider), not github.com/pulumi/pulumi-go-provider: its
+// v1.1.2 does not compile against the pinned sdk/v3 v3.274.1 (its
+// provider.go, lines 1339 and 1432, takes a construct request's aliases as
+// strings, which the protocol now sends as pulumirpc.Alias), and it brings
+// pulumi/pkg/v3, the engine, into this module.
 package provider
 
 import (

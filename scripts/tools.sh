@@ -160,26 +160,35 @@ kubernetes_plugin() {
 	pulumi plugin install resource kubernetes "$v" --file "$PLATFORM_TOOLS/pulumi-kubernetes-$v/pulumi-kubernetes" >&2
 }
 
+# kubernetes_ldflags VERSION: the version the Kubernetes binaries report.
+kubernetes_ldflags() {
+	echo "-X k8s.io/component-base/version.gitVersion=$1 -X k8s.io/client-go/pkg/version.gitVersion=$1 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${1#v1.}"
+}
+
+# kubernetes builds the control plane and kubectl static (CGO_ENABLED=0), as
+# upstream does (hack/lib/golang.sh, KUBE_STATIC_BINARIES, at v1.37.2). The
+# real node's kubelet and kube-proxy (node) are built with the same settings,
+# so that the second build reuses every package the first compiled: with cgo
+# on, package net and all that imports it compile twice (about 5 minutes).
 kubernetes() {
 	local v
 	v=$(version kubernetes k8s.io/kubernetes)
-	build kubernetes "$v" kubernetes \
-		"-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/client-go/pkg/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${v#v1.}" \
+	CGO_ENABLED=0 build kubernetes-static "$v" kubernetes "$(kubernetes_ldflags "$v")" \
 		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
 		k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 	for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
-		ln -sfn "$PLATFORM_TOOLS/kubernetes-$v/$b" "$PLATFORM_TOOLS/bin/$b"
+		ln -sfn "$PLATFORM_TOOLS/kubernetes-static-$v/$b" "$PLATFORM_TOOLS/bin/$b"
 	done
 }
 
 # node builds the real node's programs: kubelet and kube-proxy of the same
-# Kubernetes as the control plane, and CoreDNS for the cluster's DNS. Static
-# (CGO_ENABLED=0), as upstream releases them.
+# Kubernetes as the control plane, and CoreDNS for the cluster's DNS, all
+# static (CGO_ENABLED=0; upstream builds kubelet with cgo where it can, which
+# the real node does not need).
 node() {
 	local v
 	v=$(version kubernetes k8s.io/kubernetes)
-	CGO_ENABLED=0 build kubernetes-node "$v" kubernetes \
-		"-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/client-go/pkg/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${v#v1.}" \
+	CGO_ENABLED=0 build kubernetes-node "$v" kubernetes "$(kubernetes_ldflags "$v")" \
 		k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
 	for b in kubelet kube-proxy; do
 		ln -sfn "$PLATFORM_TOOLS/kubernetes-node-$v/$b" "$PLATFORM_TOOLS/bin/$b"
