@@ -1,6 +1,8 @@
 # The platform program's commands. Two matter most:
 #   make deploy   build the tools, start the local cluster, deploy the local stack
 #   make test     build the tools, then lint, unit, fuzz and end-to-end tests
+#                 (a running local cluster is stopped for the end-to-end suite
+#                 and started again after it, its stack checked)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -34,6 +36,12 @@ help: ## list the targets
 deploy: cluster-tools cluster-up platform ## the main job: deploy the local stack on the local cluster, print its outputs
 	$(WITH_ENV) $(LOCAL_PASSPHRASE) $(PLATFORM) up --stack local --refresh
 	$(WITH_ENV) $(LOCAL_PASSPHRASE) $(PLATFORM) outputs --stack local
+
+.PHONY: check-deployed
+check-deployed: platform ## check the deployed local stack: its outputs readable, no drift, nothing to change
+	$(WITH_ENV) $(LOCAL_PASSPHRASE) $(PLATFORM) outputs --stack local
+	$(WITH_ENV) $(LOCAL_PASSPHRASE) $(PLATFORM) drift --stack local
+	$(WITH_ENV) $(LOCAL_PASSPHRASE) $(PLATFORM) preview --stack local --expect-no-changes
 
 .PHONY: preview
 preview: cluster-tools cluster-up platform ## preview the local stack

@@ -361,8 +361,8 @@ func testDriftDetected(t *testing.T) {
 	if again := driftReport(t); len(again) != len(changes) {
 		t.Errorf("second refresh preview found %d drifted resources, first %d: the state was written", len(again), len(changes))
 	}
-	if code, out := platform(t, "refresh", "--preview-only", "--expect-no-changes"); code != 2 {
-		t.Errorf("refresh --preview-only --expect-no-changes exited %d on drift, want 2:\n%s", code, out)
+	if code, out := platform(t, "refresh", "--preview-only", "--expect-no-changes"); code != 3 {
+		t.Errorf("refresh --preview-only --expect-no-changes exited %d on drift, want 3:\n%s", code, out)
 	}
 	testDriftCommand(t, len(want))
 }
@@ -373,8 +373,8 @@ const leakCanary = "leak-canary-4b1d"
 // testDriftCommand runs the drift command as the scheduled job does.
 func testDriftCommand(t *testing.T, drifted int) {
 	code, out := platformStdout(t, "drift", "--format", "json")
-	if code != 2 {
-		t.Fatalf("drift exited %d with drift present, want 2:\n%s", code, out)
+	if code != 3 {
+		t.Fatalf("drift exited %d with drift present, want 3:\n%s", code, out)
 	}
 	var report struct {
 		Drifted   bool `json:"drifted"`
@@ -406,8 +406,8 @@ func testDriftCommand(t *testing.T, drifted int) {
 
 func testRemediate(t *testing.T) {
 	// The local stack allows remediation (platform:drift.remediate defaults on).
-	if code, out := platform(t, "drift", "--remediate"); code != 2 {
-		t.Fatalf("drift --remediate exited %d, want 2 (drift found, then remediated):\n%s", code, out)
+	if code, out := platform(t, "drift", "--remediate"); code != 3 {
+		t.Fatalf("drift --remediate exited %d, want 3 (drift found, then remediated):\n%s", code, out)
 	}
 	if code, out := platform(t, "drift"); code != 0 {
 		t.Fatalf("drift after remediation exited %d, want 0:\n%s", code, out)

@@ -10,9 +10,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,21 +45,49 @@ func run(m *testing.M) (code int) {
 		fmt.Fprintln(os.Stderr, "e2e: PLATFORM_TOOLS is not set; run the suite with `make test` (it builds the tools)")
 		return 1
 	}
+	// The user's environment, before the suite points the engine at its
+	// own state: the user's local stack is read with it.
+	userEnv := os.Environ()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var clean teardown
+	defer func() {
+		if !clean.run() {
+			code = 1
+		}
+	}()
+	clean.onSignal(cancel)
+
+	if err := lockSuite(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
 	sweepStaleRuns()
 	work, err := os.MkdirTemp("", "platform-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer func() {
+	clean.add(func() error {
 		if code == 0 || os.Getenv("E2E_KEEP") == "" {
-			os.RemoveAll(work)
-		} else {
-			fmt.Fprintf(os.Stderr, "e2e: kept %s (E2E_KEEP set)\n", work)
+			return os.RemoveAll(work)
 		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+		fmt.Fprintf(os.Stderr, "e2e: kept %s (E2E_KEEP set)\n", work)
+		return nil
+	})
+
+	// The driver `make platform` built (make e2e passes it), so that the
+	// suite tests that binary and the program is linked once; else build it.
+	env.platform = os.Getenv("PLATFORM_BINARY")
+	if env.platform == "" {
+		env.platform = filepath.Join(work, "platform")
+		build := exec.Command("go", "build", "-o", env.platform, "./cmd/platform")
+		build.Dir, build.Stdout, build.Stderr = "..", os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: building cmd/platform:", err)
+			return 1
+		}
+	}
 
 	bin := filepath.Join(tools, "bin")
 	stages, err := localcluster.Stages(filepath.Join(bin, "kwok-stages.yaml"))
@@ -63,6 +95,23 @@ func run(m *testing.M) (code int) {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// The user's files are the suite's to read, never to write: checked
+	// after everything else, the user's cluster started again included.
+	guard, err := guardUserFiles("..")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	clean.add(guard.check)
+	user, err := stopUserCluster(ctx, userEnv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	if user != nil {
+		clean.add(func() error { return user.restore(bin, stages) })
+	}
+
 	clusterDir := filepath.Join(work, "cluster")
 	env.clusterDir = clusterDir
 	node, err := realNode(ctx, bin)
@@ -78,26 +127,25 @@ func run(m *testing.M) (code int) {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	clean.add(func() error {
+		if err := localcluster.Down(clusterDir); err != nil {
+			return fmt.Errorf("stopping the cluster: %w", err)
+		}
+		after, err := localcluster.HostFootprint(clusterDir)
+		if err != nil || after != before {
+			return fmt.Errorf("the cluster's down left the host changed (%v):\n%s", err, lineDiff(before, after))
+		}
+		fmt.Fprintln(os.Stderr, "e2e: the host is as it was before the cluster (interfaces, iptables rules, mounts, kernel settings)")
+		return nil
+	})
 	start := time.Now()
 	// DieWithParent: if this process dies (a panic, a -timeout), the kernel
-	// kills the servers; the deferred Down covers every ordinary exit.
+	// kills the servers; the teardown covers every ordinary exit and
+	// SIGINT or SIGTERM.
 	env.cluster, err = localcluster.Up(ctx, localcluster.Options{
 		Dir: clusterDir, Binaries: localcluster.BinariesIn(bin), Stages: stages, DieWithParent: true, Log: os.Stderr,
 		Node: node,
 	})
-	defer func() {
-		if err := localcluster.Down(clusterDir); err != nil {
-			fmt.Fprintln(os.Stderr, "e2e: stopping the cluster:", err)
-			code = 1
-		}
-		after, err := localcluster.HostFootprint(clusterDir)
-		if err != nil || after != before {
-			fmt.Fprintf(os.Stderr, "e2e: FAIL: the cluster's down left the host changed (%v):\n%s\n", err, lineDiff(before, after))
-			code = 1
-		} else {
-			fmt.Fprintln(os.Stderr, "e2e: the host is as it was before the cluster (interfaces, iptables rules, mounts, kernel settings)")
-		}
-	}()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: starting the cluster:", err)
 		return 1
@@ -108,18 +156,6 @@ func run(m *testing.M) (code int) {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	// The driver `make platform` built (make e2e passes it), so that the
-	// suite tests that binary and the program is linked once; else build it.
-	env.platform = os.Getenv("PLATFORM_BINARY")
-	if env.platform == "" {
-		env.platform = filepath.Join(work, "platform")
-		build := exec.Command("go", "build", "-o", env.platform, "./cmd/platform")
-		build.Dir, build.Stdout, build.Stderr = "..", os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "e2e: building cmd/platform:", err)
-			return 1
-		}
-	}
 	os.Setenv("PULUMI_BACKEND_URL", "file://"+filepath.Join(work, "state"))
 	os.Setenv("PULUMI_CONFIG_PASSPHRASE", passphrase)
 	if err := os.MkdirAll(filepath.Join(work, "state"), 0o700); err != nil {
@@ -127,6 +163,55 @@ func run(m *testing.M) (code int) {
 		return 1
 	}
 	return m.Run()
+}
+
+// teardown holds the suite's clean-up steps and runs them once, the last
+// added first, when the suite ends or when SIGINT or SIGTERM stops it.
+type teardown struct {
+	mu    sync.Mutex
+	once  sync.Once
+	steps []func() error
+	ok    bool
+}
+
+func (t *teardown) add(step func() error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.steps = append(t.steps, step)
+}
+
+// run runs the steps (once; a second caller waits for the first) and says
+// whether every one succeeded; each failure is printed.
+func (t *teardown) run() bool {
+	t.once.Do(func() {
+		t.mu.Lock()
+		steps := slices.Clone(t.steps)
+		t.mu.Unlock()
+		t.ok = true
+		for i := len(steps) - 1; i >= 0; i-- {
+			if err := steps[i](); err != nil {
+				fmt.Fprintln(os.Stderr, "e2e: FAIL:", err)
+				t.ok = false
+			}
+		}
+	})
+	return t.ok
+}
+
+// onSignal runs the teardown when SIGINT (Ctrl-C reaches the whole
+// process group: make, go test, this binary) or SIGTERM arrives, then exits:
+// the tests in flight cannot be stopped, so the suite ends here, with the
+// user's cluster back as it was. cancel stops a setup still under way.
+func (t *teardown) onSignal(cancel context.CancelFunc) {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-signals
+		fmt.Fprintf(os.Stderr, "e2e: %v: stopping the suite's cluster and cleaning up\n", s)
+		cancel()
+		t.run()
+		os.Exit(1)
+	}()
 }
 
 // clientImage is the suite's HTTP client (e2e/client), for requests from
@@ -137,10 +222,8 @@ const clientImage = "localhost/platform/e2e-client:1"
 // cluster-up` gives it, and the suite's client. Where the machine cannot
 // run it, Up says why; the tests that need it fail with that reason.
 func realNode(ctx context.Context, bin string) (*localcluster.NodeOptions, error) {
-	node := &localcluster.NodeOptions{Binaries: localcluster.NodeBinariesIn(bin)}
-	images, err := nodeimage.BuildAll(ctx, "..", filepath.Join(bin, "jaeger"))
-	if err != nil {
-		node.Unavailable = "building the node's images: " + err.Error()
+	node := localcluster.RealNode(ctx, "..", bin)
+	if node.Unavailable != "" {
 		return node, nil
 	}
 	client, err := nodeimage.Program(ctx, clientImage, "..", "./e2e/client", "65532:65532")
@@ -151,7 +234,7 @@ func realNode(ctx context.Context, bin string) (*localcluster.NodeOptions, error
 	if err != nil {
 		return nil, err
 	}
-	node.Images = append(images, built)
+	node.Images = append(node.Images, built)
 	return node, nil
 }
 
@@ -166,6 +249,34 @@ func requireRealNode(t *testing.T) {
 	if !state.Enabled {
 		t.Fatalf("this test needs the local cluster's real node, which does not run here: %s", state.Reason)
 	}
+}
+
+// suiteLock is held by the running suite: one per machine, since the real
+// node is the machine's. The kernel releases it when the process ends,
+// however it ends.
+var (
+	suiteLock = filepath.Join(os.TempDir(), "platform-e2e.lock")
+	// heldLock keeps the lock's file open (a collected *os.File is closed).
+	heldLock *os.File
+)
+
+// lockSuite takes the suite's lock, or says which run holds it.
+func lockSuite() error {
+	f, err := os.OpenFile(suiteLock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(suiteLock)
+		f.Close()
+		return fmt.Errorf("another end-to-end run (pid %s) is running on this machine, and there can be one (the real node is the machine's): wait until it ends", strings.TrimSpace(string(holder)))
+	}
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	heldLock = f
+	_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return err
 }
 
 // sweepStaleRuns removes the folders of earlier runs that died without

@@ -36,7 +36,7 @@ func TestPromotionReadsTheOtherStacksState(t *testing.T) {
 
 	run := func(stack string, program func(ctx *pulumi.Context) error) map[string]any {
 		t.Helper()
-		s, err := driver.Open(t.Context(), driver.Options{ProjectDir: dir, Stack: stack,
+		s, err := driver.Open(t.Context(), driver.Options{ProjectDir: dir, Stack: stack, Create: true,
 			Program: func(auto.ConfigMap) pulumi.RunFunc { return program }})
 		if err != nil {
 			t.Fatal(err)

@@ -160,7 +160,7 @@ func openLocal(t *testing.T) *driver.Session { return openStack(t, "local") }
 
 func openStack(t *testing.T, stack string) *driver.Session {
 	t.Helper()
-	s, err := driver.Open(t.Context(), driver.Options{ProjectDir: env.projectDir, Stack: stack, Program: stacks.ProgramForWorkspace})
+	s, err := driver.Open(t.Context(), driver.Options{ProjectDir: env.projectDir, Stack: stack, Program: stacks.ProgramForWorkspace, Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}

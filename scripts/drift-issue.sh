@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Keeps one open issue per stack, labelled "drift", in step with the drift
-# check: opened when drift is found (exit 2), updated while it persists,
+# check: opened when drift is found (exit 3), updated while it persists,
 # closed when the stack is clean again (exit 0). A comment is added only when
 # the report changes (its digest is kept in the issue body), not on every run.
 # The body stays under GitHub's 65,536 characters: a longer report is cut,
@@ -16,9 +16,9 @@ title="Drift in stack $stack"
 max_report=${DRIFT_MAX_REPORT_BYTES:-60000}
 
 case $exit_code in
-0 | 2) ;;
+0 | 3) ;;
 *)
-	echo "drift-issue.sh: exit code $exit_code is neither clean (0) nor drift (2)" >&2
+	echo "drift-issue.sh: exit code $exit_code is neither clean (0) nor drift (3): the check failed, and its report says nothing" >&2
 	exit 1
 	;;
 esac
@@ -49,7 +49,7 @@ body=$(mktemp)
 } > "$body"
 
 case $exit_code in
-2)
+3)
 	if [[ -z $issue ]]; then
 		gh issue create --repo "$GITHUB_REPOSITORY" --title "$title" --label drift --body-file "$body" > /dev/null
 		exit 0

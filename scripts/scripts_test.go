@@ -139,12 +139,13 @@ func TestDriftIssueFollowsTheCheck(t *testing.T) {
 		want       []string
 		wantErr    bool
 	}{
-		{"drift, no issue yet: open one", "2", nil, "", []string{"issue create", "--title Drift in stack prod", "--label drift"}, false},
-		{"drift changed: update and comment", "2", open, "<!-- drift-report: 0000 -->\nolder report", []string{"issue edit 12", "issue comment 12"}, false},
-		{"the same drift persists: update, no comment", "2", open, same, []string{"issue edit 12"}, false},
+		{"drift, no issue yet: open one", "3", nil, "", []string{"issue create", "--title Drift in stack prod", "--label drift"}, false},
+		{"drift changed: update and comment", "3", open, "<!-- drift-report: 0000 -->\nolder report", []string{"issue edit 12", "issue comment 12"}, false},
+		{"the same drift persists: update, no comment", "3", open, same, []string{"issue edit 12"}, false},
 		{"clean again: close it", "0", open, "", []string{"issue close 12"}, false},
 		{"clean, no issue: nothing", "0", nil, "", nil, false},
 		{"engine failure: refuse", "1", open, "", nil, true},
+		{"a crash (a Go panic exits 2): refuse", "2", open, "", nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -190,7 +191,7 @@ exit 0
 		t.Fatal(err)
 	}
 	env := append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "GITHUB_REPOSITORY=acme/platform")
-	if out, err := run(t, env, "drift-issue.sh", "prod", "2", writeFile(t, reportText), "https://example/run/0"); err != nil {
+	if out, err := run(t, env, "drift-issue.sh", "prod", "3", writeFile(t, reportText), "https://example/run/0"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	body, err := os.ReadFile(copyTo)

@@ -288,3 +288,27 @@ func platformRepository(t *testing.T) governedRepository {
 	t.Fatal("the prod stack does not govern this repository (platform)")
 	return governedRepository{}
 }
+
+// The drift issue is written only for the drift command's clean (0) and
+// drift (3) exits; any other exit (1 an error, 2 a Go panic, 128+n a
+// signal) fails the job loudly and never touches the issue.
+func TestOnlyAFindingWritesTheDriftIssue(t *testing.T) {
+	exits := regexp.MustCompile(`steps\.drift\.outputs\.exit == '(\d+)'`)
+	found := false
+	for _, s := range workflows(t)["drift.yml"]["drift"].Steps {
+		if !strings.Contains(s.Run, "drift-issue.sh") {
+			continue
+		}
+		found = true
+		var codes []string
+		for _, m := range exits.FindAllStringSubmatch(s.If, -1) {
+			codes = append(codes, m[1])
+		}
+		if slices.Sort(codes); !slices.Equal(codes, []string{"0", "3"}) || strings.Contains(s.If, "!=") {
+			t.Errorf("the drift issue step runs if %q: want it for exits 0 and 3 alone", s.If)
+		}
+	}
+	if !found {
+		t.Fatal("drift.yml has no step that runs scripts/drift-issue.sh")
+	}
+}

@@ -347,7 +347,7 @@ func emptyProgram(auto.ConfigMap) pulumi.RunFunc {
 // inProcess times opening a stack and previewing it, as the driver does.
 func inProcess(ctx context.Context, dir, stack string, program driver.Program) (time.Duration, error) {
 	start := time.Now()
-	s, err := driver.Open(ctx, driver.Options{ProjectDir: dir, Stack: stack, Program: program})
+	s, err := driver.Open(ctx, driver.Options{ProjectDir: dir, Stack: stack, Program: program, Create: true})
 	if err != nil {
 		return 0, err
 	}

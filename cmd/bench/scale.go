@@ -45,7 +45,7 @@ func measureScale(ctx context.Context, o options, r *bench.Report) (err error) {
 			if o.parallel > 0 {
 				args = append(args, "--parallel", strconv.Itoa(o.parallel))
 			}
-			if o.finalCheckpoint {
+			if o.finalCheckpoint && (args[0] == "up" || args[0] == "destroy") {
 				args = append(args, "--final-checkpoint-only")
 			}
 			res, err := mustSucceed(ctx, o.root, env, platform, args...)

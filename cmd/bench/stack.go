@@ -54,7 +54,7 @@ func measureStack(ctx context.Context, o options, r *bench.Report) (err error) {
 	os.Setenv("PULUMI_BACKEND_URL", "file://"+state)
 	os.Setenv("PULUMI_CONFIG_PASSPHRASE", "local-cluster-only")
 	// The floor's stack exists, as the local stack does when previewed.
-	floor, err := driver.Open(ctx, driver.Options{ProjectDir: empty, Stack: "bench", Program: emptyProgram})
+	floor, err := driver.Open(ctx, driver.Options{ProjectDir: empty, Stack: "bench", Program: emptyProgram, Create: true})
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/acme/platform/internal/localcluster"
-	"github.com/acme/platform/internal/nodeimage"
 )
 
 func main() {
@@ -83,18 +82,14 @@ func run(ctx context.Context, args []string) error {
 	return fmt.Errorf("unknown command %q: want up, down, delete or status", args[0])
 }
 
-// nodeOptions are the real node's programs and images; the images are
-// built from this project (the greeter, the sandbox) and the Jaeger binary.
+// nodeOptions are the real node's programs and images, built from this
+// project (the greeter, the sandbox) and the Jaeger binary.
 func nodeOptions(ctx context.Context, tools string) *localcluster.NodeOptions {
-	node := &localcluster.NodeOptions{Binaries: localcluster.NodeBinariesIn(tools)}
 	begin := time.Now()
-	images, err := nodeimage.BuildAll(ctx, ".", filepath.Join(tools, "jaeger"))
-	if err != nil {
-		node.Unavailable = "building the node's images: " + err.Error()
-		return node
+	node := localcluster.RealNode(ctx, ".", tools)
+	if node.Unavailable == "" {
+		fmt.Printf("built the real node's images in %.1fs\n", time.Since(begin).Seconds())
 	}
-	node.Images = images
-	fmt.Printf("built the real node's images in %.1fs\n", time.Since(begin).Seconds())
 	return node
 }
 

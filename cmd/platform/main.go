@@ -11,12 +11,18 @@
 //	platform certs    --stack prod [--days 730] [--renew]
 //	platform cancel   --stack local
 //
-// Exit codes: 0 success; 1 error; 2 changes found where --expect-no-changes
-// said there should be none. drift: 0 clean, 2 drift found (also when
-// --remediate then repaired it), 1 error, never 0 when the engine failed.
-// --events FILE writes every engine event as JSON lines. certs makes
-// Elasticsearch's CA and certificate once and stores them as secret config of
-// the stack, so every later run uses the same ones.
+// Each command takes its own flags (and --stack, --cwd); a flag of another
+// command is refused with the command's usage.
+//
+// Exit codes, the same for every command: 0 success; 1 error; 3 changes
+// found (preview and refresh with --expect-no-changes) or drift found
+// (drift, also when --remediate then repaired it). 3, because no crash
+// exits with it: a Go panic exits 2 and a signal 128+n, so a crashed drift
+// check can never be taken for a finding. --events FILE writes every engine
+// event as JSON lines. certs makes Elasticsearch's CA and certificate once
+// and stores them as secret config of the stack, so every later run uses the
+// same ones. Only up and certs create a stack that does not exist yet; every
+// other command fails, naming the stack and the backend.
 //
 // Runs are crash-safe: the engine and its plugins die with the driver (see
 // internal/driver's supervisor); SIGINT or SIGTERM lets the engine finish
@@ -48,19 +54,31 @@ import (
 	"github.com/acme/platform/stacks"
 )
 
-// Exit codes.
+// Exit codes, the same for every command (see the package comment).
 const (
 	exitOK      = 0
 	exitError   = 1
-	exitChanges = 2
+	exitChanges = 3
 )
 
 const usage = `usage: platform <preview|up|refresh|destroy|outputs|drift|certs|cancel> --stack NAME [flags]
 
 Runs the platform program on the Pulumi engine (Automation API, inline program).
-Exit codes: 0 success, 1 error, 2 changes found with --expect-no-changes;
-drift: 0 clean, 2 drift found, 1 error.
+` + "`platform COMMAND -h`" + ` lists a command's flags.
+Exit codes: 0 success, 1 error, 3 changes found (--expect-no-changes) or drift found (drift).
 `
+
+// commandFlags are the flags each command takes beside --stack and --cwd.
+var commandFlags = map[string][]string{
+	"preview": {"expect-no-changes", "diff", "parallel", "events"},
+	"up":      {"refresh", "parallel", "final-checkpoint-only", "events"},
+	"refresh": {"preview-only", "expect-no-changes", "parallel", "events"},
+	"destroy": {"unprotect", "parallel", "final-checkpoint-only", "events"},
+	"outputs": {},
+	"drift":   {"format", "remediate", "parallel", "events"},
+	"certs":   {"days", "renew"},
+	"cancel":  {},
+}
 
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -84,26 +102,33 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 		return exitError
 	}
 	command := args[0]
-	if !slices.Contains([]string{"preview", "up", "refresh", "destroy", "outputs", "drift", "certs", "cancel"}, command) {
+	if _, ok := commandFlags[command]; !ok {
 		fmt.Fprintf(stderr, "platform: unknown command %q\n%s", command, usage)
 		return exitError
 	}
+	// Every flag is declared once here; the command's flag set gets only
+	// its own (the same variables), so another command's flag is refused.
+	all := flag.NewFlagSet("platform", flag.ContinueOnError)
+	stack := all.String("stack", "", "stack name: local, dev or prod")
+	dir := all.String("cwd", "", "project directory (default: the nearest folder above with a Pulumi.yaml)")
+	expectNoChanges := all.Bool("expect-no-changes", false, "exit 3 if anything would change")
+	previewOnly := all.Bool("preview-only", false, "report drift without writing the state")
+	refresh := all.Bool("refresh", false, "refresh the state before updating")
+	diff := all.Bool("diff", false, "show the changed properties of every resource")
+	format := all.String("format", "table", "report format: table, json or markdown")
+	remediate := all.Bool("remediate", false, "run up --refresh after reporting, if the stack's platform:drift config allows it")
+	eventsFile := all.String("events", "", "write every engine event to this file as JSON lines")
+	days := all.Int("days", 730, "how long the certificate is valid (its CA twice as long)")
+	renew := all.Bool("renew", false, "replace certificates that are still valid")
+	unprotect := all.Bool("unprotect", false, "first clear the protection of every resource (prod's namespaces and stateful sets)")
+	parallel := all.Int("parallel", driver.DefaultParallel, "how many resource operations the engine runs at once (make bench -only scale measures it)")
+	finalCheckpoint := all.Bool("final-checkpoint-only", false, "write the state once at the end, not after every step: 3x faster at hundreds of resources, but a killed run's creations are unknown to the next")
 	flags := flag.NewFlagSet("platform "+command, flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	stack := flags.String("stack", "", "stack name: local, dev or prod")
-	dir := flags.String("cwd", "", "project directory (default: the nearest folder above with a Pulumi.yaml)")
-	expectNoChanges := flags.Bool("expect-no-changes", false, "preview, refresh: exit 2 if anything would change")
-	previewOnly := flags.Bool("preview-only", false, "refresh: report drift without writing the state")
-	refresh := flags.Bool("refresh", false, "up: refresh the state before updating")
-	diff := flags.Bool("diff", false, "preview: show the changed properties of every resource")
-	format := flags.String("format", "table", "drift: report format, table, json or markdown")
-	remediate := flags.Bool("remediate", false, "drift: run up --refresh after reporting, if the stack's platform:drift config allows it")
-	eventsFile := flags.String("events", "", "write every engine event to this file as JSON lines")
-	days := flags.Int("days", 730, "certs: how long the certificate is valid (its CA twice as long)")
-	renew := flags.Bool("renew", false, "certs: replace certificates that are still valid")
-	unprotect := flags.Bool("unprotect", false, "destroy: first clear the protection of every resource (prod's namespaces and stateful sets)")
-	parallel := flags.Int("parallel", driver.DefaultParallel, "how many resource operations the engine runs at once (make bench -only scale measures it)")
-	finalCheckpoint := flags.Bool("final-checkpoint-only", false, "write the state once at the end, not after every step: 3x faster at hundreds of resources, but a killed run's creations are unknown to the next")
+	for _, name := range append([]string{"stack", "cwd"}, commandFlags[command]...) {
+		f := all.Lookup(name)
+		flags.Var(f.Value, f.Name, f.Usage)
+	}
 	if err := flags.Parse(args[1:]); err != nil {
 		return exitError
 	}
@@ -116,7 +141,12 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 		fmt.Fprintln(stderr, "platform:", err)
 		return exitError
 	}
-	opts := driver.Options{ProjectDir: projectDir, Stack: *stack, Program: stacks.ProgramForWorkspace, Progress: stdout, Abort: abort, Parallel: *parallel, FinalCheckpointOnly: *finalCheckpoint}
+	if err := requireSharedBackend(*stack); err != nil {
+		fmt.Fprintln(stderr, "platform:", err)
+		return exitError
+	}
+	opts := driver.Options{ProjectDir: projectDir, Stack: *stack, Program: stacks.ProgramForWorkspace, Progress: stdout, Abort: abort, Parallel: *parallel, FinalCheckpointOnly: *finalCheckpoint,
+		Create: command == "up" || command == "certs"}
 	if *eventsFile != "" {
 		f, err := os.Create(*eventsFile)
 		if err != nil {
@@ -244,7 +274,7 @@ func runCancel(ctx context.Context, s *driver.Session, stack string, stdout, std
 func runDrift(ctx context.Context, s *driver.Session, stack, projectDir, format string, remediate bool, stdout, stderr io.Writer) int {
 	if format != "table" && format != "json" && format != "markdown" {
 		fmt.Fprintf(stderr, "platform: --format %q: want table, json or markdown\n", format)
-		return drift.ExitError
+		return exitError
 	}
 	config, err := s.Config(ctx)
 	var policy stacks.DriftPolicy
@@ -253,7 +283,7 @@ func runDrift(ctx context.Context, s *driver.Session, stack, projectDir, format 
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "platform:", err)
-		return drift.ExitError
+		return exitError
 	}
 	allowed := remediate && policy.Remediate
 	if remediate && !allowed {
@@ -262,22 +292,25 @@ func runDrift(ctx context.Context, s *driver.Session, stack, projectDir, format 
 	changes, err := s.Refresh(ctx, true)
 	if err != nil {
 		fmt.Fprintf(stderr, "platform: drift check of stack %q failed: %v\n", stack, err)
-		return drift.ExitError
+		return exitError
 	}
 	report := drift.New(stack, changes)
 	report.Findings = policy.Findings
 	if err := report.Write(stdout, format); err != nil {
 		fmt.Fprintln(stderr, "platform:", err)
-		return drift.ExitError
+		return exitError
 	}
 	if allowed && report.Drifted {
 		fmt.Fprintf(stderr, "platform: remediating stack %q with up --refresh\n", stack)
 		if err := s.Up(ctx, true); err != nil {
 			fmt.Fprintf(stderr, "platform: remediation of stack %q failed: %v\n", stack, err)
-			return drift.ExitError
+			return exitError
 		}
 	}
-	return report.ExitCode()
+	if report.NeedsAttention() {
+		return exitChanges
+	}
+	return exitOK
 }
 
 // runCerts stores new TLS certificates (the CA, Elasticsearch's and Kafka's) in the stack's config.
@@ -302,6 +335,19 @@ func runCerts(ctx context.Context, s *driver.Session, stack string, days int, re
 	fmt.Fprintf(stdout, "stack %q: new CA and Elasticsearch and Kafka certificates (valid %d days) stored as secrets %s\n",
 		stack, days, strings.Join(slices.Sorted(maps.Keys(values)), ", "))
 	return exitOK
+}
+
+// requireSharedBackend refuses to run a stack other than local in CI
+// without PULUMI_BACKEND_URL: the project's own file backend (.state in the
+// checkout) would be thrown away with the runner, so a deploy would "succeed"
+// into it and a drift check report a new, empty stack. An unset repository
+// secret reaches the job as an empty variable, which is how this happens.
+func requireSharedBackend(stack string) error {
+	inCI := os.Getenv("CI") != "" || os.Getenv("GITHUB_ACTIONS") != ""
+	if !inCI || stack == "local" || os.Getenv("PULUMI_BACKEND_URL") != "" {
+		return nil
+	}
+	return fmt.Errorf("PULUMI_BACKEND_URL is empty: in CI stack %q runs only on the shared backend, never on the checkout's %s, which the runner throws away; set the repository secret PULUMI_BACKEND_URL (an unset secret reaches the job empty)", stack, driver.StateDir)
 }
 
 func findProject(dir string) (string, error) {

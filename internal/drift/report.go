@@ -16,13 +16,6 @@ import (
 	"github.com/acme/platform/internal/driver"
 )
 
-// Exit codes of the drift command.
-const (
-	ExitClean = 0
-	ExitError = 1
-	ExitDrift = 2
-)
-
 // Report is the drift of one stack.
 type Report struct {
 	Stack     string     `json:"stack"`
@@ -95,13 +88,10 @@ func nameOf(urn string) string {
 	return urn
 }
 
-// ExitCode is the command's exit code for the report: 0 clean, 2 drift or
+// NeedsAttention says whether the report calls for an operator: drift, or
 // findings (the scheduled job then opens its issue).
-func (r Report) ExitCode() int {
-	if r.Drifted || len(r.Findings) > 0 {
-		return ExitDrift
-	}
-	return ExitClean
+func (r Report) NeedsAttention() bool {
+	return r.Drifted || len(r.Findings) > 0
 }
 
 // Write renders the report in a format: table, json or markdown.

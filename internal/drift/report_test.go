@@ -59,7 +59,7 @@ func TestGolden(t *testing.T) {
 
 func TestReportFromRecordedEvents(t *testing.T) {
 	report := recorded(t)
-	if !report.Drifted || report.ExitCode() != ExitDrift {
+	if !report.Drifted || !report.NeedsAttention() {
 		t.Fatalf("drift not reported: %+v", report)
 	}
 	want := map[string]struct {
@@ -125,7 +125,7 @@ func TestSecretsAreMasked(t *testing.T) {
 
 func TestCleanReport(t *testing.T) {
 	r := New("prod", nil)
-	if r.Drifted || r.ExitCode() != ExitClean {
+	if r.Drifted || r.NeedsAttention() {
 		t.Fatalf("clean stack reported as %+v", r)
 	}
 	for format, want := range map[string]string{
@@ -141,16 +141,16 @@ func TestCleanReport(t *testing.T) {
 	}
 }
 
-// A finding without drift still fails the check (exit 2), so that the
-// scheduled job opens its issue, and every format says what to do.
+// A finding without drift still calls for an operator (the command exits 3),
+// so that the scheduled job opens its issue, and every format says what to do.
 func TestFindingsWithoutDrift(t *testing.T) {
 	report := New("prod", nil)
-	if report.ExitCode() != ExitClean {
-		t.Fatalf("a clean report exits %d", report.ExitCode())
+	if report.NeedsAttention() {
+		t.Fatal("a clean report calls for an operator")
 	}
 	report.Findings = []string{"Elasticsearch's certificate expires 2027-01-01: renew it"}
-	if report.ExitCode() != ExitDrift {
-		t.Errorf("a report with findings exits %d, want %d", report.ExitCode(), ExitDrift)
+	if !report.NeedsAttention() {
+		t.Error("a report with findings does not call for an operator")
 	}
 	for _, format := range []string{"table", "json", "markdown"} {
 		var out bytes.Buffer

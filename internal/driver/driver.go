@@ -55,6 +55,12 @@ type Options struct {
 	// is unknown to the next run (server-side apply takes over objects of
 	// fixed names; objects with generated names are left behind).
 	FinalCheckpointOnly bool
+	// Create makes the stack in the backend when it does not exist yet (up,
+	// certs). Without it Open selects the stack and fails, naming the stack
+	// and the backend, when it is missing: a mistyped --stack or a missing
+	// backend setting never runs a preview, a drift check or an outputs read
+	// against a new, empty stack (and never creates one in the backend).
+	Create bool
 }
 
 // DefaultParallel is the platform command's engine parallelism: most of an
@@ -80,8 +86,8 @@ type Session struct {
 	repaired []string
 }
 
-// Open selects the stack, creating it in the backend when it is new, and
-// builds the program from the stack's config.
+// Open selects the stack (creating it when opts.Create says so) and builds
+// the program from the stack's config.
 func Open(ctx context.Context, opts Options) (*Session, error) {
 	root, err := filepath.Abs(opts.ProjectDir)
 	if err != nil {
@@ -118,9 +124,9 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 			return nil, fmt.Errorf("repairing the state backend %s: %w", dir, err)
 		}
 	}
-	stack, err := auto.UpsertStack(ctx, opts.Stack, ws)
+	stack, err := selectStack(ctx, opts, ws, backend)
 	if err != nil {
-		return nil, fmt.Errorf("selecting stack %q: %w", opts.Stack, err)
+		return nil, err
 	}
 	config, err := stack.GetAllConfig(ctx)
 	if err != nil {
@@ -135,6 +141,26 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 		stack: stack, parallel: opts.Parallel, progress: progress, events: opts.Events,
 		project: string(project.Name), stateDir: fileBackendDir(backend), repaired: repaired,
 	}, nil
+}
+
+// selectStack selects the stack in the backend, or creates it when
+// opts.Create allows.
+func selectStack(ctx context.Context, opts Options, ws auto.Workspace, backend string) (auto.Stack, error) {
+	if opts.Create {
+		stack, err := auto.UpsertStack(ctx, opts.Stack, ws)
+		if err != nil {
+			return stack, fmt.Errorf("selecting stack %q: %w", opts.Stack, err)
+		}
+		return stack, nil
+	}
+	stack, err := auto.SelectStack(ctx, opts.Stack, ws)
+	if auto.IsSelectStack404Error(err) {
+		return stack, fmt.Errorf("stack %q does not exist in the backend %s: `platform up --stack %s` creates it; check --stack, and PULUMI_BACKEND_URL if the stack lives elsewhere", opts.Stack, backend, opts.Stack)
+	}
+	if err != nil {
+		return stack, fmt.Errorf("selecting stack %q: %w", opts.Stack, err)
+	}
+	return stack, nil
 }
 
 // stackName is a stack's own name, without the organization (and project) a

@@ -55,7 +55,7 @@ func trivialProject(t *testing.T, projectConfig, stackConfig string) string {
 func TestDriverRunsTheRealEngine(t *testing.T) {
 	dir := trivialProject(t, "  greeting:\n    type: string\n", "  trivial:greeting: hello\n")
 
-	s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram})
+	s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram, Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,11 +87,34 @@ func TestDriverRunsTheRealEngine(t *testing.T) {
 	}
 }
 
+// Only a run that deploys creates a stack: a preview, a drift check or an
+// outputs read of a stack that does not exist (a mistyped --stack, a missing
+// backend setting) fails, naming the stack and the backend, and the backend
+// holds no new stack afterwards.
+func TestOpenWithoutCreateNeverMakesAStack(t *testing.T) {
+	dir := trivialProject(t, "  greeting:\n    type: string\n", "  trivial:greeting: hello\n")
+	_, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram})
+	backend := "file://" + filepath.Join(dir, StateDir)
+	if err == nil || !strings.Contains(err.Error(), `stack "trivial" does not exist in the backend `+backend) {
+		t.Fatalf("opening a missing stack: %v; want it refused, naming the stack and %s", err, backend)
+	}
+	stacks, _ := filepath.Glob(filepath.Join(dir, StateDir, ".pulumi", "stacks", "*", "*"))
+	if len(stacks) != 0 {
+		t.Fatalf("opening a missing stack left %v in the backend", stacks)
+	}
+	if _, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram, Create: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram}); err != nil {
+		t.Fatalf("opening the stack once it exists: %v", err)
+	}
+}
+
 // An operation that the CLI refuses before the engine starts must come back
 // with its error, not wait for events that never come.
 func TestFailureBeforeTheEngineStartsReturns(t *testing.T) {
 	dir := trivialProject(t, "  required:\n    type: string\n", "  trivial:unrelated: x\n")
-	s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram})
+	s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram, Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +162,7 @@ func TestTheCLIUsesTheDriversBackend(t *testing.T) {
 // the end holds the outputs.
 func TestParallelismAndFinalCheckpointReachTheEngine(t *testing.T) {
 	dir := trivialProject(t, "  greeting:\n    type: string\n", "  trivial:greeting: fast\n")
-	s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram, Parallel: 2, FinalCheckpointOnly: true})
+	s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram, Create: true, Parallel: 2, FinalCheckpointOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -160,6 +160,11 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 			wantNode = NodeState{Reason: reason}
 		} else if other := claimedElsewhere(opts.Dir); other != "" {
 			wantNode = NodeState{Reason: "the real node of the local cluster in " + other + " runs on this machine, and there can be one (its bridge " + bridgeName + ", DNS on " + bridgeIP + "): stop that cluster first"}
+		} else if dead := abandonedClaim(opts.Dir); dead != "" {
+			fmt.Fprintf(opts.Log, "real node: the cluster in %s stopped without taking its real node down: cleaning up after it\n", dead)
+			if err := Down(dead); err != nil {
+				return nil, fmt.Errorf("cleaning up after the real node of the cluster in %s: %w", dead, err)
+			}
 		}
 	}
 	running, stopped := Running(opts.Dir)

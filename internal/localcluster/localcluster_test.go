@@ -142,3 +142,52 @@ func TestStagesAppendOurOwn(t *testing.T) {
 		t.Errorf("missing upstream stages: %v", err)
 	}
 }
+
+// The machine's real node belongs to the cluster that claimed it while its
+// node processes run; a claim whose processes are gone is abandoned, and
+// the next cluster to start a real node cleans up after it.
+func TestRealNodeClaim(t *testing.T) {
+	nodeClaim = filepath.Join(t.TempDir(), "claim")
+	t.Cleanup(func() { nodeClaim = "/run/platform-real-node" })
+	live, dead, self := t.TempDir(), t.TempDir(), t.TempDir()
+	for _, dir := range []string{live, dead} {
+		if err := os.MkdirAll(filepath.Join(dir, "run"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kubelet := processesIn(live, []string{"kubelet"})[0]
+	kubelet.logFile = filepath.Join(live, "kubelet.log")
+	if err := kubelet.start("/bin/sleep", []string{"60"}, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kubelet.stop(time.Second) })
+
+	cases := []struct {
+		name, claim                 string
+		owner, elsewhere, abandoned string
+	}{
+		{"no claim", "", "", "", ""},
+		{"a running cluster's", live, live, live, ""},
+		{"our own", self, "", "", ""},
+		{"a dead cluster's", dead, "", "", dead},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			os.Remove(nodeClaim)
+			if c.claim != "" {
+				if err := os.WriteFile(nodeClaim, []byte(c.claim+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := RealNodeOwner(); got != c.owner {
+				t.Errorf("RealNodeOwner() = %q, want %q", got, c.owner)
+			}
+			if got := claimedElsewhere(self); got != c.elsewhere {
+				t.Errorf("claimedElsewhere(self) = %q, want %q", got, c.elsewhere)
+			}
+			if got := abandonedClaim(self); got != c.abandoned {
+				t.Errorf("abandonedClaim(self) = %q, want %q", got, c.abandoned)
+			}
+		})
+	}
+}

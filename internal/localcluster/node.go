@@ -149,25 +149,69 @@ func (n NodeOptions) Unsupported() string {
 
 // nodeClaim names the cluster whose real node runs on this machine: there
 // can be one, since the bridge, its address and the DNS port on it are the
-// machine's.
-const nodeClaim = "/run/platform-real-node"
+// machine's. A variable so that tests can move it.
+var nodeClaim = "/run/platform-real-node"
+
+// RealNodeOwner is the folder of the cluster whose real node runs on this
+// machine now, or "" when none runs.
+func RealNodeOwner() string {
+	owner := claimant()
+	if owner == "" || !nodeRunning(owner) {
+		return ""
+	}
+	return owner
+}
 
 // claimedElsewhere says which other cluster's real node runs here, or "".
 func claimedElsewhere(dir string) string {
+	if owner := RealNodeOwner(); owner != dir {
+		return owner
+	}
+	return ""
+}
+
+// abandonedClaim names another cluster that took the real node and whose
+// node processes are gone without a Down (a killed test run, a killed
+// cluster-up): what it left on the host (pods, bridge, chains, mounts,
+// kernel settings) is in the way of the next real node. "" if none.
+func abandonedClaim(dir string) string {
+	owner := claimant()
+	if owner == "" || owner == dir || nodeRunning(owner) {
+		return ""
+	}
+	return owner
+}
+
+func claimant() string {
 	data, err := os.ReadFile(nodeClaim)
 	if err != nil {
 		return ""
 	}
-	other := strings.TrimSpace(string(data))
-	if other == dir {
-		return ""
-	}
-	for _, p := range processesIn(other, nodeProcesses) {
+	return strings.TrimSpace(string(data))
+}
+
+func nodeRunning(dir string) bool {
+	for _, p := range processesIn(dir, nodeProcesses) {
 		if _, ok := p.running(); ok {
-			return other
+			return true
 		}
 	}
-	return ""
+	return false
+}
+
+// RealNode asks for the real node with its images: the greeter's and the
+// pods' sandbox built from the project in projectDir, Jaeger's around the
+// binary in bin. Where they cannot be built, Up is told why and starts kwok
+// only.
+func RealNode(ctx context.Context, projectDir, bin string) *NodeOptions {
+	node := &NodeOptions{Binaries: NodeBinariesIn(bin)}
+	images, err := nodeimage.BuildAll(ctx, projectDir, filepath.Join(bin, "jaeger"))
+	if err != nil {
+		node.Unavailable = "building the node's images: " + err.Error()
+		return node
+	}
+	node.Images = images
+	return node
 }
 
 func (n NodeOptions) has(name string) bool {
