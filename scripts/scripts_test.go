@@ -240,3 +240,59 @@ func TestEnvDecidesWherePluginsComeFrom(t *testing.T) {
 		t.Errorf("an unknown mode is taken: %s", out)
 	}
 }
+
+// A release tag deploys only a commit that is on main or a release/* branch
+// of the repository, read from a real clone's remote-tracking branches.
+func TestReleaseCommitIsOnAProtectedBranch(t *testing.T) {
+	script, err := filepath.Abs("release-commit.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t",
+		"GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	git := func(dir string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	origin := t.TempDir()
+	git(origin, "init", "-q", "-b", "main")
+	commit := func(message string) string {
+		git(origin, "commit", "-q", "--allow-empty", "-m", message)
+		return git(origin, "rev-parse", "HEAD")
+	}
+	first := commit("first")
+	onMain := commit("reviewed")
+	git(origin, "checkout", "-q", "-b", "release/1.0", first)
+	onRelease := commit("a fix on the release branch")
+	git(origin, "checkout", "-q", "-b", "feature/x", "main")
+	unreviewed := commit("not merged anywhere")
+	git(origin, "checkout", "-q", "main")
+	clone := filepath.Join(t.TempDir(), "clone")
+	git(filepath.Dir(clone), "clone", "-q", origin, clone)
+
+	for _, tt := range []struct {
+		name, commit, want string
+		ok                 bool
+	}{
+		{"a commit on main", onMain, "is on main", true},
+		{"an older commit of main", first, "is on main", true},
+		{"a commit on a release branch", onRelease, "is on release/1.0", true},
+		{"a commit on a feature branch only", unreviewed, "on neither main nor a release/* branch", false},
+		{"no such commit", strings.Repeat("0", 40), "is not a commit of this clone", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command("bash", script, tt.commit)
+			cmd.Dir, cmd.Env = clone, env
+			out, err := cmd.CombinedOutput()
+			if (err == nil) != tt.ok || !strings.Contains(string(out), tt.want) {
+				t.Fatalf("exit %v, output %q; want ok %v and %q", err, out, tt.ok, tt.want)
+			}
+		})
+	}
+}

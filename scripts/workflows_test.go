@@ -23,6 +23,11 @@ type step struct {
 type job struct {
 	If          string `yaml:"if"`
 	Environment string `yaml:"environment"`
+	Strategy    struct {
+		Matrix struct {
+			Include []map[string]string `yaml:"include"`
+		} `yaml:"matrix"`
+	} `yaml:"strategy"`
 	Concurrency struct {
 		Group            string `yaml:"group"`
 		CancelInProgress any    `yaml:"cancel-in-progress"`
@@ -57,6 +62,30 @@ func workflows(t *testing.T) map[string]map[string]job {
 		t.Fatalf("found %d workflows and %d local actions", len(files), len(actions))
 	}
 	return out
+}
+
+// environments are the environments a job may run in: its environment,
+// the quoted names of an expression choosing one, or the values a matrix
+// gives ${{ matrix.environment }}.
+func (j job) environments() []string {
+	if j.Environment == "${{ matrix.environment }}" {
+		var names []string
+		for _, entry := range j.Strategy.Matrix.Include {
+			names = append(names, entry["environment"])
+		}
+		return names
+	}
+	if !strings.Contains(j.Environment, "${{") {
+		if j.Environment == "" {
+			return nil
+		}
+		return []string{j.Environment}
+	}
+	var names []string
+	for _, m := range regexp.MustCompile(`'([\w-]+)'`).FindAllStringSubmatch(j.Environment, -1) {
+		names = append(names, m[1])
+	}
+	return names
 }
 
 func read(t *testing.T, path string, v any) {
@@ -185,7 +214,7 @@ func TestClusterCredentialsAreEnvironmentSecrets(t *testing.T) {
 		for name := range e.Secrets {
 			declared[e.Name][name] = true
 		}
-		if e.Name == "production" && (len(e.ReviewerTeams) == 0 || !slices.Equal(e.Tags, []string{"v*"})) {
+		if e.Name == "production" && (len(e.ReviewerTeams) == 0 || !slices.Equal(e.Tags, []string{releaseTagPolicy})) {
 			t.Errorf("production: reviewers %v, tags %v: prod deploys unreviewed or from other refs", e.ReviewerTeams, e.Tags)
 		}
 	}
@@ -193,7 +222,6 @@ func TestClusterCredentialsAreEnvironmentSecrets(t *testing.T) {
 		t.Fatal("the prod stack declares no environment on this repository (platform)")
 	}
 	secretRef := regexp.MustCompile(`secrets\.(KUBECONFIG\w*)`)
-	environments := regexp.MustCompile(`'([\w-]+)'`)
 	checked := 0
 	for file, jobs := range workflows(t) {
 		for name, j := range jobs {
@@ -201,14 +229,8 @@ func TestClusterCredentialsAreEnvironmentSecrets(t *testing.T) {
 				for _, value := range s.Env {
 					for _, m := range secretRef.FindAllStringSubmatch(value, -1) {
 						checked++
-						names := []string{j.Environment}
-						if strings.Contains(j.Environment, "${{") {
-							names = nil
-							for _, e := range environments.FindAllStringSubmatch(j.Environment, -1) {
-								names = append(names, e[1])
-							}
-						}
-						if j.Environment == "" {
+						names := j.environments()
+						if len(names) == 0 {
 							t.Errorf("%s, job %s reads %s without an environment", file, name, m[1])
 						}
 						for _, env := range names {
@@ -258,14 +280,22 @@ func TestRequiredChecksAreCIJobs(t *testing.T) {
 // governedRepository is an entry of platform:github.repositories in a stack
 // file, as far as the workflows depend on it.
 type governedRepository struct {
-	Name         string   `yaml:"name"`
-	StatusChecks []string `yaml:"statusChecks"`
-	Environments []struct {
-		Name          string            `yaml:"name"`
-		ReviewerTeams []int             `yaml:"reviewerTeams"`
-		Tags          []string          `yaml:"tags"`
-		Secrets       map[string]string `yaml:"secrets"`
-	} `yaml:"environments"`
+	Name         string                `yaml:"name"`
+	StatusChecks []string              `yaml:"statusChecks"`
+	Secrets      map[string]string     `yaml:"secrets"`
+	Variables    map[string]string     `yaml:"variables"`
+	Environments []governedEnvironment `yaml:"environments"`
+}
+
+// governedEnvironment is a deployment environment as the prod stack declares it.
+type governedEnvironment struct {
+	Name          string            `yaml:"name"`
+	ReviewerTeams []int             `yaml:"reviewerTeams"`
+	ReviewerUsers []int             `yaml:"reviewerUsers"`
+	Branches      []string          `yaml:"branches"`
+	Tags          []string          `yaml:"tags"`
+	Secrets       map[string]string `yaml:"secrets"`
+	Variables     map[string]string `yaml:"variables"`
 }
 
 // platformRepository is this repository as the prod stack, which governs
@@ -311,4 +341,114 @@ func TestOnlyAFindingWritesTheDriftIssue(t *testing.T) {
 	if !found {
 		t.Fatal("drift.yml has no step that runs scripts/drift-issue.sh")
 	}
+}
+
+// releaseTagPolicy is the production environment's tag policy (fnmatch, as
+// GitHub's deployment policies read it), and releaseTagTrigger the deploy
+// workflow's tag filter (Actions' pattern syntax): both a version, never a
+// bare "v*" that "very-bad" matches.
+const (
+	releaseTagPolicy  = "v[0-9]*.[0-9]*.[0-9]*"
+	releaseTagTrigger = "v[0-9]+.[0-9]+.[0-9]+"
+)
+
+// A release tag deploys prod only as a version tag whose commit is on main
+// or release/*: the trigger is strict, and before anything gets a credential
+// the job checks the commit against a full clone's branches.
+func TestReleaseTagsDeployReviewedCommits(t *testing.T) {
+	var deploy struct {
+		On struct {
+			Push struct {
+				Tags []string `yaml:"tags"`
+			} `yaml:"push"`
+		} `yaml:"on"`
+	}
+	read(t, "../.github/workflows/deploy.yml", &deploy)
+	if !slices.Equal(deploy.On.Push.Tags, []string{releaseTagTrigger}) {
+		t.Errorf("deploy.yml runs for tags %q, want %q alone", deploy.On.Push.Tags, releaseTagTrigger)
+	}
+	steps := workflows(t)["deploy.yml"]["deploy"].Steps
+	check := slices.IndexFunc(steps, func(s step) bool { return strings.Contains(s.Run, "scripts/release-commit.sh") })
+	if check < 0 {
+		t.Fatal("deploy.yml never checks that a release tag's commit is on main or release/*")
+	}
+	if !strings.Contains(steps[check].If, "refs/tags/") {
+		t.Errorf("the release commit check runs if %q: want it for every tag", steps[check].If)
+	}
+	for i, s := range steps[:check] {
+		if strings.HasPrefix(s.Uses, "actions/checkout@") {
+			if s.With["fetch-depth"] != "0" {
+				t.Errorf("deploy.yml checks out with fetch-depth %q: the check needs every branch (0)", s.With["fetch-depth"])
+			}
+			continue
+		}
+		t.Errorf("step %d (%q) runs before the release commit check: nothing may come before it but the checkout", i, s.Name)
+	}
+}
+
+// Every cloud role a job assumes is a variable of that job's environment,
+// declared by the prod stack, never of the repository: a merge to main
+// (environment dev) cannot assume prod's deploying role, and each role's
+// trust policy can admit one environment's jobs alone. prod's role is
+// another than dev's.
+func TestEachEnvironmentHasItsOwnRole(t *testing.T) {
+	platform := platformRepository(t)
+	roles := map[string]map[string]string{} // environment -> variable -> role
+	for _, e := range platform.Environments {
+		roles[e.Name] = e.Variables
+	}
+	roleRef := regexp.MustCompile(`vars\.(\w*ROLE\w*)`)
+	assumed := map[string]string{} // environment -> role
+	for file, jobs := range workflows(t) {
+		for name, j := range jobs {
+			for _, s := range j.Steps {
+				for _, m := range roleRef.FindAllStringSubmatch(s.With["role-to-assume"], -1) {
+					if _, ok := platform.Variables[m[1]]; ok {
+						t.Errorf("%s: the repository declares %s: every job could assume it", file, m[1])
+					}
+					for _, env := range j.environments() {
+						role := roles[env][m[1]]
+						if role == "" {
+							t.Errorf("%s, job %s assumes vars.%s in environment %q, which does not declare it", file, name, m[1], env)
+						}
+						assumed[env] = role
+					}
+				}
+			}
+		}
+	}
+	for _, env := range []string{"dev", "preview", "preview-prod", "drift"} {
+		if assumed["production"] == "" || assumed["production"] == assumed[env] {
+			t.Errorf("roles assumed per environment %v: production's must be its own", assumed)
+		}
+	}
+}
+
+// The prod stack requires a code owner's review on this repository's main:
+// GitHub then needs a CODEOWNERS file that owns every path, or no pull
+// request could ever be approved.
+func TestCodeOwnersOwnEveryPath(t *testing.T) {
+	var stack struct {
+		Config struct {
+			GitHub struct {
+				Rules struct {
+					RequireCodeOwnerReview bool `yaml:"requireCodeOwnerReview"`
+				} `yaml:"rules"`
+			} `yaml:"platform:github"`
+		} `yaml:"config"`
+	}
+	read(t, "../Pulumi.prod.yaml", &stack)
+	if !stack.Config.GitHub.Rules.RequireCodeOwnerReview {
+		t.Skip("the prod stack does not require code owners' reviews")
+	}
+	data, err := os.ReadFile("../.github/CODEOWNERS")
+	if err != nil {
+		t.Fatalf("the prod stack requires code owners' reviews on this repository, which has no CODEOWNERS: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if fields := strings.Fields(line); len(fields) >= 2 && fields[0] == "*" && strings.HasPrefix(fields[1], "@") {
+			return
+		}
+	}
+	t.Error(".github/CODEOWNERS has no rule \"* @owner\": a path without an owner blocks its pull requests")
 }

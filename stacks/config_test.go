@@ -268,7 +268,7 @@ const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef012345678
 // registered, naming both; the project's own stack files govern each
 // repository once.
 func TestRepositoryHasOneGoverningStack(t *testing.T) {
-	values := with(map[string]*Value{"platform:github": plain(`{"owner":"ACME","plan":"pro","repositories":[{"name":"billing"},{"name":"Greeter"}]}`)})
+	values := with(map[string]*Value{"platform:github": plain(`{"owner":"ACME","plan":"pro","rules":{"releasers":[{"id":1,"type":"Team"}]},"repositories":[{"name":"billing"},{"name":"Greeter"}]}`)})
 	_, err := Load(values, Environ{ProjectRoot: "..", Stack: "dev"})
 	want := `platform:github.repositories[1].name: "Greeter": is governed by stack prod already (Pulumi.prod.yaml)`
 	if err == nil || !strings.Contains(err.Error(), want) {

@@ -147,7 +147,7 @@ func TestProgramPerStack(t *testing.T) {
 	}{
 		{"dev", 1, 0, 0, false, "64Mi", 1, 0, 0},   // dev builds, once
 		{"local", 1, 0, 0, false, "32Mi", 0, 0, 0}, // local runs the image it imported
-		{"prod", 3, 1, 1, true, "256Mi", 0, 5, 3},  // prod promotes dev's
+		{"prod", 3, 1, 1, true, "256Mi", 0, 7, 5},  // prod promotes dev's
 	}
 	t.Setenv("GITHUB_SHA", "89abcdef0123456789abcdef0123456789abcdef") // CI's commit
 	for _, tt := range tests {

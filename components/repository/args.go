@@ -56,7 +56,7 @@ type Args struct {
 	// it, adopt, then change it in a later up, and drop the setting.
 	Import bool `json:"import,omitempty"`
 	// ImportRulesets are the IDs of existing rulesets to adopt, by the names
-	// this component gives them: main, release, release-checks.
+	// this component gives them: main, release, release-checks, release-tags.
 	ImportRulesets map[string]int `json:"importRulesets,omitempty"`
 
 	// Rules are the branch rules of the seed's branch table.
@@ -81,8 +81,9 @@ type Rules struct {
 	RequiredReviews int `json:"requiredReviews"`
 	// RequireCodeOwnerReview on main (default false).
 	RequireCodeOwnerReview bool `json:"requireCodeOwnerReview,omitempty"`
-	// Releasers alone may create, push to and delete release/* branches;
-	// teams among them get push access to the repository.
+	// Releasers alone may create, push to and delete release/* branches and
+	// create, move and delete v* tags (at least one: with none, nobody
+	// could); teams among them get push access to the repository.
 	Releasers []Actor `json:"releasers,omitempty"`
 	// BypassActors may bypass the rules on main.
 	BypassActors []Actor `json:"bypassActors,omitempty"`
@@ -245,6 +246,9 @@ func validateSecretValues(path string, keys map[string]string, values map[string
 func (r Rules) validate(p *validate.Problems) {
 	if n := r.RequiredReviews; n < 0 || n > 6 {
 		p.Add("rules.requiredReviews", n, "must be from 0 to 6")
+	}
+	if len(r.Releasers) == 0 {
+		p.Add("rules.releasers", "[]", "must name at least one team, app or role: release/* branches and v* tags are theirs alone, so with none nobody could create them")
 	}
 	for key, actors := range map[string][]Actor{"rules.releasers": r.Releasers, "rules.bypassActors": r.BypassActors} {
 		for i, actor := range actors {

@@ -109,13 +109,21 @@ type builder struct {
 }
 
 // rulesetNames are the rulesets every repository gets.
-var rulesetNames = []string{"main", "release", "release-checks"}
+var rulesetNames = []string{"main", "release", "release-checks", "release-tags"}
+
+// ReleaseTags are the tags only the releasers create, move or delete: every
+// v* tag, so that none can be made to look like a release (a tag a deploy
+// workflow matches is a stricter v<major>.<minor>.<patch>).
+const ReleaseTags = "refs/tags/v*"
 
 // rules declares the branch table as rulesets: main through reviewed pull
-// requests with passing checks, linear history, no force push or deletion;
+// requests with passing checks, linear history, no force push or deletion,
+// and the last push approved by someone other than its pusher (who could
+// otherwise push into an approved pull request and merge it unreviewed);
 // release/* created, pushed to and deleted by the releasers alone (the only
 // bypass), and, in a ruleset of its own that nobody bypasses, only with
-// passing checks; feature/* open to contributors.
+// passing checks; v* tags (what deploys prod) created, moved and deleted by
+// the releasers alone; feature/* open to contributors.
 func (b builder) rules() error {
 	r := b.args.Rules
 	main := &github.RepositoryRulesetRulesArgs{
@@ -126,11 +134,12 @@ func (b builder) rules() error {
 			RequiredApprovingReviewCount:   pulumi.Int(r.RequiredReviews),
 			DismissStaleReviewsOnPush:      pulumi.Bool(true),
 			RequireCodeOwnerReview:         pulumi.Bool(r.RequireCodeOwnerReview),
+			RequireLastPushApproval:        pulumi.Bool(true),
 			RequiredReviewThreadResolution: pulumi.Bool(true),
 		},
 		RequiredStatusChecks: b.statusChecks(),
 	}
-	if err := b.ruleset("main", "~DEFAULT_BRANCH", main, r.BypassActors); err != nil {
+	if err := b.ruleset("main", "branch", "~DEFAULT_BRANCH", main, r.BypassActors); err != nil {
 		return err
 	}
 	release := &github.RepositoryRulesetRulesArgs{
@@ -139,13 +148,17 @@ func (b builder) rules() error {
 		Deletion:       pulumi.Bool(true),
 		NonFastForward: pulumi.Bool(true),
 	}
-	if err := b.ruleset("release", "refs/heads/release/*", release, r.Releasers); err != nil {
+	if err := b.ruleset("release", "branch", "refs/heads/release/*", release, r.Releasers); err != nil {
+		return err
+	}
+	tags := &github.RepositoryRulesetRulesArgs{Creation: pulumi.Bool(true), Update: pulumi.Bool(true), Deletion: pulumi.Bool(true)}
+	if err := b.ruleset("release-tags", "tag", ReleaseTags, tags, r.Releasers); err != nil {
 		return err
 	}
 	// feature/* is deliberately left without a ruleset: contributors push,
 	// force-push and delete their own branches; main's rules guard the merge.
 	if checks := b.statusChecks(); checks != nil {
-		return b.ruleset("release-checks", "refs/heads/release/*", &github.RepositoryRulesetRulesArgs{RequiredStatusChecks: checks}, nil)
+		return b.ruleset("release-checks", "branch", "refs/heads/release/*", &github.RepositoryRulesetRulesArgs{RequiredStatusChecks: checks}, nil)
 	}
 	return nil
 }
@@ -168,7 +181,7 @@ func (b builder) statusChecks() *github.RepositoryRulesetRulesRequiredStatusChec
 	}
 }
 
-func (b builder) ruleset(suffix, ref string, rules *github.RepositoryRulesetRulesArgs, actors []Actor) error {
+func (b builder) ruleset(suffix, target, ref string, rules *github.RepositoryRulesetRulesArgs, actors []Actor) error {
 	var bypass github.RepositoryRulesetBypassActorArray
 	for _, a := range actors {
 		id := a.ID
@@ -188,7 +201,7 @@ func (b builder) ruleset(suffix, ref string, rules *github.RepositoryRulesetRule
 	_, err := github.NewRepositoryRuleset(b.ctx, b.name+"-"+suffix, &github.RepositoryRulesetArgs{
 		Name:         pulumi.String(suffix),
 		Repository:   b.repo.Name,
-		Target:       pulumi.String("branch"),
+		Target:       pulumi.String(target),
 		Enforcement:  pulumi.String("active"),
 		Conditions:   &github.RepositoryRulesetConditionsArgs{RefName: &github.RepositoryRulesetConditionsRefNameArgs{Includes: pulumi.ToStringArray([]string{ref}), Excludes: pulumi.StringArray{}}},
 		Rules:        rules,

@@ -113,12 +113,13 @@ func TestPublicOrAdvancedSecurityGetsSecretScanning(t *testing.T) {
 }
 
 // The seed's branch table, as rulesets: main's, release/*'s that only the
-// releasers bypass, and release/*'s checks that nobody bypasses; every check
-// bound to GitHub Actions.
+// releasers bypass, release/*'s checks that nobody bypasses, and the v* tags
+// (what deploys prod) that only the releasers create, move or delete; every
+// check bound to GitHub Actions.
 func TestRulesetsFollowTheBranchTable(t *testing.T) {
 	g := mustDeploy(t, baseArgs())
-	if n := len(g.OfType(rulesetType)); n != 3 {
-		t.Fatalf("%d rulesets, want main, release and release-checks (feature/* stays open)", n)
+	if n := len(g.OfType(rulesetType)); n != 4 {
+		t.Fatalf("%d rulesets, want main, release, release-checks and release-tags (feature/* stays open)", n)
 	}
 	main := g.One(t, rulesetType, "greeter-main")
 	for path, want := range map[string]any{
@@ -128,6 +129,7 @@ func TestRulesetsFollowTheBranchTable(t *testing.T) {
 		"rules.pullRequest.dismissStaleReviewsOnPush":               true,
 		"rules.pullRequest.requireCodeOwnerReview":                  false,
 		"rules.pullRequest.requiredReviewThreadResolution":          true,
+		"rules.pullRequest.requireLastPushApproval":                 true,
 		"rules.requiredLinearHistory":                               true,
 		"rules.nonFastForward":                                      true,
 		"rules.deletion":                                            true,
@@ -161,6 +163,23 @@ func TestRulesetsFollowTheBranchTable(t *testing.T) {
 	if _, ok := release.Input("rules.pullRequest"); ok {
 		t.Error("release/* requires pull requests: the table asks only for passing checks")
 	}
+	tags := g.One(t, rulesetType, "greeter-release-tags")
+	for path, want := range map[string]any{
+		"target":                        "tag",
+		"conditions.refName.includes.0": "refs/tags/v*",
+		"rules.creation":                true,
+		"rules.update":                  true,
+		"rules.deletion":                true,
+		"bypassActors.0.actorId":        42.0,
+		"bypassActors.0.actorType":      "Team",
+	} {
+		if got := tags.MustInput(t, path); got != want {
+			t.Errorf("release-tags %s = %v, want %v", path, got, want)
+		}
+	}
+	if actors := tags.MustInput(t, "bypassActors").([]any); len(actors) != 1 {
+		t.Errorf("release tags bypassed by %v, want the releasers alone", actors)
+	}
 	checks := g.One(t, rulesetType, "greeter-release-checks")
 	if got := checks.MustInput(t, "rules.requiredStatusChecks.requiredChecks.0.integrationId"); got != float64(GitHubActionsAppID) {
 		t.Errorf("release checks bound to %v", got)
@@ -175,8 +194,8 @@ func TestRulesetsFollowTheBranchTable(t *testing.T) {
 	if _, ok := g.One(t, rulesetType, "greeter-main").Input("rules.requiredStatusChecks"); ok {
 		t.Error("a repository without checks requires some")
 	}
-	if n := len(g.OfType(rulesetType)); n != 2 {
-		t.Errorf("%d rulesets without checks, want main and release", n)
+	if n := len(g.OfType(rulesetType)); n != 3 {
+		t.Errorf("%d rulesets without checks, want main, release and release-tags", n)
 	}
 }
 
@@ -303,6 +322,7 @@ func TestValidation(t *testing.T) {
 		{"secret without its value", func(a *Args) { a.Secrets["OTHER"] = "otherToken" }, `secrets.OTHER: "otherToken": has no value`},
 		{"secret key that is no config key", func(a *Args) { a.Secrets["REGISTRY_TOKEN"] = "Registry-Token" }, `secrets.REGISTRY_TOKEN: "Registry-Token": must name a secret config key`},
 		{"ruleset actor without id", func(a *Args) { a.Rules.Releasers = []Actor{{Type: "Team"}} }, "rules.releasers[0].id: 0: is required"},
+		{"no releasers", func(a *Args) { a.Rules.Releasers = nil }, `rules.releasers: "[]": must name at least one team`},
 		{"deploy keys bypass nothing in v6.6.0", func(a *Args) { a.Rules.BypassActors = []Actor{{ID: 3, Type: "DeployKey"}} }, `rules.bypassActors[0].type: "DeployKey": must be one of RepositoryRole, Team, Integration, OrganizationAdmin`},
 		{"unknown ruleset to import", func(a *Args) { a.ImportRulesets = map[string]int{"feature": 3} }, `importRulesets.feature: 3: must map one of main, release, release-checks`},
 		{"checks ruleset to import without checks", func(a *Args) { a.StatusChecks, a.ImportRulesets = nil, map[string]int{"release-checks": 3} }, `importRulesets.release-checks: 3: adopts a ruleset that exists only with statusChecks`},

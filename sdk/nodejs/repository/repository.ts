@@ -110,7 +110,7 @@ export interface RepositoryArgs {
      */
     import?: boolean;
     /**
-     * ImportRulesets are the IDs of existing rulesets to adopt, by the names this component gives them: main, release, release-checks.
+     * ImportRulesets are the IDs of existing rulesets to adopt, by the names this component gives them: main, release, release-checks, release-tags.
      */
     importRulesets?: {[key: string]: number};
     /**

@@ -348,7 +348,7 @@ export namespace repository {
          */
         bypassActors?: inputs.repository.ActorArgs[];
         /**
-         * Releasers alone may create, push to and delete release/* branches; teams among them get push access to the repository.
+         * Releasers alone may create, push to and delete release/* branches and create, move and delete v* tags (at least one: with none, nobody could); teams among them get push access to the repository.
          */
         releasers?: inputs.repository.ActorArgs[];
         /**

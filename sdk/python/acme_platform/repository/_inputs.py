@@ -226,7 +226,7 @@ class RulesArgsDict(TypedDict):
     """
     releasers: NotRequired[Sequence['ActorArgsDict']]
     """
-    Releasers alone may create, push to and delete release/* branches; teams among them get push access to the repository.
+    Releasers alone may create, push to and delete release/* branches and create, move and delete v* tags (at least one: with none, nobody could); teams among them get push access to the repository.
     """
     require_code_owner_review: NotRequired[_builtins.bool]
     """
@@ -248,7 +248,7 @@ class RulesArgs:
         Rules protect main, release/* and feature/* with repository rulesets (config key platform:github.rules). Classic branch protection is not offered: on a private repository it needs the same paid plans as rulesets, and it cannot bind a status check to GitHub Actions.
 
         :param Sequence['ActorArgs'] bypass_actors: BypassActors may bypass the rules on main.
-        :param Sequence['ActorArgs'] releasers: Releasers alone may create, push to and delete release/* branches; teams among them get push access to the repository.
+        :param Sequence['ActorArgs'] releasers: Releasers alone may create, push to and delete release/* branches and create, move and delete v* tags (at least one: with none, nobody could); teams among them get push access to the repository.
         :param _builtins.bool require_code_owner_review: RequireCodeOwnerReview on main (default false).
         :param _builtins.int required_reviews: RequiredReviews on pull requests into main: 0 to 6 (default 1).
         """
@@ -277,7 +277,7 @@ class RulesArgs:
     @pulumi.getter
     def releasers(self) -> Optional[Sequence['ActorArgs']]:
         """
-        Releasers alone may create, push to and delete release/* branches; teams among them get push access to the repository.
+        Releasers alone may create, push to and delete release/* branches and create, move and delete v* tags (at least one: with none, nobody could); teams among them get push access to the repository.
         """
         return pulumi.get(self, "releasers")
 

@@ -52,7 +52,7 @@ class RepositoryArgs:
         :param _builtins.bool import_: Import adopts a repository that exists already instead of creating it: the next up reads it, its environments and the rulesets ImportRulesets names into the state. Pulumi's import changes nothing, so the config must match what GitHub has (the preview names every difference); align it, adopt, then change it in a later up, and drop the setting.
                
                Default: `false`.
-        :param Mapping[str, _builtins.int] import_rulesets: ImportRulesets are the IDs of existing rulesets to adopt, by the names this component gives them: main, release, release-checks.
+        :param Mapping[str, _builtins.int] import_rulesets: ImportRulesets are the IDs of existing rulesets to adopt, by the names this component gives them: main, release, release-checks, release-tags.
         :param Sequence[_builtins.str] merge_strategies: MergeStrategies allowed on pull requests: squash (default), merge, rebase.
                
                Default: `["squash"]`.
@@ -209,7 +209,7 @@ class RepositoryArgs:
     @pulumi.getter(name="importRulesets")
     def import_rulesets(self) -> Optional[Mapping[str, _builtins.int]]:
         """
-        ImportRulesets are the IDs of existing rulesets to adopt, by the names this component gives them: main, release, release-checks.
+        ImportRulesets are the IDs of existing rulesets to adopt, by the names this component gives them: main, release, release-checks, release-tags.
         """
         return pulumi.get(self, "import_rulesets")
 
@@ -373,7 +373,7 @@ class Repository(pulumi.ComponentResource):
         :param _builtins.bool import_: Import adopts a repository that exists already instead of creating it: the next up reads it, its environments and the rulesets ImportRulesets names into the state. Pulumi's import changes nothing, so the config must match what GitHub has (the preview names every difference); align it, adopt, then change it in a later up, and drop the setting.
                
                Default: `false`.
-        :param Mapping[str, _builtins.int] import_rulesets: ImportRulesets are the IDs of existing rulesets to adopt, by the names this component gives them: main, release, release-checks.
+        :param Mapping[str, _builtins.int] import_rulesets: ImportRulesets are the IDs of existing rulesets to adopt, by the names this component gives them: main, release, release-checks, release-tags.
         :param Sequence[_builtins.str] merge_strategies: MergeStrategies allowed on pull requests: squash (default), merge, rebase.
                
                Default: `["squash"]`.
