@@ -215,6 +215,7 @@ func TestMissingNamespaceFailsEarly(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(env.projectDir, "Pulumi."+stack+".yaml"), []byte(file), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	openStack(t, stack) // a preview never creates a stack
 	start := time.Now()
 	code, out := platformOn(t, stack, "preview")
 	took := time.Since(start)

@@ -24,12 +24,13 @@ func TestUserFilesGuard(t *testing.T) {
 		{"etcd's data", ".cluster/etcd/member/wal", false},
 		{"a server's log", ".cluster/logs/kubelet.log", false},
 		{"the real node's files", ".cluster/node/containerd.toml", false},
+		{"kubectl's discovery cache", ".cluster/kube-cache/http/0a1b", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			project := t.TempDir()
 			for _, f := range []string{".state/.pulumi/stacks/platform/local.json", ".cluster/pki/ca.crt", ".cluster/kubeconfig",
-				".cluster/etcd/member/wal", ".cluster/logs/kubelet.log", ".cluster/node/containerd.toml"} {
+				".cluster/etcd/member/wal", ".cluster/logs/kubelet.log", ".cluster/node/containerd.toml", ".cluster/kube-cache/http/0a1b"} {
 				writeFile(t, filepath.Join(project, f), "before")
 			}
 			guard, err := guardUserFiles(project)

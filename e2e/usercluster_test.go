@@ -154,9 +154,10 @@ type userFiles struct {
 
 // Folders of a cluster that its own servers write while they run (the
 // suite stops and starts the user's cluster): etcd's data, logs, pid files,
-// the real node's containerd and kubelet. Everything else in .cluster (PKI,
+// the real node's containerd and kubelet, and kubectl's discovery cache
+// (any kubectl on the cluster writes it). Everything else in .cluster (PKI,
 // tokens, kubeconfigs, ports, settings) is the cluster's identity.
-var clusterRuntime = []string{"etcd", "logs", "run", "node"}
+var clusterRuntime = []string{"etcd", "logs", "run", "node", "kube-cache"}
 
 func guardUserFiles(project string) (*userFiles, error) {
 	abs, err := filepath.Abs(project)
