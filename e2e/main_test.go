@@ -8,6 +8,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -42,7 +43,7 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) (code int) {
 	tools := os.Getenv("PLATFORM_TOOLS")
 	if tools == "" {
-		fmt.Fprintln(os.Stderr, "e2e: PLATFORM_TOOLS is not set; run the suite with `make test` (it builds the tools)")
+		fmt.Fprintln(suiteLog, "e2e: PLATFORM_TOOLS is not set; run the suite with `make test` (it builds the tools)")
 		return 1
 	}
 	// The user's environment, before the suite points the engine at its
@@ -59,20 +60,20 @@ func run(m *testing.M) (code int) {
 	clean.onSignal(cancel)
 
 	if err := lockSuite(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
+		fmt.Fprintln(suiteLog, "e2e:", err)
 		return 1
 	}
 	sweepStaleRuns()
 	work, err := os.MkdirTemp("", "platform-e2e-")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(suiteLog, err)
 		return 1
 	}
 	clean.add(func() error {
 		if code == 0 || os.Getenv("E2E_KEEP") == "" {
 			return os.RemoveAll(work)
 		}
-		fmt.Fprintf(os.Stderr, "e2e: kept %s (E2E_KEEP set)\n", work)
+		fmt.Fprintf(suiteLog, "e2e: kept %s (E2E_KEEP set)\n", work)
 		return nil
 	})
 
@@ -84,7 +85,7 @@ func run(m *testing.M) (code int) {
 		build := exec.Command("go", "build", "-o", env.platform, "./cmd/platform")
 		build.Dir, build.Stdout, build.Stderr = "..", os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "e2e: building cmd/platform:", err)
+			fmt.Fprintln(suiteLog, "e2e: building cmd/platform:", err)
 			return 1
 		}
 	}
@@ -92,20 +93,20 @@ func run(m *testing.M) (code int) {
 	bin := filepath.Join(tools, "bin")
 	stages, err := localcluster.Stages(filepath.Join(bin, "kwok-stages.yaml"))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(suiteLog, err)
 		return 1
 	}
 	// The user's files are the suite's to read, never to write: checked
 	// after everything else, the user's cluster started again included.
 	guard, err := guardUserFiles("..")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(suiteLog, err)
 		return 1
 	}
 	clean.add(guard.check)
 	user, err := stopUserCluster(ctx, userEnv)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
+		fmt.Fprintln(suiteLog, "e2e:", err)
 		return 1
 	}
 	if user != nil {
@@ -116,7 +117,7 @@ func run(m *testing.M) (code int) {
 	env.clusterDir = clusterDir
 	node, err := realNode(ctx, bin)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(suiteLog, err)
 		return 1
 	}
 	// The host as it is before the cluster: the suite fails unless Down
@@ -124,7 +125,7 @@ func run(m *testing.M) (code int) {
 	// kernel settings).
 	before, err := localcluster.HostFootprint(clusterDir)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(suiteLog, err)
 		return 1
 	}
 	clean.add(func() error {
@@ -135,7 +136,7 @@ func run(m *testing.M) (code int) {
 		if err != nil || after != before {
 			return fmt.Errorf("the cluster's down left the host changed (%v):\n%s", err, lineDiff(before, after))
 		}
-		fmt.Fprintln(os.Stderr, "e2e: the host is as it was before the cluster (interfaces, iptables rules, mounts, kernel settings)")
+		fmt.Fprintln(suiteLog, "e2e: the host is as it was before the cluster (interfaces, iptables rules, mounts, kernel settings)")
 		return nil
 	})
 	start := time.Now()
@@ -147,19 +148,19 @@ func run(m *testing.M) (code int) {
 		Node: node,
 	})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: starting the cluster:", err)
+		fmt.Fprintln(suiteLog, "e2e: starting the cluster:", err)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "e2e: cluster up in %s\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(suiteLog, "e2e: cluster up in %s\n", time.Since(start).Round(time.Millisecond))
 
 	if env.projectDir, err = projectCopy(work, clusterDir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(suiteLog, err)
 		return 1
 	}
 	os.Setenv("PULUMI_BACKEND_URL", "file://"+filepath.Join(work, "state"))
 	os.Setenv("PULUMI_CONFIG_PASSPHRASE", passphrase)
 	if err := os.MkdirAll(filepath.Join(work, "state"), 0o700); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(suiteLog, err)
 		return 1
 	}
 	return m.Run()
@@ -190,12 +191,38 @@ func (t *teardown) run() bool {
 		t.ok = true
 		for i := len(steps) - 1; i >= 0; i-- {
 			if err := steps[i](); err != nil {
-				fmt.Fprintln(os.Stderr, "e2e: FAIL:", err)
+				fmt.Fprintln(suiteLog, "e2e: FAIL:", err)
 				t.ok = false
 			}
 		}
 	})
 	return t.ok
+}
+
+// suiteLog is where the suite says what it does outside its tests: to
+// stderr, and once SIGINT or SIGTERM has stopped it, to the terminal too
+// (go test drops a stopped package's buffered output, and the user is to
+// see what was done to their cluster).
+var suiteLog = &reporter{w: os.Stderr}
+
+type reporter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (r *reporter) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.w.Write(p)
+}
+
+// alsoToTerminal copies what follows to the controlling terminal, if any.
+func (r *reporter) alsoToTerminal() {
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.w = io.MultiWriter(r.w, tty)
+	}
 }
 
 // onSignal runs the teardown when SIGINT (Ctrl-C reaches the whole
@@ -207,7 +234,8 @@ func (t *teardown) onSignal(cancel context.CancelFunc) {
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		s := <-signals
-		fmt.Fprintf(os.Stderr, "e2e: %v: stopping the suite's cluster and cleaning up\n", s)
+		suiteLog.alsoToTerminal()
+		fmt.Fprintf(suiteLog, "e2e: %v: stopping the suite's cluster and cleaning up\n", s)
 		cancel()
 		t.run()
 		os.Exit(1)
@@ -289,7 +317,7 @@ func sweepStaleRuns() {
 			// Down takes away what a dead run's real node left on the
 			// host: its pods, bridge, iptables chains, mounts, settings.
 			if err := localcluster.Down(filepath.Join(dir, "cluster")); err != nil {
-				fmt.Fprintf(os.Stderr, "e2e: cleaning up after the dead run in %s: %v\n", dir, err)
+				fmt.Fprintf(suiteLog, "e2e: cleaning up after the dead run in %s: %v\n", dir, err)
 			}
 			os.RemoveAll(dir)
 		}

@@ -64,17 +64,17 @@ func stopUserCluster(ctx context.Context, userEnv []string) (*userCluster, error
 		case err == nil:
 			u.outputs = out
 		case strings.Contains(err.Error(), "does not exist in the backend"):
-			fmt.Fprintf(os.Stderr, "e2e: the project %s has no local stack: only its cluster is checked afterwards\n", u.project)
+			fmt.Fprintf(suiteLog, "e2e: the project %s has no local stack: only its cluster is checked afterwards\n", u.project)
 		default:
 			return nil, fmt.Errorf("the local cluster in %s runs the real node this suite needs; the suite stops it and checks its stack when it starts it again, but cannot read that stack: %w", owner, err)
 		}
 	}
-	fmt.Fprintf(os.Stderr, "e2e: the local cluster in %s holds this machine's real node, which the suite needs: stopping it; the suite starts it again when it ends\n", owner)
+	fmt.Fprintf(suiteLog, "e2e: the local cluster in %s holds this machine's real node, which the suite needs: stopping it; the suite starts it again when it ends\n", owner)
 	start := time.Now()
 	if err := localcluster.Down(owner); err != nil {
 		return nil, fmt.Errorf("stopping the local cluster in %s: %w", owner, err)
 	}
-	fmt.Fprintf(os.Stderr, "e2e: stopped the local cluster in %s in %s\n", owner, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(suiteLog, "e2e: stopped the local cluster in %s in %s\n", owner, time.Since(start).Round(time.Millisecond))
 	return u, nil
 }
 
@@ -85,7 +85,7 @@ func (u *userCluster) restore(bin, stages string) error {
 	defer cancel()
 	start := time.Now()
 	c, err := localcluster.Up(ctx, localcluster.Options{
-		Dir: u.dir, Binaries: localcluster.BinariesIn(bin), Stages: stages, Log: os.Stderr,
+		Dir: u.dir, Binaries: localcluster.BinariesIn(bin), Stages: stages, Log: suiteLog,
 		Node: localcluster.RealNode(ctx, cmp.Or(u.project, ".."), bin),
 	})
 	if err != nil && !errors.Is(err, localcluster.ErrAlreadyRunning) {
@@ -94,7 +94,7 @@ func (u *userCluster) restore(bin, stages string) error {
 	if state, err := localcluster.ReadNodeState(u.dir); err != nil || !state.Enabled {
 		return fmt.Errorf("the local cluster in %s came back without its real node: %v %s", u.dir, err, state.Reason)
 	}
-	fmt.Fprintf(os.Stderr, "e2e: started the local cluster in %s again in %s\n", u.dir, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(suiteLog, "e2e: started the local cluster in %s again in %s\n", u.dir, time.Since(start).Round(time.Millisecond))
 	if u.outputs == "" {
 		return nil
 	}
@@ -112,7 +112,7 @@ func (u *userCluster) restore(bin, stages string) error {
 	if _, err := u.platform(ctx, "drift"); err != nil {
 		return fmt.Errorf("the local stack drifted while the suite ran: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "e2e: the local stack in %s is as it was (outputs, Deployments available, no drift), checked in %s\n", u.project, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(suiteLog, "e2e: the local stack in %s is as it was (outputs, Deployments available, no drift), checked in %s\n", u.project, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -176,7 +176,7 @@ func (g *userFiles) check() error {
 		return err
 	}
 	if maps.Equal(g.before, after) {
-		fmt.Fprintf(os.Stderr, "e2e: %s: .state and .cluster as they were (%d files)\n", g.project, len(after))
+		fmt.Fprintf(suiteLog, "e2e: %s: .state and .cluster as they were (%d files)\n", g.project, len(after))
 		return nil
 	}
 	var changed []string
