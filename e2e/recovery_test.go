@@ -125,7 +125,8 @@ func TestCancelRefusesALiveLock(t *testing.T) {
 	}
 	lock := filepath.Join(dir, "test-lock.json")
 	write := func(pid int) {
-		content := `{"pid":` + strconv.Itoa(pid) + `,"username":"test","hostname":"` + host + `","timestamp":"2026-01-01T00:00:00Z"}`
+		// Taken now: a lock older than its pid's process is a reused pid's.
+		content := `{"pid":` + strconv.Itoa(pid) + `,"username":"test","hostname":"` + host + `","timestamp":"` + time.Now().Format(time.RFC3339Nano) + `"}`
 		if err := os.WriteFile(lock, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -9,7 +9,7 @@
 //	platform outputs  --stack local
 //	platform drift    --stack local [--format table|json|markdown] [--remediate]
 //	platform certs    --stack prod [--days 730] [--renew]
-//	platform cancel   --stack local
+//	platform cancel   --stack local [--force]
 //
 // Each command takes its own flags (and --stack, --cwd); a flag of another
 // command is refused with the command's usage.
@@ -77,7 +77,7 @@ var commandFlags = map[string][]string{
 	"outputs": {},
 	"drift":   {"format", "remediate", "parallel", "events"},
 	"certs":   {"days", "renew"},
-	"cancel":  {},
+	"cancel":  {"force"},
 }
 
 func main() {
@@ -122,6 +122,7 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 	renew := all.Bool("renew", false, "replace certificates that are still valid")
 	unprotect := all.Bool("unprotect", false, "first clear the protection of every resource (prod's namespaces and stateful sets)")
 	parallel := all.Int("parallel", driver.DefaultParallel, "how many resource operations the engine runs at once (make bench -only scale measures it)")
+	force := all.Bool("force", false, "also remove a lock whose run cannot be checked from here (another host's, an unreadable one, or a remote backend's): your word that its run has ended")
 	finalCheckpoint := all.Bool("final-checkpoint-only", false, "write the state once at the end, not after every step: 3x faster at hundreds of resources, but a killed run's creations are unknown to the next")
 	flags := flag.NewFlagSet("platform "+command, flag.ContinueOnError)
 	flags.SetOutput(stderr)
@@ -166,7 +167,7 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 		return exitError
 	}
 	if command == "cancel" {
-		return runCancel(ctx, session, *stack, stdout, stderr)
+		return runCancel(ctx, session, *stack, *force, stdout, stderr)
 	}
 	// A run that changes the stack clears what a killed run left pending.
 	mutates := command == "up" || command == "refresh" && !*previewOnly || command == "destroy" || command == "drift" && *remediate
@@ -245,6 +246,11 @@ func reportRecovery(w io.Writer, stack string, r driver.Recovery) {
 	for _, l := range r.RemovedLocks {
 		fmt.Fprintf(w, "platform: removed the lock on stack %q left by a run that no longer exists (%s)\n", stack, l)
 	}
+	for _, l := range r.HeldLocks {
+		if l.Unreadable != "" {
+			fmt.Fprintf(w, "platform: stack %q has a lock that cannot be read, %s: once you know no run holds it, `platform cancel --stack %s --force` removes it\n", stack, l, stack)
+		}
+	}
 	if len(r.ClearedOperations) > 0 {
 		fmt.Fprintf(w, "platform: cleared %d operations a killed run left pending on stack %q:\n", len(r.ClearedOperations), stack)
 		for _, op := range r.ClearedOperations {
@@ -253,15 +259,17 @@ func reportRecovery(w io.Writer, stack string, r driver.Recovery) {
 	}
 }
 
-// runCancel removes the stack's locks unless a live process here holds one.
-func runCancel(ctx context.Context, s *driver.Session, stack string, stdout, stderr io.Writer) int {
-	locks, err := s.Cancel(ctx)
+// runCancel removes the stack's locks whose runs have ended (see driver's
+// Session.Cancel): never a live process's here; one that cannot be checked
+// only with --force.
+func runCancel(ctx context.Context, s *driver.Session, stack string, force bool, stdout, stderr io.Writer) int {
+	locks, err := s.Cancel(ctx, force)
 	if err != nil {
 		fmt.Fprintf(stderr, "platform: cancel of stack %q: %v\n", stack, err)
 		return exitError
 	}
 	if len(locks) == 0 {
-		fmt.Fprintf(stdout, "stack %q: no lock to remove\n", stack)
+		fmt.Fprintf(stdout, "stack %q: no lock left\n", stack)
 	}
 	for _, l := range locks {
 		fmt.Fprintf(stdout, "stack %q: removed the lock of %s\n", stack, l)

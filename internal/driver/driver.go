@@ -80,6 +80,8 @@ type Session struct {
 	progress io.Writer
 	events   io.Writer
 	project  string
+	// name is the stack's own name.
+	name string
 	// stateDir is the folder of a file backend ("" for other backends).
 	stateDir string
 	// repaired are the files Open repaired before opening the stack.
@@ -139,7 +141,7 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 	}
 	return &Session{
 		stack: stack, parallel: opts.Parallel, progress: progress, events: opts.Events,
-		project: string(project.Name), stateDir: fileBackendDir(backend), repaired: repaired,
+		project: string(project.Name), name: stackName(opts.Stack), stateDir: fileBackendDir(backend), repaired: repaired,
 	}, nil
 }
 

@@ -8,10 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+
+	"github.com/acme/platform/internal/proc"
 )
 
 // Lock is a file backend's lock on a stack, as the engine writes it
@@ -22,25 +23,52 @@ type Lock struct {
 	Username  string    `json:"username"`
 	Hostname  string    `json:"hostname"`
 	Timestamp time.Time `json:"timestamp"`
+	// Unreadable says why the lock file could not be read (empty, cut short,
+	// not JSON): whose it is cannot be told.
+	Unreadable string `json:"-"`
 }
 
 func (l Lock) String() string {
+	if l.Unreadable != "" {
+		return fmt.Sprintf("unreadable lock %s (%s)", l.Path, l.Unreadable)
+	}
 	return fmt.Sprintf("pid %d, %s@%s, since %s", l.Pid, l.Username, l.Hostname, l.Timestamp.Format(time.RFC3339))
 }
 
-// Stale says whether the process holding the lock is known to be gone: it ran
-// on this host and no process has its pid. A lock of another host, or of a
-// live process, is never stale.
+// Stale says whether the process that took the lock is known to be gone: it
+// ran on this host, and no process has its pid now, or the process that has
+// it started after the lock was taken (the pid was reused). A lock of
+// another host, an unreadable one, or one of a live process is never stale.
 func (l Lock) Stale() bool {
-	return l.onThisHost() && errors.Is(syscall.Kill(l.Pid, 0), syscall.ESRCH)
+	if !l.onThisHost() {
+		return false
+	}
+	started, err := proc.Started(l.Pid)
+	if err != nil {
+		return errors.Is(err, proc.ErrGone)
+	}
+	// The lock is written after its process starts. The start time is
+	// derived from the boot time, which moves with the wall clock: a clock
+	// stepped forward after the lock was taken moves it later. reuseSlack
+	// keeps such a step from making a live run's lock look stale; a pid is
+	// reused far later than that (its number has to come round again).
+	return !l.Timestamp.IsZero() && started.After(l.Timestamp.Add(reuseSlack))
 }
+
+// reuseSlack is how much later than its lock a process must have started
+// for its pid to count as reused.
+const reuseSlack = 5 * time.Minute
 
 // HeldHere says whether a live process on this host holds the lock.
 func (l Lock) HeldHere() bool { return l.onThisHost() && !l.Stale() }
 
+// Verifiable says whether this host can tell if the lock's run still goes:
+// a readable lock taken on this host.
+func (l Lock) Verifiable() bool { return l.onThisHost() }
+
 func (l Lock) onThisHost() bool {
 	host, err := os.Hostname()
-	return err == nil && l.Hostname == host && l.Pid > 0
+	return err == nil && l.Unreadable == "" && l.Hostname == host && l.Pid > 0
 }
 
 // Recovery is what Recover found and did.
@@ -50,6 +78,10 @@ type Recovery struct {
 	RepairedFiles []string
 	// RemovedLocks are locks whose process no longer exists.
 	RemovedLocks []Lock
+	// HeldLocks are the locks left: of a live run here, of another host, or
+	// unreadable. While one is held, pending operations are the live run's
+	// and are left alone.
+	HeldLocks []Lock
 	// ClearedOperations are operations a killed run left pending.
 	ClearedOperations []PendingOperation
 }
@@ -67,28 +99,38 @@ func (r Recovery) NeedsRefresh() bool { return len(r.ClearedOperations) > 0 }
 // Recover makes the stack usable again after a run that was killed: it
 // removes locks whose process is gone (file backends only; other backends
 // keep their own locks) and, with operations, clears the operations the
-// killed run left pending. A lock of a live process or another host is left
-// alone: the engine then refuses to run, and `platform cancel` is the way out.
+// killed run left pending, unless a lock is still held: then they are the
+// live run's, and the engine refuses to run beside it. A lock of a live
+// process, of another host or that cannot be read is left alone: `platform
+// cancel` is the way out.
 func (s *Session) Recover(ctx context.Context, operations bool) (Recovery, error) {
 	r := Recovery{RepairedFiles: s.repaired}
 	locks, err := s.Locks()
 	if err != nil {
 		return r, err
 	}
-	for _, l := range locks {
-		if !l.Stale() {
-			continue
-		}
-		if err := os.Remove(l.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return r, fmt.Errorf("removing the stale lock %s: %w", l.Path, err)
-		}
-		r.RemovedLocks = append(r.RemovedLocks, l)
-	}
-	if !operations {
-		return r, nil
+	r.RemovedLocks, r.HeldLocks, err = removeStaleLocks(locks)
+	if err != nil || !operations || len(r.HeldLocks) > 0 {
+		return r, err
 	}
 	r.ClearedOperations, err = s.clearPendingOperations(ctx)
 	return r, err
+}
+
+// removeStaleLocks removes the locks whose process is gone and returns
+// them, and the others.
+func removeStaleLocks(locks []Lock) (removed, held []Lock, err error) {
+	for _, l := range locks {
+		if !l.Stale() {
+			held = append(held, l)
+			continue
+		}
+		if err := os.Remove(l.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return removed, held, fmt.Errorf("removing the stale lock %s: %w", l.Path, err)
+		}
+		removed = append(removed, l)
+	}
+	return removed, held, nil
 }
 
 // Locks lists the locks on the stack in a file backend (none elsewhere).
@@ -96,7 +138,7 @@ func (s *Session) Locks() ([]Lock, error) {
 	if s.stateDir == "" {
 		return nil, nil
 	}
-	return stackLocks(s.stateDir, s.project, s.stack.Name())
+	return stackLocks(s.stateDir, s.project, s.name)
 }
 
 // stackLocks reads the locks of a file backend's stack. Project-scoped
@@ -119,7 +161,7 @@ func stackLocks(stateDir, project, stack string) ([]Lock, error) {
 		}
 		l := Lock{Path: p}
 		if err := json.Unmarshal(data, &l); err != nil {
-			return nil, fmt.Errorf("reading the lock %s: %w", p, err)
+			l = Lock{Path: p, Unreadable: fmt.Sprintf("%d bytes: %v", len(data), err)}
 		}
 		locks = append(locks, l)
 	}
@@ -130,20 +172,41 @@ func stackLocks(stateDir, project, stack string) ([]Lock, error) {
 // the stack's lock: stop that process instead.
 var ErrLockHeld = errors.New("the stack's lock is held by a running process")
 
-// Cancel removes the stack's locks, as `pulumi cancel` does, unless a live
-// process on this host holds one. A lock of another host is removed: saying
-// cancel is the operator's judgement that its run is gone.
-func (s *Session) Cancel(ctx context.Context) ([]Lock, error) {
+// ErrUnverifiable is returned by Cancel, without force, for a lock this host
+// cannot check: another host's, an unreadable one, or any lock of a backend
+// other than a local file one (the driver cannot read those).
+var ErrUnverifiable = errors.New("whether the run holding the lock has ended cannot be checked from here")
+
+// Cancel removes the stack's locks whose runs have ended. A live process's
+// lock on this host is never removed. A lock this host cannot check is
+// removed only with force, the operator's word that its run has ended; the
+// removed locks are returned (for another backend, the lock the engine
+// cancels is not known: none is listed).
+func (s *Session) Cancel(ctx context.Context, force bool) ([]Lock, error) {
+	if s.stateDir == "" {
+		if !force {
+			return nil, fmt.Errorf("%w: this backend's locks; once you know its run has ended, cancel --force removes the lock", ErrUnverifiable)
+		}
+		return nil, s.stack.Cancel(ctx)
+	}
 	locks, err := s.Locks()
 	if err != nil {
 		return nil, err
 	}
 	for _, l := range locks {
-		if l.HeldHere() {
+		switch {
+		case l.HeldHere():
 			return nil, fmt.Errorf("%w (%s): stop it, or wait for it to end", ErrLockHeld, l)
+		case !l.Verifiable() && !force:
+			return nil, fmt.Errorf("%w (%s): once you know its run has ended, cancel --force removes it", ErrUnverifiable, l)
 		}
 	}
-	return locks, s.stack.Cancel(ctx)
+	for _, l := range locks {
+		if err := os.Remove(l.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("removing the lock %s: %w", l.Path, err)
+		}
+	}
+	return locks, nil
 }
 
 // clearPendingOperations removes the operations a killed run left pending in

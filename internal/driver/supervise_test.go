@@ -171,8 +171,12 @@ func TestLockStale(t *testing.T) {
 	}{
 		{"process gone on this host", Lock{Pid: dead.Process.Pid, Hostname: host}, true, false},
 		{"live process on this host", Lock{Pid: os.Getpid(), Hostname: host}, false, true},
+		{"live process that took the lock", Lock{Pid: os.Getpid(), Hostname: host, Timestamp: time.Now()}, false, true},
+		// The pid now names a process that started after the lock was taken.
+		{"pid reused by a later process", Lock{Pid: os.Getpid(), Hostname: host, Timestamp: time.Now().Add(-24 * time.Hour)}, true, false},
 		{"another host", Lock{Pid: dead.Process.Pid, Hostname: host + "-other"}, false, false},
 		{"no pid", Lock{Hostname: host}, false, false},
+		{"unreadable", Lock{Pid: os.Getpid(), Hostname: host, Unreadable: "0 bytes"}, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -266,5 +270,65 @@ func TestRepairSidecars(t *testing.T) {
 	}
 	if removed, err := repairSidecars(t.TempDir(), "platform", "local"); err != nil || len(removed) != 0 {
 		t.Errorf("a backend without files: %v, %v", removed, err)
+	}
+}
+
+// Locks that never wedge and never lie: an unreadable lock is listed, not an
+// error; cancel never removes a live run's lock here, removes a dead run's,
+// and removes one it cannot check (unreadable, another host's) only with
+// force; recovery leaves pending operations alone while a lock is held.
+func TestCancelAndRecoveryOfLocks(t *testing.T) {
+	host, _ := os.Hostname()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	lockJSON := func(pid int, hostname string) string {
+		return fmt.Sprintf(`{"pid":%d,"username":"t","hostname":%q,"timestamp":%q}`, pid, hostname, time.Now().Format(time.RFC3339Nano))
+	}
+	tests := []struct {
+		name, content    string
+		force            bool
+		wantErr          error
+		removed, recover bool // removed by cancel; recovery may clear pending operations
+	}{
+		{"a dead run's", lockJSON(dead.Process.Pid, host), false, nil, true, true},
+		{"a live run's here", lockJSON(os.Getpid(), host), false, ErrLockHeld, false, false},
+		{"a live run's here, forced", lockJSON(os.Getpid(), host), true, ErrLockHeld, false, false},
+		{"another host's", lockJSON(dead.Process.Pid, host+"-other"), false, ErrUnverifiable, false, false},
+		{"another host's, forced", lockJSON(dead.Process.Pid, host+"-other"), true, nil, true, false},
+		{"empty", "", false, ErrUnverifiable, false, false},
+		{"empty, forced", "", true, nil, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			state := t.TempDir()
+			dir := filepath.Join(state, ".pulumi", "locks", "organization", "platform", "local")
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			lock := filepath.Join(dir, "lock.json")
+			if err := os.WriteFile(lock, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := &Session{stateDir: state, project: "platform", name: "local"}
+			locks, err := s.Locks()
+			if err != nil || len(locks) != 1 {
+				t.Fatalf("Locks = %v, %v; want the one lock, readable or not", locks, err)
+			}
+			if _, held, _ := removeStaleLocks(slices.Clone(locks)); (len(held) == 0) != tt.recover {
+				t.Errorf("locks held after removing the stale: %v; recovery may clear pending operations: want %v", held, tt.recover)
+			}
+			if err := os.WriteFile(lock, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Cancel(t.Context(), tt.force)
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("Cancel(force %v) = %v, want %v", tt.force, err, tt.wantErr)
+			}
+			if _, statErr := os.Stat(lock); os.IsNotExist(statErr) != tt.removed {
+				t.Errorf("lock removed: %v, want %v", os.IsNotExist(statErr), tt.removed)
+			}
+		})
 	}
 }

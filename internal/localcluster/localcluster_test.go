@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/acme/platform/internal/proc"
 )
 
 func readCert(t *testing.T, path string) *x509.Certificate {
@@ -100,7 +102,7 @@ func TestStopNeverSignalsAReusedPid(t *testing.T) {
 	dir := t.TempDir()
 	p := process{name: "stale", pidFile: filepath.Join(dir, "stale.pid")}
 	self := os.Getpid()
-	started, err := startTime(self)
+	started, err := proc.StartTicks(self)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/acme/platform/internal/proc"
 )
 
 // process is a started server, recorded in a pid file as "pid starttime path"
@@ -40,7 +41,7 @@ func (p process) start(binary string, args []string, dieWithParent bool) error {
 		return fmt.Errorf("starting %s: %w", p.name, err)
 	}
 	go func() { _ = cmd.Wait() }() // reap it if it exits while we run
-	started, err := startTime(cmd.Process.Pid)
+	started, err := proc.StartTicks(cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
@@ -63,7 +64,7 @@ func (p process) running() (int, bool) {
 	if err1 != nil || err2 != nil {
 		return 0, false
 	}
-	got, err := startTime(pid)
+	got, err := proc.StartTicks(pid)
 	if err != nil || got != want {
 		return 0, false
 	}
@@ -82,37 +83,11 @@ func (p process) stop(grace time.Duration) error {
 	}
 	deadline := time.Now().Add(grace)
 	for time.Now().Before(deadline) {
-		if _, alive := p.running(); !alive || isZombie(pid) {
+		if _, alive := p.running(); !alive || proc.Zombie(pid) {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 	return nil
-}
-
-// startTime reads a process's start time (clock ticks since boot) from
-// /proc/<pid>/stat: with the pid, it identifies the process uniquely.
-func startTime(pid int) (uint64, error) {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	rest := string(data[strings.LastIndexByte(string(data), ')')+1:])
-	fields := strings.Fields(rest)
-	if len(fields) < 20 {
-		return 0, fmt.Errorf("short /proc/%d/stat", pid)
-	}
-	return strconv.ParseUint(fields[19], 10, 64) // field 22 overall
-}
-
-func isZombie(pid int) bool {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return true
-	}
-	rest := string(data[strings.LastIndexByte(string(data), ')')+1:])
-	fields := strings.Fields(rest)
-	return len(fields) > 0 && fields[0] == "Z"
 }
