@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/platform/components/component"
 	"github.com/acme/platform/internal/schema"
 	"github.com/acme/platform/internal/validate"
 )
@@ -81,7 +82,7 @@ func (c Component) decode(raw resource.PropertyMap, inputs pulumi.Map) (reflect.
 	}
 	if c.profile != nil {
 		allowed = append(allowed, environmentInput)
-		environment := "dev"
+		environment := component.Dev
 		if v, ok := raw[environmentInput]; ok && !v.IsNull() {
 			value, problem := plainValue(v)
 			if s, ok := value.(string); problem != "" || !ok || !slices.Contains(Environments, s) {

@@ -44,7 +44,7 @@ const Version = "0.1.0"
 
 // Environments are the values of the input "environment", which picks the
 // profile of defaults a component's inputs are decoded over.
-var Environments = []string{"dev", "prod", "local"}
+var Environments = component.Environments
 
 // Component is one component the package serves.
 type Component struct {

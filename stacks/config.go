@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/acme/platform/components/component"
 	"github.com/acme/platform/components/image"
 	"github.com/acme/platform/components/kube"
 	"github.com/acme/platform/components/observability"
@@ -76,9 +77,9 @@ type Environment string
 
 // The environments a stack can be.
 const (
-	Dev   Environment = "dev"
-	Prod  Environment = "prod"
-	Local Environment = "local"
+	Dev   Environment = component.Dev
+	Prod  Environment = component.Prod
+	Local Environment = component.Local
 )
 
 // Service is one entry of config key platform:services: the workload

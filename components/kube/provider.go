@@ -4,6 +4,7 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/platform/components/component"
 	"github.com/acme/platform/internal/validate"
 )
 
@@ -37,7 +38,7 @@ type Client struct {
 // ClusterProfile returns the defaults of an environment's platform:kubernetes
 // (dev, prod or local; any other gets dev's): the one table of them.
 func ClusterProfile(environment string) Cluster {
-	if environment == "prod" {
+	if environment == component.Prod {
 		return Cluster{Client: Client{QPS: 100, Burst: 100, TimeoutSeconds: 32}}
 	}
 	return Cluster{Client: Client{QPS: 200, Burst: 200, TimeoutSeconds: 32}}

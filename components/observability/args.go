@@ -6,6 +6,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/acme/platform/components/component"
 	"github.com/acme/platform/components/kube"
 	"github.com/acme/platform/internal/validate"
 )
@@ -207,7 +208,7 @@ const (
 // are small, one of each part; prod is highly available and protected. A
 // stack's config is decoded over it, so an unset key keeps its default.
 func Profile(environment string) Args {
-	if environment == "prod" {
+	if environment == component.Prod {
 		return Args{
 			Environment: environment, HighAvailability: true, Protect: true,
 			Namespace: "observability", AgentsNamespace: "observability-agents",

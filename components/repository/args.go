@@ -9,6 +9,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/platform/components/component"
 	"github.com/acme/platform/internal/validate"
 )
 
@@ -136,7 +137,7 @@ func Profile(environment string) Args {
 		MergeStrategies: []string{"squash"},
 		Rules:           Rules{RequiredReviews: 1},
 		Plan:            "free",
-		Protect:         environment == "prod",
+		Protect:         environment == component.Prod,
 	}
 }
 

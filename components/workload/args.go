@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/acme/platform/components/component"
 	"github.com/acme/platform/components/kube"
 	"github.com/acme/platform/internal/validate"
 )
@@ -124,9 +125,9 @@ func Profile(environment string) Args {
 		Autoscaling:  Autoscaling{MaxReplicas: 10, TargetCPUUtilization: 70},
 	}
 	switch environment {
-	case "local":
+	case component.Local:
 		a.Resources.Requests = kube.Quantities{CPU: "10m", Memory: "32Mi"}
-	case "prod":
+	case component.Prod:
 		a.Replicas = 3
 		a.Resources = kube.Resources{
 			Requests: kube.Quantities{CPU: "250m", Memory: "256Mi"},
