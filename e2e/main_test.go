@@ -64,7 +64,7 @@ func run(m *testing.M) (code int) {
 		return 1
 	}
 	sweepStaleRuns()
-	work, err := os.MkdirTemp("", "platform-e2e-")
+	work, err := os.MkdirTemp("", runDirPrefix)
 	if err != nil {
 		fmt.Fprintln(suiteLog, err)
 		return 1
@@ -279,6 +279,10 @@ func requireRealNode(t *testing.T) {
 	}
 }
 
+// runDirPrefix begins the name of every run's temporary folder (its
+// cluster, state and project copy), in os.TempDir().
+const runDirPrefix = "platform-e2e-"
+
 // suiteLock is held by the running suite: one per machine, since the real
 // node is the machine's. The kernel releases it when the process ends,
 // however it ends.
@@ -311,7 +315,7 @@ func lockSuite() error {
 // cleaning up (a -timeout panic skips deferred calls; the kernel has already
 // killed their servers, see DieWithParent).
 func sweepStaleRuns() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "platform-e2e-*"))
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), runDirPrefix+"*"))
 	for _, dir := range dirs {
 		if running, _ := localcluster.Running(filepath.Join(dir, "cluster")); len(running) == 0 {
 			// Down takes away what a dead run's real node left on the

@@ -51,7 +51,7 @@ func stopUserCluster(ctx context.Context, userEnv []string) (*userCluster, error
 	if owner == "" {
 		return nil, nil
 	}
-	if strings.HasPrefix(filepath.Base(filepath.Dir(owner)), "platform-e2e-") {
+	if strings.HasPrefix(filepath.Base(filepath.Dir(owner)), runDirPrefix) {
 		return nil, fmt.Errorf("another end-to-end run holds this machine's real node (its cluster in %s): wait until it ends", owner)
 	}
 	u := &userCluster{dir: owner, env: withLocalPassphrase(userEnv)}
