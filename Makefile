@@ -11,8 +11,10 @@ SHELL := bash
 # by every clone and worktree (scripts/env.sh has the same default).
 export PLATFORM_TOOLS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/platform-tools
 BIN := $(PLATFORM_TOOLS)/bin
-# The driver is this clone's own build (git-ignored), never shared.
+# The driver is this clone's own build (git-ignored), never shared; so are
+# the proving ground's commands (testbed/cmd), run from the project root.
 PLATFORM := $(CURDIR)/.bin/platform
+LOCALCLUSTER := $(CURDIR)/.bin/localcluster
 # Run a command with the project's tool and engine settings (scripts/env.sh).
 WITH_ENV := source scripts/env.sh &&
 # The local stack's secrets passphrase: documented, throwaway (see Pulumi.local.yaml).
@@ -60,20 +62,24 @@ cluster-tools: runtime ## provide the tools that deploy the local stack (the eng
 	scripts/tools.sh pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger
 
 .PHONY: platform
-platform: ## build the driver (cmd/platform)
-	GOMEMLIMIT=$(PLATFORM_GOMEMLIMIT) go build -ldflags="$(PLATFORM_LDFLAGS)" -o $(PLATFORM) ./cmd/platform
+platform: ## build the platform command (cli/platform)
+	GOMEMLIMIT=$(PLATFORM_GOMEMLIMIT) go build -ldflags="$(PLATFORM_LDFLAGS)" -o $(PLATFORM) ./cli/platform
+
+.PHONY: localcluster
+localcluster: ## build the local cluster's command (testbed/cmd/localcluster)
+	go build -C testbed -o $(LOCALCLUSTER) ./testbed/cmd/localcluster
 
 .PHONY: cluster-up
-cluster-up: cluster-tools ## start the local cluster (idempotent)
-	$(WITH_ENV) go run ./cmd/localcluster up
+cluster-up: cluster-tools localcluster ## start the local cluster (idempotent)
+	$(WITH_ENV) $(LOCALCLUSTER) up
 
 .PHONY: cluster-down
-cluster-down: ## stop the local cluster (its data stays)
-	go run ./cmd/localcluster down
+cluster-down: localcluster ## stop the local cluster (its data stays)
+	$(LOCALCLUSTER) down
 
 .PHONY: cluster-delete
-cluster-delete: ## stop the local cluster and remove it
-	go run ./cmd/localcluster delete
+cluster-delete: localcluster ## stop the local cluster and remove it
+	$(LOCALCLUSTER) delete
 
 .PHONY: test
 test: tools lint unit fuzz e2e ## every test: lint, unit, a short fuzz run, end-to-end on a real cluster
@@ -84,7 +90,8 @@ lint: ## go vet, gofmt (the program and the sample service), actionlint (the wor
 	go vet ./...
 	go vet -tags e2e ./...
 	cd app && go vet ./...
-	cd conformance/github && go vet ./...
+	cd testbed && go vet ./... && go vet -tags e2e ./...
+	cd testbed/conformance/github && go vet ./...
 	$(BIN)/actionlint
 	$(MAKE) --no-print-directory sdk-check
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
@@ -94,7 +101,8 @@ lint: ## go vet, gofmt (the program and the sample service), actionlint (the wor
 unit: ## unit tests: the program under mocks, the sample service, the GitHub resources judged by the provider's own validation
 	go test -count=1 ./...
 	cd app && go test -count=1 ./...
-	cd conformance/github && go test -count=1 ./...
+	cd testbed && go test -count=1 ./...
+	cd testbed/conformance/github && go test -count=1 ./...
 
 .PHONY: fuzz
 fuzz: ## a short fuzz run of the config loader
@@ -102,7 +110,8 @@ fuzz: ## a short fuzz run of the config loader
 
 .PHONY: bench
 bench: tools platform ## measure builds, tests, the sample service and the local stack; print a table (JSON in bench/results/)
-	$(WITH_ENV) PLATFORM_BINARY=$(PLATFORM) go run ./cmd/bench $(BENCH_FLAGS)
+	go build -C testbed -o $(CURDIR)/.bin/bench ./testbed/cmd/bench
+	$(WITH_ENV) PLATFORM_BINARY=$(PLATFORM) .bin/bench $(BENCH_FLAGS)
 
 .PHONY: bench-app
 bench-app: ## the sample service's request path (ns/op, allocs/op)
@@ -135,19 +144,20 @@ runtime: ## the container runtime for the real node and the runc tests, from the
 
 .PHONY: e2e
 e2e: tools platform runtime ## end-to-end: the real engine, a real API server on 127.0.0.1, containers on runc
-	$(WITH_ENV) PLATFORM_BINARY=$(PLATFORM) go test -tags e2e -count=1 -timeout 25m -v ./internal/driver/ ./provider/ ./e2e/
+	$(WITH_ENV) PLATFORM_BINARY=$(PLATFORM) go test -tags e2e -count=1 -timeout 10m -v ./cli/driver/ ./plugin/
+	$(WITH_ENV) PLATFORM_BINARY=$(PLATFORM) go test -C testbed -tags e2e -count=1 -timeout 25m -v ./e2e/
 
 .PHONY: plugin
 plugin: ## build the platform package's plugin (.bin/pulumi-resource-platform; README: the components as a Pulumi package)
 	go build -o $(CURDIR)/.bin/pulumi-resource-platform ./cmd/pulumi-resource-platform
 
 .PHONY: sdk
-sdk: ## regenerate the package's TypeScript and Python SDKs (sdk/) from provider/schema.json
+sdk: ## regenerate the package's TypeScript and Python SDKs (sdk/) from plugin/schema.json
 	scripts/tools.sh gensdk
-	$(BIN)/gensdk provider/schema.json sdk
+	$(BIN)/gensdk plugin/schema.json sdk
 
 .PHONY: sdk-check
 sdk-check: ## check that sdk/ is what the schema generates (the schema is valid for pulumi's binder)
 	scripts/tools.sh gensdk
-	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(BIN)/gensdk provider/schema.json "$$tmp" && \
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(BIN)/gensdk plugin/schema.json "$$tmp" && \
 		diff -r "$$tmp" sdk || { echo "sdk/ is stale: run make sdk and commit it"; exit 1; }

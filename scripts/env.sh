@@ -9,9 +9,9 @@ platform_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PLATFORM_TOOLS=${PLATFORM_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/platform-tools}
 export PATH="$PLATFORM_TOOLS/bin:$PATH"
 
-# The CLI version is the one tools/pulumi pins; the Kubernetes plugin version is
+# The CLI version is the one testbed/tools/pulumi pins; the Kubernetes plugin version is
 # the one the program's SDK (go.mod) asks for, so the two cannot drift apart.
-PULUMI_VERSION=$(awk '$1 == "github.com/pulumi/pulumi/pkg/v3" { print $2; exit }' "$platform_root/tools/pulumi/go.mod")
+PULUMI_VERSION=$(awk '$1 == "github.com/pulumi/pulumi/pkg/v3" { print $2; exit }' "$platform_root/testbed/tools/pulumi/go.mod")
 K8S_PLUGIN_VERSION=$(awk '$1 == "github.com/pulumi/pulumi-kubernetes/sdk/v4" { sub(/^v/, "", $2); print $2; exit }' "$platform_root/go.mod")
 export PULUMI_VERSION K8S_PLUGIN_VERSION
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Provides every tool the project runs at its pinned version, under
 # $PLATFORM_TOOLS/bin. What is installed already is used as it is; only what
-# is missing is built, from its pinned Go module (tools/*/go.mod), and cached
+# is missing is built, from its pinned Go module (testbed/tools/*/go.mod), and cached
 # under $PLATFORM_TOOLS/<name>-<version>/, so a second run costs seconds.
 # Builds run one at a time: the heavy ones need several GB each.
 #
@@ -24,17 +24,17 @@ source "$root/scripts/env.sh"
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'tools: %s\n' "$*" >&2; exit 1; }
 
-# version MODULE_DIR MODULE prints the version that tools/MODULE_DIR/go.mod pins for MODULE.
+# version MODULE_DIR MODULE prints the version that testbed/tools/MODULE_DIR/go.mod pins for MODULE.
 version() {
 	awk -v m="$2" '$1 == m && $2 ~ /^v/ { print $2; exit } $1 == "require" && $2 == m { print $3; exit }' \
-		"$root/tools/$1/go.mod"
+		"$root/testbed/tools/$1/go.mod"
 }
 
-# module_dir MODULE_DIR MODULE downloads MODULE at the version tools/MODULE_DIR
+# module_dir MODULE_DIR MODULE downloads MODULE at the version testbed/tools/MODULE_DIR
 # pins and prints where its files are. Every read of a module's files goes
 # through here: on a fresh machine the module cache is empty until a download.
 module_dir() {
-	(cd "$root/tools/$1" && go mod download "$2" && go list -m -f '{{.Dir}}' "$2")
+	(cd "$root/testbed/tools/$1" && go mod download "$2" && go list -m -f '{{.Dir}}' "$2")
 }
 
 # require_files DIR FILE... fails, naming the file, unless each exists in DIR.
@@ -64,7 +64,7 @@ build() {
 		if [[ $pkg == *=* ]]; then
 			binary=${pkg%%=*} pkg=${pkg#*=}
 		fi
-		(cd "$root/tools/$dir" && go build -trimpath -ldflags "$ldflags" -o "$out/$binary" "$pkg")
+		(cd "$root/testbed/tools/$dir" && go build -trimpath -ldflags "$ldflags" -o "$out/$binary" "$pkg")
 	done
 	touch "$out/.complete"
 	log "built $name $version in $((SECONDS - start))s"
@@ -77,13 +77,13 @@ cli_version() {
 
 # pulumi_cli links $PLATFORM_TOOLS/bin/pulumi to the pinned CLI: the one
 # PLATFORM_PULUMI names (which must be that version), else a `pulumi` on PATH
-# of that version, else a build from tools/pulumi.
+# of that version, else a build from testbed/tools/pulumi.
 pulumi_cli() {
 	local want="$PULUMI_VERSION" link="$PLATFORM_TOOLS/bin/pulumi" found got
 	if [[ -n ${PLATFORM_PULUMI:-} ]]; then
 		[[ -x $PLATFORM_PULUMI ]] || die "PLATFORM_PULUMI=$PLATFORM_PULUMI is not an executable file"
 		got=$(cli_version "$PLATFORM_PULUMI")
-		[[ $got == "$want" ]] || die "PLATFORM_PULUMI=$PLATFORM_PULUMI is Pulumi ${got:-of unknown version}; this project pins $want (tools/pulumi/go.mod): point it at $want, or unset it to build $want"
+		[[ $got == "$want" ]] || die "PLATFORM_PULUMI=$PLATFORM_PULUMI is Pulumi ${got:-of unknown version}; this project pins $want (testbed/tools/pulumi/go.mod): point it at $want, or unset it to build $want"
 		ln -sfn "$PLATFORM_PULUMI" "$link"
 		return 0
 	fi
@@ -146,7 +146,7 @@ kubernetes_plugin() {
 		fi
 		log "no download: building the Kubernetes plugin $v from its module instead"
 	fi
-	local dir="$root/tools/pulumi-kubernetes" module
+	local dir="$root/testbed/tools/pulumi-kubernetes" module
 	if [[ ! -f "$PLATFORM_TOOLS/pulumi-kubernetes-$v/.complete" ]]; then
 		module=$(kubernetes_plugin_sources)
 		mkdir -p "$dir/schema"

@@ -68,7 +68,7 @@ func TestToolsReadModulesOnlyAfterADownload(t *testing.T) {
 			lists = append(lists, strings.TrimSpace(line))
 		}
 	}
-	want := `(cd "$root/tools/$1" && go mod download "$2" && go list -m -f '{{.Dir}}' "$2")`
+	want := `(cd "$root/testbed/tools/$1" && go mod download "$2" && go list -m -f '{{.Dir}}' "$2")`
 	if len(lists) != 1 || lists[0] != want {
 		t.Fatalf("tools.sh lists modules in %q; want only module_dir's %q", lists, want)
 	}

@@ -10,10 +10,10 @@ import (
 
 	"github.com/acme/platform/components/component"
 	"github.com/acme/platform/components/image"
-	"github.com/acme/platform/components/kube"
 	"github.com/acme/platform/components/observability"
 	"github.com/acme/platform/components/workload"
-	"github.com/acme/platform/internal/schema"
+	"github.com/acme/platform/internal/configdecode"
+	"github.com/acme/platform/internal/kube"
 	"github.com/acme/platform/internal/validate"
 )
 
@@ -22,10 +22,7 @@ const Namespace = "platform"
 
 // Value is one config value as the engine hands it over: the raw string (JSON
 // for structured values) and whether the stack file holds it encrypted.
-type Value struct {
-	Raw    string
-	Secret bool
-}
+type Value = configdecode.Value
 
 // Secret is a secret config value held in memory. It never prints: use
 // Reveal only to hand it to pulumi.ToSecret.
@@ -44,7 +41,7 @@ func (Secret) GoString() string { return "[secret]" }
 type Config struct {
 	// Environment is dev, prod or local; it picks every default.
 	Environment Environment
-	// Kubernetes names the cluster the stack deploys to (components/kube).
+	// Kubernetes names the cluster the stack deploys to (internal/kube).
 	Kubernetes kube.Cluster
 	// Services are the team's services to run.
 	Services []Service
@@ -54,8 +51,6 @@ type Config struct {
 	Commit string
 	// Root is the project root; build contexts are relative to it.
 	Root string
-	// Stack is the stack's name (Environ.Stack).
-	Stack string
 	// Drift says what the scheduled drift check may do.
 	Drift Drift
 	// GitHub is the repositories the stack governs; nil leaves GitHub alone.
@@ -99,9 +94,6 @@ type Environ struct {
 	ProjectRoot string
 	// Commit is the git commit being deployed (see Commit), or empty.
 	Commit string
-	// Stack is the stack's name; the checks that span stacks skip the
-	// project's file of it.
-	Stack string
 }
 
 // Load turns the raw config of a stack into a validated Config. Each
@@ -119,7 +111,7 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 		}
 	}
 	var problems validate.Problems
-	cfg := &Config{Environment: Environment(raw["environment"].Raw), Secrets: map[string]Secret{}, Commit: env.Commit, Root: env.ProjectRoot, Stack: env.Stack}
+	cfg := &Config{Environment: Environment(raw["environment"].Raw), Secrets: map[string]Secret{}, Commit: env.Commit, Root: env.ProjectRoot}
 	switch cfg.Environment {
 	case Dev, Prod, Local:
 	default:
@@ -131,7 +123,7 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 	cfg.Kubernetes = kube.ClusterProfile(environment)
 	decode(raw, "kubernetes", &cfg.Kubernetes, &problems)
 	if v, ok := raw["services"]; ok && !v.Secret {
-		services, p := schema.DecodeList(key("services"), v.Raw, func() Service { return Service{Args: workload.Profile(environment)} })
+		services, p := configdecode.DecodeList(key("services"), v.Raw, func() Service { return Service{Args: workload.Profile(environment)} })
 		cfg.Services = services
 		problems = append(problems, p...)
 	}
@@ -236,13 +228,13 @@ func redact(v Value) any {
 	return v.Raw
 }
 
-// decode reads key name, when set, over what out holds (see internal/schema).
+// decode reads key name, when set, over what out holds (see internal/configdecode).
 func decode(raw map[string]Value, name string, out any, problems *validate.Problems) {
 	v, ok := raw[name]
 	if !ok || v.Secret {
 		return
 	}
-	*problems = append(*problems, schema.Decode(key(name), v.Raw, out)...)
+	*problems = append(*problems, configdecode.Decode(key(name), v.Raw, out)...)
 }
 
 // FromEnvironment reads the stack's config as `pulumi up` hands it to a Go

@@ -262,38 +262,3 @@ func sprintf(format string, v any) string { return fmt.Sprintf(format, v) }
 var testEnviron = Environ{ProjectRoot: "..", Commit: "0123456789abcdef0123456789abcdef01234567"}
 
 const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-
-// A repository has one governing stack: a stack that declares a repository
-// another stack file of the project declares is refused before anything is
-// registered, naming both; the project's own stack files govern each
-// repository once.
-func TestRepositoryHasOneGoverningStack(t *testing.T) {
-	values := with(map[string]*Value{"platform:github": plain(`{"owner":"ACME","plan":"pro","rules":{"releasers":[{"id":1,"type":"Team"}]},"repositories":[{"name":"billing"},{"name":"Greeter"}]}`)})
-	_, err := Load(values, Environ{ProjectRoot: "..", Stack: "dev"})
-	want := `platform:github.repositories[1].name: "Greeter": is governed by stack prod already (Pulumi.prod.yaml)`
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("dev declaring prod's repository: %v, want %q", err, want)
-	}
-	if strings.Contains(err.Error(), "billing") {
-		t.Errorf("a repository no other stack declares is refused: %v", err)
-	}
-	if _, err := Load(values, Environ{ProjectRoot: "..", Stack: "prod"}); err != nil {
-		t.Errorf("prod's own file is taken for another stack's: %v", err)
-	}
-	owners := map[string]string{}
-	for _, stack := range []string{"dev", "prod", "local"} {
-		governed, err := governedElsewhere("..", stack)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for repo, other := range governed {
-			if owners[repo] != "" && owners[repo] != other {
-				t.Errorf("%s is governed by stacks %s and %s", repo, owners[repo], other)
-			}
-			owners[repo] = other
-		}
-	}
-	if owners["acme/greeter"] != "prod" || owners["acme/platform"] != "prod" {
-		t.Errorf("governing stacks %v, want prod for acme/greeter and acme/platform", owners)
-	}
-}

@@ -3,23 +3,19 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/acme/platform/components/repository"
-	"github.com/acme/platform/internal/schema"
+	"github.com/acme/platform/internal/configdecode"
 	"github.com/acme/platform/internal/validate"
 )
 
 // GitHub is config key platform:github: the repositories a stack governs on
 // GitHub, and the rules they share. A repository is governed by one stack of
-// the project alone (the config check reads the other stack files). Absent,
+// the project alone (the platform command checks the other stack files). Absent,
 // the stack leaves GitHub alone (the local stack must: no GitHub plugin here).
 type GitHub struct {
 	// Owner is the organization or user that owns the repositories.
@@ -45,7 +41,7 @@ func decodeGitHub(raw map[string]Value, environment string, problems *validate.P
 	g := &GitHub{Rules: profile.Rules, Plan: profile.Plan}
 	decode(raw, "github", g, problems)
 	if len(g.RepositoryList) > 0 {
-		repos, p := schema.DecodeList(key("github.repositories"), string(g.RepositoryList), func() repository.Args {
+		repos, p := configdecode.DecodeList(key("github.repositories"), string(g.RepositoryList), func() repository.Args {
 			return repository.Profile(environment)
 		})
 		g.Repositories = repos
@@ -81,7 +77,6 @@ func validateGitHub(c *Config, problems *validate.Problems) {
 		problems.Add(key("github.owner"), g.Owner, "is required: the organization or user owning the repositories")
 	}
 	checkList("github.repositories", "repository", g.Repositories, func(r repository.Args) string { return r.Name }, problems)
-	checkOwnership(c, problems)
 	for i, r := range g.Repositories {
 		var own validate.Problems
 		for _, q := range c.repositoryArgs(r).Validate() {
@@ -102,72 +97,6 @@ func validateGitHub(c *Config, problems *validate.Problems) {
 // the plan "plan" is the plan's own; one that only names the plan in its
 // message (a private repository's needs) stays the repository's.
 func isShared(path string) bool { return strings.HasPrefix(path, "rules") || path == "plan" }
-
-// checkOwnership refuses a repository that another stack of the project
-// declares too: both would create it (the second fails, 422), or, imported
-// twice, overwrite each other's settings on every run, and a destroy of one
-// would archive the repository the other governs. The other stacks are
-// read from their files beside Pulumi.yaml.
-func checkOwnership(c *Config, problems *validate.Problems) {
-	if c.Stack == "" || c.Root == "" {
-		return
-	}
-	governed, err := governedElsewhere(c.Root, c.Stack)
-	if err != nil {
-		problems.Add(key("github"), validate.Verbatim("{…}"), "cannot be checked against the project's other stacks: "+err.Error())
-		return
-	}
-	for i, r := range c.GitHub.Repositories {
-		full := strings.ToLower(c.GitHub.Owner + "/" + r.Name)
-		if other, ok := governed[full]; ok {
-			problems.Add(fmt.Sprintf("%s[%d].name", key("github.repositories"), i), r.Name,
-				fmt.Sprintf("is governed by stack %s already (Pulumi.%s.yaml): a repository has one governing stack; remove it from one of the two", other, other))
-		}
-	}
-}
-
-// governedElsewhere reads the repositories (owner/name, lower-case) that the
-// project's other stack files declare, by the stack that declares them.
-func governedElsewhere(root, stack string) (map[string]string, error) {
-	files, err := filepath.Glob(filepath.Join(root, "Pulumi.*.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	governed := map[string]string{}
-	for _, file := range files {
-		other := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(file), "Pulumi."), ".yaml")
-		if other == stack {
-			continue
-		}
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, err
-		}
-		var stackFile struct {
-			Config map[string]yaml.Node `yaml:"config"`
-		}
-		if err := yaml.Unmarshal(data, &stackFile); err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Base(file), err)
-		}
-		node, ok := stackFile.Config[key("github")]
-		if !ok {
-			continue
-		}
-		var g struct {
-			Owner        string `yaml:"owner"`
-			Repositories []struct {
-				Name string `yaml:"name"`
-			} `yaml:"repositories"`
-		}
-		if err := node.Decode(&g); err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", filepath.Base(file), key("github"), err)
-		}
-		for _, r := range g.Repositories {
-			governed[strings.ToLower(g.Owner+"/"+r.Name)] = other
-		}
-	}
-	return governed, nil
-}
 
 // declareGitHub declares the stack's repositories with one explicit provider.
 func declareGitHub(ctx *pulumi.Context, c *Config) (pulumi.Map, error) {

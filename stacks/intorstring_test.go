@@ -33,7 +33,7 @@ var (
 func TestIntOrStringFields(t *testing.T) {
 	for _, stack := range []string{"dev", "prod", "local"} {
 		t.Run(stack, func(t *testing.T) {
-			g, err := pulumitest.Run(t, "platform", stack, NewProgram(stackValues(t, stack)), pulumitest.InProject(".."))
+			g, err := pulumitest.Run(t, "platform", stack, Program(stackValues(t, stack)), pulumitest.InProject(".."))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,11 +1,8 @@
 package stacks
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/acme/platform/components/component"
@@ -51,18 +48,13 @@ func (c *Config) observabilityArgs() observability.Args {
 	return args
 }
 
-// needsCertificates: Elasticsearch security or Kafka TLS is on.
-func needsCertificates(o observability.Args) bool {
-	return o.Elasticsearch.Security || o.Kafka.TLS
-}
-
 // requiredSecretKeys are the secret keys the observability config needs.
 func requiredSecretKeys(o observability.Args) []string {
 	var keys []string
 	if o.Elasticsearch.Security {
 		keys = append(keys, ElasticPasswordKey)
 	}
-	if needsCertificates(o) {
+	if NeedsCertificates(o) {
 		keys = append(keys, certificateKeys...)
 	}
 	return keys
@@ -89,7 +81,7 @@ func validateObservability(c *Config, problems *validate.Problems) {
 		return // the secrets' own problems say it better
 	}
 	problems.Nest(key("observability"), args.Validate())
-	if needsCertificates(args) {
+	if NeedsCertificates(args) {
 		if err := c.certificates().Check(args.Namespace, time.Now()); err != nil {
 			problems.Add(key(ObservabilityCAKey), Secret{}, "the certificates: "+err.Error()+": make new ones with `platform certs --stack <stack> --renew`")
 		}
@@ -113,7 +105,7 @@ func certificatesOf(value func(key string) string) observability.Certificates {
 // Findings are what a stack's config says needs an operator soon, though
 // runs go on: certificates due for renewal. The drift check reports them.
 func (c *Config) Findings(now time.Time) []string {
-	if o := c.Observability; o == nil || !needsCertificates(*o) {
+	if o := c.Observability; o == nil || !NeedsCertificates(*o) {
 		return nil
 	}
 	if due := c.certificates().RenewalDue(now); due != "" {
@@ -142,43 +134,37 @@ func declareObservability(ctx *pulumi.Context, c *Config, provider pulumi.Provid
 	return telemetry, outputs, err
 }
 
-// NewCertificateConfig makes the stack's TLS material (the CA, and
-// Elasticsearch's and Kafka's certificates and keys) for a stack whose config
-// a workspace read, keyed by full config key, to be stored as secrets. It
-// refuses a stack that needs no certificates, and keeps certificates that are
-// good and not due for renewal unless renew is set. It reads only what it
-// needs, as the stack cannot load without certificates.
-func NewCertificateConfig(config auto.ConfigMap, renew bool, validFor time.Duration, now time.Time) (map[string]string, error) {
-	values := workspaceValues(config)
-	env := values[key("environment")].Raw
+// ObservabilityOf decodes only what the certificates of a stack depend on:
+// its environment and platform:observability over the environment's
+// profile. The whole config cannot load before the certificates exist, so
+// `platform certs` reads this. nil: the stack has no observability stack.
+func ObservabilityOf(values map[string]Value) (*observability.Args, error) {
 	raw, ok := values[key("observability")]
 	if !ok {
-		return nil, fmt.Errorf("%s is not set: this stack has no observability stack", key("observability"))
+		return nil, nil
 	}
-	o := observability.Profile(env)
+	o := observability.Profile(values[key("environment")].Raw)
 	var problems validate.Problems
 	decode(map[string]Value{"observability": raw}, "observability", &o, &problems)
-	if err := problems.Err(); err != nil {
-		return nil, err
-	}
-	if !needsCertificates(o) {
-		return nil, fmt.Errorf("Elasticsearch security and Kafka TLS are off in this stack (%s %s): it needs no certificates", key("environment"), env)
-	}
-	current := certificatesOf(func(k string) string { return values[key(k)].Raw })
-	if !renew && current.CA != "" && current.Check(o.Namespace, now) == nil && current.RenewalDue(now) == "" {
-		return nil, ErrCertificatesValid
-	}
-	certs, err := observability.NewCertificates(o.Namespace, validFor, now)
-	if err != nil {
-		return nil, err
-	}
+	return &o, problems.Err()
+}
+
+// NeedsCertificates says whether the observability stack runs TLS:
+// Elasticsearch security or Kafka TLS is on.
+func NeedsCertificates(o observability.Args) bool {
+	return o.Elasticsearch.Security || o.Kafka.TLS
+}
+
+// CertificatesOf reads the TLS material a stack's config holds.
+func CertificatesOf(values map[string]Value) observability.Certificates {
+	return certificatesOf(func(k string) string { return values[key(k)].Raw })
+}
+
+// CertificateConfig is the config, by full key, that stores certs in a stack.
+func CertificateConfig(certs observability.Certificates) map[string]string {
 	return map[string]string{
 		key(ObservabilityCAKey): certs.CA,
 		key(ElasticCertKey):     certs.Elasticsearch.Certificate, key(ElasticPrivateKeyKey): certs.Elasticsearch.Key,
 		key(KafkaCertKey): certs.Kafka.Certificate, key(KafkaPrivateKeyKey): certs.Kafka.Key,
-	}, nil
+	}
 }
-
-// ErrCertificatesValid says the stack's certificates are good and not due
-// for renewal.
-var ErrCertificatesValid = errors.New("the stack's certificates are valid for more than 30 days: nothing to do (--renew replaces them)")

@@ -1,7 +1,6 @@
 package stacks
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,7 +8,7 @@ import (
 
 	"github.com/acme/platform/components/observability"
 	"github.com/acme/platform/internal/pulumitest"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/acme/platform/stacks/stackstest"
 )
 
 func TestEveryStackDeclaresObservability(t *testing.T) {
@@ -23,7 +22,7 @@ func TestEveryStackDeclaresObservability(t *testing.T) {
 		{"prod", 3, 3, true},
 	} {
 		t.Run(tt.stack, func(t *testing.T) {
-			g, err := pulumitest.Run(t, "platform", tt.stack, NewProgram(stackValues(t, tt.stack)), pulumitest.InProject(".."))
+			g, err := pulumitest.Run(t, "platform", tt.stack, Program(stackValues(t, tt.stack)), pulumitest.InProject(".."))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,7 +106,7 @@ func TestObservabilityConfigProblems(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("want a problem containing %q, got %v", tt.want, err)
 			}
-			for _, s := range prodSecrets {
+			for _, s := range stackstest.ProdSecrets {
 				if strings.Contains(err.Error(), s) {
 					t.Error("the problem quotes a secret")
 				}
@@ -143,62 +142,5 @@ func TestExpiringCertificateIsAFindingNotAProblem(t *testing.T) {
 	}
 	if f := fresh.Findings(time.Now()); len(f) != 0 {
 		t.Errorf("fresh certificates give findings %q", f)
-	}
-}
-
-func TestCertificatesServeTheConfiguredNamespace(t *testing.T) {
-	values := stackValues(t, "prod")
-	delete(values, "platform:elasticsearchKey") // prod would not load: certs reads only what it needs
-	values["platform:observability"] = Value{Raw: `{"namespace":"logging"}`}
-	made, err := NewCertificateConfig(asWorkspace(values), false, 730*24*time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	certs := certificatesOf(func(k string) string { return made[key(k)] })
-	if err := certs.Check("logging", time.Now()); err != nil {
-		t.Errorf("certificates made for namespace logging: %v", err)
-	}
-	delete(values, "platform:observability")
-	if _, err := NewCertificateConfig(asWorkspace(values), false, 730*24*time.Hour, time.Now()); err == nil {
-		t.Error("a stack without observability has no certificates to make")
-	}
-}
-
-func asWorkspace(values map[string]Value) auto.ConfigMap {
-	config := auto.ConfigMap{}
-	for k, v := range values {
-		config[k] = auto.ConfigValue{Value: v.Raw, Secret: v.Secret}
-	}
-	return config
-}
-
-func TestNewCertificateConfig(t *testing.T) {
-	now := time.Now()
-	values := stackValues(t, "prod")
-	if _, err := NewCertificateConfig(asWorkspace(values), false, 730*24*time.Hour, now); !errors.Is(err, ErrCertificatesValid) {
-		t.Errorf("valid certificates replaced without --renew: %v", err)
-	}
-	renewed, err := NewCertificateConfig(asWorkspace(values), true, 730*24*time.Hour, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range renewed {
-		values[k] = Value{Raw: v, Secret: true}
-	}
-	if _, err := Load(values, testEnviron); err != nil {
-		t.Errorf("the stack does not load with the certificates made for it: %v", err)
-	}
-	if renewed[key(ElasticCertKey)] == prodSecrets[ElasticCertKey] {
-		t.Error("--renew kept the old certificate")
-	}
-	for _, k := range certificateKeys {
-		delete(values, key(k))
-	}
-	made, err := NewCertificateConfig(asWorkspace(values), false, 730*24*time.Hour, now)
-	if err != nil || len(made) != len(certificateKeys) {
-		t.Errorf("a stack without certificates got %d keys, %v", len(made), err)
-	}
-	if _, err := NewCertificateConfig(asWorkspace(stackValues(t, "dev")), false, 730*24*time.Hour, now); err == nil || !strings.Contains(err.Error(), "security and Kafka TLS are off") {
-		t.Errorf("dev has security off and needs no certificates: %v", err)
 	}
 }

@@ -3,40 +3,27 @@
 package stacks
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/acme/platform/components/component"
 	"github.com/acme/platform/components/image"
-	"github.com/acme/platform/components/kube"
 	"github.com/acme/platform/components/workload"
+	"github.com/acme/platform/internal/kube"
 )
 
-// Program is the platform program as `pulumi up` runs it: the config comes
-// from the environment the Go language host sets.
-func Program(ctx *pulumi.Context) error {
-	values, err := FromEnvironment()
-	if err != nil {
-		return err
-	}
-	return NewProgram(values)(ctx)
-}
-
-// NewProgram returns the platform program for config values read elsewhere,
-// as the driver reads them from the workspace. Config is validated before any
-// resource is registered.
-func NewProgram(values map[string]Value) pulumi.RunFunc {
+// Program is the platform program for a stack's config values: main.go
+// reads them as `pulumi up` hands them over (FromEnvironment), the platform
+// command from its workspace. Config is validated before any resource is
+// registered.
+func Program(values map[string]Value) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		cfg, err := Load(values, Environ{ProjectRoot: ctx.RootDirectory(), Commit: Commit(ctx.RootDirectory()), Stack: ctx.Stack()})
+		cfg, err := Load(values, Environ{ProjectRoot: ctx.RootDirectory(), Commit: Commit(ctx.RootDirectory())})
 		if err != nil {
 			return err
 		}
@@ -123,52 +110,3 @@ func kubernetesProvider(ctx *pulumi.Context, cfg *Config) (pulumi.ProviderResour
 	}
 	return kube.NewProvider(ctx, "kubernetes", cluster)
 }
-
-// ProgramForWorkspace is the platform program for config as an Automation
-// API workspace reads it (cmd/platform and the end-to-end tests).
-func ProgramForWorkspace(config auto.ConfigMap) pulumi.RunFunc {
-	return NewProgram(workspaceValues(config))
-}
-
-// DriftPolicy is what the drift check of a stack may do and must report
-// besides drift. Plain values: the command reading it never touches the
-// component argument types, whose SDK generics cost seconds to compile.
-type DriftPolicy struct {
-	// Remediate is platform:drift.remediate: may the check run up --refresh.
-	Remediate bool
-	// Findings need an operator soon (a certificate due for renewal).
-	Findings []string
-}
-
-// DriftPolicyOf reads the drift policy from a stack's config, validating the
-// whole config first.
-func DriftPolicyOf(config auto.ConfigMap, env Environ, now time.Time) (DriftPolicy, error) {
-	cfg, err := Load(workspaceValues(config), env)
-	if err != nil {
-		return DriftPolicy{}, err
-	}
-	return DriftPolicy{Remediate: cfg.Drift.Remediate, Findings: cfg.Findings(now)}, nil
-}
-
-func workspaceValues(config auto.ConfigMap) map[string]Value {
-	values := make(map[string]Value, len(config))
-	for k, v := range config {
-		values[k] = Value{Raw: v.Value, Secret: v.Secret}
-	}
-	return values
-}
-
-// Hints say what to do about the program's failures that the engine reports
-// in its own words: a service namespace that does not exist.
-func Hints(engineError string) []string {
-	var out []string
-	for _, m := range missingNamespace.FindAllStringSubmatch(engineError, -1) {
-		out = append(out, fmt.Sprintf("service %s names a namespace that does not exist (its namespace setting in platform:services): "+
-			"create it first, or leave the setting empty and the service gets a namespace of its own", m[1]))
-	}
-	return out
-}
-
-// missingNamespace matches the engine's error when the read of a service's
-// existing namespace (components/workload) finds none.
-var missingNamespace = regexp.MustCompile(`kubernetes:core/v1:Namespace \((\S+)-` + workload.NamespaceReadSuffix + `\)`)

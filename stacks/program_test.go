@@ -1,123 +1,22 @@
 package stacks
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
-	"gopkg.in/yaml.v3"
-
-	"github.com/acme/platform/components/observability"
 	"github.com/acme/platform/components/workload"
 	"github.com/acme/platform/internal/pulumitest"
+	"github.com/acme/platform/stacks/stackstest"
 )
 
-// LocalPassphrase is the documented passphrase of the local stack's secrets.
-// It protects nothing of value: the local stack's secrets are throwaway values
-// for a cluster on 127.0.0.1. dev and prod use a KMS key.
-const localPassphrase = "local-cluster-only"
-
-// testSecrets stand in for the secrets that dev and prod keep in their KMS.
-var testSecrets = map[string]string{"greeterApiToken": "test-token-value", "registryToken": "test-registry-token"}
-
-// testElasticPassword stands in for prod's elastic password.
-const testElasticPassword = "test-elastic-password"
-
-// prodSecrets stand in for the secrets of prod's Elasticsearch security and Kafka TLS
-// (the password, and certificates as `platform certs` makes them) and of its
-// GitHub governance (the token, the clusters' credentials for the workflows).
-var prodSecrets = func() map[string]string {
-	certs, err := observability.NewCertificates("observability", 365*24*time.Hour, time.Now())
-	if err != nil {
-		panic(err)
-	}
-	return map[string]string{
-		ElasticPasswordKey: testElasticPassword,
-		ObservabilityCAKey: certs.CA,
-		ElasticCertKey:     certs.Elasticsearch.Certificate, ElasticPrivateKeyKey: certs.Elasticsearch.Key,
-		KafkaCertKey: certs.Kafka.Certificate, KafkaPrivateKeyKey: certs.Kafka.Key,
-		"githubToken": "test-github-token", "devKubeconfig": "test-dev-kubeconfig", "prodKubeconfig": "test-prod-kubeconfig",
-		"devReadOnlyKubeconfig": "test-dev-read-kubeconfig", "prodReadOnlyKubeconfig": "test-prod-read-kubeconfig",
-	}
-}()
-
-// loadStackFile reads Pulumi.<stack>.yaml as the engine would hand it to the
-// program: structured values as JSON, secure values decrypted and flagged.
-func loadStackFile(t *testing.T, stack string) map[string]Value {
-	t.Helper()
-	data, err := os.ReadFile("../Pulumi." + stack + ".yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var file struct {
-		EncryptionSalt string         `yaml:"encryptionsalt"`
-		Config         map[string]any `yaml:"config"`
-	}
-	if err := yaml.Unmarshal(data, &file); err != nil {
-		t.Fatal(err)
-	}
-	var crypter config.Crypter
-	if file.EncryptionSalt != "" {
-		// "v1:<base64 salt>:<check>", as the passphrase secrets provider writes it.
-		parts := strings.Split(file.EncryptionSalt, ":")
-		if len(parts) < 2 {
-			t.Fatalf("%s: malformed encryptionsalt", stack)
-		}
-		salt, err := base64.StdEncoding.DecodeString(parts[1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		crypter = config.NewSymmetricCrypterFromPassphrase(localPassphrase, salt)
-	}
-	values := map[string]Value{}
-	for key, v := range file.Config {
-		if m, ok := v.(map[string]any); ok && len(m) == 1 && m["secure"] != nil {
-			if crypter == nil {
-				t.Fatalf("%s: %s is encrypted but the stack has no passphrase salt", stack, key)
-			}
-			plain, err := crypter.DecryptValue(t.Context(), m["secure"].(string))
-			if err != nil {
-				t.Fatalf("%s: decrypting %s: %v", stack, key, err)
-			}
-			values[key] = Value{Raw: plain, Secret: true}
-			continue
-		}
-		if s, ok := v.(string); ok {
-			values[key] = Value{Raw: s}
-			continue
-		}
-		raw, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		values[key] = Value{Raw: string(raw)}
-	}
-	return values
-}
-
-// stackValues is the stack file plus, for dev and prod, stand-ins for the
-// secrets their KMS holds.
+// stackValues is the stack file as the engine hands it to the program, with
+// stand-ins for the secrets dev's and prod's KMS holds.
 func stackValues(t *testing.T, stack string) map[string]Value {
-	values := loadStackFile(t, stack)
-	if stack != "local" {
-		for k, v := range testSecrets {
-			values[Namespace+":"+k] = Value{Raw: v, Secret: true}
-		}
-	}
-	if stack == "prod" {
-		for k, v := range prodSecrets {
-			values[Namespace+":"+k] = Value{Raw: v, Secret: true}
-		}
-	}
-	return values
+	return stackstest.Values(t, "..", stack)
 }
 
 func TestStackFilesAreValid(t *testing.T) {
@@ -152,7 +51,7 @@ func TestProgramPerStack(t *testing.T) {
 	t.Setenv("GITHUB_SHA", "89abcdef0123456789abcdef0123456789abcdef") // CI's commit
 	for _, tt := range tests {
 		t.Run(tt.stack, func(t *testing.T) {
-			g, err := pulumitest.Run(t, "platform", tt.stack, NewProgram(stackValues(t, tt.stack)), pulumitest.InProject(".."))
+			g, err := pulumitest.Run(t, "platform", tt.stack, Program(stackValues(t, tt.stack)), pulumitest.InProject(".."))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -221,7 +120,7 @@ func TestProgramPerStack(t *testing.T) {
 				if r.Type == "docker:index/image:Image" || r.Type == "github:index/actionsSecret:ActionsSecret" {
 					continue // hold the registry token, as a secret (checked above and in components/repository)
 				}
-				if plain := fmt.Sprint(r.Inputs.Mappable()); strings.Contains(plain, "test-token-value") || strings.Contains(plain, testElasticPassword) {
+				if plain := fmt.Sprint(r.Inputs.Mappable()); strings.Contains(plain, "test-token-value") || strings.Contains(plain, stackstest.ElasticPassword) {
 					t.Errorf("%s %s carries the secret value in its inputs", r.Type, r.Name)
 				}
 			}
@@ -232,7 +131,7 @@ func TestProgramPerStack(t *testing.T) {
 func TestBadConfigRegistersNothing(t *testing.T) {
 	values := stackValues(t, "dev")
 	values["platform:services"] = Value{Raw: `[{"name":"greeter","image":"x:latest","version":"1","replicas":0}]`}
-	g, err := pulumitest.Run(t, "platform", "dev", NewProgram(values), pulumitest.InProject(".."))
+	g, err := pulumitest.Run(t, "platform", "dev", Program(values), pulumitest.InProject(".."))
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
@@ -249,7 +148,7 @@ func TestSeveralServices(t *testing.T) {
 		 "allowFrom":["greeter"],"env":{"CURRENCY":"EUR"}}]`}
 	delete(values, "platform:greeterApiToken") // no service refers to them now
 	delete(values, "platform:registryToken")
-	g, err := pulumitest.Run(t, "platform", "dev", NewProgram(values), pulumitest.InProject(".."))
+	g, err := pulumitest.Run(t, "platform", "dev", Program(values), pulumitest.InProject(".."))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +181,7 @@ func named(resources []pulumitest.Resource, names ...string) []pulumitest.Resour
 // through a stack reference to dev; prod builds nothing and needs no Docker.
 func TestProdRunsTheImageDevRuns(t *testing.T) {
 	t.Setenv("GITHUB_SHA", "89abcdef0123456789abcdef0123456789abcdef")
-	dev, err := pulumitest.Run(t, "platform", "dev", NewProgram(stackValues(t, "dev")), pulumitest.InProject(".."))
+	dev, err := pulumitest.Run(t, "platform", "dev", Program(stackValues(t, "dev")), pulumitest.InProject(".."))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +194,7 @@ func TestProdRunsTheImageDevRuns(t *testing.T) {
 	t.Cleanup(pulumitest.StackOutputs("organization/platform/dev", map[string]any{
 		"services": map[string]any{"greeter": map[string]any{"image": devImage}},
 	}))
-	prod, err := pulumitest.Run(t, "platform", "prod", NewProgram(stackValues(t, "prod")), pulumitest.InProject(".."))
+	prod, err := pulumitest.Run(t, "platform", "prod", Program(stackValues(t, "prod")), pulumitest.InProject(".."))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +244,7 @@ func TestKubernetesClientSettings(t *testing.T) {
 		if tt.config != "" {
 			values["platform:kubernetes"] = Value{Raw: tt.config}
 		}
-		g, err := pulumitest.Run(t, "platform", tt.stack, NewProgram(values), pulumitest.InProject(".."))
+		g, err := pulumitest.Run(t, "platform", tt.stack, Program(values), pulumitest.InProject(".."))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -366,8 +265,8 @@ func TestKubernetesClientSettings(t *testing.T) {
 
 // The GitHub resources prod's stack file declares are recorded in testdata/,
 // where terraform-provider-github's own validation judges them
-// (conformance/github); dev and local declare none.
+// (testbed/conformance/github); dev and local declare none.
 func TestGitHubResourcesAreRecorded(t *testing.T) {
-	g, err := pulumitest.Run(t, "platform", "prod", NewProgram(stackValues(t, "prod")), pulumitest.InProject(".."))
+	g, err := pulumitest.Run(t, "platform", "prod", Program(stackValues(t, "prod")), pulumitest.InProject(".."))
 	pulumitest.CheckRecord(t, pulumitest.Must(t, g, err), "github:", filepath.Join("testdata", "conformance", "prod.json"))
 }

@@ -1,6 +1,6 @@
 // Command pulumi-resource-platform is the plugin of the "platform" Pulumi
 // package: it serves the platform's components to programs in any language
-// (see the provider package and the README's "Using the components from
+// (see the plugin package and the README's "Using the components from
 // YAML, TypeScript or Python").
 package main
 
@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/acme/platform/provider"
+	"github.com/acme/platform/plugin"
 )
 
 func main() {
-	if err := provider.Main(); err != nil {
+	if err := plugin.Main(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/acme/platform/components/component"
-	"github.com/acme/platform/components/kube"
+	"github.com/acme/platform/internal/kube"
 	"github.com/acme/platform/internal/validate"
 )
 

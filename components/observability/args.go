@@ -7,7 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/acme/platform/components/component"
-	"github.com/acme/platform/components/kube"
+	"github.com/acme/platform/internal/kube"
 	"github.com/acme/platform/internal/validate"
 )
 

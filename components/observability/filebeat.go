@@ -11,7 +11,7 @@ import (
 	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/acme/platform/components/kube"
+	"github.com/acme/platform/internal/kube"
 )
 
 const (

@@ -8,7 +8,7 @@ import (
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/acme/platform/components/kube"
+	"github.com/acme/platform/internal/kube"
 )
 
 const kibanaPort = 5601

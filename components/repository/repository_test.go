@@ -387,7 +387,7 @@ func everyOption() Args {
 
 // What the component registers for prod's profile and for every option is
 // recorded in testdata/, where terraform-provider-github's own validation
-// judges it (conformance/github); a change here that is not recorded fails.
+// judges it (testbed/conformance/github); a change here that is not recorded fails.
 func TestResourcesAreRecorded(t *testing.T) {
 	for name, args := range map[string]Args{"profile-prod": baseArgs(), "every-option": everyOption()} {
 		t.Run(name, func(t *testing.T) {

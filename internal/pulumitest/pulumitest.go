@@ -319,3 +319,28 @@ func Must(t testing.TB, g *Graph, err error) *Graph {
 	}
 	return g
 }
+
+// PodSpec is the pod spec of a workload or Job.
+func (r Resource) PodSpec() (map[string]any, bool) {
+	for _, p := range []string{"spec.template.spec", "spec.jobTemplate.spec.template.spec"} {
+		if v, ok := r.Input(p); ok {
+			spec, ok := v.(map[string]any)
+			return spec, ok
+		}
+	}
+	return nil, false
+}
+
+// Containers are a pod spec's init containers and containers.
+func Containers(spec map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, key := range []string{"initContainers", "containers"} {
+		list, _ := spec[key].([]any)
+		for _, c := range list {
+			if m, ok := c.(map[string]any); ok {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,185 @@
+// Package drift turns what a refresh preview found into a drift report: each
+// drifted resource with what changed (updated outside Pulumi, or gone) and the
+// changed properties with their recorded and live values, secrets masked.
+// It renders the report as a terminal table, JSON, or Markdown for job
+// summaries and issues.
+package drift
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/acme/platform/cli/driver"
+)
+
+// Report is the drift of one stack.
+type Report struct {
+	Stack     string     `json:"stack"`
+	Drifted   bool       `json:"drifted"`
+	Resources []Resource `json:"resources"`
+	// Findings are what needs an operator soon though nothing drifted, such
+	// as a certificate due for renewal.
+	Findings []string `json:"findings,omitempty"`
+}
+
+// Resource is one drifted resource.
+type Resource struct {
+	URN  string `json:"urn"`
+	Type string `json:"type"`
+	Name string `json:"name"`
+	// Change is "update" (changed outside Pulumi) or "delete" (gone).
+	Change     string     `json:"change"`
+	Properties []Property `json:"properties,omitempty"`
+}
+
+// Property is one changed property: its value in the state and as read back.
+type Property struct {
+	Path string `json:"path"`
+	Old  any    `json:"old"`
+	New  any    `json:"new"`
+}
+
+// Masked stands in for a secret value.
+const Masked = "[secret]"
+
+// New builds the report of a stack from the changes a refresh preview found.
+func New(stack string, changes driver.Changes) Report {
+	r := Report{Stack: stack, Drifted: len(changes) > 0, Resources: []Resource{}}
+	for _, c := range changes {
+		res := Resource{URN: c.URN, Type: c.Type, Name: nameOf(c.URN), Change: string(c.Op)}
+		for _, p := range c.Paths {
+			prop := Property{Path: p}
+			if v, ok := c.Values[p]; ok {
+				prop.Old, prop.New = v.Old, v.New
+			}
+			if secretPath(c.Type, p) || masked(prop.Old) || masked(prop.New) {
+				prop.Old, prop.New = Masked, Masked
+			}
+			res.Properties = append(res.Properties, prop)
+		}
+		r.Resources = append(r.Resources, res)
+	}
+	slices.SortFunc(r.Resources, func(a, b Resource) int { return strings.Compare(a.URN, b.URN) })
+	return r
+}
+
+// secretPath says whether a property holds secret material whatever the
+// engine marked: the data of a Kubernetes Secret.
+func secretPath(typ, path string) bool {
+	return typ == "kubernetes:core/v1:Secret" && (strings.HasPrefix(path, "data") || strings.HasPrefix(path, "stringData"))
+}
+
+// masked says whether a value is secret: masked by the engine, or a
+// serialized secret.
+func masked(v any) bool {
+	s, isString := v.(string)
+	return (isString && s == Masked) || driver.IsSecret(v)
+}
+
+// nameOf is the resource name, the last part of its URN.
+func nameOf(urn string) string {
+	if i := strings.LastIndex(urn, "::"); i >= 0 {
+		return urn[i+2:]
+	}
+	return urn
+}
+
+// NeedsAttention says whether the report calls for an operator: drift, or
+// findings (the scheduled job then opens its issue).
+func (r Report) NeedsAttention() bool {
+	return r.Drifted || len(r.Findings) > 0
+}
+
+// Write renders the report in a format: table, json or markdown.
+func (r Report) Write(w io.Writer, format string) error {
+	switch format {
+	case "table", "":
+		return r.table(w)
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	case "markdown":
+		return r.markdown(w)
+	}
+	return fmt.Errorf("unknown format %q: want table, json or markdown", format)
+}
+
+func (r Report) table(w io.Writer) error {
+	for _, f := range r.Findings {
+		fmt.Fprintf(w, "stack %s: %s\n", r.Stack, f)
+	}
+	if !r.Drifted {
+		_, err := fmt.Fprintf(w, "stack %s: no drift\n", r.Stack)
+		return err
+	}
+	fmt.Fprintf(w, "stack %s: %d resources drifted\n\n", r.Stack, len(r.Resources))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHANGE\tTYPE\tNAME\tPROPERTY\tSTATE\tLIVE")
+	for _, res := range r.Resources {
+		if len(res.Properties) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t\t\n", res.Change, res.Type, res.Name)
+		}
+		for _, p := range res.Properties {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", res.Change, res.Type, res.Name, p.Path, show(p.Old), show(p.New))
+		}
+	}
+	return tw.Flush()
+}
+
+func (r Report) markdown(w io.Writer) error {
+	var b strings.Builder
+	if len(r.Findings) > 0 {
+		fmt.Fprintf(&b, "### Stack `%s`: needs attention\n\n", r.Stack)
+		for _, f := range r.Findings {
+			fmt.Fprintf(&b, "- %s\n", f)
+		}
+		b.WriteString("\n")
+	}
+	if !r.Drifted {
+		fmt.Fprintf(&b, "### Stack `%s`: no drift\n\nEvery resource matches the state.\n", r.Stack)
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	fmt.Fprintf(&b, "### Stack `%s`: %d resources drifted\n\n", r.Stack, len(r.Resources))
+	b.WriteString("| Change | Resource | Property | State | Live |\n|---|---|---|---|---|\n")
+	for _, res := range r.Resources {
+		resource := fmt.Sprintf("`%s` `%s`", res.Type, res.Name)
+		if len(res.Properties) == 0 {
+			fmt.Fprintf(&b, "| %s | %s | | | |\n", res.Change, resource)
+		}
+		for _, p := range res.Properties {
+			fmt.Fprintf(&b, "| %s | %s | `%s` | %s | %s |\n", res.Change, resource, p.Path, cell(p.Old), cell(p.New))
+		}
+	}
+	b.WriteString("\nRemediate with `platform up --refresh --stack " + r.Stack + "`, or adopt the change in the program.\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// show renders a value compactly, JSON for structures; absent is "-".
+func show(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "-"
+	case string:
+		return v
+	}
+	out, _ := json.Marshal(v)
+	s := string(out)
+	if len(s) > 60 {
+		s = s[:57] + "..."
+	}
+	return s
+}
+
+func cell(v any) string {
+	if v == nil {
+		return "–"
+	}
+	return "`" + strings.ReplaceAll(show(v), "|", "\\|") + "`"
+}

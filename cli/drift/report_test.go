@@ -1,0 +1,164 @@
+package drift
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/sig"
+
+	"github.com/acme/platform/cli/driver"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// recorded is a refresh preview of the local stack after five out-of-band
+// changes (scale, image, ConfigMap value, Secret value, label) and a deleted
+// Service, as the engine streamed it (platform drift --events).
+func recorded(t *testing.T) Report {
+	t.Helper()
+	f, err := os.Open("testdata/refresh-preview-events.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	changes, err := driver.ChangesFromEvents(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New("local", changes)
+}
+
+func TestGolden(t *testing.T) {
+	report := recorded(t)
+	for format, file := range map[string]string{"table": "report.txt", "json": "report.json", "markdown": "report.md"} {
+		t.Run(format, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := report.Write(&out, format); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", file)
+			if *update {
+				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != string(want) {
+				t.Errorf("%s report differs from %s (go test -update to accept):\n%s", format, golden, out.String())
+			}
+		})
+	}
+}
+
+func TestReportFromRecordedEvents(t *testing.T) {
+	report := recorded(t)
+	if !report.Drifted || !report.NeedsAttention() {
+		t.Fatalf("drift not reported: %+v", report)
+	}
+	want := map[string]struct {
+		change string
+		paths  []string
+	}{
+		"greeter":        {"", nil}, // three resources are named greeter: checked by type below
+		"greeter-env":    {"update", []string{"data.GREETING"}},
+		"greeter-secret": {"update", []string{"data.GREETER_API_TOKEN"}},
+	}
+	byType := map[string]Resource{}
+	for _, r := range report.Resources {
+		byType[r.Type] = r
+		if w, ok := want[r.Name]; ok && w.change != "" {
+			if r.Change != w.change || len(r.Properties) != len(w.paths) || r.Properties[0].Path != w.paths[0] {
+				t.Errorf("%s: %+v", r.Name, r)
+			}
+		}
+	}
+	if d := byType["kubernetes:apps/v1:Deployment"]; len(d.Properties) != 2 || d.Properties[0].Old != 1.0 || d.Properties[0].New != 2.0 {
+		t.Errorf("deployment drift %+v", d)
+	}
+	if s := byType["kubernetes:core/v1:Service"]; s.Change != "delete" {
+		t.Errorf("deleted service reported as %q", s.Change)
+	}
+	if sa := byType["kubernetes:core/v1:ServiceAccount"]; len(sa.Properties) != 1 || sa.Properties[0].New != "tampered" {
+		t.Errorf("label drift %+v", sa)
+	}
+}
+
+func TestSecretsAreMasked(t *testing.T) {
+	report := recorded(t)
+	for _, r := range report.Resources {
+		if r.Type != "kubernetes:core/v1:Secret" {
+			continue
+		}
+		for _, p := range r.Properties {
+			if p.Old != Masked || p.New != Masked {
+				t.Errorf("secret property %s shown as %v -> %v", p.Path, p.Old, p.New)
+			}
+		}
+	}
+	// Even a value the engine did not mask is hidden when it is a Secret's data
+	// or carries the secret signature.
+	changes := driver.Changes{
+		{Op: "update", URN: "urn:pulumi:local::platform::kubernetes:core/v1:Secret::s", Type: "kubernetes:core/v1:Secret",
+			Paths: []string{"stringData.TOKEN"}, Values: map[string]driver.ValueChange{"stringData.TOKEN": {Old: "old-plain", New: "new-plain"}}},
+		{Op: "update", URN: "urn:pulumi:local::platform::kubernetes:core/v1:ConfigMap::c", Type: "kubernetes:core/v1:ConfigMap",
+			Paths: []string{"data.X"}, Values: map[string]driver.ValueChange{"data.X": {Old: map[string]any{sig.Key: sig.Secret, "plaintext": "p"}, New: "n"}}},
+	}
+	for _, format := range []string{"table", "json", "markdown"} {
+		var out bytes.Buffer
+		if err := New("local", changes).Write(&out, format); err != nil {
+			t.Fatal(err)
+		}
+		for _, leak := range []string{"old-plain", "new-plain", `"p"`} {
+			if strings.Contains(out.String(), leak) {
+				t.Errorf("%s report shows %s:\n%s", format, leak, out.String())
+			}
+		}
+	}
+}
+
+func TestCleanReport(t *testing.T) {
+	r := New("prod", nil)
+	if r.Drifted || r.NeedsAttention() {
+		t.Fatalf("clean stack reported as %+v", r)
+	}
+	for format, want := range map[string]string{
+		"table": "stack prod: no drift\n", "markdown": "### Stack `prod`: no drift", "json": `"drifted": false`,
+	} {
+		var out bytes.Buffer
+		if err := r.Write(&out, format); err != nil || !strings.Contains(out.String(), want) {
+			t.Errorf("%s: %q, %v", format, out.String(), err)
+		}
+	}
+	if err := r.Write(&bytes.Buffer{}, "yaml"); err == nil {
+		t.Error("unknown format accepted")
+	}
+}
+
+// A finding without drift still calls for an operator (the command exits 3),
+// so that the scheduled job opens its issue, and every format says what to do.
+func TestFindingsWithoutDrift(t *testing.T) {
+	report := New("prod", nil)
+	if report.NeedsAttention() {
+		t.Fatal("a clean report calls for an operator")
+	}
+	report.Findings = []string{"Elasticsearch's certificate expires 2027-01-01: renew it"}
+	if !report.NeedsAttention() {
+		t.Error("a report with findings does not call for an operator")
+	}
+	for _, format := range []string{"table", "json", "markdown"} {
+		var out bytes.Buffer
+		if err := report.Write(&out, format); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "renew it") {
+			t.Errorf("%s does not show the finding:\n%s", format, out.String())
+		}
+	}
+}

@@ -1,0 +1,387 @@
+// Command platform runs the platform program on the real Pulumi engine
+// through the Automation API, reading the same Pulumi.yaml and stack files as
+// `pulumi up`:
+//
+//	platform preview  --stack local [--expect-no-changes] [--diff]
+//	platform up       --stack local [--refresh]
+//	platform refresh  --stack local [--preview-only] [--expect-no-changes]
+//	platform destroy  --stack local [--unprotect]
+//	platform outputs  --stack local
+//	platform drift    --stack local [--format table|json|markdown] [--remediate]
+//	platform certs    --stack prod [--days 730] [--renew]
+//	platform cancel   --stack local [--force]
+//
+// Each command takes its own flags (and --stack, --cwd); a flag of another
+// command is refused with the command's usage.
+//
+// Exit codes, the same for every command: 0 success; 1 error; 3 changes
+// found (preview and refresh with --expect-no-changes) or drift found
+// (drift, also when --remediate then repaired it). 3, because no crash
+// exits with it: a Go panic exits 2 and a signal 128+n, so a crashed drift
+// check can never be taken for a finding. --events FILE writes every engine
+// event as JSON lines. certs makes Elasticsearch's CA and certificate once
+// and stores them as secret config of the stack, so every later run uses the
+// same ones. Only up and certs create a stack that does not exist yet; every
+// other command fails, naming the stack and the backend.
+//
+// Runs are crash-safe: the engine and its plugins die with the driver (see
+// cli/driver's supervisor); SIGINT or SIGTERM lets the engine finish
+// what it started and stop, a second one stops it at once. Every command
+// first removes locks left by runs whose process is gone on this host, and
+// up, refresh and destroy clear the operations such a run left pending (up
+// then refreshes). cancel removes the stack's locks unless a live process
+// here holds one.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/acme/platform/cli/drift"
+	"github.com/acme/platform/cli/driver"
+	"github.com/acme/platform/cli/policy"
+)
+
+// Exit codes, the same for every command (see the package comment).
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitChanges = 3
+)
+
+const usage = `usage: platform <preview|up|refresh|destroy|outputs|drift|certs|cancel> --stack NAME [flags]
+
+Runs the platform program on the Pulumi engine (Automation API, inline program).
+` + "`platform COMMAND -h`" + ` lists a command's flags.
+Exit codes: 0 success, 1 error, 3 changes found (--expect-no-changes) or drift found (drift).
+`
+
+// commandFlags are the flags each command takes beside --stack and --cwd.
+var commandFlags = map[string][]string{
+	"preview": {"expect-no-changes", "diff", "parallel", "events"},
+	"up":      {"refresh", "parallel", "final-checkpoint-only", "events"},
+	"refresh": {"preview-only", "expect-no-changes", "parallel", "events"},
+	"destroy": {"unprotect", "parallel", "final-checkpoint-only", "events"},
+	"outputs": {},
+	"drift":   {"format", "remediate", "parallel", "events"},
+	"certs":   {"days", "renew"},
+	"cancel":  {"force"},
+}
+
+func main() {
+	ctx, cancel := context.WithCancel(context.Background())
+	abort := make(chan struct{})
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-signals
+		fmt.Fprintf(os.Stderr, "platform: %v: the engine finishes the operations in flight and stops; signal again to stop it at once\n", s)
+		cancel()
+		s = <-signals
+		fmt.Fprintf(os.Stderr, "platform: %v: stopping the engine now; the next run clears what it leaves pending\n", s)
+		close(abort)
+	}()
+	os.Exit(run(ctx, abort, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprint(stderr, usage)
+		return exitError
+	}
+	command := args[0]
+	if _, ok := commandFlags[command]; !ok {
+		fmt.Fprintf(stderr, "platform: unknown command %q\n%s", command, usage)
+		return exitError
+	}
+	// Every flag is declared once here; the command's flag set gets only
+	// its own (the same variables), so another command's flag is refused.
+	all := flag.NewFlagSet("platform", flag.ContinueOnError)
+	stack := all.String("stack", "", "stack name: local, dev or prod")
+	dir := all.String("cwd", "", "project directory (default: the nearest folder above with a Pulumi.yaml)")
+	expectNoChanges := all.Bool("expect-no-changes", false, "exit 3 if anything would change")
+	previewOnly := all.Bool("preview-only", false, "report drift without writing the state")
+	refresh := all.Bool("refresh", false, "refresh the state before updating")
+	diff := all.Bool("diff", false, "show the changed properties of every resource")
+	format := all.String("format", "table", "report format: table, json or markdown")
+	remediate := all.Bool("remediate", false, "run up --refresh after reporting, if the stack's platform:drift config allows it")
+	eventsFile := all.String("events", "", "write every engine event to this file as JSON lines")
+	days := all.Int("days", 730, "how long the certificate is valid (its CA twice as long)")
+	renew := all.Bool("renew", false, "replace certificates that are still valid")
+	unprotect := all.Bool("unprotect", false, "first clear the protection of every resource (prod's namespaces and stateful sets)")
+	parallel := all.Int("parallel", driver.DefaultParallel, "how many resource operations the engine runs at once (make bench -only scale measures it)")
+	force := all.Bool("force", false, "also remove a lock whose run cannot be checked from here (another host's, an unreadable one, or a remote backend's): your word that its run has ended")
+	finalCheckpoint := all.Bool("final-checkpoint-only", false, "write the state once at the end, not after every step: 3x faster at hundreds of resources, but a killed run's creations are unknown to the next")
+	flags := flag.NewFlagSet("platform "+command, flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	for _, name := range append([]string{"stack", "cwd"}, commandFlags[command]...) {
+		f := all.Lookup(name)
+		flags.Var(f.Value, f.Name, f.Usage)
+	}
+	if err := flags.Parse(args[1:]); err != nil {
+		return exitError
+	}
+	if *stack == "" {
+		fmt.Fprintln(stderr, "platform: --stack is required")
+		return exitError
+	}
+	projectDir, err := findProject(*dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "platform:", err)
+		return exitError
+	}
+	if err := requireSharedBackend(*stack); err != nil {
+		fmt.Fprintln(stderr, "platform:", err)
+		return exitError
+	}
+	opts := driver.Options{ProjectDir: projectDir, Stack: *stack, Program: policy.Program, Progress: stdout, Abort: abort, Parallel: *parallel, FinalCheckpointOnly: *finalCheckpoint,
+		Create: command == "up" || command == "certs"}
+	if *eventsFile != "" {
+		f, err := os.Create(*eventsFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "platform:", err)
+			return exitError
+		}
+		defer f.Close()
+		opts.Events = f
+	}
+	if command == "drift" {
+		// The report is the output: engine progress goes to stderr.
+		opts.Progress = stderr
+	}
+	session, err := driver.Open(ctx, opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "platform:", err)
+		return exitError
+	}
+	if command == "cancel" {
+		return runCancel(ctx, session, *stack, *force, stdout, stderr)
+	}
+	// A run that changes the stack clears what a killed run left pending.
+	mutates := command == "up" || command == "refresh" && !*previewOnly || command == "destroy" || command == "drift" && *remediate
+	recovery, err := session.Recover(ctx, mutates)
+	reportRecovery(stderr, *stack, recovery)
+	if err != nil {
+		fmt.Fprintf(stderr, "platform: recovering stack %q: %v\n", *stack, err)
+		return exitError
+	}
+	if recovery.NeedsRefresh() && command == "up" && !*refresh {
+		fmt.Fprintln(stderr, "platform: refreshing before the update: the cleared operations may or may not have happened")
+		*refresh = true
+	}
+	if command == "drift" {
+		return runDrift(ctx, session, *stack, projectDir, *format, *remediate, stdout, stderr)
+	}
+	if command == "certs" {
+		return runCerts(ctx, session, *stack, *days, *renew, stdout, stderr)
+	}
+
+	if command == "preview" || command == "up" {
+		if err := checkOwnership(ctx, session, projectDir, *stack); err != nil {
+			fmt.Fprintf(stderr, "platform: %s of stack %q refused: %v\n", command, *stack, err)
+			return exitError
+		}
+	}
+
+	var changes driver.Changes
+	switch command {
+	case "preview":
+		changes, err = session.Preview(ctx, *diff)
+	case "up":
+		err = session.Up(ctx, *refresh)
+	case "refresh":
+		changes, err = session.Refresh(ctx, *previewOnly)
+	case "destroy":
+		if *unprotect {
+			err = session.Unprotect(ctx)
+		}
+		if err == nil {
+			err = session.Destroy(ctx)
+		}
+	case "outputs":
+		var outputs map[string]any
+		if outputs, err = session.Outputs(ctx); err == nil {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			err = enc.Encode(outputs)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "platform: %s of stack %q failed: %v\n", command, *stack, err)
+		for _, hint := range policy.Hints(err.Error(), *stack) {
+			fmt.Fprintln(stderr, "platform:", hint)
+		}
+		return exitError
+	}
+	if *expectNoChanges && len(changes) > 0 {
+		fmt.Fprintf(stderr, "platform: %s of stack %q found %d changed resources, expected none:\n", command, *stack, len(changes))
+		for _, c := range changes {
+			fmt.Fprintf(stderr, "  %-8s %s %s\n", c.Op, c.URN, strings.Join(c.Paths, ", "))
+		}
+		return exitChanges
+	}
+	return exitOK
+}
+
+// checkOwnership refuses a stack that declares a repository another stack
+// of the project governs (policy.CheckOwnership).
+func checkOwnership(ctx context.Context, s *driver.Session, projectDir, stack string) error {
+	config, err := s.Config(ctx)
+	if err != nil {
+		return err
+	}
+	return policy.CheckOwnership(config, projectDir, stack)
+}
+
+// reportRecovery says what was done to recover from a killed run.
+func reportRecovery(w io.Writer, stack string, r driver.Recovery) {
+	for _, f := range r.RepairedFiles {
+		fmt.Fprintf(w, "platform: removed %s, a metadata file a killed run left truncated in the state backend\n", f)
+	}
+	for _, l := range r.RemovedLocks {
+		fmt.Fprintf(w, "platform: removed the lock on stack %q left by a run that no longer exists (%s)\n", stack, l)
+	}
+	for _, l := range r.HeldLocks {
+		if l.Unreadable != "" {
+			fmt.Fprintf(w, "platform: stack %q has a lock that cannot be read, %s: once you know no run holds it, `platform cancel --stack %s --force` removes it\n", stack, l, stack)
+		}
+	}
+	if len(r.ClearedOperations) > 0 {
+		fmt.Fprintf(w, "platform: cleared %d operations a killed run left pending on stack %q:\n", len(r.ClearedOperations), stack)
+		for _, op := range r.ClearedOperations {
+			fmt.Fprintf(w, "  %-9s %s\n", op.Type, op.URN)
+		}
+	}
+}
+
+// runCancel removes the stack's locks whose runs have ended (see driver's
+// Session.Cancel): never a live process's here; one that cannot be checked
+// only with --force.
+func runCancel(ctx context.Context, s *driver.Session, stack string, force bool, stdout, stderr io.Writer) int {
+	locks, err := s.Cancel(ctx, force)
+	if err != nil {
+		fmt.Fprintf(stderr, "platform: cancel of stack %q: %v\n", stack, err)
+		return exitError
+	}
+	if len(locks) == 0 {
+		fmt.Fprintf(stdout, "stack %q: no lock left\n", stack)
+	}
+	for _, l := range locks {
+		fmt.Fprintf(stdout, "stack %q: removed the lock of %s\n", stack, l)
+	}
+	return exitOK
+}
+
+// runDrift reports what changed outside Pulumi, from a refresh preview that
+// never writes the state, and remediates it on request where allowed.
+func runDrift(ctx context.Context, s *driver.Session, stack, projectDir, format string, remediate bool, stdout, stderr io.Writer) int {
+	if format != "table" && format != "json" && format != "markdown" {
+		fmt.Fprintf(stderr, "platform: --format %q: want table, json or markdown\n", format)
+		return exitError
+	}
+	config, err := s.Config(ctx)
+	var drifts policy.Drift
+	if err == nil {
+		drifts, err = policy.DriftOf(config, projectDir, time.Now())
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "platform:", err)
+		return exitError
+	}
+	allowed := remediate && drifts.Remediate
+	if remediate && !allowed {
+		fmt.Fprintf(stderr, "platform: stack %q does not allow remediation (platform:drift.remediate is false): reporting only\n", stack)
+	}
+	changes, err := s.Refresh(ctx, true)
+	if err != nil {
+		fmt.Fprintf(stderr, "platform: drift check of stack %q failed: %v\n", stack, err)
+		return exitError
+	}
+	report := drift.New(stack, changes)
+	report.Findings = drifts.Findings
+	if err := report.Write(stdout, format); err != nil {
+		fmt.Fprintln(stderr, "platform:", err)
+		return exitError
+	}
+	if allowed && report.Drifted {
+		fmt.Fprintf(stderr, "platform: remediating stack %q with up --refresh\n", stack)
+		if err := s.Up(ctx, true); err != nil {
+			fmt.Fprintf(stderr, "platform: remediation of stack %q failed: %v\n", stack, err)
+			return exitError
+		}
+	}
+	if report.NeedsAttention() {
+		return exitChanges
+	}
+	return exitOK
+}
+
+// runCerts stores new TLS certificates (the CA, Elasticsearch's and Kafka's) in the stack's config.
+func runCerts(ctx context.Context, s *driver.Session, stack string, days int, renew bool, stdout, stderr io.Writer) int {
+	config, err := s.Config(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "platform:", err)
+		return exitError
+	}
+	values, err := policy.NewCertificateConfig(config, renew, time.Duration(days)*24*time.Hour, time.Now())
+	if errors.Is(err, policy.ErrCertificatesValid) {
+		fmt.Fprintf(stdout, "stack %q: %v\n", stack, err)
+		return exitOK
+	}
+	if err == nil {
+		err = s.SetSecrets(ctx, values)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "platform: certs of stack %q: %v\n", stack, err)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "stack %q: new CA and Elasticsearch and Kafka certificates (valid %d days) stored as secrets %s\n",
+		stack, days, strings.Join(slices.Sorted(maps.Keys(values)), ", "))
+	return exitOK
+}
+
+// requireSharedBackend refuses to run a stack other than local in CI
+// without PULUMI_BACKEND_URL: the project's own file backend (.state in the
+// checkout) would be thrown away with the runner, so a deploy would "succeed"
+// into it and a drift check report a new, empty stack. An unset repository
+// secret reaches the job as an empty variable, which is how this happens.
+func requireSharedBackend(stack string) error {
+	inCI := os.Getenv("CI") != "" || os.Getenv("GITHUB_ACTIONS") != ""
+	if !inCI || stack == "local" || os.Getenv("PULUMI_BACKEND_URL") != "" {
+		return nil
+	}
+	return fmt.Errorf("PULUMI_BACKEND_URL is empty: in CI stack %q runs only on the shared backend, never on the checkout's %s, which the runner throws away; set the repository secret PULUMI_BACKEND_URL (an unset secret reaches the job empty)", stack, driver.StateDir)
+}
+
+func findProject(dir string) (string, error) {
+	if dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, "Pulumi.yaml")); err != nil {
+			return "", fmt.Errorf("no Pulumi.yaml in %s (--cwd names the project folder)", dir)
+		}
+		return dir, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "Pulumi.yaml")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", errors.New("no Pulumi.yaml in " + wd + " or above; pass --cwd")
+		}
+	}
+}

@@ -1,0 +1,46 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+
+	"github.com/acme/platform/components/observability"
+	"github.com/acme/platform/stacks"
+)
+
+// NewCertificateConfig makes the stack's TLS material (the CA, and
+// Elasticsearch's and Kafka's certificates and keys), keyed by full config
+// key, to be stored as secrets. It refuses a stack that needs no
+// certificates, and keeps certificates that are good and not due for renewal
+// unless renew is set. It reads only what the certificates depend on, as the
+// stack cannot load without them.
+func NewCertificateConfig(config auto.ConfigMap, renew bool, validFor time.Duration, now time.Time) (map[string]string, error) {
+	values := Values(config)
+	o, err := stacks.ObservabilityOf(values)
+	if err != nil {
+		return nil, err
+	}
+	if o == nil {
+		return nil, fmt.Errorf("%s:observability is not set: this stack has no observability stack", stacks.Namespace)
+	}
+	if !stacks.NeedsCertificates(*o) {
+		env := values[stacks.Namespace+":environment"].Raw
+		return nil, fmt.Errorf("Elasticsearch security and Kafka TLS are off in this stack (%s:environment %s): it needs no certificates", stacks.Namespace, env)
+	}
+	current := stacks.CertificatesOf(values)
+	if !renew && current.CA != "" && current.Check(o.Namespace, now) == nil && current.RenewalDue(now) == "" {
+		return nil, ErrCertificatesValid
+	}
+	certs, err := observability.NewCertificates(o.Namespace, validFor, now)
+	if err != nil {
+		return nil, err
+	}
+	return stacks.CertificateConfig(certs), nil
+}
+
+// ErrCertificatesValid says the stack's certificates are good and not due
+// for renewal.
+var ErrCertificatesValid = errors.New("the stack's certificates are valid for more than 30 days: nothing to do (--renew replaces them)")

@@ -1,0 +1,158 @@
+package policy
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+
+	"github.com/acme/platform/components/workload"
+	"github.com/acme/platform/stacks"
+	"github.com/acme/platform/stacks/stackstest"
+)
+
+// projectRoot holds the project's stack files.
+const projectRoot = "../.."
+
+// workspace is a stack's config as the command's workspace reads it.
+func workspace(t *testing.T, stack string) auto.ConfigMap {
+	config := auto.ConfigMap{}
+	for k, v := range stackstest.Values(t, projectRoot, stack) {
+		config[k] = auto.ConfigValue{Value: v.Raw, Secret: v.Secret}
+	}
+	return config
+}
+
+// A repository has one governing stack: a stack that declares a repository
+// another stack file of the project declares is refused, naming both; the
+// project's own stack files govern each repository once.
+func TestRepositoryHasOneGoverningStack(t *testing.T) {
+	config := workspace(t, "dev")
+	config["platform:github"] = auto.ConfigValue{Value: `{"owner":"ACME","plan":"pro","rules":{"releasers":[{"id":1,"type":"Team"}]},"repositories":[{"name":"billing"},{"name":"Greeter"}]}`}
+	err := CheckOwnership(config, projectRoot, "dev")
+	want := `platform:github.repositories[1].name: "Greeter": is governed by stack prod already (Pulumi.prod.yaml)`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("dev declaring prod's repository: %v, want %q", err, want)
+	}
+	if strings.Contains(err.Error(), "billing") {
+		t.Errorf("a repository no other stack declares is refused: %v", err)
+	}
+	if err := CheckOwnership(config, projectRoot, "prod"); err != nil {
+		t.Errorf("prod's own file is taken for another stack's: %v", err)
+	}
+	owners := map[string]string{}
+	for _, stack := range stackstest.Stacks {
+		if err := CheckOwnership(workspace(t, stack), projectRoot, stack); err != nil {
+			t.Errorf("the project's own stack %s: %v", stack, err)
+		}
+		governed, err := governedElsewhere(projectRoot, stack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for repo, other := range governed {
+			if owners[repo] != "" && owners[repo] != other {
+				t.Errorf("%s is governed by stacks %s and %s", repo, owners[repo], other)
+			}
+			owners[repo] = other
+		}
+	}
+	if owners["acme/greeter"] != "prod" || owners["acme/platform"] != "prod" {
+		t.Errorf("governing stacks %v, want prod for acme/greeter and acme/platform", owners)
+	}
+}
+
+func TestCertificatesServeTheConfiguredNamespace(t *testing.T) {
+	config := workspace(t, "prod")
+	delete(config, "platform:elasticsearchKey") // prod would not load: certs reads only what it needs
+	config["platform:observability"] = auto.ConfigValue{Value: `{"namespace":"logging"}`}
+	made, err := NewCertificateConfig(config, false, 730*24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := stacks.CertificatesOf(Values(asConfig(made)))
+	if err := certs.Check("logging", time.Now()); err != nil {
+		t.Errorf("certificates made for namespace logging: %v", err)
+	}
+	delete(config, "platform:observability")
+	if _, err := NewCertificateConfig(config, false, 730*24*time.Hour, time.Now()); err == nil {
+		t.Error("a stack without observability has no certificates to make")
+	}
+}
+
+func asConfig(values map[string]string) auto.ConfigMap {
+	config := auto.ConfigMap{}
+	for k, v := range values {
+		config[k] = auto.ConfigValue{Value: v, Secret: true}
+	}
+	return config
+}
+
+func TestNewCertificateConfig(t *testing.T) {
+	now := time.Now()
+	config := workspace(t, "prod")
+	if _, err := NewCertificateConfig(config, false, 730*24*time.Hour, now); !errors.Is(err, ErrCertificatesValid) {
+		t.Errorf("valid certificates replaced without --renew: %v", err)
+	}
+	renewed, err := NewCertificateConfig(config, true, 730*24*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range asConfig(renewed) {
+		config[k] = v
+	}
+	if _, err := stacks.Load(Values(config), stacks.Environ{ProjectRoot: projectRoot}); err != nil {
+		t.Errorf("the stack does not load with the certificates made for it: %v", err)
+	}
+	if renewed["platform:elasticsearchCertificate"] == stackstest.ProdSecrets["elasticsearchCertificate"] {
+		t.Error("--renew kept the old certificate")
+	}
+	for k := range renewed {
+		delete(config, k)
+	}
+	made, err := NewCertificateConfig(config, false, 730*24*time.Hour, now)
+	if err != nil || len(made) != len(renewed) {
+		t.Errorf("a stack without certificates got %d keys, %v", len(made), err)
+	}
+	if _, err := NewCertificateConfig(workspace(t, "dev"), false, 730*24*time.Hour, now); err == nil || !strings.Contains(err.Error(), "security and Kafka TLS are off") {
+		t.Errorf("dev has security off and needs no certificates: %v", err)
+	}
+}
+
+// The drift policy is the stack's: dev may remediate, prod may not, and a
+// certificate due for renewal is a finding.
+func TestDriftOf(t *testing.T) {
+	now := time.Now()
+	for _, tt := range []struct {
+		stack     string
+		remediate bool
+		at        time.Time
+		findings  int
+	}{
+		{"dev", true, now, 0},
+		{"prod", false, now, 0},
+		{"prod", false, now.Add(350 * 24 * time.Hour), 1},
+	} {
+		got, err := DriftOf(workspace(t, tt.stack), projectRoot, tt.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Remediate != tt.remediate || len(got.Findings) != tt.findings {
+			t.Errorf("%s at %s: %+v, want remediate %v and %d findings", tt.stack, tt.at.Format(time.DateOnly), got, tt.remediate, tt.findings)
+		}
+	}
+}
+
+func TestHints(t *testing.T) {
+	for _, tt := range []struct{ engine, want string }{
+		{"the stack is currently locked by 1 lock(s)", "`platform cancel --stack dev` removes the lock"},
+		{"kubernetes:core/v1:Namespace (billing-" + workload.NamespaceReadSuffix + ") not found", "service billing names a namespace that does not exist"},
+		{"some other failure", ""},
+	} {
+		got := strings.Join(Hints(tt.engine, "dev"), "\n")
+		if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+			t.Errorf("Hints(%q) = %q, want %q", tt.engine, got, tt.want)
+		}
+	}
+}

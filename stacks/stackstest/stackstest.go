@@ -1,0 +1,147 @@
+// Package stackstest hands tests the project's stack files as the engine
+// hands them to the program: structured values as JSON, secure values
+// decrypted and flagged, and stand-ins for the secrets that dev's and prod's
+// KMS holds. The stacks' tests check that the stand-ins are what the stacks
+// need (a stack missing one does not load).
+package stackstest
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
+	"gopkg.in/yaml.v3"
+
+	"github.com/acme/platform/components/observability"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/platform/internal/configdecode"
+	"github.com/acme/platform/internal/pulumitest"
+)
+
+// LocalPassphrase is the documented passphrase of the local stack's secrets
+// (Pulumi.local.yaml): throwaway values for a cluster on 127.0.0.1.
+const LocalPassphrase = "local-cluster-only"
+
+// ElasticPassword stands in for prod's elastic password.
+const ElasticPassword = "test-elastic-password"
+
+// Secrets stand in for the secrets that dev and prod keep in their KMS.
+var Secrets = map[string]string{"greeterApiToken": "test-token-value", "registryToken": "test-registry-token"}
+
+// ProdSecrets stand in for the secrets of prod's Elasticsearch security and
+// Kafka TLS (the password, and certificates as `platform certs` makes them)
+// and of its GitHub governance (the token, the clusters' credentials for the
+// workflows).
+var ProdSecrets = func() map[string]string {
+	certs, err := observability.NewCertificates("observability", 365*24*time.Hour, time.Now())
+	if err != nil {
+		panic(err)
+	}
+	return map[string]string{
+		"elasticPassword":          ElasticPassword,
+		"observabilityCa":          certs.CA,
+		"elasticsearchCertificate": certs.Elasticsearch.Certificate, "elasticsearchKey": certs.Elasticsearch.Key,
+		"kafkaCertificate": certs.Kafka.Certificate, "kafkaKey": certs.Kafka.Key,
+		"githubToken": "test-github-token", "devKubeconfig": "test-dev-kubeconfig", "prodKubeconfig": "test-prod-kubeconfig",
+		"devReadOnlyKubeconfig": "test-dev-read-kubeconfig", "prodReadOnlyKubeconfig": "test-prod-read-kubeconfig",
+	}
+}()
+
+// Values is projectRoot's Pulumi.<stack>.yaml plus, for dev and prod, the
+// stand-ins for the secrets their KMS holds.
+func Values(t testing.TB, projectRoot, stack string) map[string]configdecode.Value {
+	t.Helper()
+	values := File(t, projectRoot, stack)
+	if stack != "local" {
+		for k, v := range Secrets {
+			values["platform:"+k] = configdecode.Value{Raw: v, Secret: true}
+		}
+	}
+	if stack == "prod" {
+		for k, v := range ProdSecrets {
+			values["platform:"+k] = configdecode.Value{Raw: v, Secret: true}
+		}
+	}
+	return values
+}
+
+// File reads projectRoot's Pulumi.<stack>.yaml as the engine would hand it
+// to the program; secure values are decrypted with LocalPassphrase.
+func File(t testing.TB, projectRoot, stack string) map[string]configdecode.Value {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(projectRoot, "Pulumi."+stack+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		EncryptionSalt string         `yaml:"encryptionsalt"`
+		Config         map[string]any `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	var crypter config.Crypter
+	if file.EncryptionSalt != "" {
+		// "v1:<base64 salt>:<check>", as the passphrase secrets provider writes it.
+		parts := strings.Split(file.EncryptionSalt, ":")
+		if len(parts) < 2 {
+			t.Fatalf("%s: malformed encryptionsalt", stack)
+		}
+		salt, err := base64.StdEncoding.DecodeString(parts[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		crypter = config.NewSymmetricCrypterFromPassphrase(LocalPassphrase, salt)
+	}
+	values := map[string]configdecode.Value{}
+	for key, v := range file.Config {
+		if m, ok := v.(map[string]any); ok && len(m) == 1 && m["secure"] != nil {
+			if crypter == nil {
+				t.Fatalf("%s: %s is encrypted but the stack has no passphrase salt", stack, key)
+			}
+			plain, err := crypter.DecryptValue(t.Context(), m["secure"].(string))
+			if err != nil {
+				t.Fatalf("%s: decrypting %s: %v", stack, key, err)
+			}
+			values[key] = configdecode.Value{Raw: plain, Secret: true}
+			continue
+		}
+		if s, ok := v.(string); ok {
+			values[key] = configdecode.Value{Raw: s}
+			continue
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		values[key] = configdecode.Value{Raw: string(raw)}
+	}
+	return values
+}
+
+// Stacks are the project's stacks.
+var Stacks = []string{"dev", "prod", "local"}
+
+// EachPodSpec runs every stack's program under mocks and calls check with
+// the pod spec of every workload and Job it declares.
+func EachPodSpec(t *testing.T, projectRoot string, program func(map[string]configdecode.Value) pulumi.RunFunc,
+	check func(stack string, r pulumitest.Resource, spec map[string]any)) {
+	t.Helper()
+	for _, stack := range Stacks {
+		g, err := pulumitest.Run(t, "platform", stack, program(Values(t, projectRoot, stack)), pulumitest.InProject(projectRoot))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range g.Resources {
+			if spec, ok := r.PodSpec(); ok {
+				check(stack, r, spec)
+			}
+		}
+	}
+}
