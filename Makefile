@@ -67,7 +67,7 @@ platform: ## build the platform command (cli/platform)
 
 .PHONY: localcluster
 localcluster: ## build the local cluster's command (testbed/cmd/localcluster)
-	go build -C testbed -o $(LOCALCLUSTER) ./testbed/cmd/localcluster
+	go build -C testbed -o $(LOCALCLUSTER) ./cmd/localcluster
 
 .PHONY: cluster-up
 cluster-up: cluster-tools localcluster ## start the local cluster (idempotent)
@@ -110,7 +110,7 @@ fuzz: ## a short fuzz run of the config loader
 
 .PHONY: bench
 bench: tools platform ## measure builds, tests, the sample service and the local stack; print a table (JSON in bench/results/)
-	go build -C testbed -o $(CURDIR)/.bin/bench ./testbed/cmd/bench
+	go build -C testbed -o $(CURDIR)/.bin/bench ./cmd/bench
 	$(WITH_ENV) PLATFORM_BINARY=$(PLATFORM) .bin/bench $(BENCH_FLAGS)
 
 .PHONY: bench-app
@@ -143,9 +143,14 @@ runtime: ## the container runtime for the real node and the runc tests, from the
 	fi
 
 .PHONY: e2e
+# The product's end-to-end tests (the driver, the package) run beside the
+# suite (testbed/e2e), their output shown when both are done.
 e2e: tools platform runtime ## end-to-end: the real engine, a real API server on 127.0.0.1, containers on runc
-	$(WITH_ENV) PLATFORM_BINARY=$(PLATFORM) go test -tags e2e -count=1 -timeout 10m -v ./cli/driver/ ./plugin/
-	$(WITH_ENV) PLATFORM_BINARY=$(PLATFORM) go test -C testbed -tags e2e -count=1 -timeout 25m -v ./e2e/
+	$(WITH_ENV) export PLATFORM_BINARY=$(PLATFORM) && log=$$(mktemp) && \
+	{ go test -tags e2e -count=1 -timeout 10m -v ./cli/driver/ ./plugin/ >"$$log" 2>&1 & } && product=$$! && \
+	{ go test -C testbed -tags e2e -count=1 -timeout 25m -v ./e2e/ && suite=0 || suite=$$?; } && \
+	{ wait $$product && status=0 || status=$$?; } && cat "$$log" && rm -f "$$log" && \
+	exit $$(( suite || status ))
 
 .PHONY: plugin
 plugin: ## build the platform package's plugin (.bin/pulumi-resource-platform; README: the components as a Pulumi package)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -138,3 +139,42 @@ func TestBuildSpeedBoundaries(t *testing.T) {
 		}
 	}
 }
+
+// The README is a manual, not a notebook: short, onboarding first, and every
+// path it or docs/ names exists.
+func TestTheREADMEIsAManual(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) > 600 {
+		t.Errorf("README.md has %d lines; a manual fits in 600 (depth goes to docs/)", len(lines))
+	}
+	onboarding := slices.Index(lines, "## Onboarding a service")
+	if onboarding < 0 || onboarding > len(lines)/3 {
+		t.Errorf("onboarding a service starts at line %d of %d: it belongs in the first third", onboarding+1, len(lines))
+	}
+	docs, err := filepath.Glob("docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range append(docs, "README.md") {
+		text, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range repoPath.FindAllStringSubmatch(string(text), -1) {
+			path := strings.TrimRight(m[1], ".,:;)")
+			if strings.ContainsAny(path, "*<>$") {
+				continue
+			}
+			if _, err := os.Stat(path); err != nil {
+				t.Errorf("%s names %s, which does not exist", file, path)
+			}
+		}
+	}
+}
+
+// repoPath matches a path of this repository written in backquotes.
+var repoPath = regexp.MustCompile("`((?:app|cli|cmd|components|internal|plugin|sdk|stacks|testbed|scripts|examples|docs|\\.github)/[^` ]*)`")

@@ -112,12 +112,6 @@ func TestLoadRejects(t *testing.T) {
 			[]string{`platform:services: {"name":"greeter"}: must be a list`}},
 		{"no services", with(services(`[]`)),
 			[]string{`platform:services: []: must list at least one service`}},
-		{"replicas below one", with(services(`[{` + svc + `,"replicas":-1}]`)),
-			[]string{`platform:services[0].replicas: -1: must be at least 1`}},
-		{"prod replicas below two", with(map[string]*Value{
-			"platform:environment": plain("prod"),
-			"platform:services":    plain(`[{` + svc + `,"replicas":1,"secretEnv":{"API_TOKEN":"greeterApiToken"}}]`)}),
-			[]string{`platform:services[0].replicas: 1: must be at least 2 in prod`}},
 		{"limit below request", with(services(`[{` + svc + `,"resources":{"requests":{"memory":"256Mi"},"limits":{"memory":"128Mi"}}}]`)),
 			[]string{`platform:services[0].resources.limits.memory: "128Mi": must be at least the request "256Mi"`}},
 		{"bad quantity", with(services(`[{` + svc + `,"resources":{"requests":{"cpu":"lots"}}}]`)),

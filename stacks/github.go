@@ -3,7 +3,6 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -55,13 +54,7 @@ func decodeGitHub(raw map[string]Value, environment string, problems *validate.P
 func (c *Config) repositoryArgs(r repository.Args) repository.Args {
 	g := c.GitHub
 	r.Rules, r.Plan = g.Rules, g.Plan
-	r.SecretValues = c.secretValues(r.Secrets)
-	environments := slices.Clone(r.Environments)
-	for i, e := range environments {
-		environments[i].SecretValues = c.secretValues(e.Secrets)
-	}
-	r.Environments = environments
-	return r
+	return r.WithSecrets(c.lookup)
 }
 
 func validateGitHub(c *Config, problems *validate.Problems) {

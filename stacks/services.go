@@ -14,21 +14,14 @@ import (
 // workloadArgs are one service's workload arguments with what the program
 // fills: the secrets' values and where traces go. Deploy adds the image.
 func (c *Config) workloadArgs(s Service, telemetry *workload.Telemetry) workload.Args {
-	args := s.Args
-	args.Secrets = c.secretValues(s.SecretEnv)
+	args := s.Args.WithSecrets(c.lookup)
 	args.Telemetry = telemetry
 	return args
 }
 
 // imageArgs are one service's image arguments with what the program fills.
 func (c *Config) imageArgs(s Service) image.Args {
-	args := image.Args{Source: s.Source, Service: s.Name, Version: s.Version, Commit: c.Commit, BaseDir: c.Root}
-	if s.Build != nil {
-		if _, ok := c.Secrets[s.Build.PasswordSecret]; ok {
-			args.Password = c.secret(s.Build.PasswordSecret)
-		}
-	}
-	return args
+	return image.Args{Source: s.Source, Service: s.Name, Version: s.Version, Commit: c.Commit, BaseDir: c.Root}.WithSecrets(c.lookup)
 }
 
 // secret is the secret config key ref as a Pulumi secret: the one way a
@@ -37,17 +30,13 @@ func (c *Config) secret(ref string) pulumi.StringOutput {
 	return pulumi.ToSecret(pulumi.String(c.Secrets[ref].Reveal())).(pulumi.StringOutput)
 }
 
-// secretValues maps names to the secrets that the config keys they name
-// hold (nil if none).
-func (c *Config) secretValues(refs map[string]string) map[string]pulumi.StringInput {
-	if len(refs) == 0 {
-		return nil
+// lookup finds a secret config key among the config's secrets (Load has
+// reported every key the config names and lacks).
+func (c *Config) lookup(_, key string) (pulumi.StringInput, bool) {
+	if _, ok := c.Secrets[key]; !ok {
+		return nil, false
 	}
-	out := map[string]pulumi.StringInput{}
-	for name, ref := range refs {
-		out[name] = c.secret(ref)
-	}
-	return out
+	return c.secret(key), true
 }
 
 // checkList reports a list of things that is empty, and every item whose

@@ -1,6 +1,7 @@
 // Package drift turns what a refresh preview found into a drift report: each
 // drifted resource with what changed (updated outside Pulumi, or gone) and the
-// changed properties with their recorded and live values, secrets masked.
+// changed properties with their recorded and live values (secrets come masked,
+// package changes).
 // It renders the report as a terminal table, JSON, or Markdown for job
 // summaries and issues.
 package drift
@@ -13,7 +14,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/acme/platform/cli/driver"
+	"github.com/acme/platform/cli/changes"
 )
 
 // Report is the drift of one stack.
@@ -43,21 +44,15 @@ type Property struct {
 	New  any    `json:"new"`
 }
 
-// Masked stands in for a secret value.
-const Masked = "[secret]"
-
 // New builds the report of a stack from the changes a refresh preview found.
-func New(stack string, changes driver.Changes) Report {
-	r := Report{Stack: stack, Drifted: len(changes) > 0, Resources: []Resource{}}
-	for _, c := range changes {
+func New(stack string, found changes.Changes) Report {
+	r := Report{Stack: stack, Drifted: len(found) > 0, Resources: []Resource{}}
+	for _, c := range found {
 		res := Resource{URN: c.URN, Type: c.Type, Name: nameOf(c.URN), Change: string(c.Op)}
 		for _, p := range c.Paths {
 			prop := Property{Path: p}
 			if v, ok := c.Values[p]; ok {
 				prop.Old, prop.New = v.Old, v.New
-			}
-			if secretPath(c.Type, p) || masked(prop.Old) || masked(prop.New) {
-				prop.Old, prop.New = Masked, Masked
 			}
 			res.Properties = append(res.Properties, prop)
 		}
@@ -65,19 +60,6 @@ func New(stack string, changes driver.Changes) Report {
 	}
 	slices.SortFunc(r.Resources, func(a, b Resource) int { return strings.Compare(a.URN, b.URN) })
 	return r
-}
-
-// secretPath says whether a property holds secret material whatever the
-// engine marked: the data of a Kubernetes Secret.
-func secretPath(typ, path string) bool {
-	return typ == "kubernetes:core/v1:Secret" && (strings.HasPrefix(path, "data") || strings.HasPrefix(path, "stringData"))
-}
-
-// masked says whether a value is secret: masked by the engine, or a
-// serialized secret.
-func masked(v any) bool {
-	s, isString := v.(string)
-	return (isString && s == Masked) || driver.IsSecret(v)
 }
 
 // nameOf is the resource name, the last part of its URN.

@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -20,8 +19,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/platform/cli/changes"
 )
 
 // Program builds the program to run from the stack's config, as the
@@ -183,30 +183,10 @@ func fileBackendDir(url string) string {
 	return filepath.Clean(dir)
 }
 
-// Change is one resource that an operation would change, or did.
-type Change struct {
-	Op    apitype.OpType
-	URN   string
-	Type  string
-	Paths []string // changed property paths, where the engine names them
-	// Values holds the old and new value of each changed path, where known
-	// (drift found by a refresh). Secret values arrive masked by the engine.
-	Values map[string]ValueChange
-}
-
-// ValueChange is a property's value in the state (Old) and as read back (New).
-type ValueChange struct {
-	Old any `json:"old"`
-	New any `json:"new"`
-}
-
-// Changes is what an operation found to change; empty means none.
-type Changes []Change
-
 // Preview previews an update and returns the changes it would make. With
 // diff the display shows each changed property (as on pull requests); without
 // it, the program's messages show too.
-func (s *Session) Preview(ctx context.Context, diff bool) (Changes, error) {
+func (s *Session) Preview(ctx context.Context, diff bool) (changes.Changes, error) {
 	ch, done := s.collect()
 	opts := []optpreview.Option{optpreview.ProgressStreams(s.progress), optpreview.EventStreams(ch)}
 	if s.parallel > 0 {
@@ -236,7 +216,7 @@ func (s *Session) Up(ctx context.Context, refresh bool) error {
 
 // Refresh reads every resource back from its provider and returns what
 // differs from the state. With previewOnly the state is not written.
-func (s *Session) Refresh(ctx context.Context, previewOnly bool) (Changes, error) {
+func (s *Session) Refresh(ctx context.Context, previewOnly bool) (changes.Changes, error) {
 	ch, done := s.collect()
 	opts := []optrefresh.Option{optrefresh.ProgressStreams(s.progress), optrefresh.EventStreams(ch)}
 	if s.parallel > 0 {
@@ -287,11 +267,11 @@ func (s *Session) Outputs(ctx context.Context) (map[string]any, error) {
 // operation's error, waits for the event stream to close and returns them.
 // An operation that failed before its event stream started never closes the
 // channel, so on error done returns at once, with no changes.
-func (s *Session) collect() (chan<- events.EngineEvent, func(error) Changes) {
+func (s *Session) collect() (chan<- events.EngineEvent, func(error) changes.Changes) {
 	ch := make(chan events.EngineEvent)
-	result := make(chan Changes, 1)
+	result := make(chan changes.Changes, 1)
 	go func() {
-		byURN := map[string]*Change{}
+		var recorded changes.Recorder
 		var enc *json.Encoder
 		if s.events != nil {
 			enc = json.NewEncoder(s.events)
@@ -300,122 +280,16 @@ func (s *Session) collect() (chan<- events.EngineEvent, func(error) Changes) {
 			if enc != nil {
 				_ = enc.Encode(e.EngineEvent)
 			}
-			recordChange(byURN, e.EngineEvent)
+			recorded.Record(e.EngineEvent)
 		}
-		result <- sortedChanges(byURN)
+		result <- recorded.Changes()
 	}()
-	return ch, func(err error) Changes {
+	return ch, func(err error) changes.Changes {
 		if err != nil {
 			return nil
 		}
 		return <-result
 	}
-}
-
-// ChangesFromEvents replays recorded engine events (JSON lines, as Options.Events
-// writes them) into the changes they report.
-func ChangesFromEvents(r io.Reader) (Changes, error) {
-	byURN := map[string]*Change{}
-	dec := json.NewDecoder(r)
-	for {
-		var e apitype.EngineEvent
-		if err := dec.Decode(&e); err == io.EOF {
-			break
-		} else if err != nil {
-			return nil, err
-		}
-		recordChange(byURN, e)
-	}
-	return sortedChanges(byURN), nil
-}
-
-func recordChange(byURN map[string]*Change, e apitype.EngineEvent) {
-	var meta *apitype.StepEventMetadata
-	switch {
-	case e.ResourcePreEvent != nil:
-		meta = &e.ResourcePreEvent.Metadata
-	case e.ResOutputsEvent != nil:
-		meta = &e.ResOutputsEvent.Metadata
-	default:
-		return
-	}
-	paths, values := changedPaths(meta)
-	op := meta.Op
-	if op == apitype.OpSame || op == apitype.OpRead || (op == apitype.OpRefresh && len(paths) == 0 && meta.New != nil) {
-		return
-	}
-	if op == apitype.OpRefresh {
-		// A refresh step that found a difference: the resource was changed
-		// outside Pulumi, or is gone (no new state).
-		op = apitype.OpUpdate
-		if meta.New == nil {
-			op = apitype.OpDelete
-		}
-	}
-	c, ok := byURN[meta.URN]
-	if !ok {
-		c = &Change{URN: meta.URN, Type: meta.Type}
-		byURN[meta.URN] = c
-	}
-	c.Op = op
-	c.Paths = mergePaths(c.Paths, paths)
-	for p, v := range values {
-		if c.Values == nil {
-			c.Values = map[string]ValueChange{}
-		}
-		c.Values[p] = v
-	}
-}
-
-// changedPaths names the properties a step changes: the engine's detailed
-// diff where it gives one, else the difference of old and new outputs.
-func changedPaths(meta *apitype.StepEventMetadata) ([]string, map[string]ValueChange) {
-	var paths []string
-	for p := range meta.DetailedDiff {
-		paths = append(paths, p)
-	}
-	if len(paths) == 0 {
-		paths = append(paths, meta.Diffs...)
-	}
-	values := map[string]ValueChange{}
-	switch {
-	case meta.Old == nil || meta.New == nil:
-	case len(paths) == 0 && meta.Op == apitype.OpRefresh:
-		diffValues("", meta.Old.Outputs, meta.New.Outputs, values)
-		for p := range values {
-			paths = append(paths, p)
-		}
-	default:
-		for _, p := range paths {
-			old, _ := valueAt(meta.Old.Outputs, p)
-			new, _ := valueAt(meta.New.Outputs, p)
-			values[p] = ValueChange{Old: old, New: new}
-		}
-	}
-	sort.Strings(paths)
-	return paths, values
-}
-
-func mergePaths(a, b []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, p := range append(a, b...) {
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortedChanges(byURN map[string]*Change) Changes {
-	var out Changes
-	for _, c := range byURN {
-		out = append(out, *c)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].URN < out[j].URN })
-	return out
 }
 
 // SetSecrets stores values as secret config of the stack, encrypted by the

@@ -21,12 +21,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// superviseEnv marks a re-executed driver binary as the supervisor of one
-// Pulumi CLI run (see supervise). Any binary that imports this package can
-// play that part, test binaries included.
+// superviseEnv marks a re-executed binary as the supervisor of one Pulumi
+// CLI run (see supervise).
 const superviseEnv = "PLATFORM_SUPERVISE_PULUMI"
 
-func init() {
+// servesSupervisor says that this binary called ServeSupervisor, so it can
+// be re-executed as a supervisor.
+var servesSupervisor bool
+
+// ServeSupervisor lets the binary running the driver be its own supervisor
+// of Pulumi CLI runs (see supervisedCLI): started as one, it supervises and
+// exits; otherwise it returns at once. A program that opens sessions calls
+// it first in main (a test binary, in TestMain); the driver refuses to run
+// the CLI from a binary that did not.
+func ServeSupervisor() {
+	servesSupervisor = true
 	if os.Getenv(superviseEnv) == "1" && len(os.Args) > 1 {
 		os.Exit(supervise(os.Args[1], os.Args[2:]))
 	}
@@ -73,6 +82,9 @@ func (c supervisedCLI) Version() semver.Version { return c.version }
 func (c supervisedCLI) Run(ctx context.Context, workdir string, stdin io.Reader,
 	additionalOutput, additionalErrorOutput []io.Writer, additionalEnv []string, args ...string,
 ) (string, string, int, error) {
+	if !servesSupervisor {
+		return "", "", -1, errors.New("this binary cannot supervise the Pulumi CLI: call driver.ServeSupervisor first in its main (or TestMain)")
+	}
 	if !slices.Contains(args, "--non-interactive") {
 		args = append([]string{"--non-interactive"}, args...)
 	}

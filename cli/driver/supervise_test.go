@@ -24,6 +24,7 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	ServeSupervisor()
 	if os.Getenv(helperEnv) == "1" {
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
@@ -330,5 +331,16 @@ func TestCancelAndRecoveryOfLocks(t *testing.T) {
 				t.Errorf("lock removed: %v, want %v", os.IsNotExist(statErr), tt.removed)
 			}
 		})
+	}
+}
+
+// A binary that never said it serves the supervisor is not re-executed as
+// one: re-executing a test binary would run its tests again instead.
+func TestABinaryThatDoesNotServeTheSupervisorIsRefused(t *testing.T) {
+	servesSupervisor = false
+	defer func() { servesSupervisor = true }()
+	_, _, _, err := supervisedCLI{path: "/bin/true"}.Run(t.Context(), t.TempDir(), nil, nil, nil, nil, "version")
+	if err == nil || !strings.Contains(err.Error(), "ServeSupervisor") {
+		t.Fatalf("run from a binary that does not serve the supervisor: %v", err)
 	}
 }

@@ -49,6 +49,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/acme/platform/cli/changes"
 	"github.com/acme/platform/cli/drift"
 	"github.com/acme/platform/cli/driver"
 	"github.com/acme/platform/cli/policy"
@@ -81,6 +82,7 @@ var commandFlags = map[string][]string{
 }
 
 func main() {
+	driver.ServeSupervisor()
 	ctx, cancel := context.WithCancel(context.Background())
 	abort := make(chan struct{})
 	signals := make(chan os.Signal, 2)
@@ -195,14 +197,14 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 		}
 	}
 
-	var changes driver.Changes
+	var found changes.Changes
 	switch command {
 	case "preview":
-		changes, err = session.Preview(ctx, *diff)
+		found, err = session.Preview(ctx, *diff)
 	case "up":
 		err = session.Up(ctx, *refresh)
 	case "refresh":
-		changes, err = session.Refresh(ctx, *previewOnly)
+		found, err = session.Refresh(ctx, *previewOnly)
 	case "destroy":
 		if *unprotect {
 			err = session.Unprotect(ctx)
@@ -225,9 +227,9 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 		}
 		return exitError
 	}
-	if *expectNoChanges && len(changes) > 0 {
-		fmt.Fprintf(stderr, "platform: %s of stack %q found %d changed resources, expected none:\n", command, *stack, len(changes))
-		for _, c := range changes {
+	if *expectNoChanges && len(found) > 0 {
+		fmt.Fprintf(stderr, "platform: %s of stack %q found %d changed resources, expected none:\n", command, *stack, len(found))
+		for _, c := range found {
 			fmt.Fprintf(stderr, "  %-8s %s %s\n", c.Op, c.URN, strings.Join(c.Paths, ", "))
 		}
 		return exitChanges
@@ -304,12 +306,12 @@ func runDrift(ctx context.Context, s *driver.Session, stack, projectDir, format 
 	if remediate && !allowed {
 		fmt.Fprintf(stderr, "platform: stack %q does not allow remediation (platform:drift.remediate is false): reporting only\n", stack)
 	}
-	changes, err := s.Refresh(ctx, true)
+	found, err := s.Refresh(ctx, true)
 	if err != nil {
 		fmt.Fprintf(stderr, "platform: drift check of stack %q failed: %v\n", stack, err)
 		return exitError
 	}
-	report := drift.New(stack, changes)
+	report := drift.New(stack, found)
 	report.Findings = drifts.Findings
 	if err := report.Write(stdout, format); err != nil {
 		fmt.Fprintln(stderr, "platform:", err)

@@ -87,6 +87,14 @@ type Image struct {
 	Reference pulumi.StringOutput `pulumi:"reference"`
 }
 
+// WithSecrets fills Password with the value of Build.PasswordSecret.
+func (a Args) WithSecrets(lookup component.SecretLookup) Args {
+	if a.Build != nil && a.Build.PasswordSecret != "" {
+		a.Password, _ = lookup("build.passwordSecret", a.Build.PasswordSecret)
+	}
+	return a
+}
+
 // Defaults returns a copy with the build's derived settings filled: the
 // Dockerfile in the context, the registry of the repository's host.
 func (a Args) Defaults() Args {

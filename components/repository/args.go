@@ -326,3 +326,14 @@ func validPattern(pattern string) bool {
 	}
 	return true
 }
+
+// WithSecrets fills the values of the keys that Secrets and each
+// environment's Secrets name.
+func (a Args) WithSecrets(lookup component.SecretLookup) Args {
+	a.SecretValues = component.SecretValues(lookup, "secrets", a.Secrets)
+	a.Environments = slices.Clone(a.Environments)
+	for i, e := range a.Environments {
+		a.Environments[i].SecretValues = component.SecretValues(lookup, fmt.Sprintf("environments[%d].secrets", i), e.Secrets)
+	}
+	return a
+}

@@ -309,3 +309,9 @@ func validateResources(r kube.Resources, p *validate.Problems) {
 		}
 	}
 }
+
+// WithSecrets fills Secrets with the values of the keys SecretEnv names.
+func (a Args) WithSecrets(lookup component.SecretLookup) Args {
+	a.Secrets = component.SecretValues(lookup, "secretEnv", a.SecretEnv)
+	return a
+}

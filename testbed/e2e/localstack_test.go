@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/acme/platform/cli/changes"
 	"github.com/acme/platform/cli/driver"
 	"github.com/acme/platform/cli/policy"
 )
@@ -109,7 +110,7 @@ func kubectl(t *testing.T, args ...string) []byte {
 
 // driftReport runs a refresh preview through the driver: what changed outside
 // Pulumi, resource by resource, without writing the state.
-func driftReport(t *testing.T) driver.Changes {
+func driftReport(t *testing.T) changes.Changes {
 	t.Helper()
 	s, err := driver.Open(t.Context(), driver.Options{ProjectDir: env.projectDir, Stack: "local", Program: policy.Program})
 	if err != nil {
@@ -177,13 +178,13 @@ func workloads(t *testing.T) []workload {
 	return ws
 }
 
-func findChange(changes driver.Changes, typ, nameSuffix string) (driver.Change, bool) {
-	for _, c := range changes {
+func findChange(found changes.Changes, typ, nameSuffix string) (changes.Change, bool) {
+	for _, c := range found {
 		if c.Type == typ && strings.HasSuffix(c.URN, "::"+nameSuffix) {
 			return c, true
 		}
 	}
-	return driver.Change{}, false
+	return changes.Change{}, false
 }
 
 func hasPath(paths []string, prefix string) bool {

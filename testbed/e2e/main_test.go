@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acme/platform/cli/driver"
 	"github.com/acme/platform/testbed/localcluster"
 	"github.com/acme/platform/testbed/nodeimage"
 )
@@ -40,6 +41,7 @@ const passphrase = "local-cluster-only"
 const projectRoot = "../.."
 
 func TestMain(m *testing.M) {
+	driver.ServeSupervisor()
 	os.Exit(run(m))
 }
 

@@ -2,7 +2,7 @@
 // and to run, and prints a table (`make bench`); the same report goes to
 // bench/results/<time>.json and bench/results/latest.json for comparing runs.
 //
-//	go run ./testbed/cmd/bench [-runs 5] [-cold-runs 3] [-only build,unit,app,stack,scale] [-scale 1,10,40] [-parallel N]
+//	make bench BENCH_FLAGS="[-runs 5] [-cold-runs 3] [-only build,unit,app,stack,scale] [-scale 1,10,40] [-parallel N]"
 //
 // What it measures, each figure over several runs (median, min, max):
 //   - build: the driver (cli/platform) with an empty build cache, and after a
@@ -67,6 +67,7 @@ const (
 )
 
 func main() {
+	driver.ServeSupervisor()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {

@@ -1,4 +1,4 @@
-package driver
+package changes
 
 import (
 	"fmt"
@@ -77,7 +77,7 @@ func orRoot(p string) string {
 // the secret itself, never looked into.
 func valueAt(v any, path string) (any, bool) {
 	for path != "" {
-		if IsSecret(v) {
+		if isSecret(v) {
 			return v, true
 		}
 		var key string
@@ -129,22 +129,22 @@ func valueAt(v any, path string) (any, bool) {
 	return v, true
 }
 
-// IsSecret reports whether a decoded property value is, or holds, a Pulumi
+// isSecret reports whether a decoded property value is, or holds, a Pulumi
 // secret as the engine serializes one: {sig.Key: sig.Secret, ...}.
-func IsSecret(v any) bool {
+func isSecret(v any) bool {
 	switch v := v.(type) {
 	case map[string]any:
 		if v[sig.Key] == sig.Secret {
 			return true
 		}
 		for _, e := range v {
-			if IsSecret(e) {
+			if isSecret(e) {
 				return true
 			}
 		}
 	case []any:
 		for _, e := range v {
-			if IsSecret(e) {
+			if isSecret(e) {
 				return true
 			}
 		}

@@ -1,4 +1,4 @@
-package driver
+package changes
 
 import (
 	"reflect"
@@ -56,7 +56,6 @@ func step(op apitype.OpType, urn string, old, new map[string]any) apitype.Engine
 }
 
 func TestRecordChange(t *testing.T) {
-	byURN := map[string]*Change{}
 	same := map[string]any{"data": map[string]any{"A": "1"}}
 	events := []apitype.EngineEvent{
 		step(apitype.OpRefresh, "urn:unchanged", same, same),
@@ -67,15 +66,25 @@ func TestRecordChange(t *testing.T) {
 			Op: apitype.OpUpdate, URN: "urn:updated", Type: "t", DetailedDiff: map[string]apitype.PropertyDiff{"spec.replicas": {}},
 		}}},
 		{DiagnosticEvent: &apitype.DiagnosticEvent{Message: "noise"}},
+		secretStep("urn:secret", map[string]any{"data": map[string]any{"TOKEN": "b2xk"}}, map[string]any{"data": map[string]any{"TOKEN": "bmV3"}}),
+		step(apitype.OpRefresh, "urn:masked", map[string]any{"data": map[string]any{"A": "[secret]"}}, map[string]any{"data": map[string]any{"A": "2"}}),
+		step(apitype.OpRefresh, "urn:signed", map[string]any{"data": map[string]any{"A": map[string]any{sig.Key: sig.Secret, "plaintext": "p"}}}, map[string]any{"data": map[string]any{"A": "n"}}),
 	}
+	var r Recorder
 	for _, e := range events {
-		recordChange(byURN, e)
+		r.Record(e)
 	}
-	got := sortedChanges(byURN)
+	got := r.Changes()
 	want := Changes{
 		{Op: apitype.OpUpdate, URN: "urn:edited", Type: "kubernetes:core/v1:ConfigMap", Paths: []string{"data.A"},
 			Values: map[string]ValueChange{"data.A": {"1", "2"}}},
 		{Op: apitype.OpDelete, URN: "urn:gone", Type: "kubernetes:core/v1:ConfigMap"},
+		{Op: apitype.OpUpdate, URN: "urn:masked", Type: "kubernetes:core/v1:ConfigMap", Paths: []string{"data.A"},
+			Values: map[string]ValueChange{"data.A": {Masked, Masked}}},
+		{Op: apitype.OpUpdate, URN: "urn:secret", Type: "kubernetes:core/v1:Secret", Paths: []string{"data.TOKEN"},
+			Values: map[string]ValueChange{"data.TOKEN": {Masked, Masked}}},
+		{Op: apitype.OpUpdate, URN: "urn:signed", Type: "kubernetes:core/v1:ConfigMap", Paths: []string{"data.A"},
+			Values: map[string]ValueChange{"data.A": {Masked, Masked}}},
 		{Op: apitype.OpUpdate, URN: "urn:updated", Type: "t", Paths: []string{"spec.replicas"}},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -96,11 +105,18 @@ func TestIsSecret(t *testing.T) {
 		{map[string]any{"a": "b"}, false},
 		{"[secret]", false}, // a masked string is the report's concern, not a serialized secret
 	} {
-		if got := IsSecret(tt.v); got != tt.want {
-			t.Errorf("IsSecret(%v) = %v, want %v", tt.v, got, tt.want)
+		if got := isSecret(tt.v); got != tt.want {
+			t.Errorf("isSecret(%v) = %v, want %v", tt.v, got, tt.want)
 		}
 	}
-	if v, ok := valueAt(map[string]any{"data": secret}, "data.TOKEN"); !ok || !IsSecret(v) {
+	if v, ok := valueAt(map[string]any{"data": secret}, "data.TOKEN"); !ok || !isSecret(v) {
 		t.Errorf("valueAt looked into a secret: %v %v", v, ok)
 	}
+}
+
+// secretStep is a refresh of a Kubernetes Secret whose data the engine did not mark secret.
+func secretStep(urn string, old, new map[string]any) apitype.EngineEvent {
+	e := step(apitype.OpRefresh, urn, old, new)
+	e.ResOutputsEvent.Metadata.Type = "kubernetes:core/v1:Secret"
+	return e
 }

@@ -1,0 +1,156 @@
+// Package changes says what an engine operation changes, or found changed,
+// from the events the engine streams: each resource with its operation and
+// changed property paths, and for drift the value in the state and the live
+// one. The rules of what counts live here, once: Kubernetes bookkeeping that
+// changes on every read is not a change, and secret values (the engine's
+// secrets, and a Kubernetes Secret's data whatever the engine marked) never
+// leave it unmasked.
+package changes
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+)
+
+// Change is one resource that an operation would change, or did.
+type Change struct {
+	Op    apitype.OpType
+	URN   string
+	Type  string
+	Paths []string // changed property paths, where the engine names them
+	// Values holds the old and new value of each changed path, where known
+	// (drift found by a refresh). Secret values arrive masked by the engine.
+	Values map[string]ValueChange
+}
+
+// ValueChange is a property's value in the state (Old) and as read back (New).
+type ValueChange struct {
+	Old any `json:"old"`
+	New any `json:"new"`
+}
+
+// Changes is what an operation found to change; empty means none.
+type Changes []Change
+
+// Recorder gathers changes from engine events, in any order.
+type Recorder struct {
+	byURN map[string]*Change
+}
+
+// Record takes in one engine event.
+func (r *Recorder) Record(e apitype.EngineEvent) {
+	if r.byURN == nil {
+		r.byURN = map[string]*Change{}
+	}
+	byURN := r.byURN
+	var meta *apitype.StepEventMetadata
+	switch {
+	case e.ResourcePreEvent != nil:
+		meta = &e.ResourcePreEvent.Metadata
+	case e.ResOutputsEvent != nil:
+		meta = &e.ResOutputsEvent.Metadata
+	default:
+		return
+	}
+	paths, values := changedPaths(meta)
+	for p, v := range values {
+		if secretPath(meta.Type, p) || masked(v.Old) || masked(v.New) {
+			values[p] = ValueChange{Old: Masked, New: Masked}
+		}
+	}
+	op := meta.Op
+	if op == apitype.OpSame || op == apitype.OpRead || (op == apitype.OpRefresh && len(paths) == 0 && meta.New != nil) {
+		return
+	}
+	if op == apitype.OpRefresh {
+		// A refresh step that found a difference: the resource was changed
+		// outside Pulumi, or is gone (no new state).
+		op = apitype.OpUpdate
+		if meta.New == nil {
+			op = apitype.OpDelete
+		}
+	}
+	c, ok := byURN[meta.URN]
+	if !ok {
+		c = &Change{URN: meta.URN, Type: meta.Type}
+		byURN[meta.URN] = c
+	}
+	c.Op = op
+	c.Paths = mergePaths(c.Paths, paths)
+	for p, v := range values {
+		if c.Values == nil {
+			c.Values = map[string]ValueChange{}
+		}
+		c.Values[p] = v
+	}
+}
+
+// changedPaths names the properties a step changes: the engine's detailed
+// diff where it gives one, else the difference of old and new outputs.
+func changedPaths(meta *apitype.StepEventMetadata) ([]string, map[string]ValueChange) {
+	var paths []string
+	for p := range meta.DetailedDiff {
+		paths = append(paths, p)
+	}
+	if len(paths) == 0 {
+		paths = append(paths, meta.Diffs...)
+	}
+	values := map[string]ValueChange{}
+	switch {
+	case meta.Old == nil || meta.New == nil:
+	case len(paths) == 0 && meta.Op == apitype.OpRefresh:
+		diffValues("", meta.Old.Outputs, meta.New.Outputs, values)
+		for p := range values {
+			paths = append(paths, p)
+		}
+	default:
+		for _, p := range paths {
+			old, _ := valueAt(meta.Old.Outputs, p)
+			new, _ := valueAt(meta.New.Outputs, p)
+			values[p] = ValueChange{Old: old, New: new}
+		}
+	}
+	sort.Strings(paths)
+	return paths, values
+}
+
+func mergePaths(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range append(a, b...) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Changes are the changes recorded so far, by URN.
+func (r *Recorder) Changes() Changes {
+	var out Changes
+	for _, c := range r.byURN {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].URN < out[j].URN })
+	return out
+}
+
+// Masked stands in for a secret value.
+const Masked = "[secret]"
+
+// secretPath says whether a property holds secret material whatever the
+// engine marked: the data of a Kubernetes Secret.
+func secretPath(typ, path string) bool {
+	return typ == "kubernetes:core/v1:Secret" && (strings.HasPrefix(path, "data") || strings.HasPrefix(path, "stringData"))
+}
+
+// masked says whether a value is secret: masked by the engine, or a
+// serialized secret.
+func masked(v any) bool {
+	s, isString := v.(string)
+	return (isString && s == Masked) || isSecret(v)
+}
