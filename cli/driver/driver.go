@@ -22,6 +22,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/acme/platform/cli/changes"
+	"github.com/acme/platform/cli/driver/filestate"
 )
 
 // Program builds the program to run from the stack's config, as the
@@ -122,7 +123,7 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 	}
 	var repaired []string
 	if dir := fileBackendDir(backend); dir != "" {
-		if repaired, err = repairSidecars(dir, string(project.Name), stackName(opts.Stack)); err != nil {
+		if repaired, err = filestate.RepairSidecars(dir, string(project.Name), stackName(opts.Stack)); err != nil {
 			return nil, fmt.Errorf("repairing the state backend %s: %w", dir, err)
 		}
 	}

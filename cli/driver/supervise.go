@@ -33,7 +33,9 @@ var servesSupervisor bool
 // of Pulumi CLI runs (see supervisedCLI): started as one, it supervises and
 // exits; otherwise it returns at once. A program that opens sessions calls
 // it first in main (a test binary, in TestMain); the driver refuses to run
-// the CLI from a binary that did not.
+// the CLI from a binary that did not. The binary's package variables are set
+// before it runs, in the supervisor too (whose folder is the project's):
+// their initializers must not read files or start anything.
 func ServeSupervisor() {
 	servesSupervisor = true
 	if os.Getenv(superviseEnv) == "1" && len(os.Args) > 1 {

@@ -98,19 +98,7 @@ func file(t *testing.T, g *pulumitest.Graph, configMap, name string) string {
 
 func TestEveryChildIsParentedAndUsesTheProvider(t *testing.T) {
 	for _, args := range []Args{devArgs(), prodArgs()} {
-		g := mustDeploy(t, args)
-		component := g.One(t, TypeToken, "observability")
-		for _, r := range g.Resources {
-			if !strings.HasPrefix(r.Type, "kubernetes:") || r.Type == "pulumi:providers:kubernetes" {
-				continue
-			}
-			if r.Parent != component.URN {
-				t.Errorf("%s %s: parent %q, want the component", r.Type, r.Name, r.Parent)
-			}
-			if !strings.Contains(r.Provider, "pulumi:providers:kubernetes::k8s") {
-				t.Errorf("%s %s: provider %q, want the explicit one", r.Type, r.Name, r.Provider)
-			}
-		}
+		mustDeploy(t, args).CheckChildren(t, TypeToken, "observability", "k8s")
 	}
 }
 

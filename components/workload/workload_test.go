@@ -51,19 +51,7 @@ func mustDeploy(t *testing.T, args Args) *pulumitest.Graph {
 }
 
 func TestEveryChildIsParentedAndUsesTheProvider(t *testing.T) {
-	g := mustDeploy(t, baseArgs())
-	component := g.One(t, TypeToken, "greeter")
-	for _, r := range g.Resources {
-		if !strings.HasPrefix(r.Type, "kubernetes:") || r.Type == "pulumi:providers:kubernetes" {
-			continue
-		}
-		if r.Parent != component.URN {
-			t.Errorf("%s %s: parent %q, want the component", r.Type, r.Name, r.Parent)
-		}
-		if !strings.Contains(r.Provider, "pulumi:providers:kubernetes::k8s") {
-			t.Errorf("%s %s: provider %q, want the explicit one", r.Type, r.Name, r.Provider)
-		}
-	}
+	mustDeploy(t, baseArgs()).CheckChildren(t, TypeToken, "greeter", "k8s")
 }
 
 func TestDeploymentIsSecureByDefault(t *testing.T) {

@@ -344,3 +344,27 @@ func Containers(spec map[string]any) []map[string]any {
 	}
 	return out
 }
+
+// CheckChildren checks that every Kubernetes object of the graph is a child
+// of the component of type typ named name and uses the explicit provider
+// named provider, as every component's children must.
+func (g *Graph) CheckChildren(t testing.TB, typ, name, provider string) {
+	t.Helper()
+	component := g.One(t, typ, name)
+	checked := 0
+	for _, r := range g.Resources {
+		if !strings.HasPrefix(r.Type, "kubernetes:") || r.Type == "pulumi:providers:kubernetes" {
+			continue
+		}
+		checked++
+		if r.Parent != component.URN {
+			t.Errorf("%s %s: parent %q, want the component", r.Type, r.Name, r.Parent)
+		}
+		if !strings.Contains(r.Provider, "pulumi:providers:kubernetes::"+provider) {
+			t.Errorf("%s %s: provider %q, want the explicit one", r.Type, r.Name, r.Provider)
+		}
+	}
+	if checked == 0 {
+		t.Errorf("%s %s declares no Kubernetes object", typ, name)
+	}
+}

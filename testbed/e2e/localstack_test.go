@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,9 +25,11 @@ import (
 )
 
 // localImage is the image Pulumi.local.yaml runs: the real node's greeter,
-// pinned by digest (stacks' TestLocalStackPinsTheNodesImages keeps the pin
-// that of the image made from app/).
-var localImage = func() string {
+// pinned by digest (localcluster's TestLocalStackPinsTheNodesImages keeps
+// the pin that of the image made from app/). Read on first use: the test
+// binary also runs as the driver's supervisor, in another folder, and
+// package variables are set before TestMain can tell.
+var localImage = sync.OnceValue(func() string {
 	data, err := os.ReadFile(filepath.Join(projectRoot, "Pulumi.local.yaml"))
 	if err != nil {
 		panic(err)
@@ -48,7 +51,7 @@ var localImage = func() string {
 		}
 	}
 	panic("Pulumi.local.yaml runs no greeter image")
-}()
+})
 
 // runPlatform runs the cli/platform binary on the test project, writing its
 // output to stdout and stderr, and returns its exit code.
@@ -420,7 +423,7 @@ func testRemediate(t *testing.T) {
 		t.Fatalf("preview after remediation found changes (exit %d):\n%s", code, out)
 	}
 	image := string(kubectl(t, "-n", "greeter", "get", "deployment", "greeter", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}"))
-	if image != "1 "+localImage {
+	if image != "1 "+localImage() {
 		t.Errorf("deployment not restored: %q", image)
 	}
 	kubectl(t, "-n", "greeter", "get", "service", "greeter")

@@ -73,7 +73,7 @@ func TestYAMLProgramDeclaresAWorkload(t *testing.T) {
 	token := "yaml-e2e-token-" + strings.Repeat("x", 12)
 	must("stack", "init", "e2e")
 	must("config", "set", "kubeconfig", env.cluster.Kubeconfig())
-	must("config", "set", "image", localImage)
+	must("config", "set", "image", localImage())
 	must("config", "set", "--secret", "apiToken", token)
 
 	destroyed := false

@@ -147,7 +147,7 @@ func overlay(stack string) ([]byte, map[string]string, error) {
 		// the real engine: TestPromotionReadsTheOtherStacksState).
 		delete(service, "build")
 		delete(service, "imageFrom")
-		service["image"] = localImage
+		service["image"] = localImage()
 		secretEnv, _ := service["secretEnv"].(map[string]any)
 		for _, key := range secretEnv {
 			secrets[stacks.Namespace+":"+key.(string)] = "e2e-" + key.(string)
