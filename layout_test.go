@@ -178,3 +178,31 @@ func TestTheREADMEIsAManual(t *testing.T) {
 
 // repoPath matches a path of this repository written in backquotes.
 var repoPath = regexp.MustCompile("`((?:app|cli|cmd|components|internal|plugin|sdk|stacks|testbed|scripts|examples|docs|\\.github)/[^` ]*)`")
+
+// make lint vets with the e2e tag alone, which sees every file as long as
+// no file is built only without it: e2e is the one build constraint.
+func TestE2EIsTheOnlyBuildConstraint(t *testing.T) {
+	out, err := exec.Command("git", "ls-files", "*.go").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, file := range strings.Fields(string(out)) {
+		if strings.HasPrefix(file, "sdk/") {
+			continue
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		for line := range strings.SplitSeq(string(data), "\n") {
+			if strings.HasPrefix(line, "//go:build") && line != "//go:build e2e" {
+				t.Errorf("%s: %q: make lint's go vet -tags e2e would not see this file", file, line)
+			}
+		}
+	}
+	if checked < 100 {
+		t.Fatalf("only %d Go files listed: the check is broken", checked)
+	}
+}
