@@ -18,7 +18,7 @@ import (
 // (the rulesets), so they control what a pull request's jobs and a manual
 // dispatch run, workflow files included: such a run can ask for any
 // environment and read any secret GitHub gives it. What GitHub gives it is
-// decided by the environments' protection, which the prod stack declares:
+// decided by the environments' protection, which the governance stack declares:
 // an environment is reachable when it has no required reviewers and its
 // deployment policy admits a ref the writer can make. Repository-level
 // secrets and variables are reachable by every run.
@@ -61,6 +61,10 @@ func TestWhatAnUntrustedRefReaches(t *testing.T) {
 		{"a prod secret in the preview environment", func(r *governedRepository) {
 			environment(r, "preview").Secrets["KUBECONFIG_PROD"] = "prodKubeconfig"
 		}, "secret prodKubeconfig"},
+		{"governance's preview without a reviewer", func(r *governedRepository) { environment(r, "preview-governance").ReviewerTeams = nil },
+			"variable arn:aws:iam::123456789012:role/platform-preview-governance"},
+		{"governance deploying from any branch", func(r *governedRepository) { environment(r, "governance").Branches = nil },
+			"variable arn:aws:iam::123456789012:role/platform-deploy-governance"},
 		{"drift open to every branch", func(r *governedRepository) { environment(r, "drift").Branches = nil },
 			"variable arn:aws:iam::123456789012:role/platform-drift"},
 		{"production deploys from any branch", func(r *governedRepository) {
@@ -177,7 +181,7 @@ func reachable(e governedEnvironment) bool {
 }
 
 // handSetSecrets are the repository secrets the workflows read that the
-// prod stack does not declare (set by hand on the repository).
+// governance stack does not declare (set by hand on the repository).
 func handSetSecrets(t *testing.T) []string {
 	t.Helper()
 	declared := map[string]bool{}

@@ -81,8 +81,10 @@ func (j job) environments() []string {
 		}
 		return []string{j.Environment}
 	}
+	// An expression's results: the literals after && and || (those after ==
+	// are what it compares).
 	var names []string
-	for _, m := range regexp.MustCompile(`'([\w-]+)'`).FindAllStringSubmatch(j.Environment, -1) {
+	for _, m := range regexp.MustCompile(`(?:&&|\|\|)\s*'([\w-]+)'`).FindAllStringSubmatch(j.Environment, -1) {
 		names = append(names, m[1])
 	}
 	return names
@@ -219,7 +221,7 @@ func TestClusterCredentialsAreEnvironmentSecrets(t *testing.T) {
 		}
 	}
 	if len(declared) == 0 {
-		t.Fatal("the prod stack declares no environment on this repository (platform)")
+		t.Fatal("the governance stack declares no environment on this repository (platform)")
 	}
 	secretRef := regexp.MustCompile(`secrets\.(KUBECONFIG\w*)`)
 	checked := 0
@@ -234,8 +236,11 @@ func TestClusterCredentialsAreEnvironmentSecrets(t *testing.T) {
 							t.Errorf("%s, job %s reads %s without an environment", file, name, m[1])
 						}
 						for _, env := range names {
+							if skippedIn(s.If, env) {
+								continue
+							}
 							if !declared[env][m[1]] {
-								t.Errorf("%s, job %s reads %s in environment %s, which the prod stack does not declare with that secret", file, name, m[1], env)
+								t.Errorf("%s, job %s reads %s in environment %s, which the governance stack does not declare with that secret", file, name, m[1], env)
 							}
 						}
 					}
@@ -248,7 +253,7 @@ func TestClusterCredentialsAreEnvironmentSecrets(t *testing.T) {
 	}
 }
 
-// The checks the prod stack requires on this repository are jobs of its CI
+// The checks the governance stack requires on this repository are jobs of its CI
 // workflow that run on pull requests: a required check no job reports would
 // block every pull request.
 func TestRequiredChecksAreCIJobs(t *testing.T) {
@@ -269,11 +274,11 @@ func TestRequiredChecksAreCIJobs(t *testing.T) {
 			found = found || check == id && j.Name == "" || check == j.Name
 		}
 		if !found {
-			t.Errorf("the prod stack requires check %q on this repository; ci.yml has no job of that name", check)
+			t.Errorf("the governance stack requires check %q on this repository; ci.yml has no job of that name", check)
 		}
 	}
 	if len(checks) == 0 {
-		t.Error("the prod stack requires no check on this repository")
+		t.Error("the governance stack requires no check on this repository")
 	}
 }
 
@@ -287,7 +292,7 @@ type governedRepository struct {
 	Environments []governedEnvironment `yaml:"environments"`
 }
 
-// governedEnvironment is a deployment environment as the prod stack declares it.
+// governedEnvironment is a deployment environment as the governance stack declares it.
 type governedEnvironment struct {
 	Name          string            `yaml:"name"`
 	ReviewerTeams []int             `yaml:"reviewerTeams"`
@@ -298,8 +303,20 @@ type governedEnvironment struct {
 	Variables     map[string]string `yaml:"variables"`
 }
 
-// platformRepository is this repository as the prod stack, which governs
-// it, declares it.
+// skippedIn says whether a step's condition skips it in an environment: a
+// condition "… != 'S'" skips it for stack S, whose environments are named S
+// or <purpose>-S (governance, preview-governance).
+func skippedIn(condition, environment string) bool {
+	for _, m := range regexp.MustCompile(`!= '([\w-]+)'`).FindAllStringSubmatch(condition, -1) {
+		if environment == m[1] || strings.HasSuffix(environment, "-"+m[1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// platformRepository is this repository as the governance stack, which
+// governs it, declares it.
 func platformRepository(t *testing.T) governedRepository {
 	t.Helper()
 	var stack struct {
@@ -309,13 +326,13 @@ func platformRepository(t *testing.T) governedRepository {
 			} `yaml:"platform:github"`
 		} `yaml:"config"`
 	}
-	read(t, "../Pulumi.prod.yaml", &stack)
+	read(t, "../Pulumi.governance.yaml", &stack)
 	for _, r := range stack.Config.GitHub.Repositories {
 		if r.Name == "platform" {
 			return r
 		}
 	}
-	t.Fatal("the prod stack does not govern this repository (platform)")
+	t.Fatal("the governance stack does not govern this repository (platform)")
 	return governedRepository{}
 }
 
@@ -387,7 +404,7 @@ func TestReleaseTagsDeployReviewedCommits(t *testing.T) {
 }
 
 // Every cloud role a job assumes is a variable of that job's environment,
-// declared by the prod stack, never of the repository: a merge to main
+// declared by the governance stack, never of the repository: a merge to main
 // (environment dev) cannot assume prod's deploying role, and each role's
 // trust policy can admit one environment's jobs alone. prod's role is
 // another than dev's.
@@ -417,14 +434,16 @@ func TestEachEnvironmentHasItsOwnRole(t *testing.T) {
 			}
 		}
 	}
-	for _, env := range []string{"dev", "preview", "preview-prod", "drift"} {
-		if assumed["production"] == "" || assumed["production"] == assumed[env] {
-			t.Errorf("roles assumed per environment %v: production's must be its own", assumed)
+	for _, own := range []string{"production", "governance"} {
+		for env := range assumed {
+			if env != own && (assumed[own] == "" || assumed[own] == assumed[env]) {
+				t.Errorf("roles assumed per environment %v: %s's must be its own", assumed, own)
+			}
 		}
 	}
 }
 
-// The prod stack requires a code owner's review on this repository's main:
+// The governance stack requires a code owner's review on this repository's main:
 // GitHub then needs a CODEOWNERS file that owns every path, or no pull
 // request could ever be approved.
 func TestCodeOwnersOwnEveryPath(t *testing.T) {
@@ -437,13 +456,13 @@ func TestCodeOwnersOwnEveryPath(t *testing.T) {
 			} `yaml:"platform:github"`
 		} `yaml:"config"`
 	}
-	read(t, "../Pulumi.prod.yaml", &stack)
+	read(t, "../Pulumi.governance.yaml", &stack)
 	if !stack.Config.GitHub.Rules.RequireCodeOwnerReview {
-		t.Skip("the prod stack does not require code owners' reviews")
+		t.Skip("the governance stack does not require code owners' reviews")
 	}
 	data, err := os.ReadFile("../.github/CODEOWNERS")
 	if err != nil {
-		t.Fatalf("the prod stack requires code owners' reviews on this repository, which has no CODEOWNERS: %v", err)
+		t.Fatalf("the governance stack requires code owners' reviews on this repository, which has no CODEOWNERS: %v", err)
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		if fields := strings.Fields(line); len(fields) >= 2 && fields[0] == "*" && strings.HasPrefix(fields[1], "@") {

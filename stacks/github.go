@@ -13,9 +13,13 @@ import (
 )
 
 // GitHub is config key platform:github: the repositories a stack governs on
-// GitHub, and the rules they share. A repository is governed by one stack of
-// the project alone (the platform command checks the other stack files). Absent,
-// the stack leaves GitHub alone (the local stack must: no GitHub plugin here).
+// GitHub, and the rules they share. Only a governance stack declares it, one
+// without services or observability, so that the GitHub token and the
+// repositories' secrets (the clusters' deploying credentials) sit in no
+// config a workload stack's preview decrypts. A repository is governed by one
+// stack of the project alone (the platform command checks the other stack
+// files). Absent, the stack leaves GitHub alone (the local stack must: no
+// GitHub plugin here).
 type GitHub struct {
 	// Owner is the organization or user that owns the repositories.
 	Owner string `json:"owner"`
@@ -57,10 +61,21 @@ func (c *Config) repositoryArgs(r repository.Args) repository.Args {
 	return r.WithSecrets(c.lookup)
 }
 
+// Governs says whether the stack is a governance stack: it declares
+// repositories (platform:github) and runs nothing on a cluster.
+func (c *Config) Governs() bool {
+	return c.GitHub != nil && len(c.Services) == 0 && c.Observability == nil
+}
+
 func validateGitHub(c *Config, problems *validate.Problems) {
 	g := c.GitHub
 	if g == nil {
 		return
+	}
+	if !c.Governs() && c.Environment != Local {
+		problems.Add(key("github"), validate.Verbatim("{…}"), "belongs to a governance stack of its own, without services or observability: "+
+			"its config holds the GitHub token and the secrets its repositories get (the clusters' deploying credentials), "+
+			"which no preview of a stack that deploys workloads may decrypt")
 	}
 	if c.Environment == Local {
 		problems.Add(key("github"), validate.Verbatim("{…}"), "is not available to the local stack (no GitHub provider plugin here): leave it out")

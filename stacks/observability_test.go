@@ -106,7 +106,7 @@ func TestObservabilityConfigProblems(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("want a problem containing %q, got %v", tt.want, err)
 			}
-			for _, s := range stackstest.ProdSecrets {
+			for _, s := range stackstest.Secrets["prod"] {
 				if strings.Contains(err.Error(), s) {
 					t.Error("the problem quotes a secret")
 				}

@@ -46,9 +46,12 @@ func Commit(root string) string {
 
 // Deploy declares the stack's resources from validated config.
 func Deploy(ctx *pulumi.Context, cfg *Config) error {
-	provider, err := kubernetesProvider(ctx, cfg)
-	if err != nil {
-		return err
+	var provider pulumi.ProviderResource
+	if !cfg.Governs() {
+		var err error
+		if provider, err = kubernetesProvider(ctx, cfg); err != nil {
+			return err
+		}
 	}
 	dockerProvider, err := dockerProvider(ctx, cfg)
 	if err != nil {

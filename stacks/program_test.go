@@ -20,13 +20,17 @@ func stackValues(t *testing.T, stack string) map[string]Value {
 }
 
 func TestStackFilesAreValid(t *testing.T) {
-	for _, stack := range []string{"dev", "prod", "local"} {
+	for _, stack := range stackstest.Stacks {
 		t.Run(stack, func(t *testing.T) {
 			cfg, err := Load(stackValues(t, stack), testEnviron)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(cfg.Environment) != stack {
+			want := Environment(stack)
+			if stack == "governance" {
+				want = Prod // its repositories take prod's profile
+			}
+			if cfg.Environment != want {
 				t.Errorf("Pulumi.%s.yaml declares environment %q", stack, cfg.Environment)
 			}
 		})
@@ -41,12 +45,10 @@ func TestProgramPerStack(t *testing.T) {
 		protected      bool
 		requestsMemory string
 		images         int // image builds: dev and prod build, local runs a prebuilt one
-		rulesets       int // GitHub: prod governs every repository (the platform's with checks), the others none
-		environments   int
 	}{
-		{"dev", 1, 0, 0, false, "64Mi", 1, 0, 0},   // dev builds, once
-		{"local", 1, 0, 0, false, "32Mi", 0, 0, 0}, // local runs the image it imported
-		{"prod", 3, 1, 1, true, "256Mi", 0, 7, 5},  // prod promotes dev's
+		{"dev", 1, 0, 0, false, "64Mi", 1},   // dev builds, once
+		{"local", 1, 0, 0, false, "32Mi", 0}, // local runs the image it imported
+		{"prod", 3, 1, 1, true, "256Mi", 0},  // prod promotes dev's
 	}
 	t.Setenv("GITHUB_SHA", "89abcdef0123456789abcdef0123456789abcdef") // CI's commit
 	for _, tt := range tests {
@@ -94,20 +96,8 @@ func TestProgramPerStack(t *testing.T) {
 					t.Errorf("%s: the registry token is not a secret", b.Name)
 				}
 			}
-			if n := len(g.OfType("github:index/repositoryRuleset:RepositoryRuleset")); n != tt.rulesets {
-				t.Errorf("%d rulesets, want %d", n, tt.rulesets)
-			}
-			if n := len(g.OfType("github:index/repositoryEnvironment:RepositoryEnvironment")); n != tt.environments {
-				t.Errorf("%d GitHub environments, want %d", n, tt.environments)
-			}
-			if tt.rulesets > 0 {
-				repo := g.One(t, "github:index/repository:Repository", "greeter")
-				if repo.Protect != tt.protected {
-					t.Errorf("repository protected %v, want %v", repo.Protect, tt.protected)
-				}
-				if p := g.One(t, "pulumi:providers:github", "github"); !p.Secret("token") {
-					t.Error("the GitHub token is not a secret")
-				}
+			if n := len(g.OfType("pulumi:providers:github")); n != 0 {
+				t.Errorf("%d GitHub providers: the repositories are the governance stack's", n)
 			}
 			secret := g.One(t, "kubernetes:core/v1:Secret", "greeter-secret")
 			if !secret.Secret("stringData.GREETER_API_TOKEN") {
@@ -263,10 +253,68 @@ func TestKubernetesClientSettings(t *testing.T) {
 	}
 }
 
-// The GitHub resources prod's stack file declares are recorded in testdata/,
-// where terraform-provider-github's own validation judges them
-// (testbed/conformance/github); dev and local declare none.
+// The GitHub resources the governance stack declares are recorded in
+// testdata/, where terraform-provider-github's own validation judges them
+// (testbed/conformance/github); the workload stacks declare none.
 func TestGitHubResourcesAreRecorded(t *testing.T) {
-	g, err := pulumitest.Run(t, "platform", "prod", Program(stackValues(t, "prod")), pulumitest.InProject(".."))
-	pulumitest.CheckRecord(t, pulumitest.Must(t, g, err), "github:", filepath.Join("testdata", "conformance", "prod.json"))
+	g, err := pulumitest.Run(t, "platform", "governance", Program(stackValues(t, "governance")), pulumitest.InProject(".."))
+	pulumitest.CheckRecord(t, pulumitest.Must(t, g, err), "github:", filepath.Join("testdata", "conformance", "governance.json"))
+}
+
+// The governance stack governs the repositories and runs nothing on a
+// cluster: no Kubernetes provider, no workload; the repositories protected as
+// prod's profile says, the token a secret.
+func TestGovernanceStack(t *testing.T) {
+	g, err := pulumitest.Run(t, "platform", "governance", Program(stackValues(t, "governance")), pulumitest.InProject(".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range g.Resources {
+		if strings.HasPrefix(r.Type, "kubernetes:") || strings.HasPrefix(r.Type, "pulumi:providers:kubernetes") || strings.HasPrefix(r.Type, "docker:") {
+			t.Errorf("the governance stack declares %s %s", r.Type, r.Name)
+		}
+	}
+	if n := len(g.OfType("github:index/repositoryRuleset:RepositoryRuleset")); n != 7 {
+		t.Errorf("%d rulesets, want 7 (4 of the platform's, 3 of the greeter's)", n)
+	}
+	if n := len(g.OfType("github:index/repositoryEnvironment:RepositoryEnvironment")); n != 7 {
+		t.Errorf("%d GitHub environments, want 7", n)
+	}
+	for _, name := range []string{"platform", "greeter"} {
+		if repo := g.One(t, "github:index/repository:Repository", name); !repo.Protect {
+			t.Errorf("repository %s is not protected", name)
+		}
+	}
+	if p := g.One(t, "pulumi:providers:github", "github"); !p.Secret("token") {
+		t.Error("the GitHub token is not a secret")
+	}
+}
+
+// No stack that deploys workloads can hold what changes prod: the GitHub
+// token and the deploying kubeconfigs are refused by name in dev's and
+// prod's config (nothing there may refer to them), so their previews never
+// decrypt them; in the governance stack they load.
+func TestWorkloadStacksHoldNoDeployingCredential(t *testing.T) {
+	deploying := []string{"githubToken", "devKubeconfig", "prodKubeconfig"}
+	for _, stack := range []string{"dev", "prod"} {
+		for _, name := range deploying {
+			values := stackValues(t, stack)
+			values["platform:"+name] = Value{Raw: "s3cr3t-credential", Secret: true}
+			_, err := Load(values, testEnviron)
+			if err == nil || !strings.Contains(err.Error(), "platform:"+name+": [secret]: unknown key") {
+				t.Errorf("%s holding %s: %v", stack, name, err)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cr3t-credential") {
+				t.Errorf("%s: the refusal shows the credential", stack)
+			}
+		}
+		values := stackValues(t, stack)
+		values["platform:github"] = stackValues(t, "governance")["platform:github"]
+		if _, err := Load(values, testEnviron); err == nil || !strings.Contains(err.Error(), "platform:github: {…}: belongs to a governance stack of its own") {
+			t.Errorf("%s declaring repositories: %v", stack, err)
+		}
+	}
+	if _, err := Load(stackValues(t, "governance"), testEnviron); err != nil {
+		t.Errorf("the governance stack: %v", err)
+	}
 }

@@ -57,6 +57,9 @@ func checkList[T any](list, thing string, items []T, name func(T) string, proble
 }
 
 func validateKubernetes(c *Config, problems *validate.Problems) {
+	if c.Governs() {
+		return // nothing of it runs on a cluster
+	}
 	problems.Nest(key("kubernetes"), c.Kubernetes.Validate())
 	if c.Environment == Local && c.Kubernetes.Kubeconfig == "" {
 		problems.Add(key("kubernetes.kubeconfig"), "", "is required for the local stack: the local cluster's kubeconfig (.cluster/kubeconfig)")
@@ -69,6 +72,9 @@ func validateKubernetes(c *Config, problems *validate.Problems) {
 // validateServices checks each service as its components will see it, plus
 // the rules that span services or depend on the stack.
 func validateServices(c *Config, problems *validate.Problems) {
+	if c.Governs() {
+		return
+	}
 	checkList("services", "service", c.Services, func(s Service) string { return s.Name }, problems)
 	for i, s := range c.Services {
 		path := fmt.Sprintf("%s[%d]", key("services"), i)

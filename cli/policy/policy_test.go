@@ -32,15 +32,15 @@ func TestRepositoryHasOneGoverningStack(t *testing.T) {
 	config := workspace(t, "dev")
 	config["platform:github"] = auto.ConfigValue{Value: `{"owner":"ACME","plan":"pro","rules":{"releasers":[{"id":1,"type":"Team"}]},"repositories":[{"name":"billing"},{"name":"Greeter"}]}`}
 	err := CheckOwnership(config, projectRoot, "dev")
-	want := `platform:github.repositories[1].name: "Greeter": is governed by stack prod already (Pulumi.prod.yaml)`
+	want := `platform:github.repositories[1].name: "Greeter": is governed by stack governance already (Pulumi.governance.yaml)`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("dev declaring prod's repository: %v, want %q", err, want)
 	}
 	if strings.Contains(err.Error(), "billing") {
 		t.Errorf("a repository no other stack declares is refused: %v", err)
 	}
-	if err := CheckOwnership(config, projectRoot, "prod"); err != nil {
-		t.Errorf("prod's own file is taken for another stack's: %v", err)
+	if err := CheckOwnership(config, projectRoot, "governance"); err != nil {
+		t.Errorf("the governance stack's own file is taken for another stack's: %v", err)
 	}
 	owners := map[string]string{}
 	for _, stack := range stackstest.Stacks {
@@ -58,8 +58,8 @@ func TestRepositoryHasOneGoverningStack(t *testing.T) {
 			owners[repo] = other
 		}
 	}
-	if owners["acme/greeter"] != "prod" || owners["acme/platform"] != "prod" {
-		t.Errorf("governing stacks %v, want prod for acme/greeter and acme/platform", owners)
+	if owners["acme/greeter"] != "governance" || owners["acme/platform"] != "governance" {
+		t.Errorf("governing stacks %v, want governance for acme/greeter and acme/platform", owners)
 	}
 }
 
@@ -105,7 +105,7 @@ func TestNewCertificateConfig(t *testing.T) {
 	if _, err := stacks.Load(Values(config), stacks.Environ{ProjectRoot: projectRoot}); err != nil {
 		t.Errorf("the stack does not load with the certificates made for it: %v", err)
 	}
-	if renewed["platform:elasticsearchCertificate"] == stackstest.ProdSecrets["elasticsearchCertificate"] {
+	if renewed["platform:elasticsearchCertificate"] == stackstest.Secrets["prod"]["elasticsearchCertificate"] {
 		t.Error("--renew kept the old certificate")
 	}
 	for k := range renewed {

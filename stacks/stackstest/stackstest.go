@@ -31,42 +31,40 @@ const LocalPassphrase = "local-cluster-only"
 // ElasticPassword stands in for prod's elastic password.
 const ElasticPassword = "test-elastic-password"
 
-// Secrets stand in for the secrets that dev and prod keep in their KMS.
-var Secrets = map[string]string{"greeterApiToken": "test-token-value", "registryToken": "test-registry-token"}
-
-// ProdSecrets stand in for the secrets of prod's Elasticsearch security and
-// Kafka TLS (the password, and certificates as `platform certs` makes them)
-// and of its GitHub governance (the token, the clusters' credentials for the
-// workflows).
-var ProdSecrets = func() map[string]string {
-	certs, err := observability.NewCertificates("observability", 365*24*time.Hour, time.Now())
-	if err != nil {
-		panic(err)
-	}
-	return map[string]string{
-		"elasticPassword":          ElasticPassword,
-		"observabilityCa":          certs.CA,
-		"elasticsearchCertificate": certs.Elasticsearch.Certificate, "elasticsearchKey": certs.Elasticsearch.Key,
-		"kafkaCertificate": certs.Kafka.Certificate, "kafkaKey": certs.Kafka.Key,
-		"githubToken": "test-github-token", "devKubeconfig": "test-dev-kubeconfig", "prodKubeconfig": "test-prod-kubeconfig",
+// Secrets stand in, by stack, for the secrets that dev's, prod's and the
+// governance stack's KMS keys protect: prod's for its Elasticsearch security
+// and Kafka TLS (the password, and certificates as `platform certs` makes
+// them), the governance stack's for GitHub (the token, and the clusters'
+// credentials its environments hand to the workflows).
+var Secrets = map[string]map[string]string{
+	"dev": {"greeterApiToken": "test-token-value", "registryToken": "test-registry-token"},
+	"prod": func() map[string]string {
+		certs, err := observability.NewCertificates("observability", 365*24*time.Hour, time.Now())
+		if err != nil {
+			panic(err)
+		}
+		return map[string]string{
+			"greeterApiToken":          "test-token-value",
+			"elasticPassword":          ElasticPassword,
+			"observabilityCa":          certs.CA,
+			"elasticsearchCertificate": certs.Elasticsearch.Certificate, "elasticsearchKey": certs.Elasticsearch.Key,
+			"kafkaCertificate": certs.Kafka.Certificate, "kafkaKey": certs.Kafka.Key,
+		}
+	}(),
+	"governance": {
+		"githubToken": "test-github-token", "registryToken": "test-registry-token",
+		"devKubeconfig": "test-dev-kubeconfig", "prodKubeconfig": "test-prod-kubeconfig",
 		"devReadOnlyKubeconfig": "test-dev-read-kubeconfig", "prodReadOnlyKubeconfig": "test-prod-read-kubeconfig",
-	}
-}()
+	},
+}
 
-// Values is projectRoot's Pulumi.<stack>.yaml plus, for dev and prod, the
-// stand-ins for the secrets their KMS holds.
+// Values is projectRoot's Pulumi.<stack>.yaml plus the stand-ins for the
+// secrets its KMS key protects.
 func Values(t testing.TB, projectRoot, stack string) map[string]configdecode.Value {
 	t.Helper()
 	values := File(t, projectRoot, stack)
-	if stack != "local" {
-		for k, v := range Secrets {
-			values["platform:"+k] = configdecode.Value{Raw: v, Secret: true}
-		}
-	}
-	if stack == "prod" {
-		for k, v := range ProdSecrets {
-			values["platform:"+k] = configdecode.Value{Raw: v, Secret: true}
-		}
+	for k, v := range Secrets[stack] {
+		values["platform:"+k] = configdecode.Value{Raw: v, Secret: true}
 	}
 	return values
 }
@@ -126,7 +124,7 @@ func File(t testing.TB, projectRoot, stack string) map[string]configdecode.Value
 }
 
 // Stacks are the project's stacks.
-var Stacks = []string{"dev", "prod", "local"}
+var Stacks = []string{"dev", "prod", "local", "governance"}
 
 // EachPodSpec runs every stack's program under mocks and calls check with
 // the pod spec of every workload and Job it declares.

@@ -135,7 +135,6 @@ func overlay(stack string) ([]byte, map[string]string, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("Pulumi.%s.yaml has no config", stack)
 	}
-	delete(config, stacks.Namespace+":github")
 	config[stacks.Namespace+":kubernetes"] = map[string]any{"kubeconfig": ".cluster/kubeconfig"}
 	secrets := map[string]string{}
 	services, _ := config[stacks.Namespace+":services"].([]any)

@@ -29,7 +29,7 @@ import (
 // prod's stack file, and the component with prod's profile and with every
 // option set.
 var records = []string{
-	"../../../stacks/testdata/conformance/prod.json",
+	"../../../stacks/testdata/conformance/governance.json",
 	"../../../components/repository/testdata/conformance/profile-prod.json",
 	"../../../components/repository/testdata/conformance/every-option.json",
 }
