@@ -176,3 +176,41 @@ func TestParallelismAndFinalCheckpointReachTheEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A drift check gives no verdict when the state changed under it: the mark of
+// the state is the same for two readings without a write, and differs once
+// an update wrote it (a deployment that ran meanwhile).
+func TestTheMarkChangesWithEveryWrite(t *testing.T) {
+	dir := trivialProject(t, "  greeting:\n    type: string\n", "  trivial:greeting: hello\n")
+	s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram, Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Up(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Mark(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Refresh(t.Context(), true); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Mark(t.Context())
+	if err != nil || again != first || first.Pending != 0 {
+		t.Fatalf("marks around a refresh preview: %+v then %+v (%v); want the same, nothing pending", first, again, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Pulumi.trivial.yaml"), []byte("config:\n  trivial:greeting: hi\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Up(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := s.Mark(t.Context()); err != nil || after == first {
+		t.Fatalf("mark after an update: %+v (%v); want another than %+v", after, err, first)
+	}
+}

@@ -2,6 +2,8 @@ package driver
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -186,4 +188,23 @@ func (s *Session) pendingOperations(ctx context.Context) (apitype.UntypedDeploym
 		}
 	}
 	return exported, deployment, pending, nil
+}
+
+// StateMark tells two readings of a stack's state apart: it changes with
+// every checkpoint an update writes. Pending says whether an operation was
+// in flight when it was taken (an update running, or a killed one's).
+type StateMark struct {
+	Hash    string
+	Pending int
+}
+
+// Mark reads the stack's state and marks it. The state is read through the
+// CLI's export, secrets included, and only its hash is kept.
+func (s *Session) Mark(ctx context.Context) (StateMark, error) {
+	exported, _, pending, err := s.pendingOperations(ctx)
+	if err != nil {
+		return StateMark{}, err
+	}
+	sum := sha256.Sum256(exported.Deployment)
+	return StateMark{Hash: hex.EncodeToString(sum[:]), Pending: len(pending)}, nil
 }

@@ -16,9 +16,11 @@
 //
 // Exit codes, the same for every command: 0 success; 1 error; 3 changes
 // found (preview and refresh with --expect-no-changes) or drift found
-// (drift, also when --remediate then repaired it). 3, because no crash
-// exits with it: a Go panic exits 2 and a signal 128+n, so a crashed drift
-// check can never be taken for a finding. --events FILE writes every engine
+// (drift, also when --remediate then repaired it); 4 no verdict (drift:
+// the stack's state changed during the check, or operations were in flight
+// when it began: a deployment ran, whose half-done steps are not drift). 3
+// and 4, because no crash exits with them: a Go panic exits 2 and a signal
+// 128+n, so a crashed drift check can never be taken for a finding. --events FILE writes every engine
 // event as JSON lines. certs makes Elasticsearch's CA and certificate once
 // and stores them as secret config of the stack, so every later run uses the
 // same ones. Only up and certs create a stack that does not exist yet; every
@@ -57,16 +59,18 @@ import (
 
 // Exit codes, the same for every command (see the package comment).
 const (
-	exitOK      = 0
-	exitError   = 1
-	exitChanges = 3
+	exitOK        = 0
+	exitError     = 1
+	exitChanges   = 3
+	exitNoVerdict = 4
 )
 
 const usage = `usage: platform <preview|up|refresh|destroy|outputs|drift|certs|cancel> --stack NAME [flags]
 
 Runs the platform program on the Pulumi engine (Automation API, inline program).
 ` + "`platform COMMAND -h`" + ` lists a command's flags.
-Exit codes: 0 success, 1 error, 3 changes found (--expect-no-changes) or drift found (drift).
+Exit codes: 0 success, 1 error, 3 changes found (--expect-no-changes) or drift found (drift),
+4 no verdict (drift: a deployment changed the stack during the check).
 `
 
 // commandFlags are the flags each command takes beside --stack and --cwd.
@@ -306,10 +310,23 @@ func runDrift(ctx context.Context, s *driver.Session, stack, projectDir, format 
 	if remediate && !allowed {
 		fmt.Fprintf(stderr, "platform: stack %q does not allow remediation (platform:drift.remediate is false): reporting only\n", stack)
 	}
-	found, err := s.Refresh(ctx, true)
+	before, err := s.Mark(ctx)
+	var found changes.Changes
+	if err == nil {
+		found, err = s.Refresh(ctx, true)
+	}
+	var after driver.StateMark
+	if err == nil {
+		after, err = s.Mark(ctx)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "platform: drift check of stack %q failed: %v\n", stack, err)
 		return exitError
+	}
+	if before != after || before.Pending > 0 {
+		// A deployment's steps in flight would be reported as drift.
+		fmt.Fprintf(stderr, "platform: stack %q changed during the drift check, or had %d operations in flight when it began (a deployment running, or a killed one's left for the next up to clear): no verdict\n", stack, before.Pending)
+		return exitNoVerdict
 	}
 	report := drift.New(stack, found)
 	report.Findings = drifts.Findings

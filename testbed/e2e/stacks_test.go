@@ -115,7 +115,7 @@ func checkProdShape(t *testing.T, ws []workload) {
 
 // overlay makes the stack file of dev or prod runnable on the local cluster.
 // It swaps only what cannot exist here and keeps everything else as
-// declared: GitHub off (no GitHub here), images by the local digest instead
+// declared: images by the local digest instead
 // of a build (no Docker engine or registry), storage classes the cluster's
 // default (no gp3 here), the cluster (the local kubeconfig instead of a
 // context), the secrets provider (a passphrase instead of a cloud KMS). It
