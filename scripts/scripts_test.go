@@ -154,24 +154,58 @@ func TestDriftIssueFollowsTheCheck(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("error %v, want error %v\n%s", err, tt.wantErr, out)
 			}
-			c := calls(t, log)
-			for _, w := range tt.want {
-				if !strings.Contains(c, w) {
-					t.Errorf("gh calls lack %q:\n%s", w, c)
-				}
+			checkIssueCalls(t, calls(t, log), tt.want)
+		})
+	}
+}
+
+// checkIssueCalls checks that the gh calls made hold each of want, make no
+// other change to an issue, and never touch issue 13 (another title).
+func checkIssueCalls(t *testing.T, c string, want []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(c, w) {
+			t.Errorf("gh calls lack %q:\n%s", w, c)
+		}
+	}
+	for _, verb := range []string{"issue create", "issue edit", "issue close", "issue comment"} {
+		wanted := false
+		for _, w := range want {
+			wanted = wanted || strings.HasPrefix(w, verb)
+		}
+		if !wanted && strings.Contains(c, verb) {
+			t.Errorf("unexpected %q:\n%s", verb, c)
+		}
+	}
+	if strings.Contains(c, " 13") {
+		t.Errorf("touched issue 13, whose title is another:\n%s", c)
+	}
+}
+
+// A drift check that fails (or a job that breaks before it) is told by an
+// issue of its own, which the next verdict closes; no verdict closes it too,
+// since the check ran.
+func TestFailingDriftCheckHasItsOwnIssue(t *testing.T) {
+	open := []map[string]any{{"number": 12, "title": "Drift check failing for stack prod"}, {"number": 13, "title": "Drift in stack prod"}}
+	for _, tt := range []struct {
+		name, exit string
+		issues     []map[string]any
+		want       []string
+	}{
+		{"an error, no issue yet: open one", "1", nil, []string{"issue create", "--title Drift check failing for stack prod", "--label drift-check-failing"}},
+		{"a crash, issue open: its body names the run", "2", open, []string{"issue edit 12"}},
+		{"the job broke before the check", "none", nil, []string{"issue create", "(exit none)"}},
+		{"drift found: close it", "3", open, []string{"issue close 12"}},
+		{"clean: close it", "0", open, []string{"issue close 12"}},
+		{"no verdict: close it", "4", open, []string{"issue close 12"}},
+		{"clean, no issue: nothing", "0", nil, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			log, env := fakeGH(t, ghData{Issues: tt.issues})
+			if out, err := run(t, env, "drift-failing-issue.sh", "prod", tt.exit, "https://example/run/1"); err != nil {
+				t.Fatalf("%v\n%s", err, out)
 			}
-			for _, verb := range []string{"issue create", "issue edit", "issue close", "issue comment"} {
-				wanted := false
-				for _, w := range tt.want {
-					wanted = wanted || strings.HasPrefix(w, verb)
-				}
-				if !wanted && strings.Contains(c, verb) {
-					t.Errorf("unexpected %q:\n%s", verb, c)
-				}
-			}
-			if strings.Contains(c, " 13") {
-				t.Errorf("touched issue 13, whose title is another:\n%s", c)
-			}
+			checkIssueCalls(t, calls(t, log), tt.want)
 		})
 	}
 }

@@ -389,6 +389,20 @@ func platformRepository(t *testing.T) governedRepository {
 	return governedRepository{}
 }
 
+// A drift check that fails, or a job that breaks before it, is told: the
+// step keeping the failing-check issue runs whatever happened before it.
+func TestAFailingDriftCheckIsTold(t *testing.T) {
+	for _, s := range workflows(t)["drift.yml"]["drift"].Steps {
+		if strings.Contains(s.Run, "drift-failing-issue.sh") {
+			if !strings.Contains(s.If, "always()") {
+				t.Errorf("the failing-check issue step runs if %q: a failed step before it would skip it", s.If)
+			}
+			return
+		}
+	}
+	t.Error("drift.yml keeps no issue for a failing check")
+}
+
 // The drift issue is written only for the drift command's clean (0) and
 // drift (3) exits; any other exit (1 an error, 2 a Go panic, 128+n a
 // signal) fails the job loudly and never touches the issue.
