@@ -44,7 +44,7 @@ func NewRepository(ctx *pulumi.Context, name string, args Args, provider pulumi.
 		// Everything else goes with the repository: deleting (archiving) it need
 		// not remove each rule and secret first.
 		child = append(child, pulumi.DeletedWith(repo))
-		b := builder{ctx: ctx, name: name, args: args, repo: repo, opts: child}
+		b := &builder{ctx: ctx, name: name, args: args, repo: repo, opts: child, grants: map[int]pulumi.Resource{}}
 		for _, step := range []func() error{b.rules, b.teams, b.secrets, b.environments} {
 			if err := step(); err != nil {
 				return err
@@ -106,6 +106,8 @@ type builder struct {
 	args Args
 	repo *github.Repository
 	opts []pulumi.ResourceOption
+	// grants are the teams' access to the repository, by team ID.
+	grants map[int]pulumi.Resource
 }
 
 // rulesetNames are the rulesets every repository gets.
@@ -226,11 +228,13 @@ func (b builder) teams() error {
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(permission)) {
-		if _, err := github.NewTeamRepository(b.ctx, fmt.Sprintf("%s-team-%d", b.name, id), &github.TeamRepositoryArgs{
+		grant, err := github.NewTeamRepository(b.ctx, fmt.Sprintf("%s-team-%d", b.name, id), &github.TeamRepositoryArgs{
 			TeamId: pulumi.String(strconv.Itoa(id)), Repository: b.repo.Name, Permission: pulumi.String(permission[id]),
-		}, b.opts...); err != nil {
+		}, b.opts...)
+		if err != nil {
 			return err
 		}
+		b.grants[id] = grant
 	}
 	return nil
 }
@@ -294,9 +298,17 @@ func (b builder) environments() error {
 				ProtectedBranches: pulumi.Bool(false), CustomBranchPolicies: pulumi.Bool(true),
 			}
 		}
-		envOpts := b.opts
+		// A reviewer team needs access to the repository first: GitHub
+		// refuses (422) or silently drops a reviewer without it.
+		var grants []pulumi.Resource
+		for _, id := range e.ReviewerTeams {
+			if grant, ok := b.grants[id]; ok {
+				grants = append(grants, grant)
+			}
+		}
+		envOpts := append(slices.Clone(b.opts), pulumi.DependsOn(grants))
 		if b.args.Import {
-			envOpts = append(slices.Clone(envOpts), pulumi.Import(pulumi.ID(b.args.Name+":"+e.Name)))
+			envOpts = append(envOpts, pulumi.Import(pulumi.ID(b.args.Name+":"+e.Name)))
 		}
 		environment, err := github.NewRepositoryEnvironment(b.ctx, prefix, env, envOpts...)
 		if err != nil {

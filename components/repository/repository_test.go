@@ -2,6 +2,7 @@ package repository
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -393,5 +394,23 @@ func TestResourcesAreRecorded(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			pulumitest.CheckRecord(t, mustDeploy(t, args), "github:", filepath.Join("testdata", "conformance", name+".json"))
 		})
+	}
+}
+
+// An environment's reviewer teams get their access to the repository before
+// the environment names them: GitHub refuses a reviewer without access (422)
+// or leaves the environment without it.
+func TestEnvironmentsWaitForTheirReviewersAccess(t *testing.T) {
+	g := mustDeploy(t, baseArgs())
+	production := g.One(t, "github:index/repositoryEnvironment:RepositoryEnvironment", "greeter-production")
+	for _, team := range []string{"greeter-team-42", "greeter-team-43"} {
+		grant := g.One(t, "github:index/teamRepository:TeamRepository", team)
+		if !slices.Contains(production.Dependencies, grant.URN) {
+			t.Errorf("environment production does not wait for %s: depends on %v", team, production.Dependencies)
+		}
+	}
+	dev := g.One(t, "github:index/repositoryEnvironment:RepositoryEnvironment", "greeter-dev")
+	if slices.ContainsFunc(dev.Dependencies, func(urn string) bool { return strings.Contains(urn, "TeamRepository") }) {
+		t.Errorf("environment dev, without reviewers, waits for a team's access: %v", dev.Dependencies)
 	}
 }

@@ -29,6 +29,8 @@ type Resource struct {
 	Custom   bool
 	// DeletedWith is the URN of the resource whose deletion deletes this one.
 	DeletedWith string
+	// Dependencies are the URNs of the resources this one waits for.
+	Dependencies []string
 	// ReadID is the ID of an existing resource the program reads ("" for
 	// resources it declares).
 	ReadID string
@@ -202,6 +204,7 @@ func (m mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prope
 		Custom:   args.Custom,
 
 		DeletedWith:         args.RegisterRPC.GetDeletedWith(),
+		Dependencies:        args.RegisterRPC.GetDependencies(),
 		ImportID:            args.RegisterRPC.GetImportId(),
 		DeleteBeforeReplace: args.RegisterRPC.GetDeleteBeforeReplace(),
 	})
