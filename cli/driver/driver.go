@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -295,12 +297,27 @@ func (s *Session) collect() (chan<- events.EngineEvent, func(error) changes.Chan
 
 // SetSecrets stores values as secret config of the stack, encrypted by the
 // stack's secrets provider, in its stack file.
+//
+// Each value reaches the CLI on its standard input, never as an argument:
+// arguments are readable by every local user in /proc/<pid>/cmdline, and
+// the SDK's SetAllConfig passes `--secret key=value`. `pulumi config set`
+// reads a value from stdin when none is given and stdin is no terminal, and
+// keeps its trailing newline with --raw (pkg/v3 v3.274.1,
+// cmd/pulumi/config/config.go: configSetCmd.Run, the "raw" flag).
 func (s *Session) SetSecrets(ctx context.Context, values map[string]string) error {
-	config := auto.ConfigMap{}
-	for k, v := range values {
-		config[k] = auto.ConfigValue{Value: v, Secret: true}
+	ws := s.stack.Workspace()
+	var env []string
+	for k, v := range ws.GetEnvVars() {
+		env = append(env, k+"="+v)
 	}
-	return s.stack.SetAllConfig(ctx, config)
+	for _, key := range slices.Sorted(maps.Keys(values)) {
+		_, stderr, _, err := ws.PulumiCommand().Run(ctx, ws.WorkDir(), strings.NewReader(values[key]), nil, nil, env,
+			"config", "set", "--secret", "--raw", "--stack", s.stack.Name(), key)
+		if err != nil {
+			return fmt.Errorf("setting %s of stack %q: %w: %s", key, s.stack.Name(), err, stderr)
+		}
+	}
+	return nil
 }
 
 // Unprotect clears the protect flag of every resource in the state (`pulumi

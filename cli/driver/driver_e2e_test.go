@@ -214,3 +214,48 @@ func TestTheMarkChangesWithEveryWrite(t *testing.T) {
 		t.Fatalf("mark after an update: %+v (%v); want another than %+v", after, err, first)
 	}
 }
+
+// Secrets reach the CLI on its standard input, never in its arguments
+// (readable by every local user in /proc/<pid>/cmdline), and keep every byte,
+// a PEM block's trailing newline included. A wrapper of the real CLI logs the
+// arguments of every run.
+func TestSecretsNeverOnTheCommandLine(t *testing.T) {
+	dir := trivialProject(t, "  greeting:\n    type: string\n", "  trivial:greeting: hello\n")
+	real, err := exec.LookPath("pulumi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, log := t.TempDir(), filepath.Join(t.TempDir(), "args.log")
+	wrapper := "#!/bin/sh\nprintf '%s\\n' \"$*\" >> " + log + "\nexec " + real + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "pulumi"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram, Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----\n"
+	if err := s.SetSecrets(t.Context(), map[string]string{"trivial:tlsKey": key, "trivial:token": "s3cr3t-token"}); err != nil {
+		t.Fatal(err)
+	}
+	config, err := s.Config(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := config["trivial:tlsKey"]; v.Value != key || !v.Secret {
+		t.Errorf("the key read back as %q (secret %v), want it byte for byte, secret", v.Value, v.Secret)
+	}
+	args, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(args), "config set --secret --raw") {
+		t.Fatalf("the wrapper saw no config set: the test is broken:\n%s", args)
+	}
+	for _, secret := range []string{"c2VjcmV0LWtleS1tYXRlcmlhbA==", "s3cr3t-token"} {
+		if strings.Contains(string(args), secret) {
+			t.Errorf("a secret was on the CLI's command line:\n%s", args)
+		}
+	}
+}
