@@ -305,16 +305,9 @@ func (s *Session) collect() (chan<- events.EngineEvent, func(error) changes.Chan
 // keeps its trailing newline with --raw (pkg/v3 v3.274.1,
 // cmd/pulumi/config/config.go: configSetCmd.Run, the "raw" flag).
 func (s *Session) SetSecrets(ctx context.Context, values map[string]string) error {
-	ws := s.stack.Workspace()
-	var env []string
-	for k, v := range ws.GetEnvVars() {
-		env = append(env, k+"="+v)
-	}
 	for _, key := range slices.Sorted(maps.Keys(values)) {
-		_, stderr, _, err := ws.PulumiCommand().Run(ctx, ws.WorkDir(), strings.NewReader(values[key]), nil, nil, env,
-			"config", "set", "--secret", "--raw", "--stack", s.stack.Name(), key)
-		if err != nil {
-			return fmt.Errorf("setting %s of stack %q: %w: %s", key, s.stack.Name(), err, stderr)
+		if _, err := s.cli(ctx, strings.NewReader(values[key]), "config", "set", "--secret", "--raw", "--stack", s.stack.Name(), key); err != nil {
+			return fmt.Errorf("setting %s of stack %q: %w", key, s.stack.Name(), err)
 		}
 	}
 	return nil
@@ -324,15 +317,24 @@ func (s *Session) SetSecrets(ctx context.Context, values map[string]string) erro
 // state unprotect --all`): the deliberate step before destroying a stack
 // whose stateful resources are protected (prod).
 func (s *Session) Unprotect(ctx context.Context) error {
+	if _, err := s.cli(ctx, nil, "state", "unprotect", "--all", "--yes", "--stack", s.stack.Name()); err != nil {
+		return fmt.Errorf("unprotecting the resources of stack %q: %w", s.stack.Name(), err)
+	}
+	return nil
+}
+
+// cli runs one command of the workspace's (supervised) CLI, with the
+// workspace's environment, and returns its standard output; an error carries
+// its standard error.
+func (s *Session) cli(ctx context.Context, stdin io.Reader, args ...string) (string, error) {
 	ws := s.stack.Workspace()
 	var env []string
 	for k, v := range ws.GetEnvVars() {
 		env = append(env, k+"="+v)
 	}
-	_, stderr, _, err := ws.PulumiCommand().Run(ctx, ws.WorkDir(), nil, nil, nil, env,
-		"state", "unprotect", "--all", "--yes", "--stack", s.stack.Name())
+	stdout, stderr, _, err := ws.PulumiCommand().Run(ctx, ws.WorkDir(), stdin, nil, nil, env, args...)
 	if err != nil {
-		return fmt.Errorf("unprotecting the resources of stack %q: %w: %s", s.stack.Name(), err, stderr)
+		return stdout, fmt.Errorf("%w: %s", err, stderr)
 	}
-	return nil
+	return stdout, nil
 }

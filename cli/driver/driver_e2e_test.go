@@ -259,3 +259,40 @@ func TestSecretsNeverOnTheCommandLine(t *testing.T) {
 		}
 	}
 }
+
+// Recovery rewrites the state through a temporary file: it reads the state
+// as the backend keeps it, secrets as ciphertext, so a run killed meanwhile
+// leaves no secret in clear on disk.
+func TestTheStateIsReadWithSecretsEncrypted(t *testing.T) {
+	dir := trivialProject(t, "  greeting:\n    type: string\n", "  trivial:greeting: hello\n")
+	secretProgram := func(config auto.ConfigMap) pulumi.RunFunc {
+		token := config["trivial:token"].Value
+		return func(ctx *pulumi.Context) error {
+			ctx.Export("token", pulumi.ToSecret(pulumi.String(token)))
+			return nil
+		}
+	}
+	s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: secretProgram, Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetSecrets(t.Context(), map[string]string{"trivial:token": "s3cr3t-in-state"}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: secretProgram}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Up(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
+	state, err := s.export(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(state.Deployment), "ciphertext") {
+		t.Fatalf("the state holds no encrypted value: the test is broken\n%s", state.Deployment)
+	}
+	if strings.Contains(string(state.Deployment), "s3cr3t-in-state") {
+		t.Error("the state was read with its secrets in clear")
+	}
+}

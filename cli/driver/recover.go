@@ -170,7 +170,7 @@ func (s *Session) PendingOperations(ctx context.Context) ([]PendingOperation, er
 // pendingOperations exports the state and returns it, its deployment's
 // fields and the pending operations among them.
 func (s *Session) pendingOperations(ctx context.Context) (apitype.UntypedDeployment, map[string]json.RawMessage, []apitype.OperationV2, error) {
-	exported, err := s.stack.Export(ctx)
+	exported, err := s.export(ctx)
 	if err != nil {
 		return exported, nil, nil, fmt.Errorf("reading the state: %w", err)
 	}
@@ -207,4 +207,17 @@ func (s *Session) Mark(ctx context.Context) (StateMark, error) {
 	}
 	sum := sha256.Sum256(exported.Deployment)
 	return StateMark{Hash: hex.EncodeToString(sum[:]), Pending: len(pending)}, nil
+}
+
+// export reads the stack's state as the backend holds it: secrets stay
+// ciphertext. The SDK's Export asks for --show-secrets, and its Import writes
+// what it is given to a temporary file: an export of plaintext would leave
+// the stack's secrets in clear on disk if the run were killed in between.
+func (s *Session) export(ctx context.Context) (apitype.UntypedDeployment, error) {
+	var state apitype.UntypedDeployment
+	stdout, err := s.cli(ctx, nil, "stack", "export", "--stack", s.stack.Name())
+	if err == nil {
+		err = json.Unmarshal([]byte(stdout), &state)
+	}
+	return state, err
 }
