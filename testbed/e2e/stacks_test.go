@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/acme/platform/cli/driver"
 	"github.com/acme/platform/stacks"
 )
 
@@ -70,6 +71,28 @@ func testDeclaredStack(t *testing.T, stack string) {
 	}
 	if code, out := platformOn(t, stack, "drift"); code != 0 {
 		t.Errorf("drift of %s right after up exited %d:\n%s", stack, code, out)
+	}
+	if stack == "prod" {
+		checkNoDeployingCredential(t, session)
+	}
+}
+
+// checkNoDeployingCredential: what changes prod never reaches a prod preview.
+// The GitHub token or a deploying kubeconfig put into prod's config (as a
+// careless operator might) makes the preview fail naming the key, before the
+// program registers anything, and prints no value.
+func checkNoDeployingCredential(t *testing.T, session *driver.Session) {
+	t.Helper()
+	const token = "e2e-admin-token-value"
+	if err := session.SetSecrets(t.Context(), map[string]string{"platform:githubToken": token}); err != nil {
+		t.Fatal(err)
+	}
+	code, out := platformOn(t, "prod", "preview")
+	if code != 1 || !strings.Contains(out, "platform:githubToken: [secret]: unknown key") {
+		t.Errorf("a prod preview with the GitHub token in prod's config exited %d, want 1 naming the key:\n%s", code, out)
+	}
+	if strings.Contains(out, token) {
+		t.Errorf("the prod preview printed the token:\n%s", out)
 	}
 }
 
