@@ -144,10 +144,11 @@ runtime: ## the container runtime for the real node and the runc tests, from the
 
 .PHONY: e2e
 # The product's end-to-end tests (the driver, the package) run beside the
-# suite (testbed/e2e), their output shown when both are done.
+# suite (testbed/e2e), their output shown when both are done; niced, they
+# take the CPU the suite leaves while it waits on the cluster.
 e2e: tools platform runtime ## end-to-end: the real engine, a real API server on 127.0.0.1, containers on runc
 	$(WITH_ENV) export PLATFORM_BINARY=$(PLATFORM) && log=$$(mktemp) && \
-	{ go test -tags e2e -count=1 -timeout 10m -v ./cli/driver/ ./plugin/ >"$$log" 2>&1 & } && product=$$! && \
+	{ nice -n 10 go test -tags e2e -count=1 -timeout 10m -v ./cli/driver/ ./plugin/ >"$$log" 2>&1 & } && product=$$! && \
 	{ go test -C testbed -tags e2e -count=1 -timeout 25m -v ./e2e/ && suite=0 || suite=$$?; } && \
 	{ wait $$product && status=0 || status=$$?; } && cat "$$log" && rm -f "$$log" && \
 	exit $$(( suite || status ))
