@@ -198,8 +198,8 @@ type StateMark struct {
 	Pending int
 }
 
-// Mark reads the stack's state and marks it. The state is read through the
-// CLI's export, secrets included, and only its hash is kept.
+// Mark reads the stack's state as the backend keeps it (secrets encrypted)
+// and marks it: only its hash is kept.
 func (s *Session) Mark(ctx context.Context) (StateMark, error) {
 	exported, _, pending, err := s.pendingOperations(ctx)
 	if err != nil {
