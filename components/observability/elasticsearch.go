@@ -126,13 +126,18 @@ func (b *builder) elasticsearch() error {
 // (local=true: no master round trip), as Elastic's own Helm chart and ECK do,
 // with curl, which the image has. With security on, the credentials come from
 // the container's environment and the CA from its certs folder, never from
-// the pod spec.
+// the pod spec; they reach curl as a config on its standard input (`-K -`: an
+// Authorization header, the user and password base64-encoded by coreutils'
+// base64 from its stdin), so no process's arguments, readable by every user
+// of the node in /proc/<pid>/cmdline, ever hold the password (printf is the
+// shell's builtin; the shell's own arguments hold the script, unexpanded).
 func (b *builder) elasticReadiness() []string {
 	base := fmt.Sprintf("http://localhost:%d", elasticPort)
 	curl := "curl --silent --fail --max-time 2"
 	if b.secure() {
 		base = fmt.Sprintf("https://localhost:%d", elasticPort)
-		curl += ` --cacert /usr/share/elasticsearch/config/certs/ca.crt -u "elastic:${ELASTIC_PASSWORD}"`
+		curl = `printf 'header = "Authorization: Basic %s"\n' "$(printf 'elastic:%s' "$ELASTIC_PASSWORD" | base64 -w0)" | ` +
+			curl + ` -K - --cacert /usr/share/elasticsearch/config/certs/ca.crt`
 	}
 	check := curl + " '" + base + "/_cluster/health?local=true'"
 	if b.args.Elasticsearch.Nodes > 1 {

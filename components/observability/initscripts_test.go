@@ -1,6 +1,7 @@
 package observability
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -111,16 +112,34 @@ func runElasticsearchInit(t *testing.T, formed bool) string {
 }
 
 // Readiness, taken from prod's pod spec and run for real with curl and grep
-// against a stand-in for Elasticsearch's HTTP API: ready while the cluster's
-// health answers; the cluster-formed marker written only once the node
-// reports a cluster UUID, never for "_na_" (no cluster yet).
+// against a stand-in for Elasticsearch's HTTP API that asks for the elastic
+// user's credentials: ready while the cluster's health answers; the
+// cluster-formed marker written only once the node reports a cluster UUID,
+// never for "_na_" (no cluster yet). The password is in no program's
+// arguments: wrappers of curl and base64 log theirs.
 func TestElasticsearchReadinessRecordsTheFormedCluster(t *testing.T) {
+	const password = "s3cr3t-elastic-password"
+	argsLog := filepath.Join(t.TempDir(), "args.log")
+	wrappers := t.TempDir()
+	for _, program := range []string{"curl", "base64"} {
+		real, err := exec.LookPath(program)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrapper := "#!/bin/sh\nprintf '%s %s\\n' " + program + " \"$*\" >> " + argsLog + "\nexec " + real + " \"$@\"\n"
+		if err := os.WriteFile(filepath.Join(wrappers, program), []byte(wrapper), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("elastic:"+password))
 	g := mustDeploy(t, prodArgs())
 	probe := g.One(t, statefulSetType, "observability-elasticsearch").MustInput(t, "spec.template.spec.containers.0.readinessProbe.exec.command").([]any)
 	script := probe[2].(string)
 	healthy, uuid := true, "_na_"
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
+		case r.Header.Get("Authorization") != basic:
+			w.WriteHeader(http.StatusUnauthorized)
 		case r.URL.Path == "/_cluster/health" && healthy:
 			fmt.Fprint(w, `{"status":"green"}`)
 		case r.URL.Path == "/":
@@ -136,7 +155,7 @@ func TestElasticsearchReadinessRecordsTheFormedCluster(t *testing.T) {
 		clusterFormedMarker, marker).Replace(script)
 	ready := func() bool {
 		cmd := exec.Command("/bin/sh", "-c", local)
-		cmd.Env = append(os.Environ(), "ELASTIC_PASSWORD=test")
+		cmd.Env = append(os.Environ(), "ELASTIC_PASSWORD="+password, "PATH="+wrappers+string(os.PathListSeparator)+os.Getenv("PATH"))
 		return cmd.Run() == nil
 	}
 	exists := func() bool { _, err := os.Stat(marker); return err == nil }
@@ -151,6 +170,13 @@ func TestElasticsearchReadinessRecordsTheFormedCluster(t *testing.T) {
 	healthy = false
 	if ready() {
 		t.Error("ready while the cluster's health does not answer")
+	}
+	args, err := os.ReadFile(argsLog)
+	if err != nil || !strings.Contains(string(args), "curl ") || !strings.Contains(string(args), "base64 ") {
+		t.Fatalf("the wrappers logged no curl and base64 run (%v): the test is broken\n%s", err, args)
+	}
+	if strings.Contains(string(args), password) {
+		t.Errorf("the password was in a program's arguments:\n%s", args)
 	}
 }
 
