@@ -76,19 +76,7 @@ func (j job) environments() []string {
 		}
 		return names
 	}
-	if !strings.Contains(j.Environment, "${{") {
-		if j.Environment == "" {
-			return nil
-		}
-		return []string{j.Environment}
-	}
-	// An expression's results: the literals after && and || (those after ==
-	// are what it compares).
-	var names []string
-	for _, m := range regexp.MustCompile(`(?:&&|\|\|)\s*'([\w-]+)'`).FindAllStringSubmatch(j.Environment, -1) {
-		names = append(names, m[1])
-	}
-	return names
+	return valuesOf(j.Environment)
 }
 
 func read(t *testing.T, path string, v any) {
@@ -205,7 +193,7 @@ func droppedDeployments(w map[string]map[string]job) []string {
 		if deploy.Concurrency.CancelInProgress != false {
 			dropped = append(dropped, fmt.Sprintf("deploy.yml, job %s: cancel-in-progress %v cancels a running deployment", name, deploy.Concurrency.CancelInProgress))
 		}
-		groups := groupsOf(deploy.Concurrency.Group)
+		groups := valuesOf(deploy.Concurrency.Group)
 		if len(groups) == 0 {
 			dropped = append(dropped, fmt.Sprintf("deploy.yml, job %s has no concurrency group: two deployments of a stack could run at once", name))
 		}
@@ -214,7 +202,7 @@ func droppedDeployments(w map[string]map[string]job) []string {
 				if file == "deploy.yml" && other == name {
 					continue
 				}
-				for _, g := range groupsOf(j.Concurrency.Group) {
+				for _, g := range valuesOf(j.Concurrency.Group) {
 					if slices.Contains(groups, g) {
 						dropped = append(dropped, fmt.Sprintf("%s, job %s shares group %s with deploy.yml's %s: queued, it cancels a pending deployment", file, other, g, name))
 					}
@@ -225,20 +213,22 @@ func droppedDeployments(w map[string]map[string]job) []string {
 	return dropped
 }
 
-// groupsOf lists the groups a concurrency expression can name: its text
-// with the expression replaced by each literal result (after && or ||).
-func groupsOf(group string) []string {
-	start := strings.Index(group, "${{")
+// valuesOf lists the values a workflow field can take (an environment, a
+// concurrency group): its text, with an expression replaced by each of its
+// literal results, those after && or || (the literals after == are what it
+// compares).
+func valuesOf(field string) []string {
+	start := strings.Index(field, "${{")
 	if start < 0 {
-		if group == "" {
+		if field == "" {
 			return nil
 		}
-		return []string{group}
+		return []string{field}
 	}
-	end := strings.Index(group, "}}")
+	end := strings.Index(field, "}}")
 	var out []string
-	for _, m := range regexp.MustCompile(`(?:&&|\|\|)\s*'([\w-]+)'`).FindAllStringSubmatch(group[start:end], -1) {
-		out = append(out, group[:start]+m[1]+group[end+2:])
+	for _, m := range regexp.MustCompile(`(?:&&|\|\|)\s*'([\w-]+)'`).FindAllStringSubmatch(field[start:end], -1) {
+		out = append(out, field[:start]+m[1]+field[end+2:])
 	}
 	return out
 }
