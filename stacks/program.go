@@ -23,12 +23,18 @@ import (
 // registered.
 func Program(values map[string]Value) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		cfg, err := Load(values, Environ{ProjectRoot: ctx.RootDirectory(), Commit: Commit(ctx.RootDirectory())})
+		cfg, err := Load(values, EnvironAt(ctx.RootDirectory()))
 		if err != nil {
 			return err
 		}
 		return Deploy(ctx, cfg)
 	}
+}
+
+// EnvironAt is where a program of the project at root runs: the root, and
+// the commit being deployed there.
+func EnvironAt(root string) Environ {
+	return Environ{ProjectRoot: root, Commit: Commit(root)}
 }
 
 // Commit is the git commit being deployed: GITHUB_SHA in CI, else the

@@ -20,7 +20,7 @@ type Drift struct {
 // DriftOf reads the drift policy from a stack's config, validating the whole
 // config first.
 func DriftOf(config auto.ConfigMap, projectDir string, now time.Time) (Drift, error) {
-	cfg, err := stacks.Load(Values(config), environ(projectDir))
+	cfg, err := stacks.Load(Values(config), stacks.EnvironAt(projectDir))
 	if err != nil {
 		return Drift{}, err
 	}

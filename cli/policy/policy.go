@@ -26,10 +26,3 @@ func Values(config auto.ConfigMap) map[string]stacks.Value {
 func Program(config auto.ConfigMap) pulumi.RunFunc {
 	return stacks.Program(Values(config))
 }
-
-// environ is where the command runs the program: the project folder, and the
-// commit being deployed (image tags depend on it, so dev's config does not
-// load without it).
-func environ(projectDir string) stacks.Environ {
-	return stacks.Environ{ProjectRoot: projectDir, Commit: stacks.Commit(projectDir)}
-}
