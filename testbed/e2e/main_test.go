@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/acme/platform/cli/driver"
+	"github.com/acme/platform/stacks/stackstest"
 	"github.com/acme/platform/testbed/localcluster"
 	"github.com/acme/platform/testbed/nodeimage"
 )
@@ -34,8 +35,6 @@ var env struct {
 	projectDir string
 	platform   string // the cli/platform binary
 }
-
-const passphrase = "local-cluster-only"
 
 // projectRoot is the product's project folder: Pulumi.yaml, the stack files, app/.
 const projectRoot = "../.."
@@ -163,7 +162,7 @@ func run(m *testing.M) (code int) {
 		return 1
 	}
 	os.Setenv("PULUMI_BACKEND_URL", "file://"+filepath.Join(work, "state"))
-	os.Setenv("PULUMI_CONFIG_PASSPHRASE", passphrase)
+	os.Setenv("PULUMI_CONFIG_PASSPHRASE", stackstest.LocalPassphrase)
 	if err := os.MkdirAll(filepath.Join(work, "state"), 0o700); err != nil {
 		fmt.Fprintln(suiteLog, err)
 		return 1

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/acme/platform/stacks/stackstest"
 )
 
 // TestYAMLProgramDeclaresAWorkload runs a service team's Pulumi YAML program
@@ -47,7 +49,7 @@ func TestYAMLProgramDeclaresAWorkload(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("PULUMI_BACKEND_URL", "file://"+state)
-	t.Setenv("PULUMI_CONFIG_PASSPHRASE", passphrase)
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE", stackstest.LocalPassphrase)
 	// The YAML language host (scripts/tools.sh yaml_language) is on PATH:
 	// YAML is bundled with the CLI, and never installed into a Pulumi home.
 	t.Setenv("PULUMI_IGNORE_AMBIENT_PLUGINS", "false")

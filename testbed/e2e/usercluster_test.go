@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acme/platform/stacks/stackstest"
 	"github.com/acme/platform/testbed/localcluster"
 )
 
@@ -137,7 +138,7 @@ func withLocalPassphrase(environ []string) []string {
 			return environ
 		}
 	}
-	return append(slices.Clone(environ), "PULUMI_CONFIG_PASSPHRASE="+passphrase)
+	return append(slices.Clone(environ), "PULUMI_CONFIG_PASSPHRASE="+stackstest.LocalPassphrase)
 }
 
 func exists(path string) bool {
