@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // SchemaJSON is the package's schema, generated from the components' Args
@@ -97,7 +99,12 @@ func (g *generator) resource(c Component) (map[string]any, error) {
 		if name == "" || f.Anonymous {
 			continue
 		}
-		outputs[name] = map[string]any{"type": "string", "description": g.docs.field(c.Resource, f.Name)}
+		spec, err := outputSpec(f.Type)
+		if err != nil {
+			return nil, fmt.Errorf("%s.%s: %w", c.Resource.Name(), f.Name, err)
+		}
+		spec["description"] = g.docs.field(c.Resource, f.Name)
+		outputs[name] = spec
 		outputNames = append(outputNames, name)
 	}
 	r := map[string]any{
@@ -246,4 +253,22 @@ func elemType(t reflect.Type) reflect.Type {
 		t = t.Elem()
 	}
 	return t
+}
+
+// outputSpec is the schema type of a component's output field.
+func outputSpec(t reflect.Type) (map[string]any, error) {
+	anyRef := map[string]any{"$ref": "pulumi.json#/Any"}
+	switch t {
+	case reflect.TypeFor[pulumi.StringOutput]():
+		return map[string]any{"type": "string"}, nil
+	case reflect.TypeFor[pulumi.IntOutput]():
+		return map[string]any{"type": "integer"}, nil
+	case reflect.TypeFor[pulumi.BoolOutput]():
+		return map[string]any{"type": "boolean"}, nil
+	case reflect.TypeFor[pulumi.ArrayOutput]():
+		return map[string]any{"type": "array", "items": anyRef}, nil
+	case reflect.TypeFor[pulumi.MapOutput]():
+		return map[string]any{"type": "object", "additionalProperties": anyRef}, nil
+	}
+	return nil, fmt.Errorf("no schema type for output type %s", t)
 }

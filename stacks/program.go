@@ -84,6 +84,9 @@ func Deploy(ctx *pulumi.Context, cfg *Config) error {
 			return err
 		}
 		outputs["image"] = img.Reference
+		if s.Build != nil {
+			outputs["builds"] = img.Builds
+		}
 		services[s.Name] = outputs
 	}
 	repositories, err := declareGitHub(ctx, cfg)

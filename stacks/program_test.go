@@ -167,10 +167,11 @@ func named(resources []pulumitest.Resource, names ...string) []pulumitest.Resour
 	return out
 }
 
-// prod runs exactly the image dev runs: the digest dev's program pins, read
-// through a stack reference to dev; prod builds nothing and needs no Docker.
-func TestProdRunsTheImageDevRuns(t *testing.T) {
-	t.Setenv("GITHUB_SHA", "89abcdef0123456789abcdef0123456789abcdef")
+// prod runs exactly the image dev built and ran for the commit it deploys:
+// the entry of dev's record of builds, read through a stack reference to
+// dev; prod builds nothing and needs no Docker.
+func TestProdRunsTheImageDevBuiltForTheCommit(t *testing.T) {
+	t.Setenv("GITHUB_SHA", testCommit)
 	dev, err := pulumitest.Run(t, "platform", "dev", Program(stackValues(t, "dev")), pulumitest.InProject(".."))
 	if err != nil {
 		t.Fatal(err)
@@ -178,21 +179,28 @@ func TestProdRunsTheImageDevRuns(t *testing.T) {
 	if tag, _ := dev.One(t, "docker:index/image:Image", "greeter").Input("imageName"); tag != "ghcr.io/acme/greeter:0.1.0-89abcdef0123" {
 		t.Errorf("dev's image tag %v, want <version>-<commit>", tag)
 	}
+	if ref := dev.One(t, "pulumi:pulumi:StackReference", "greeter-builds"); ref.ReadID != "organization/platform/dev" {
+		t.Errorf("dev reads its record of builds from stack %q, want its own", ref.ReadID)
+	}
 	devImage := dev.One(t, "kubernetes:apps/v1:Deployment", "greeter").MustInput(t, "spec.template.spec.containers.0.image").(string)
-	// Stand in for the backend with a digest only dev's run could have given.
+	// Stand in for the backend with a digest only dev's run could have given,
+	// and a later commit dev runs now.
 	devImage = strings.Replace(devImage, pulumitest.FakeDigest, "sha256:"+strings.Repeat("d", 64), 1)
 	t.Cleanup(pulumitest.StackOutputs("organization/platform/dev", map[string]any{
-		"services": map[string]any{"greeter": map[string]any{"image": devImage}},
+		"services": map[string]any{"greeter": map[string]any{"image": "ghcr.io/acme/greeter@sha256:" + strings.Repeat("e", 64), "builds": []any{
+			map[string]any{"commit": strings.Repeat("e", 40), "tag": "0.1.0-eeeeeeeeeeee", "image": "ghcr.io/acme/greeter@sha256:" + strings.Repeat("e", 64)},
+			map[string]any{"commit": testCommit, "tag": "0.1.0-89abcdef0123", "image": devImage},
+		}}},
 	}))
 	prod, err := pulumitest.Run(t, "platform", "prod", Program(stackValues(t, "prod")), pulumitest.InProject(".."))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := prod.One(t, "kubernetes:apps/v1:Deployment", "greeter").MustInput(t, "spec.template.spec.containers.0.image"); got != devImage {
-		t.Errorf("prod runs %v, dev runs %s", got, devImage)
+		t.Errorf("prod runs %v, dev built %s for commit %s", got, devImage, testCommit)
 	}
-	if n := len(prod.OfType("docker:index/image:Image")) + len(prod.OfType("pulumi:providers:docker")); n != 0 {
-		t.Errorf("prod declares %d image builds or Docker providers", n)
+	if n := len(prod.OfType("docker:index/image:Image")) + len(prod.OfType("pulumi:pulumi:StackReference")); n != 1 {
+		t.Errorf("prod declares %d image builds and stack references, want the one reference to dev", n)
 	}
 	if ref := prod.One(t, "pulumi:pulumi:StackReference", "greeter-from-dev"); ref.ReadID != "organization/platform/dev" {
 		t.Errorf("prod reads stack %q", ref.ReadID)

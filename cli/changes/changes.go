@@ -54,6 +54,9 @@ func (r *Recorder) Record(e apitype.EngineEvent) {
 	default:
 		return
 	}
+	if meta.Type == stackReferenceType {
+		return
+	}
 	paths, values := changedPaths(meta)
 	for p, v := range values {
 		if secretPath(meta.Type, p) || masked(v.Old) || masked(v.New) {
@@ -128,6 +131,11 @@ func mergePaths(a, b []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// stackReferenceType is a read of another stack's outputs (prod's of dev's
+// record of builds, dev's of its own): they change whenever that stack is
+// deployed, which changes nothing here.
+const stackReferenceType = "pulumi:pulumi:StackReference"
 
 // Changes are the changes recorded so far, by URN.
 func (r *Recorder) Changes() Changes {

@@ -68,6 +68,12 @@ func TestRecordChange(t *testing.T) {
 		{DiagnosticEvent: &apitype.DiagnosticEvent{Message: "noise"}},
 		secretStep("urn:secret", map[string]any{"data": map[string]any{"TOKEN": "b2xk"}}, map[string]any{"data": map[string]any{"TOKEN": "bmV3"}}),
 		step(apitype.OpRefresh, "urn:masked", map[string]any{"data": map[string]any{"A": "[secret]"}}, map[string]any{"data": map[string]any{"A": "2"}}),
+		// dev deployed since: its outputs read anew are no drift of prod's.
+		func() apitype.EngineEvent {
+			e := step(apitype.OpRefresh, "urn:reference", map[string]any{"outputs": map[string]any{"image": "a"}}, map[string]any{"outputs": map[string]any{"image": "b"}})
+			e.ResOutputsEvent.Metadata.Type = "pulumi:pulumi:StackReference"
+			return e
+		}(),
 		step(apitype.OpRefresh, "urn:signed", map[string]any{"data": map[string]any{"A": map[string]any{sig.Key: sig.Secret, "plaintext": "p"}}}, map[string]any{"data": map[string]any{"A": "n"}}),
 	}
 	var r Recorder

@@ -51,10 +51,11 @@ type Source struct {
 	Prebuilt string `json:"image,omitempty"`
 	// Build builds and pushes the image from the project.
 	Build *Build `json:"build,omitempty"`
-	// PromoteFrom is the stack (of this project) whose image of the service
-	// this stack runs: the digest that stack's services output pins, read
-	// through a stack reference on every run. prod promotes what dev runs and
-	// never builds.
+	// PromoteFrom is the stack (of this project) whose build of this commit
+	// the stack runs: the image that stack recorded for Commit in its
+	// services output (<service>.builds), read through a stack reference.
+	// prod promotes what dev built and ran for the release tag's commit, and
+	// never builds; a commit dev never deployed is refused.
 	PromoteFrom string `json:"imageFrom,omitempty"`
 }
 
@@ -85,7 +86,24 @@ type Image struct {
 
 	// Reference is the image pinned by digest, for the workload's pod spec.
 	Reference pulumi.StringOutput `pulumi:"reference"`
+	// Builds is the record of a building stack's images, newest first: this
+	// run's build and the KeptBuilds-1 before it ([]Record), which promoting
+	// stacks look their commit up in. Empty when the stack builds nothing.
+	Builds pulumi.ArrayOutput `pulumi:"builds"`
 }
+
+// Record is one image a stack built and ran: its commit, its tag
+// (<version>-<commit>) and the image pinned by digest.
+type Record struct {
+	Commit string `json:"commit"`
+	Tag    string `json:"tag"`
+	Image  string `json:"image"`
+}
+
+// KeptBuilds is how many builds a stack's record keeps: a release tag on a
+// commit more than this many deploys of dev ago is refused (deploy it to dev
+// again, which rebuilds nothing when its image exists).
+const KeptBuilds = 50
 
 // WithSecrets fills Password with the value of Build.PasswordSecret.
 func (a Args) WithSecrets(lookup component.SecretLookup) Args {
@@ -153,6 +171,7 @@ func (a Args) Validate() validate.Problems {
 		if !stackName.MatchString(a.PromoteFrom) {
 			p.Add("imageFrom", a.PromoteFrom, "must be the name of a stack of this project, such as dev")
 		}
+		p = append(p, a.validateTag()...)
 		return p
 	case a.Prebuilt != "":
 		if err := kube.ValidateImageReference(a.Prebuilt); err != nil {
@@ -175,15 +194,7 @@ func (a Args) Validate() validate.Problems {
 	if !repositoryPattern.MatchString(b.Repository) {
 		p.Add("build.repository", b.Repository, "must be registry/path without tag, such as ghcr.io/acme/greeter")
 	}
-	switch {
-	case a.Version == "latest":
-		p.Add("version", a.Version, `must not be "latest": tag a version`)
-	case !tagPattern.MatchString(a.Version):
-		p.Add("version", a.Version, "must be a valid image tag, such as 1.2.3")
-	}
-	if !commitPattern.MatchString(a.Commit) {
-		p.Add("(commit)", a.Commit, "must be a git commit id (12 to 40 lower-case hex digits): GITHUB_SHA, or the checkout's HEAD; the image's tag is <version>-<commit>")
-	}
+	p = append(p, a.validateTag()...)
 	if b.Username == "" {
 		p.Add("build.username", b.Username, "is required: the registry user")
 	}
@@ -193,11 +204,27 @@ func (a Args) Validate() validate.Problems {
 	return p
 }
 
+// validateTag checks what the image's tag is made of: the version and the commit.
+func (a Args) validateTag() validate.Problems {
+	var p validate.Problems
+	switch {
+	case a.Version == "latest":
+		p.Add("version", a.Version, `must not be "latest": tag a version`)
+	case !tagPattern.MatchString(a.Version):
+		p.Add("version", a.Version, "must be a valid image tag, such as 1.2.3")
+	}
+	if !commitPattern.MatchString(a.Commit) {
+		p.Add("(commit)", a.Commit, "must be a git commit id (12 to 40 lower-case hex digits): GITHUB_SHA, or the checkout's HEAD; the image's tag is <version>-<commit>")
+	}
+	return p
+}
+
 // NewImage builds and pushes the image with the given Docker provider, or
 // takes the prebuilt one (then the provider may be nil).
 func NewImage(ctx *pulumi.Context, name string, args Args, provider pulumi.ProviderResource, opts ...pulumi.ResourceOption) (*Image, error) {
 	img := &Image{}
 	err := component.New(ctx, TypeToken, name, img, args, provider, func(args Args, children []pulumi.ResourceOption) error {
+		img.Builds = pulumi.Array{}.ToArrayOutput()
 		if args.Prebuilt != "" {
 			img.Reference = pulumi.String(args.Prebuilt).ToStringOutput()
 			return nil
@@ -215,7 +242,8 @@ func NewImage(ctx *pulumi.Context, name string, args Args, provider pulumi.Provi
 			return err
 		}
 		img.Reference = built.RepoDigest
-		return nil
+		img.Builds, err = RecordBuild(ctx, name, args, built.RepoDigest, children...)
+		return err
 	}, opts...)
 	if err != nil {
 		return nil, err
@@ -249,8 +277,57 @@ func build(ctx *pulumi.Context, name string, args Args, children []pulumi.Resour
 	}, append(children, pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(name + "-0")}}))...)
 }
 
-// promoted is the image that stack PromoteFrom runs for the service: its
-// services output's <service>.image, which must be pinned by digest.
+// RecordBuild is the stack's record of builds of args' service with this
+// run's image (built from args.Commit, pinned by digest) first: the record
+// the stack's last run exported (services output <service>.builds), read
+// through a stack reference to itself (the engine reads the last
+// checkpoint's outputs), with this commit's entry replaced, kept to
+// KeptBuilds. NewImage records what it builds with it.
+func RecordBuild(ctx *pulumi.Context, name string, args Args, image pulumi.StringOutput, opts ...pulumi.ResourceOption) (pulumi.ArrayOutput, error) {
+	self := ctx.Organization() + "/" + ctx.Project() + "/" + ctx.Stack()
+	ref, err := pulumi.NewStackReference(ctx, name+"-builds", &pulumi.StackReferenceArgs{Name: pulumi.String(self)}, opts...)
+	if err != nil {
+		return pulumi.ArrayOutput{}, err
+	}
+	return pulumi.All(ref.GetOutput(pulumi.String("services")), image).ApplyT(func(v []any) []any {
+		builds := []any{map[string]any{"commit": args.Commit, "tag": args.tag(), "image": v[1]}}
+		for _, r := range recordOf(v[0], args.Service) {
+			if len(builds) < KeptBuilds && !sameCommit(r.Commit, args.Commit) {
+				builds = append(builds, map[string]any{"commit": r.Commit, "tag": r.Tag, "image": r.Image})
+			}
+		}
+		return builds
+	}).(pulumi.ArrayOutput), nil
+}
+
+// recordOf reads a service's record of builds from a stack's services output.
+func recordOf(services any, service string) []Record {
+	s, _ := services.(map[string]any)
+	svc, _ := s[service].(map[string]any)
+	list, _ := svc["builds"].([]any)
+	var out []Record
+	for _, item := range list {
+		m, _ := item.(map[string]any)
+		r := Record{}
+		r.Commit, _ = m["commit"].(string)
+		r.Tag, _ = m["tag"].(string)
+		r.Image, _ = m["image"].(string)
+		out = append(out, r)
+	}
+	return out
+}
+
+// sameCommit says whether two commit ids (12 to 40 hex digits) name one commit.
+func sameCommit(a, b string) bool {
+	n := min(len(a), len(b))
+	return n >= 12 && a[:n] == b[:n]
+}
+
+// promoted is the image stack PromoteFrom built and ran for this commit: the
+// entry of its record of builds (services output <service>.builds) whose
+// commit is Commit. It is refused when that stack never deployed the commit,
+// when it tagged it otherwise than this stack would (another version), and
+// when the image is not pinned by digest.
 func promoted(ctx *pulumi.Context, name string, args Args, children []pulumi.ResourceOption) (pulumi.StringOutput, error) {
 	from := ctx.Organization() + "/" + ctx.Project() + "/" + args.PromoteFrom
 	ref, err := pulumi.NewStackReference(ctx, name+"-from-"+args.PromoteFrom, &pulumi.StackReferenceArgs{Name: pulumi.String(from)}, children...)
@@ -258,13 +335,37 @@ func promoted(ctx *pulumi.Context, name string, args Args, children []pulumi.Res
 		return pulumi.StringOutput{}, err
 	}
 	return ref.GetOutput(pulumi.String("services")).ApplyT(func(v any) (string, error) {
-		services, _ := v.(map[string]any)
-		service, _ := services[args.Service].(map[string]any)
-		image, _ := service["image"].(string)
-		if !digestPinned.MatchString(image) {
-			return "", fmt.Errorf("imageFrom %s: stack %s runs no image of service %q pinned by digest (its output services.%s.image is %q): deploy %s first",
-				args.PromoteFrom, from, args.Service, args.Service, image, args.PromoteFrom)
-		}
-		return image, nil
+		return promotedImage(args, from, recordOf(v, args.Service))
 	}).(pulumi.StringOutput), nil
+}
+
+// promotedImage picks this commit's image out of the other stack's record.
+func promotedImage(args Args, from string, builds []Record) (string, error) {
+	for _, r := range builds {
+		if !sameCommit(r.Commit, args.Commit) {
+			continue
+		}
+		switch {
+		case r.Tag != args.tag():
+			return "", fmt.Errorf("imageFrom %s: stack %s built commit %s of service %q as tag %s, this stack expects tag %s: set the service's version to what %s built, or release the commit %s built",
+				args.PromoteFrom, from, args.Commit, args.Service, r.Tag, args.tag(), args.PromoteFrom, args.PromoteFrom)
+		case !digestPinned.MatchString(r.Image):
+			return "", fmt.Errorf("imageFrom %s: stack %s recorded image %q for commit %s of service %q, which is not pinned by digest",
+				args.PromoteFrom, from, r.Image, args.Commit, args.Service)
+		}
+		return r.Image, nil
+	}
+	var recent []string
+	for _, r := range builds[:min(len(builds), 3)] {
+		recent = append(recent, r.Commit[:min(len(r.Commit), 12)])
+	}
+	return "", fmt.Errorf("imageFrom %s: stack %s has no build of commit %s of service %q (its latest: %s): deploy this commit to %s first; prod runs only what %s built and ran",
+		args.PromoteFrom, from, args.Commit, args.Service, orNone(recent), args.PromoteFrom, args.PromoteFrom)
+}
+
+func orNone(commits []string) string {
+	if len(commits) == 0 {
+		return "none"
+	}
+	return strings.Join(commits, ", ")
 }

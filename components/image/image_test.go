@@ -116,37 +116,112 @@ func TestMovingTheCheckoutChangesNothing(t *testing.T) {
 }
 
 // A stack that promotes another's image (prod from dev) runs exactly the
-// digest that stack's services output pins, and builds nothing.
-func TestPromotedImageIsTheOtherStacksDigest(t *testing.T) {
-	ref := "ghcr.io/acme/greeter@" + pulumitest.FakeDigest
-	t.Cleanup(pulumitest.StackOutputs("organization/platform/dev", map[string]any{
-		"services": map[string]any{"greeter": map[string]any{"image": ref}, "other": map[string]any{"image": "ghcr.io/acme/other@sha256:" + strings.Repeat("f", 64)}},
-	}))
-	g, err := deploy(t, Args{Source: Source{PromoteFrom: "dev"}, Service: "greeter"})
-	if err != nil {
-		t.Fatal(err)
+// image that stack recorded for this commit, whatever it runs now, and
+// builds nothing; a commit it never built, another version's tag and an
+// image not pinned by digest are refused, naming what differs.
+func TestPromotionRunsTheCommitsRecordedBuild(t *testing.T) {
+	release, later := "0123456789abcdef0123456789abcdef01234567", "fedcba9876543210fedcba9876543210fedcba98"
+	releaseImage := "ghcr.io/acme/greeter@sha256:" + strings.Repeat("a", 64)
+	laterImage := "ghcr.io/acme/greeter@sha256:" + strings.Repeat("b", 64)
+	record := func(builds ...map[string]any) map[string]any {
+		list := []any{}
+		for _, b := range builds {
+			list = append(list, b)
+		}
+		// What dev runs now (image) is the later commit: prod must not take it.
+		return map[string]any{"services": map[string]any{
+			"greeter": map[string]any{"image": laterImage, "builds": list},
+			"other":   map[string]any{"image": "ghcr.io/acme/other@sha256:" + strings.Repeat("f", 64)},
+		}}
 	}
-	if n := len(g.OfType(imageType)); n != 0 {
-		t.Fatalf("%d images built for a promoted one", n)
+	build := func(commit, tag, image string) map[string]any {
+		return map[string]any{"commit": commit, "tag": tag, "image": image}
 	}
-	from := g.One(t, "pulumi:pulumi:StackReference", "greeter-from-dev")
-	if from.ReadID != "organization/platform/dev" {
-		t.Errorf("the stack reference reads %q", from.ReadID)
+	tests := []struct {
+		name    string
+		outputs map[string]any
+		commit  string
+		want    string // the pod's image, or the error's words
+	}{
+		{"the release commit's build, dev ran later ones since", record(build(later, "1.2.3-fedcba987654", laterImage), build(release, "1.2.3-0123456789ab", releaseImage)), release, releaseImage},
+		{"a short commit id names the same commit", record(build(release, "1.2.3-0123456789ab", releaseImage)), release[:12], releaseImage},
+		{"a commit dev never built", record(build(later, "1.2.3-fedcba987654", laterImage)), release,
+			"stack organization/platform/dev has no build of commit " + release + ` of service "greeter" (its latest: fedcba987654): deploy this commit to dev first`},
+		{"dev before it recorded builds", map[string]any{"services": map[string]any{"greeter": map[string]any{"image": laterImage}}}, release, "(its latest: none)"},
+		{"dev not deployed at all", map[string]any{}, release, "has no build of commit"},
+		{"another version", record(build(release, "1.2.2-0123456789ab", releaseImage)), release,
+			"built commit " + release + ` of service "greeter" as tag 1.2.2-0123456789ab, this stack expects tag 1.2.3-0123456789ab`},
+		{"not pinned", record(build(release, "1.2.3-0123456789ab", "ghcr.io/acme/greeter:1.2.3-0123456789ab")), release, "which is not pinned by digest"},
 	}
-	if got, _ := g.One(t, "kubernetes:apps/v1:Deployment", "greeter").Input("spec.template.spec.containers.0.image"); got != ref {
-		t.Errorf("pod image %v, want dev's %s", got, ref)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Cleanup(pulumitest.StackOutputs("organization/platform/dev", tt.outputs))
+			g, err := deploy(t, Args{Source: Source{PromoteFrom: "dev"}, Service: "greeter", Version: "1.2.3", Commit: tt.commit})
+			if !strings.HasPrefix(tt.want, "ghcr.io/") {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("want the promotion refused with %q, got %v", tt.want, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(g.OfType(imageType)); n != 0 {
+				t.Fatalf("%d images built for a promoted one", n)
+			}
+			if from := g.One(t, "pulumi:pulumi:StackReference", "greeter-from-dev"); from.ReadID != "organization/platform/dev" {
+				t.Errorf("the stack reference reads %q", from.ReadID)
+			}
+			if got, _ := g.One(t, "kubernetes:apps/v1:Deployment", "greeter").Input("spec.template.spec.containers.0.image"); got != tt.want {
+				t.Errorf("pod image %v, want %s", got, tt.want)
+			}
+		})
 	}
 }
 
-// A stack that runs no pinned image of the service (not deployed yet, or a
-// tag instead of a digest) is refused, saying what to do.
-func TestPromotingWhatIsNotPinnedFails(t *testing.T) {
+// A building stack records its builds, newest first: this run's on top of
+// what its last run recorded (read through a stack reference to itself), a
+// rebuild of the same commit replacing that commit's entry, KeptBuilds kept.
+func TestBuildsAreRecorded(t *testing.T) {
+	args := buildArgs(project(t))
+	older := func(i int) map[string]any {
+		commit := fmt.Sprintf("%040x", i+1)
+		return map[string]any{"commit": commit, "tag": "1.2.3-" + commit[:12], "image": "ghcr.io/acme/greeter@sha256:" + strings.Repeat("c", 64)}
+	}
+	var previous []any
+	previous = append(previous, map[string]any{"commit": args.Commit, "tag": "1.2.3-0123456789ab", "image": "ghcr.io/acme/greeter@sha256:" + strings.Repeat("e", 64)})
+	for i := range KeptBuilds + 5 {
+		previous = append(previous, older(i))
+	}
 	t.Cleanup(pulumitest.StackOutputs("organization/platform/dev", map[string]any{
-		"services": map[string]any{"greeter": map[string]any{"image": "ghcr.io/acme/greeter:1.2.3"}},
+		"services": map[string]any{"greeter": map[string]any{"builds": previous}},
 	}))
-	_, err := deploy(t, Args{Source: Source{PromoteFrom: "dev"}, Service: "greeter"})
-	if err == nil || !strings.Contains(err.Error(), `runs no image of service "greeter" pinned by digest`) || !strings.Contains(err.Error(), "deploy dev first") {
-		t.Fatalf("want the promotion refused, got %v", err)
+	var builds []any
+	_, err := pulumitest.Run(t, "platform", "dev", func(ctx *pulumi.Context) error {
+		p, err := docker.NewProvider(ctx, "docker", &docker.ProviderArgs{})
+		if err != nil {
+			return err
+		}
+		args.Service = "greeter"
+		img, err := NewImage(ctx, "greeter", args, p)
+		if err != nil {
+			return err
+		}
+		img.Builds.ApplyT(func(v []any) []any { builds = v; return v })
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(builds) != KeptBuilds {
+		t.Fatalf("%d builds recorded, want %d", len(builds), KeptBuilds)
+	}
+	want := map[string]any{"commit": args.Commit, "tag": "1.2.3-0123456789ab", "image": "ghcr.io/acme/greeter@" + pulumitest.FakeDigest}
+	if fmt.Sprint(builds[0]) != fmt.Sprint(want) {
+		t.Errorf("newest build %v, want this run's %v", builds[0], want)
+	}
+	if fmt.Sprint(builds[1]) != fmt.Sprint(older(0)) || fmt.Sprint(builds[KeptBuilds-1]) != fmt.Sprint(older(KeptBuilds-2)) {
+		t.Errorf("the record after this run's build: %v … %v, want the last run's in order, this commit's old entry dropped", builds[1], builds[KeptBuilds-1])
 	}
 }
 
@@ -180,7 +255,8 @@ func TestValidation(t *testing.T) {
 		{"bad commit", func(a *Args) { a.Commit = "HEAD" }, `(commit): "HEAD": must be a git commit id`},
 		{"no commit", func(a *Args) { a.Commit = "" }, `(commit): "": must be a git commit id`},
 		{"build and imageFrom", func(a *Args) { a.PromoteFrom = "dev" }, `image: "": give one of image, build and imageFrom`},
-		{"imageFrom a bad name", func(a *Args) { *a = Args{Source: Source{PromoteFrom: "dev stack"}} }, `imageFrom: "dev stack": must be the name of a stack`},
+		{"imageFrom a bad name", func(a *Args) { a.Build, a.PromoteFrom = nil, "dev stack" }, `imageFrom: "dev stack": must be the name of a stack`},
+		{"imageFrom without a commit", func(a *Args) { a.Build, a.PromoteFrom, a.Commit = nil, "dev", "" }, `(commit): "": must be a git commit id`},
 		{"bad platform", func(a *Args) { a.Build.Platform = "amd64" }, `build.platform: "amd64": must be os/arch`},
 		{"both", func(a *Args) { a.Prebuilt = "ghcr.io/acme/greeter@" + pulumitest.FakeDigest }, `image: "ghcr.io/acme/greeter@sha256:`},
 		{"neither", func(a *Args) { a.Build = nil }, `image: "": is required unless build or imageFrom is given`},

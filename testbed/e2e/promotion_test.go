@@ -15,12 +15,14 @@ import (
 	"github.com/acme/platform/components/image"
 )
 
-// TestPromotionReadsTheOtherStacksState promotes an image on the real engine
-// and file backend, as prod promotes dev's: a stack "dev" of a project named
-// platform exports the services output the program exports; a stack "prod"
-// declares the image component with imageFrom: dev, whose stack reference
-// must find dev's state and yield dev's digest. No resource plugin is needed.
-func TestPromotionReadsTheOtherStacksState(t *testing.T) {
+// TestPromotionRunsTheReleasedCommitsBuild promotes an image on the real
+// engine and file backend, as prod promotes dev's: a stack "dev" of a project
+// named platform records two builds, one deploy each (through the stack
+// reference to itself that image.RecordBuild reads its last record with); a
+// stack "prod" declares the image component with imageFrom: dev for the
+// first commit, and must run that commit's image though dev runs the second,
+// and refuse a commit dev never built. No resource plugin is needed.
+func TestPromotionRunsTheReleasedCommitsBuild(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte("name: platform\nruntime: go\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -32,9 +34,10 @@ func TestPromotionReadsTheOtherStacksState(t *testing.T) {
 	}
 	t.Setenv("PULUMI_BACKEND_URL", "")
 	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "e2e")
-	devImage := "ghcr.io/acme/greeter@sha256:" + strings.Repeat("d", 64)
+	released, later, never := strings.Repeat("a", 40), strings.Repeat("b", 40), strings.Repeat("c", 40)
+	digest := func(commit string) string { return "ghcr.io/acme/greeter@sha256:" + strings.Repeat(commit[:1], 64) }
 
-	run := func(stack string, program func(ctx *pulumi.Context) error) map[string]any {
+	run := func(stack string, program func(ctx *pulumi.Context) error) (map[string]any, error) {
 		t.Helper()
 		s, err := driver.Open(t.Context(), driver.Options{ProjectDir: dir, Stack: stack, Create: true,
 			Program: func(auto.ConfigMap) pulumi.RunFunc { return program }})
@@ -42,27 +45,58 @@ func TestPromotionReadsTheOtherStacksState(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := s.Up(t.Context(), false); err != nil {
-			t.Fatalf("up of %s: %v", stack, err)
+			return nil, err
 		}
-		outputs, err := s.Outputs(t.Context())
+		return s.Outputs(t.Context())
+	}
+	args := func(commit string) image.Args {
+		return image.Args{Service: "greeter", Version: "1.2.3", Commit: commit}
+	}
+	deployDev := func(commit string) map[string]any {
+		outputs, err := run("dev", func(ctx *pulumi.Context) error {
+			builds, err := image.RecordBuild(ctx, "greeter", args(commit), pulumi.String(digest(commit)).ToStringOutput())
+			if err != nil {
+				return err
+			}
+			ctx.Export("services", pulumi.Map{"greeter": pulumi.Map{"image": pulumi.String(digest(commit)), "builds": builds}})
+			return nil
+		})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("up of dev at %s: %v", commit[:12], err)
 		}
 		return outputs
 	}
-	run("dev", func(ctx *pulumi.Context) error {
-		ctx.Export("services", pulumi.Map{"greeter": pulumi.Map{"image": pulumi.String(devImage)}})
-		return nil
-	})
-	outputs := run("prod", func(ctx *pulumi.Context) error {
-		img, err := image.NewImage(ctx, "greeter", image.Args{Source: image.Source{PromoteFrom: "dev"}, Service: "greeter"}, nil)
-		if err != nil {
-			return err
-		}
-		ctx.Export("image", img.Reference)
-		return nil
-	})
-	if outputs["image"] != devImage {
-		t.Fatalf("prod's promoted image %v, want dev's %s", outputs["image"], devImage)
+	deployProd := func(commit string) (map[string]any, error) {
+		return run("prod", func(ctx *pulumi.Context) error {
+			a := args(commit)
+			a.PromoteFrom = "dev"
+			img, err := image.NewImage(ctx, "greeter", a, nil)
+			if err != nil {
+				return err
+			}
+			ctx.Export("image", img.Reference)
+			return nil
+		})
+	}
+
+	deployDev(released)
+	outputs := deployDev(later)
+	builds := outputs["services"].(map[string]any)["greeter"].(map[string]any)["builds"].([]any)
+	var commits []string
+	for _, b := range builds {
+		commits = append(commits, b.(map[string]any)["commit"].(string)[:1])
+	}
+	if strings.Join(commits, ",") != "b,a" {
+		t.Fatalf("dev's record of builds names commits %v, want the later then the released one", commits)
+	}
+	outputs, err := deployProd(released)
+	if err != nil {
+		t.Fatalf("up of prod: %v", err)
+	}
+	if outputs["image"] != digest(released) {
+		t.Fatalf("prod's promoted image %v, want the released commit's %s (dev runs %s)", outputs["image"], digest(released), digest(later))
+	}
+	if _, err := deployProd(never); err == nil || !strings.Contains(err.Error(), "has no build of commit "+never) {
+		t.Fatalf("prod at a commit dev never built: want it refused, got %v", err)
 	}
 }

@@ -25,6 +25,10 @@ export class Image extends pulumi.ComponentResource {
     }
 
     /**
+     * Builds is the record of a building stack's images, newest first: this run's build and the KeptBuilds-1 before it ([]Record), which promoting stacks look their commit up in. Empty when the stack builds nothing.
+     */
+    declare public /*out*/ readonly builds: pulumi.Output<any[]>;
+    /**
      * Reference is the image pinned by digest, for the workload's pod spec.
      */
     declare public /*out*/ readonly reference: pulumi.Output<string>;
@@ -53,8 +57,10 @@ export class Image extends pulumi.ComponentResource {
             resourceInputs["imageFrom"] = args?.imageFrom;
             resourceInputs["service"] = args?.service;
             resourceInputs["version"] = args?.version;
+            resourceInputs["builds"] = undefined /*out*/;
             resourceInputs["reference"] = undefined /*out*/;
         } else {
+            resourceInputs["builds"] = undefined /*out*/;
             resourceInputs["reference"] = undefined /*out*/;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
@@ -83,7 +89,7 @@ export interface ImageArgs {
      */
     image?: string;
     /**
-     * PromoteFrom is the stack (of this project) whose image of the service this stack runs: the digest that stack's services output pins, read through a stack reference on every run. prod promotes what dev runs and never builds.
+     * PromoteFrom is the stack (of this project) whose build of this commit the stack runs: the image that stack recorded for Commit in its services output (<service>.builds), read through a stack reference. prod promotes what dev built and ran for the release tag's commit, and never builds; a commit dev never deployed is refused.
      */
     imageFrom?: string;
     /**

@@ -36,7 +36,7 @@ class ImageArgs:
         :param 'BuildArgs' build: Build builds and pushes the image from the project.
         :param _builtins.str commit: Commit is the git commit the image is built from. The image's one tag is <version>-<first 12 of the commit>: immutable, as each commit builds once and a tag is never pushed twice.
         :param _builtins.str image: Prebuilt is an image that CI built and pushed already, pinned by digest (repository@sha256:...). When set, nothing is built or pushed.
-        :param _builtins.str image_from: PromoteFrom is the stack (of this project) whose image of the service this stack runs: the digest that stack's services output pins, read through a stack reference on every run. prod promotes what dev runs and never builds.
+        :param _builtins.str image_from: PromoteFrom is the stack (of this project) whose build of this commit the stack runs: the image that stack recorded for Commit in its services output (<service>.builds), read through a stack reference. prod promotes what dev built and ran for the release tag's commit, and never builds; a commit dev never deployed is refused.
         """
         pulumi.set(__self__, "service", service)
         pulumi.set(__self__, "version", version)
@@ -127,7 +127,7 @@ class ImageArgs:
     @pulumi.getter(name="imageFrom")
     def image_from(self) -> Optional[_builtins.str]:
         """
-        PromoteFrom is the stack (of this project) whose image of the service this stack runs: the digest that stack's services output pins, read through a stack reference on every run. prod promotes what dev runs and never builds.
+        PromoteFrom is the stack (of this project) whose build of this commit the stack runs: the image that stack recorded for Commit in its services output (<service>.builds), read through a stack reference. prod promotes what dev built and ran for the release tag's commit, and never builds; a commit dev never deployed is refused.
         """
         return pulumi.get(self, "image_from")
 
@@ -159,7 +159,7 @@ class Image(pulumi.ComponentResource):
         :param Union['BuildArgs', 'BuildArgsDict'] build: Build builds and pushes the image from the project.
         :param _builtins.str commit: Commit is the git commit the image is built from. The image's one tag is <version>-<first 12 of the commit>: immutable, as each commit builds once and a tag is never pushed twice.
         :param _builtins.str image: Prebuilt is an image that CI built and pushed already, pinned by digest (repository@sha256:...). When set, nothing is built or pushed.
-        :param _builtins.str image_from: PromoteFrom is the stack (of this project) whose image of the service this stack runs: the digest that stack's services output pins, read through a stack reference on every run. prod promotes what dev runs and never builds.
+        :param _builtins.str image_from: PromoteFrom is the stack (of this project) whose build of this commit the stack runs: the image that stack recorded for Commit in its services output (<service>.builds), read through a stack reference. prod promotes what dev built and ran for the release tag's commit, and never builds; a commit dev never deployed is refused.
         :param _builtins.str service: Service is the service's name: the key of the promoting stack's services output (PromoteFrom).
         :param _builtins.str version: Version is passed as the VERSION build argument and begins the tag.
         """
@@ -216,6 +216,7 @@ class Image(pulumi.ComponentResource):
             if version is None and not opts.urn:
                 raise TypeError("Missing required property 'version'")
             __props__.__dict__["version"] = version
+            __props__.__dict__["builds"] = None
             __props__.__dict__["reference"] = None
         super(Image, __self__).__init__(
             'platform:image:Image',
@@ -223,6 +224,14 @@ class Image(pulumi.ComponentResource):
             __props__,
             opts,
             remote=True)
+
+    @_builtins.property
+    @pulumi.getter
+    def builds(self) -> pulumi.Output[Sequence[Any]]:
+        """
+        Builds is the record of a building stack's images, newest first: this run's build and the KeptBuilds-1 before it ([]Record), which promoting stacks look their commit up in. Empty when the stack builds nothing.
+        """
+        return pulumi.get(self, "builds")
 
     @_builtins.property
     @pulumi.getter
