@@ -63,6 +63,8 @@ func TestWhatAnUntrustedRefReaches(t *testing.T) {
 		}, "secret prodKubeconfig"},
 		{"governance's preview without a reviewer", func(r *governedRepository) { environment(r, "preview-governance").ReviewerTeams = nil },
 			"variable arn:aws:iam::123456789012:role/platform-preview-governance"},
+		{"the release plan open to every ref", func(r *governedRepository) { environment(r, "release-plan").Tags = nil },
+			"secret prodReadOnlyKubeconfig"},
 		{"governance deploying from any branch", func(r *governedRepository) { environment(r, "governance").Branches = nil },
 			"variable arn:aws:iam::123456789012:role/platform-deploy-governance"},
 		{"drift open to every branch", func(r *governedRepository) { environment(r, "drift").Branches = nil },

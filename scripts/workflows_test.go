@@ -2,6 +2,7 @@ package scripts
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,6 +24,7 @@ type step struct {
 
 type job struct {
 	If          string `yaml:"if"`
+	Needs       any    `yaml:"needs"`
 	Environment string `yaml:"environment"`
 	Strategy    struct {
 		Matrix struct {
@@ -68,6 +70,11 @@ func workflows(t *testing.T) map[string]map[string]job {
 // environments are the environments a job may run in: its environment,
 // the quoted names of an expression choosing one, or the values a matrix
 // gives ${{ matrix.environment }}.
+// updates says whether the job changes a stack (runs platform up).
+func (j job) updates() bool {
+	return slices.ContainsFunc(j.Steps, func(s step) bool { return strings.Contains(s.Run, "platform up ") })
+}
+
 func (j job) environments() []string {
 	if j.Environment == "${{ matrix.environment }}" {
 		var names []string
@@ -190,6 +197,9 @@ func TestNoDeploymentIsDropped(t *testing.T) {
 func droppedDeployments(w map[string]map[string]job) []string {
 	var dropped []string
 	for name, deploy := range w["deploy.yml"] {
+		if !deploy.updates() {
+			continue // a preview: it deploys nothing and joins no group
+		}
 		if deploy.Concurrency.CancelInProgress != false {
 			dropped = append(dropped, fmt.Sprintf("deploy.yml, job %s: cancel-in-progress %v cancels a running deployment", name, deploy.Concurrency.CancelInProgress))
 		}
@@ -527,4 +537,36 @@ func TestCodeOwnersOwnEveryPath(t *testing.T) {
 		}
 	}
 	t.Error(".github/CODEOWNERS has no rule \"* @owner\": a path without an owner blocks its pull requests")
+}
+
+// A release is approved on what it will do and does only that: the plan
+// job previews prod before the gated job, in an environment only release
+// tags reach that holds prod's read-only credentials alone, and saves the
+// changes; the gated job runs after it alone and updates with --approved.
+func TestReleaseRunsWhatWasApproved(t *testing.T) {
+	jobs := workflows(t)["deploy.yml"]
+	plan, deploy := jobs["plan"], jobs["deploy"]
+	if plan.Environment != "release-plan" || plan.updates() || !strings.Contains(plan.If, "refs/tags/v") {
+		t.Errorf("plan job: environment %q, updates %v, if %q: want a preview of release tags in release-plan", plan.Environment, plan.updates(), plan.If)
+	}
+	var saves, approved bool
+	for _, s := range plan.Steps {
+		saves = saves || strings.Contains(s.Run, "platform preview") && strings.Contains(s.Run, "--save-changes") && strings.Contains(s.Run, "GITHUB_STEP_SUMMARY")
+	}
+	for _, s := range deploy.Steps {
+		approved = approved || strings.Contains(s.Run, "platform up") && strings.Contains(s.Run, "--approved")
+	}
+	if !saves || !approved {
+		t.Errorf("the plan job saves and shows its changes: %v; the gated up runs with --approved: %v", saves, approved)
+	}
+	if deploy.Needs != "plan" || !strings.Contains(deploy.If, "needs.plan.result == 'success'") || !strings.Contains(deploy.If, "!startsWith(github.ref, 'refs/tags/')") {
+		t.Errorf("the deploy job needs %v if %q: a release must run after its plan succeeded alone", deploy.Needs, deploy.If)
+	}
+	e := environment(new(platformRepository(t)), "release-plan")
+	if e == nil {
+		t.Fatal("the governance stack declares no environment release-plan")
+	}
+	if len(e.Branches) > 0 || !slices.Equal(e.Tags, []string{"v[0-9]*.[0-9]*.[0-9]*"}) || !slices.Equal(slices.Collect(maps.Values(e.Secrets)), []string{"prodReadOnlyKubeconfig"}) {
+		t.Errorf("release-plan: branches %v, tags %v, secrets %v: want release tags alone, prod's read-only kubeconfig alone", e.Branches, e.Tags, e.Secrets)
+	}
 }

@@ -285,8 +285,8 @@ func TestGovernanceStack(t *testing.T) {
 	if n := len(g.OfType("github:index/repositoryRuleset:RepositoryRuleset")); n != 7 {
 		t.Errorf("%d rulesets, want 7 (4 of the platform's, 3 of the greeter's)", n)
 	}
-	if n := len(g.OfType("github:index/repositoryEnvironment:RepositoryEnvironment")); n != 7 {
-		t.Errorf("%d GitHub environments, want 7", n)
+	if n := len(g.OfType("github:index/repositoryEnvironment:RepositoryEnvironment")); n != 8 {
+		t.Errorf("%d GitHub environments, want 8", n)
 	}
 	for _, name := range []string{"platform", "greeter"} {
 		if repo := g.One(t, "github:index/repository:Repository", name); !repo.Protect {

@@ -8,6 +8,8 @@
 package changes
 
 import (
+	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -16,13 +18,17 @@ import (
 
 // Change is one resource that an operation would change, or did.
 type Change struct {
-	Op    apitype.OpType
-	URN   string
-	Type  string
-	Paths []string // changed property paths, where the engine names them
+	Op    apitype.OpType `json:"op"`
+	URN   string         `json:"urn"`
+	Type  string         `json:"type"`
+	Paths []string       `json:"paths,omitempty"` // changed property paths, where the engine names them
 	// Values holds the old and new value of each changed path, where known
-	// (drift found by a refresh). Secret values arrive masked by the engine.
-	Values map[string]ValueChange
+	// (an update's, or drift found by a refresh). Secret values are masked.
+	Values map[string]ValueChange `json:"values,omitempty"`
+	// GeneratedName is the name the provider made up for the object this
+	// operation creates (a Kubernetes object marked pulumi.com/autonamed):
+	// random per preview, so compared as "the name of URN".
+	GeneratedName string `json:"generatedName,omitempty"`
 }
 
 // ValueChange is a property's value in the state (Old) and as read back (New).
@@ -82,6 +88,9 @@ func (r *Recorder) Record(e apitype.EngineEvent) {
 	}
 	c.Op = op
 	c.Paths = mergePaths(c.Paths, paths)
+	if name := generatedName(meta.New); name != "" {
+		c.GeneratedName = name
+	}
 	for p, v := range values {
 		if c.Values == nil {
 			c.Values = map[string]ValueChange{}
@@ -132,6 +141,21 @@ func mergePaths(a, b []string) []string {
 	return out
 }
 
+// generatedName is the name of a Kubernetes object the provider named
+// (pulumi-kubernetes marks it with the annotation pulumi.com/autonamed).
+func generatedName(state *apitype.StepEventStateMetadata) string {
+	if state == nil {
+		return ""
+	}
+	metadata, _ := state.Outputs["metadata"].(map[string]any)
+	annotations, _ := metadata["annotations"].(map[string]any)
+	if annotations["pulumi.com/autonamed"] != "true" {
+		return ""
+	}
+	name, _ := metadata["name"].(string)
+	return name
+}
+
 // stackReferenceType is a read of another stack's outputs (prod's of dev's
 // record of builds, dev's of its own): they change whenever that stack is
 // deployed, which changes nothing here.
@@ -161,4 +185,83 @@ func secretPath(typ, path string) bool {
 func masked(v any) bool {
 	s, isString := v.(string)
 	return (isString && s == Masked) || isSecret(v)
+}
+
+// Approval is what a reviewer approved: the changes a preview of the stack
+// showed. An update run with it first previews again and goes ahead only
+// when that preview shows the same changes (Differences).
+type Approval struct {
+	Stack   string  `json:"stack"`
+	Changes Changes `json:"changes"`
+}
+
+// Differences lists, one line per resource, how the changes now differ from
+// the approved ones: a change not approved, an approved one no longer
+// planned, and one whose operation, paths or values differ. Values compare
+// as JSON (masked secrets compare by their mask: a changed secret of a path
+// that was approved to change is not seen).
+func Differences(approved, now Changes) []string {
+	index := func(cs Changes) map[string]string {
+		generated := map[string]string{}
+		for _, c := range cs {
+			if c.GeneratedName != "" {
+				generated[c.GeneratedName] = "(the name generated for " + c.URN + ")"
+			}
+		}
+		out := map[string]string{}
+		for _, c := range cs {
+			values := map[string]ValueChange{}
+			for p, v := range c.Values {
+				values[p] = ValueChange{Old: renamed(v.Old, generated), New: renamed(v.New, generated)}
+			}
+			data, _ := json.Marshal(struct {
+				Op     apitype.OpType
+				Paths  []string
+				Values map[string]ValueChange
+			}{c.Op, c.Paths, values})
+			out[c.URN] = string(data)
+		}
+		return out
+	}
+	was, is := index(approved), index(now)
+	var out []string
+	for _, c := range now {
+		switch before, ok := was[c.URN]; {
+		case !ok:
+			out = append(out, fmt.Sprintf("not approved: %s %s %s", c.Op, c.URN, strings.Join(c.Paths, ", ")))
+		case before != is[c.URN]:
+			out = append(out, fmt.Sprintf("changed since approved: %s: approved %s, now %s", c.URN, before, is[c.URN]))
+		}
+	}
+	for _, c := range approved {
+		if _, ok := is[c.URN]; !ok {
+			out = append(out, fmt.Sprintf("approved, no longer planned: %s %s", c.Op, c.URN))
+		}
+	}
+	return out
+}
+
+// renamed is v with every string that is a generated name replaced by what
+// names it.
+func renamed(v any, names map[string]string) any {
+	switch v := v.(type) {
+	case string:
+		if n, ok := names[v]; ok {
+			return n
+		}
+		return v
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = renamed(e, names)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = renamed(e, names)
+		}
+		return out
+	}
+	return v
 }

@@ -1,7 +1,10 @@
 package changes
 
 import (
+	"encoding/json"
+	"maps"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
@@ -66,6 +69,10 @@ func TestRecordChange(t *testing.T) {
 			Op: apitype.OpUpdate, URN: "urn:updated", Type: "t", DetailedDiff: map[string]apitype.PropertyDiff{"spec.replicas": {}},
 		}}},
 		{DiagnosticEvent: &apitype.DiagnosticEvent{Message: "noise"}},
+		{ResourcePreEvent: &apitype.ResourcePreEvent{Metadata: apitype.StepEventMetadata{
+			Op: apitype.OpCreate, URN: "urn:named", Type: "kubernetes:core/v1:ConfigMap", New: &apitype.StepEventStateMetadata{Outputs: map[string]any{
+				"metadata": map[string]any{"name": "greeter-env-1a2b3c4d", "annotations": map[string]any{"pulumi.com/autonamed": "true"}}}},
+		}}},
 		secretStep("urn:secret", map[string]any{"data": map[string]any{"TOKEN": "b2xk"}}, map[string]any{"data": map[string]any{"TOKEN": "bmV3"}}),
 		step(apitype.OpRefresh, "urn:masked", map[string]any{"data": map[string]any{"A": "[secret]"}}, map[string]any{"data": map[string]any{"A": "2"}}),
 		// dev deployed since: its outputs read anew are no drift of prod's.
@@ -87,6 +94,7 @@ func TestRecordChange(t *testing.T) {
 		{Op: apitype.OpDelete, URN: "urn:gone", Type: "kubernetes:core/v1:ConfigMap"},
 		{Op: apitype.OpUpdate, URN: "urn:masked", Type: "kubernetes:core/v1:ConfigMap", Paths: []string{"data.A"},
 			Values: map[string]ValueChange{"data.A": {Masked, Masked}}},
+		{Op: apitype.OpCreate, URN: "urn:named", Type: "kubernetes:core/v1:ConfigMap", GeneratedName: "greeter-env-1a2b3c4d"},
 		{Op: apitype.OpUpdate, URN: "urn:secret", Type: "kubernetes:core/v1:Secret", Paths: []string{"data.TOKEN"},
 			Values: map[string]ValueChange{"data.TOKEN": {Masked, Masked}}},
 		{Op: apitype.OpUpdate, URN: "urn:signed", Type: "kubernetes:core/v1:ConfigMap", Paths: []string{"data.A"},
@@ -125,4 +133,67 @@ func secretStep(urn string, old, new map[string]any) apitype.EngineEvent {
 	e := step(apitype.OpRefresh, urn, old, new)
 	e.ResOutputsEvent.Metadata.Type = "kubernetes:core/v1:Secret"
 	return e
+}
+
+// An update runs only what was approved: any change not approved, approved
+// and gone, or planned otherwise (operation, paths, values) is a difference;
+// the same changes read back from the approval file are none.
+func TestDifferences(t *testing.T) {
+	approved := Changes{
+		{Op: apitype.OpUpdate, URN: "urn:deployment", Type: "kubernetes:apps/v1:Deployment", Paths: []string{"spec.replicas"},
+			Values: map[string]ValueChange{"spec.replicas": {2.0, 3.0}}},
+		{Op: apitype.OpReplace, URN: "urn:configmap", Type: "kubernetes:core/v1:ConfigMap", Paths: []string{"data.GREETING"}, GeneratedName: "greeter-env-1a2b3c4d"},
+	}
+	approved[0].Values["spec.template.spec.containers[0].envFrom[0].configMapRef.name"] = ValueChange{"greeter-env-00000000", "greeter-env-1a2b3c4d"}
+	data, err := json.Marshal(Approval{Stack: "prod", Changes: approved})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read Approval
+	if err := json.Unmarshal(data, &read); err != nil {
+		t.Fatal(err)
+	}
+	with := func(mutate func(Changes) Changes) Changes {
+		c := make(Changes, len(approved))
+		for i, a := range approved {
+			c[i] = a
+			c[i].Values = maps.Clone(a.Values)
+		}
+		return mutate(c)
+	}
+	tests := []struct {
+		name string
+		now  Changes
+		want string
+	}{
+		{"the same", approved, ""},
+		{"one more", with(func(c Changes) Changes {
+			return append(c, Change{Op: apitype.OpDelete, URN: "urn:namespace"})
+		}), "not approved: delete urn:namespace"},
+		{"one fewer", with(func(c Changes) Changes { return c[:1] }), "approved, no longer planned: replace urn:configmap"},
+		{"another value", with(func(c Changes) Changes {
+			c[0].Values["spec.replicas"] = ValueChange{2.0, 0.0}
+			return c
+		}), `changed since approved: urn:deployment`},
+		{"another operation", with(func(c Changes) Changes { c[1].Op = apitype.OpDeleteReplaced; return c }), "changed since approved: urn:configmap"},
+		{"another path", with(func(c Changes) Changes { c[1].Paths = []string{"data.LOG_LEVEL"}; return c }), "changed since approved: urn:configmap"},
+		// Each preview names a replaced ConfigMap anew: the same plan.
+		{"another generated name", with(func(c Changes) Changes {
+			c[1].GeneratedName = "greeter-env-7c1e0f2a"
+			c[0].Values["spec.template.spec.containers[0].envFrom[0].configMapRef.name"] = ValueChange{"greeter-env-00000000", "greeter-env-7c1e0f2a"}
+			return c
+		}), ""},
+		{"a name that is not generated", with(func(c Changes) Changes {
+			c[0].Values["spec.template.spec.containers[0].envFrom[0].configMapRef.name"] = ValueChange{"greeter-env-00000000", "greeter-env-other"}
+			return c
+		}), "changed since approved: urn:deployment"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := strings.Join(Differences(read.Changes, tt.now), "\n")
+			if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+				t.Errorf("differences %q, want %q", got, tt.want)
+			}
+		})
+	}
 }

@@ -2,8 +2,8 @@
 // through the Automation API, reading the same Pulumi.yaml and stack files as
 // `pulumi up`:
 //
-//	platform preview  --stack local [--expect-no-changes] [--diff]
-//	platform up       --stack local [--refresh]
+//	platform preview  --stack local [--expect-no-changes] [--diff] [--save-changes FILE]
+//	platform up       --stack local [--refresh] [--approved FILE]
 //	platform refresh  --stack local [--preview-only] [--expect-no-changes]
 //	platform destroy  --stack local [--unprotect]
 //	platform outputs  --stack local
@@ -33,6 +33,12 @@
 // up, refresh and destroy clear the operations such a run left pending (up
 // then refreshes). cancel removes the stack's locks unless a live process
 // here holds one.
+//
+// A gated deployment shows its plan before the approval and runs only that
+// plan: preview --save-changes writes the changes the preview shows (what
+// the reviewer approves, secrets masked); up --approved previews again and
+// updates only when that preview shows the same changes, else it exits 1
+// naming each difference and changes nothing.
 package main
 
 import (
@@ -75,8 +81,8 @@ Exit codes: 0 success, 1 error, 3 changes found (--expect-no-changes) or drift f
 
 // commandFlags are the flags each command takes beside --stack and --cwd.
 var commandFlags = map[string][]string{
-	"preview": {"expect-no-changes", "diff", "parallel", "events"},
-	"up":      {"refresh", "parallel", "final-checkpoint-only", "events"},
+	"preview": {"expect-no-changes", "diff", "parallel", "events", "save-changes"},
+	"up":      {"refresh", "parallel", "final-checkpoint-only", "events", "approved"},
 	"refresh": {"preview-only", "expect-no-changes", "parallel", "events"},
 	"destroy": {"unprotect", "parallel", "final-checkpoint-only", "events"},
 	"outputs": {},
@@ -129,6 +135,8 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 	unprotect := all.Bool("unprotect", false, "first clear the protection of every resource (prod's namespaces and stateful sets)")
 	parallel := all.Int("parallel", driver.DefaultParallel, "how many resource operations the engine runs at once (make bench -only scale measures it)")
 	force := all.Bool("force", false, "also remove a lock whose run cannot be checked from here (another host's, an unreadable one, or a remote backend's): your word that its run has ended")
+	saveChanges := all.String("save-changes", "", "write the changes the preview shows to this file (JSON, secrets masked): what a reviewer approves")
+	approved := all.String("approved", "", "the file preview --save-changes wrote: update only if a preview now shows those changes")
 	finalCheckpoint := all.Bool("final-checkpoint-only", false, "write the state once at the end, not after every step: 3x faster at hundreds of resources, but a killed run's creations are unknown to the next")
 	flags := flag.NewFlagSet("platform "+command, flag.ContinueOnError)
 	flags.SetOutput(stderr)
@@ -205,7 +213,15 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 	switch command {
 	case "preview":
 		found, err = session.Preview(ctx, *diff)
+		if err == nil && *saveChanges != "" {
+			err = writeApproval(*saveChanges, changes.Approval{Stack: *stack, Changes: found})
+		}
 	case "up":
+		if *approved != "" {
+			if code := checkApproval(ctx, session, *stack, *approved, stderr); code != exitOK {
+				return code
+			}
+		}
 		err = session.Up(ctx, *refresh)
 	case "refresh":
 		found, err = session.Refresh(ctx, *previewOnly)
@@ -238,6 +254,50 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 		}
 		return exitChanges
 	}
+	return exitOK
+}
+
+// writeApproval writes what a preview showed, for up --approved.
+func writeApproval(path string, a changes.Approval) error {
+	if a.Changes == nil {
+		a.Changes = changes.Changes{}
+	}
+	data, err := json.MarshalIndent(a, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o600)
+}
+
+// checkApproval previews the stack and compares what it shows with the
+// approved changes in path: exitOK when they are the same.
+func checkApproval(ctx context.Context, s *driver.Session, stack, path string, stderr io.Writer) int {
+	data, err := os.ReadFile(path)
+	var a changes.Approval
+	if err == nil {
+		err = json.Unmarshal(data, &a)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "platform: up of stack %q refused: reading the approved changes: %v\n", stack, err)
+		return exitError
+	}
+	if a.Stack != stack {
+		fmt.Fprintf(stderr, "platform: up of stack %q refused: %s holds the approved changes of stack %q\n", stack, path, a.Stack)
+		return exitError
+	}
+	now, err := s.Preview(ctx, false)
+	if err != nil {
+		fmt.Fprintf(stderr, "platform: up of stack %q refused: the preview before it failed: %v\n", stack, err)
+		return exitError
+	}
+	if differences := changes.Differences(a.Changes, now); len(differences) > 0 {
+		fmt.Fprintf(stderr, "platform: up of stack %q refused: it would not do what was approved (%s); nothing was changed. Preview and approve again:\n", stack, path)
+		for _, d := range differences {
+			fmt.Fprintln(stderr, "  "+d)
+		}
+		return exitError
+	}
+	fmt.Fprintf(stderr, "platform: the preview shows the %d approved changes; updating\n", len(now))
 	return exitOK
 }
 

@@ -447,12 +447,13 @@ func testConfigChangeRolls(t *testing.T) {
 	if err := os.WriteFile(stackFile, []byte(changed), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	approved := testApprovedPlanOnly(t, stackFile, changed)
 	// A client asks all through the rollout: the old pod is told to stop
 	// (preStop, SIGTERM, drain) only once the new one is ready, and no
 	// request fails.
 	requireRealNode(t)
 	wait := clientLoop(t, "rollout-client", 45*time.Second)
-	mustPlatform(t, "up")
+	mustPlatform(t, "up", "--approved", approved)
 	report := wait()
 	if report.Failed != 0 || report.OK < 100 {
 		t.Errorf("through the rollout the client saw %d failed and %d answered requests, want 0 failed: %v", report.Failed, report.OK, report.Errors)
@@ -517,4 +518,42 @@ func testDestroy(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// testApprovedPlanOnly does what a release does before and after its
+// approval, on the real engine: the config change is previewed and its
+// changes saved (what the reviewer approves); a second change made after
+// the approval makes up --approved refuse, changing nothing; the stack file
+// as approved is left for the caller's up --approved. It returns the file.
+func testApprovedPlanOnly(t *testing.T, stackFile, approvedConfig string) string {
+	approved := filepath.Join(t.TempDir(), "approved.json")
+	mustPlatform(t, "preview", "--save-changes", approved)
+	data, err := os.ReadFile(approved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"stack": "local"`, `data.GREETING`, "Hello again"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("the saved changes lack %s:\n%s", want, data)
+		}
+	}
+	unapproved := strings.Replace(approvedConfig, "LOG_LEVEL: debug", "LOG_LEVEL: info", 1)
+	if unapproved == approvedConfig {
+		t.Fatal("Pulumi.local.yaml no longer sets LOG_LEVEL as this test expects")
+	}
+	if err := os.WriteFile(stackFile, []byte(unapproved), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := string(kubectl(t, "-n", "greeter", "get", "configmap", "-l", "app=greeter", "-o", "jsonpath={.items[*].data.GREETING}"))
+	code, out := platform(t, "up", "--approved", approved)
+	if code != 1 || !strings.Contains(out, "would not do what was approved") || !strings.Contains(out, "data.LOG_LEVEL") {
+		t.Errorf("up --approved with a change made after the approval exited %d, want 1 naming data.LOG_LEVEL:\n%s", code, out)
+	}
+	if after := string(kubectl(t, "-n", "greeter", "get", "configmap", "-l", "app=greeter", "-o", "jsonpath={.items[*].data.GREETING}")); after != before {
+		t.Errorf("a refused up changed the greeter's config: %q, was %q", after, before)
+	}
+	if err := os.WriteFile(stackFile, []byte(approvedConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return approved
 }
