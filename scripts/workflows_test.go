@@ -23,9 +23,10 @@ type step struct {
 }
 
 type job struct {
-	If          string `yaml:"if"`
-	Needs       any    `yaml:"needs"`
-	Environment string `yaml:"environment"`
+	If          string            `yaml:"if"`
+	Needs       any               `yaml:"needs"`
+	Env         map[string]string `yaml:"env"`
+	Environment string            `yaml:"environment"`
 	Strategy    struct {
 		Matrix struct {
 			Include []map[string]string `yaml:"include"`
@@ -558,6 +559,10 @@ func TestReleaseRunsWhatWasApproved(t *testing.T) {
 	}
 	if !saves || !approved {
 		t.Errorf("the plan job saves and shows its changes: %v; the gated up runs with --approved: %v", saves, approved)
+	}
+	// Both run as the release of the tag's commit (prod takes dev's build of it).
+	if plan.Env["PLATFORM_RELEASE"] != "${{ github.sha }}" || !strings.Contains(deploy.Env["PLATFORM_RELEASE"], "refs/tags/v') && github.sha") {
+		t.Errorf("PLATFORM_RELEASE: plan %q, deploy %q: want the tag's commit in both", plan.Env["PLATFORM_RELEASE"], deploy.Env["PLATFORM_RELEASE"])
 	}
 	if deploy.Needs != "plan" || !strings.Contains(deploy.If, "needs.plan.result == 'success'") || !strings.Contains(deploy.If, "!startsWith(github.ref, 'refs/tags/')") {
 		t.Errorf("the deploy job needs %v if %q: a release must run after its plan succeeded alone", deploy.Needs, deploy.If)

@@ -49,6 +49,9 @@ type Config struct {
 	Secrets map[string]Secret
 	// Commit is the git commit being deployed (see Commit), for image tags.
 	Commit string
+	// Release is the commit of the release being deployed, whose images
+	// stacks with imageFrom take; empty outside a release.
+	Release string
 	// Root is the project root; build contexts are relative to it.
 	Root string
 	// Drift says what the scheduled drift check may do.
@@ -94,6 +97,9 @@ type Environ struct {
 	ProjectRoot string
 	// Commit is the git commit being deployed (see Commit), or empty.
 	Commit string
+	// Release is the commit of the release being deployed (ReleaseVariable),
+	// or empty.
+	Release string
 }
 
 // Load turns the raw config of a stack into a validated Config. Each
@@ -111,7 +117,7 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 		}
 	}
 	var problems validate.Problems
-	cfg := &Config{Environment: Environment(raw["environment"].Raw), Secrets: map[string]Secret{}, Commit: env.Commit, Root: env.ProjectRoot}
+	cfg := &Config{Environment: Environment(raw["environment"].Raw), Secrets: map[string]Secret{}, Commit: env.Commit, Release: env.Release, Root: env.ProjectRoot}
 	switch cfg.Environment {
 	case Dev, Prod, Local:
 	default:

@@ -31,11 +31,17 @@ func Program(values map[string]Value) pulumi.RunFunc {
 	}
 }
 
-// EnvironAt is where a program of the project at root runs: the root, and
-// the commit being deployed there.
+// EnvironAt is where a program of the project at root runs: the root, the
+// commit being deployed there, and the release being deployed (the
+// environment variable ReleaseVariable).
 func EnvironAt(root string) Environ {
-	return Environ{ProjectRoot: root, Commit: Commit(root)}
+	return Environ{ProjectRoot: root, Commit: Commit(root), Release: os.Getenv(ReleaseVariable)}
 }
+
+// ReleaseVariable names the environment variable that makes a run a release:
+// the commit whose images stacks with imageFrom take (deploy.yml sets it to
+// the release tag's commit). Without it they keep the images they run.
+const ReleaseVariable = "PLATFORM_RELEASE"
 
 // Commit is the git commit being deployed: GITHUB_SHA in CI, else the
 // checkout's HEAD; "" outside a checkout (a build then says what it needs).

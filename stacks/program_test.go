@@ -167,9 +167,10 @@ func named(resources []pulumitest.Resource, names ...string) []pulumitest.Resour
 	return out
 }
 
-// prod runs exactly the image dev built and ran for the commit it deploys:
-// the entry of dev's record of builds, read through a stack reference to
-// dev; prod builds nothing and needs no Docker.
+// In a release, prod runs exactly the image dev built and ran for the
+// release's commit: the entry of dev's record of builds, read through a
+// stack reference to dev; prod builds nothing and needs no Docker. Outside
+// a release (a preview of a pull request, a drift check) it keeps its image.
 func TestProdRunsTheImageDevBuiltForTheCommit(t *testing.T) {
 	t.Setenv("GITHUB_SHA", testCommit)
 	dev, err := pulumitest.Run(t, "platform", "dev", Program(stackValues(t, "dev")), pulumitest.InProject(".."))
@@ -193,6 +194,14 @@ func TestProdRunsTheImageDevBuiltForTheCommit(t *testing.T) {
 		}}},
 	}))
 	prod, err := pulumitest.Run(t, "platform", "prod", Program(stackValues(t, "prod")), pulumitest.InProject(".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := prod.One(t, "kubernetes:apps/v1:Deployment", "greeter").MustInput(t, "spec.template.spec.containers.0.image"); got != "ghcr.io/acme/greeter@"+pulumitest.FakeDigest {
+		t.Errorf("prod outside a release runs %v, want the image it ran", got)
+	}
+	t.Setenv(ReleaseVariable, testCommit)
+	prod, err = pulumitest.Run(t, "platform", "prod", Program(stackValues(t, "prod")), pulumitest.InProject(".."))
 	if err != nil {
 		t.Fatal(err)
 	}

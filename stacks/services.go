@@ -21,7 +21,7 @@ func (c *Config) workloadArgs(s Service, telemetry *workload.Telemetry) workload
 
 // imageArgs are one service's image arguments with what the program fills.
 func (c *Config) imageArgs(s Service) image.Args {
-	return image.Args{Source: s.Source, Service: s.Name, Version: s.Version, Commit: c.Commit, BaseDir: c.Root}.WithSecrets(c.lookup)
+	return image.Args{Source: s.Source, Service: s.Name, Version: s.Version, Commit: c.Commit, Release: c.Release, BaseDir: c.Root}.WithSecrets(c.lookup)
 }
 
 // secret is the secret config key ref as a Pulumi secret: the one way a

@@ -36,6 +36,11 @@ type Args struct {
 	// is <version>-<first 12 of the commit>: immutable, as each commit builds
 	// once and a tag is never pushed twice.
 	Commit string `json:"-" package:"commit"`
+	// Release is the commit a promoting stack deploys (a release tag's): its
+	// image is the build PromoteFrom recorded for that commit. Empty, the
+	// stack keeps the image it runs (its own services output), so that a
+	// preview or drift check outside a release changes no image.
+	Release string `json:"-" package:"release"`
 	// BaseDir is where relative paths start: the project root.
 	BaseDir string `json:"-" package:"baseDir"`
 	// Password logs in to the registry with Build.Username: the value of the
@@ -51,8 +56,8 @@ type Source struct {
 	Prebuilt string `json:"image,omitempty"`
 	// Build builds and pushes the image from the project.
 	Build *Build `json:"build,omitempty"`
-	// PromoteFrom is the stack (of this project) whose build of this commit
-	// the stack runs: the image that stack recorded for Commit in its
+	// PromoteFrom is the stack (of this project) whose build of the release
+	// the stack runs: the image that stack recorded for Release in its
 	// services output (<service>.builds), read through a stack reference.
 	// prod promotes what dev built and ran for the release tag's commit, and
 	// never builds; a commit dev never deployed is refused.
@@ -171,7 +176,9 @@ func (a Args) Validate() validate.Problems {
 		if !stackName.MatchString(a.PromoteFrom) {
 			p.Add("imageFrom", a.PromoteFrom, "must be the name of a stack of this project, such as dev")
 		}
-		p = append(p, a.validateTag()...)
+		if a.Release != "" {
+			p = append(p, a.validateTag("(release)", a.Release)...)
+		}
 		return p
 	case a.Prebuilt != "":
 		if err := kube.ValidateImageReference(a.Prebuilt); err != nil {
@@ -194,7 +201,7 @@ func (a Args) Validate() validate.Problems {
 	if !repositoryPattern.MatchString(b.Repository) {
 		p.Add("build.repository", b.Repository, "must be registry/path without tag, such as ghcr.io/acme/greeter")
 	}
-	p = append(p, a.validateTag()...)
+	p = append(p, a.validateTag("(commit)", a.Commit)...)
 	if b.Username == "" {
 		p.Add("build.username", b.Username, "is required: the registry user")
 	}
@@ -204,8 +211,9 @@ func (a Args) Validate() validate.Problems {
 	return p
 }
 
-// validateTag checks what the image's tag is made of: the version and the commit.
-func (a Args) validateTag() validate.Problems {
+// validateTag checks what the image's tag is made of: the version and the
+// commit (at the given path: the build's or the release's).
+func (a Args) validateTag(path, commit string) validate.Problems {
 	var p validate.Problems
 	switch {
 	case a.Version == "latest":
@@ -213,8 +221,8 @@ func (a Args) validateTag() validate.Problems {
 	case !tagPattern.MatchString(a.Version):
 		p.Add("version", a.Version, "must be a valid image tag, such as 1.2.3")
 	}
-	if !commitPattern.MatchString(a.Commit) {
-		p.Add("(commit)", a.Commit, "must be a git commit id (12 to 40 lower-case hex digits): GITHUB_SHA, or the checkout's HEAD; the image's tag is <version>-<commit>")
+	if !commitPattern.MatchString(commit) {
+		p.Add(path, commit, "must be a git commit id (12 to 40 lower-case hex digits): GITHUB_SHA, or the checkout's HEAD; the image's tag is <version>-<commit>")
 	}
 	return p
 }
@@ -253,7 +261,9 @@ func NewImage(ctx *pulumi.Context, name string, args Args, provider pulumi.Provi
 
 // tag is the image's one tag: the version and the commit, so that it names
 // one build and is never pushed twice.
-func (a Args) tag() string { return a.Version + "-" + a.Commit[:12] }
+func (a Args) tag() string { return tagOf(a.Version, a.Commit) }
+
+func tagOf(version, commit string) string { return version + "-" + commit[:12] }
 
 // build builds and pushes the image. The build inputs are relative to the
 // project root, where the engine runs the provider, so that the same commit
@@ -323,13 +333,14 @@ func sameCommit(a, b string) bool {
 	return n >= 12 && a[:n] == b[:n]
 }
 
-// promoted is the image stack PromoteFrom built and ran for this commit: the
-// entry of its record of builds (services output <service>.builds) whose
-// commit is Commit. It is refused when that stack never deployed the commit,
-// when it tagged it otherwise than this stack would (another version), and
-// when the image is not pinned by digest.
+// promoted is, for a release, the image stack PromoteFrom built and ran for
+// the release's commit (promotedImage); outside a release, the image this
+// stack runs already (its own services output <service>.image).
 func promoted(ctx *pulumi.Context, name string, args Args, children []pulumi.ResourceOption) (pulumi.StringOutput, error) {
 	from := ctx.Organization() + "/" + ctx.Project() + "/" + args.PromoteFrom
+	if args.Release == "" {
+		return running(ctx, name, args, children)
+	}
 	ref, err := pulumi.NewStackReference(ctx, name+"-from-"+args.PromoteFrom, &pulumi.StackReferenceArgs{Name: pulumi.String(from)}, children...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
@@ -339,19 +350,40 @@ func promoted(ctx *pulumi.Context, name string, args Args, children []pulumi.Res
 	}).(pulumi.StringOutput), nil
 }
 
-// promotedImage picks this commit's image out of the other stack's record.
+// running is the image this stack runs for the service, read through a
+// stack reference to itself; a stack that runs none yet needs a release.
+func running(ctx *pulumi.Context, name string, args Args, children []pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	self := ctx.Organization() + "/" + ctx.Project() + "/" + ctx.Stack()
+	ref, err := pulumi.NewStackReference(ctx, name+"-running", &pulumi.StackReferenceArgs{Name: pulumi.String(self)}, children...)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	return ref.GetOutput(pulumi.String("services")).ApplyT(func(v any) (string, error) {
+		services, _ := v.(map[string]any)
+		service, _ := services[args.Service].(map[string]any)
+		image, _ := service["image"].(string)
+		if !digestPinned.MatchString(image) {
+			return "", fmt.Errorf("imageFrom %s: stack %s runs no image of service %q yet, and this is no release: deploy a release (PLATFORM_RELEASE=<commit>, which deploy.yml sets for a release tag), which takes %s's build of that commit",
+				args.PromoteFrom, self, args.Service, args.PromoteFrom)
+		}
+		return image, nil
+	}).(pulumi.StringOutput), nil
+}
+
+// promotedImage picks the release's image out of the other stack's record.
 func promotedImage(args Args, from string, builds []Record) (string, error) {
+	want := tagOf(args.Version, args.Release)
 	for _, r := range builds {
-		if !sameCommit(r.Commit, args.Commit) {
+		if !sameCommit(r.Commit, args.Release) {
 			continue
 		}
 		switch {
-		case r.Tag != args.tag():
+		case r.Tag != want:
 			return "", fmt.Errorf("imageFrom %s: stack %s built commit %s of service %q as tag %s, this stack expects tag %s: set the service's version to what %s built, or release the commit %s built",
-				args.PromoteFrom, from, args.Commit, args.Service, r.Tag, args.tag(), args.PromoteFrom, args.PromoteFrom)
+				args.PromoteFrom, from, args.Release, args.Service, r.Tag, want, args.PromoteFrom, args.PromoteFrom)
 		case !digestPinned.MatchString(r.Image):
 			return "", fmt.Errorf("imageFrom %s: stack %s recorded image %q for commit %s of service %q, which is not pinned by digest",
-				args.PromoteFrom, from, r.Image, args.Commit, args.Service)
+				args.PromoteFrom, from, r.Image, args.Release, args.Service)
 		}
 		return r.Image, nil
 	}
@@ -359,8 +391,8 @@ func promotedImage(args Args, from string, builds []Record) (string, error) {
 	for _, r := range builds[:min(len(builds), 3)] {
 		recent = append(recent, r.Commit[:min(len(r.Commit), 12)])
 	}
-	return "", fmt.Errorf("imageFrom %s: stack %s has no build of commit %s of service %q (its latest: %s): deploy this commit to %s first; prod runs only what %s built and ran",
-		args.PromoteFrom, from, args.Commit, args.Service, orNone(recent), args.PromoteFrom, args.PromoteFrom)
+	return "", fmt.Errorf("imageFrom %s: stack %s has no build of commit %s of service %q (its latest: %s): deploy this commit to %s first; a release runs only what %s built and ran",
+		args.PromoteFrom, from, args.Release, args.Service, orNone(recent), args.PromoteFrom, args.PromoteFrom)
 }
 
 func orNone(commits []string) string {

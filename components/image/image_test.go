@@ -115,10 +115,11 @@ func TestMovingTheCheckoutChangesNothing(t *testing.T) {
 	}
 }
 
-// A stack that promotes another's image (prod from dev) runs exactly the
-// image that stack recorded for this commit, whatever it runs now, and
-// builds nothing; a commit it never built, another version's tag and an
-// image not pinned by digest are refused, naming what differs.
+// A stack that promotes another's image (prod from dev) runs, in a release,
+// exactly the image that stack recorded for the release's commit, whatever
+// it runs now, and builds nothing; a commit it never built, another
+// version's tag and an image not pinned by digest are refused, naming what
+// differs. Outside a release it keeps the image it runs.
 func TestPromotionRunsTheCommitsRecordedBuild(t *testing.T) {
 	release, later := "0123456789abcdef0123456789abcdef01234567", "fedcba9876543210fedcba9876543210fedcba98"
 	releaseImage := "ghcr.io/acme/greeter@sha256:" + strings.Repeat("a", 64)
@@ -140,9 +141,13 @@ func TestPromotionRunsTheCommitsRecordedBuild(t *testing.T) {
 	tests := []struct {
 		name    string
 		outputs map[string]any
-		commit  string
+		release string
 		want    string // the pod's image, or the error's words
 	}{
+		// Outside a release (a pull request's preview, a drift check) the
+		// stack keeps what it runs (here: its own output, the later image).
+		{"no release: the image it runs", record(build(release, "1.2.3-0123456789ab", releaseImage)), "", laterImage},
+		{"no release, nothing running yet", map[string]any{}, "", `runs no image of service "greeter" yet, and this is no release: deploy a release (PLATFORM_RELEASE=<commit>`},
 		{"the release commit's build, dev ran later ones since", record(build(later, "1.2.3-fedcba987654", laterImage), build(release, "1.2.3-0123456789ab", releaseImage)), release, releaseImage},
 		{"a short commit id names the same commit", record(build(release, "1.2.3-0123456789ab", releaseImage)), release[:12], releaseImage},
 		{"a commit dev never built", record(build(later, "1.2.3-fedcba987654", laterImage)), release,
@@ -156,7 +161,7 @@ func TestPromotionRunsTheCommitsRecordedBuild(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Cleanup(pulumitest.StackOutputs("organization/platform/dev", tt.outputs))
-			g, err := deploy(t, Args{Source: Source{PromoteFrom: "dev"}, Service: "greeter", Version: "1.2.3", Commit: tt.commit})
+			g, err := deploy(t, Args{Source: Source{PromoteFrom: "dev"}, Service: "greeter", Version: "1.2.3", Release: tt.release})
 			if !strings.HasPrefix(tt.want, "ghcr.io/") {
 				if err == nil || !strings.Contains(err.Error(), tt.want) {
 					t.Fatalf("want the promotion refused with %q, got %v", tt.want, err)
@@ -169,8 +174,12 @@ func TestPromotionRunsTheCommitsRecordedBuild(t *testing.T) {
 			if n := len(g.OfType(imageType)); n != 0 {
 				t.Fatalf("%d images built for a promoted one", n)
 			}
-			if from := g.One(t, "pulumi:pulumi:StackReference", "greeter-from-dev"); from.ReadID != "organization/platform/dev" {
-				t.Errorf("the stack reference reads %q", from.ReadID)
+			ref := "greeter-from-dev"
+			if tt.release == "" {
+				ref = "greeter-running" // the stack's own: the mocks' stack is named dev too
+			}
+			if from := g.One(t, "pulumi:pulumi:StackReference", ref); from.ReadID != "organization/platform/dev" {
+				t.Errorf("the stack reference %s reads %q", ref, from.ReadID)
 			}
 			if got, _ := g.One(t, "kubernetes:apps/v1:Deployment", "greeter").Input("spec.template.spec.containers.0.image"); got != tt.want {
 				t.Errorf("pod image %v, want %s", got, tt.want)
@@ -256,7 +265,7 @@ func TestValidation(t *testing.T) {
 		{"no commit", func(a *Args) { a.Commit = "" }, `(commit): "": must be a git commit id`},
 		{"build and imageFrom", func(a *Args) { a.PromoteFrom = "dev" }, `image: "": give one of image, build and imageFrom`},
 		{"imageFrom a bad name", func(a *Args) { a.Build, a.PromoteFrom = nil, "dev stack" }, `imageFrom: "dev stack": must be the name of a stack`},
-		{"imageFrom without a commit", func(a *Args) { a.Build, a.PromoteFrom, a.Commit = nil, "dev", "" }, `(commit): "": must be a git commit id`},
+		{"imageFrom a release that is no commit", func(a *Args) { a.Build, a.PromoteFrom, a.Release = nil, "dev", "v1.2.3" }, `(release): "v1.2.3": must be a git commit id`},
 		{"bad platform", func(a *Args) { a.Build.Platform = "amd64" }, `build.platform: "amd64": must be os/arch`},
 		{"both", func(a *Args) { a.Prebuilt = "ghcr.io/acme/greeter@" + pulumitest.FakeDigest }, `image: "ghcr.io/acme/greeter@sha256:`},
 		{"neither", func(a *Args) { a.Build = nil }, `image: "": is required unless build or imageFrom is given`},

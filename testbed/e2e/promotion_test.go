@@ -20,8 +20,9 @@ import (
 // named platform records two builds, one deploy each (through the stack
 // reference to itself that image.RecordBuild reads its last record with); a
 // stack "prod" declares the image component with imageFrom: dev for the
-// first commit, and must run that commit's image though dev runs the second,
-// and refuse a commit dev never built. No resource plugin is needed.
+// first commit as its release, and must run that commit's image though dev
+// runs the second, refuse a commit dev never built, and keep its image in a
+// run that is no release. No resource plugin is needed.
 func TestPromotionRunsTheReleasedCommitsBuild(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte("name: platform\nruntime: go\n"), 0o600); err != nil {
@@ -66,15 +67,15 @@ func TestPromotionRunsTheReleasedCommitsBuild(t *testing.T) {
 		}
 		return outputs
 	}
-	deployProd := func(commit string) (map[string]any, error) {
+	deployProd := func(release string) (map[string]any, error) {
 		return run("prod", func(ctx *pulumi.Context) error {
-			a := args(commit)
-			a.PromoteFrom = "dev"
+			a := image.Args{Source: image.Source{PromoteFrom: "dev"}, Service: "greeter", Version: "1.2.3", Release: release}
 			img, err := image.NewImage(ctx, "greeter", a, nil)
 			if err != nil {
 				return err
 			}
 			ctx.Export("image", img.Reference)
+			ctx.Export("services", pulumi.Map{"greeter": pulumi.Map{"image": img.Reference}})
 			return nil
 		})
 	}
@@ -98,5 +99,10 @@ func TestPromotionRunsTheReleasedCommitsBuild(t *testing.T) {
 	}
 	if _, err := deployProd(never); err == nil || !strings.Contains(err.Error(), "has no build of commit "+never) {
 		t.Fatalf("prod at a commit dev never built: want it refused, got %v", err)
+	}
+	// Outside a release (a drift check, a pull request's preview) prod keeps
+	// what it runs, read from its own state.
+	if outputs, err := deployProd(""); err != nil || outputs["image"] != digest(released) {
+		t.Fatalf("prod outside a release runs %v (%v), want the released image it ran, %s", outputs["image"], err, digest(released))
 	}
 }

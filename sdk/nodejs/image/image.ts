@@ -55,6 +55,7 @@ export class Image extends pulumi.ComponentResource {
             resourceInputs["commit"] = args?.commit;
             resourceInputs["image"] = args?.image;
             resourceInputs["imageFrom"] = args?.imageFrom;
+            resourceInputs["release"] = args?.release;
             resourceInputs["service"] = args?.service;
             resourceInputs["version"] = args?.version;
             resourceInputs["builds"] = undefined /*out*/;
@@ -89,9 +90,13 @@ export interface ImageArgs {
      */
     image?: string;
     /**
-     * PromoteFrom is the stack (of this project) whose build of this commit the stack runs: the image that stack recorded for Commit in its services output (<service>.builds), read through a stack reference. prod promotes what dev built and ran for the release tag's commit, and never builds; a commit dev never deployed is refused.
+     * PromoteFrom is the stack (of this project) whose build of the release the stack runs: the image that stack recorded for Release in its services output (<service>.builds), read through a stack reference. prod promotes what dev built and ran for the release tag's commit, and never builds; a commit dev never deployed is refused.
      */
     imageFrom?: string;
+    /**
+     * Release is the commit a promoting stack deploys (a release tag's): its image is the build PromoteFrom recorded for that commit. Empty, the stack keeps the image it runs (its own services output), so that a preview or drift check outside a release changes no image.
+     */
+    release?: string;
     /**
      * Service is the service's name: the key of the promoting stack's services output (PromoteFrom).
      */

@@ -26,7 +26,8 @@ class ImageArgs:
                  build: Optional['BuildArgs'] = None,
                  commit: Optional[_builtins.str] = None,
                  image: Optional[_builtins.str] = None,
-                 image_from: Optional[_builtins.str] = None):
+                 image_from: Optional[_builtins.str] = None,
+                 release: Optional[_builtins.str] = None):
         """
         The set of arguments for constructing a Image resource.
 
@@ -36,7 +37,8 @@ class ImageArgs:
         :param 'BuildArgs' build: Build builds and pushes the image from the project.
         :param _builtins.str commit: Commit is the git commit the image is built from. The image's one tag is <version>-<first 12 of the commit>: immutable, as each commit builds once and a tag is never pushed twice.
         :param _builtins.str image: Prebuilt is an image that CI built and pushed already, pinned by digest (repository@sha256:...). When set, nothing is built or pushed.
-        :param _builtins.str image_from: PromoteFrom is the stack (of this project) whose build of this commit the stack runs: the image that stack recorded for Commit in its services output (<service>.builds), read through a stack reference. prod promotes what dev built and ran for the release tag's commit, and never builds; a commit dev never deployed is refused.
+        :param _builtins.str image_from: PromoteFrom is the stack (of this project) whose build of the release the stack runs: the image that stack recorded for Release in its services output (<service>.builds), read through a stack reference. prod promotes what dev built and ran for the release tag's commit, and never builds; a commit dev never deployed is refused.
+        :param _builtins.str release: Release is the commit a promoting stack deploys (a release tag's): its image is the build PromoteFrom recorded for that commit. Empty, the stack keeps the image it runs (its own services output), so that a preview or drift check outside a release changes no image.
         """
         pulumi.set(__self__, "service", service)
         pulumi.set(__self__, "version", version)
@@ -50,6 +52,8 @@ class ImageArgs:
             pulumi.set(__self__, "image", image)
         if image_from is not None:
             pulumi.set(__self__, "image_from", image_from)
+        if release is not None:
+            pulumi.set(__self__, "release", release)
 
     @_builtins.property
     @pulumi.getter
@@ -127,13 +131,25 @@ class ImageArgs:
     @pulumi.getter(name="imageFrom")
     def image_from(self) -> Optional[_builtins.str]:
         """
-        PromoteFrom is the stack (of this project) whose build of this commit the stack runs: the image that stack recorded for Commit in its services output (<service>.builds), read through a stack reference. prod promotes what dev built and ran for the release tag's commit, and never builds; a commit dev never deployed is refused.
+        PromoteFrom is the stack (of this project) whose build of the release the stack runs: the image that stack recorded for Release in its services output (<service>.builds), read through a stack reference. prod promotes what dev built and ran for the release tag's commit, and never builds; a commit dev never deployed is refused.
         """
         return pulumi.get(self, "image_from")
 
     @image_from.setter
     def image_from(self, value: Optional[_builtins.str]):
         pulumi.set(self, "image_from", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def release(self) -> Optional[_builtins.str]:
+        """
+        Release is the commit a promoting stack deploys (a release tag's): its image is the build PromoteFrom recorded for that commit. Empty, the stack keeps the image it runs (its own services output), so that a preview or drift check outside a release changes no image.
+        """
+        return pulumi.get(self, "release")
+
+    @release.setter
+    def release(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "release", value)
 
 
 @pulumi.type_token("platform:image:Image")
@@ -147,6 +163,7 @@ class Image(pulumi.ComponentResource):
                  commit: Optional[_builtins.str] = None,
                  image: Optional[_builtins.str] = None,
                  image_from: Optional[_builtins.str] = None,
+                 release: Optional[_builtins.str] = None,
                  service: Optional[_builtins.str] = None,
                  version: Optional[_builtins.str] = None,
                  __props__=None):
@@ -159,7 +176,8 @@ class Image(pulumi.ComponentResource):
         :param Union['BuildArgs', 'BuildArgsDict'] build: Build builds and pushes the image from the project.
         :param _builtins.str commit: Commit is the git commit the image is built from. The image's one tag is <version>-<first 12 of the commit>: immutable, as each commit builds once and a tag is never pushed twice.
         :param _builtins.str image: Prebuilt is an image that CI built and pushed already, pinned by digest (repository@sha256:...). When set, nothing is built or pushed.
-        :param _builtins.str image_from: PromoteFrom is the stack (of this project) whose build of this commit the stack runs: the image that stack recorded for Commit in its services output (<service>.builds), read through a stack reference. prod promotes what dev built and ran for the release tag's commit, and never builds; a commit dev never deployed is refused.
+        :param _builtins.str image_from: PromoteFrom is the stack (of this project) whose build of the release the stack runs: the image that stack recorded for Release in its services output (<service>.builds), read through a stack reference. prod promotes what dev built and ran for the release tag's commit, and never builds; a commit dev never deployed is refused.
+        :param _builtins.str release: Release is the commit a promoting stack deploys (a release tag's): its image is the build PromoteFrom recorded for that commit. Empty, the stack keeps the image it runs (its own services output), so that a preview or drift check outside a release changes no image.
         :param _builtins.str service: Service is the service's name: the key of the promoting stack's services output (PromoteFrom).
         :param _builtins.str version: Version is passed as the VERSION build argument and begins the tag.
         """
@@ -192,6 +210,7 @@ class Image(pulumi.ComponentResource):
                  commit: Optional[_builtins.str] = None,
                  image: Optional[_builtins.str] = None,
                  image_from: Optional[_builtins.str] = None,
+                 release: Optional[_builtins.str] = None,
                  service: Optional[_builtins.str] = None,
                  version: Optional[_builtins.str] = None,
                  __props__=None):
@@ -210,6 +229,7 @@ class Image(pulumi.ComponentResource):
             __props__.__dict__["commit"] = commit
             __props__.__dict__["image"] = image
             __props__.__dict__["image_from"] = image_from
+            __props__.__dict__["release"] = release
             if service is None and not opts.urn:
                 raise TypeError("Missing required property 'service'")
             __props__.__dict__["service"] = service
