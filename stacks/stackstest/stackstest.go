@@ -143,3 +143,24 @@ func EachPodSpec(t *testing.T, projectRoot string, program func(map[string]confi
 		}
 	}
 }
+
+// Commit is the commit the tests' programs deploy (their GITHUB_SHA), so
+// that they do not depend on the checkout's HEAD.
+const Commit = "89abcdef0123456789abcdef0123456789abcdef"
+
+// Deployed makes the tests' programs run as a checkout of Commit whose stack
+// references find what deployed stacks' states would hold: dev's record of
+// the greeter's build of Commit, and the image prod runs (read outside a
+// release). Call it from TestMain, with the release variable unset.
+func Deployed() {
+	os.Setenv("GITHUB_SHA", Commit)
+	image := "ghcr.io/acme/greeter@" + pulumitest.FakeDigest
+	pulumitest.StackOutputs("organization/platform/prod", map[string]any{
+		"services": map[string]any{"greeter": map[string]any{"image": image}},
+	})
+	pulumitest.StackOutputs("organization/platform/dev", map[string]any{
+		"services": map[string]any{"greeter": map[string]any{"image": image, "builds": []any{map[string]any{
+			"commit": Commit, "tag": "0.1.0-" + Commit[:12], "image": image,
+		}}}},
+	})
+}

@@ -14,12 +14,10 @@ import (
 // projectRoot is the product's project folder, holding the stack files.
 const projectRoot = "../.."
 
-// TestMain gives prod's stack reference to dev what dev's state would hold:
-// the greeter pinned by digest.
+// TestMain gives the stack references what the states would hold.
 func TestMain(m *testing.M) {
-	pulumitest.StackOutputs("organization/platform/dev", map[string]any{
-		"services": map[string]any{"greeter": map[string]any{"image": "ghcr.io/acme/greeter@" + pulumitest.FakeDigest}},
-	})
+	os.Unsetenv(stacks.ReleaseVariable)
+	stackstest.Deployed()
 	os.Exit(m.Run())
 }
 
