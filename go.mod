@@ -5,7 +5,7 @@ go 1.26.6
 require (
 	github.com/blang/semver v3.5.1+incompatible
 	github.com/pulumi/pulumi-docker/sdk/v4 v4.10.0
-	github.com/pulumi/pulumi-github/sdk/v6 v6.7.0
+	github.com/pulumi/pulumi-github/sdk/v6 v6.12.2
 	github.com/pulumi/pulumi-kubernetes/sdk/v4 v4.25.0
 	github.com/pulumi/pulumi/sdk/v3 v3.274.1
 	golang.org/x/sys v0.49.0

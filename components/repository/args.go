@@ -90,11 +90,13 @@ type Rules struct {
 	BypassActors []Actor `json:"bypassActors,omitempty"`
 }
 
-// Actor is who may bypass a ruleset, as terraform-provider-github v6.6.0
+// Actor is who may bypass a ruleset, as terraform-provider-github v6.11.1
 // accepts it (github_repository_ruleset bypass_actors.actor_type): a team,
-// an app (Integration), a repository role or the organization's admins.
+// an app (Integration), a repository role, the organization's admins or a
+// deploy key.
 type Actor struct {
-	// ID is the team's, app's or role's numeric ID (none for OrganizationAdmin).
+	// ID is the team's, app's or role's numeric ID (none for
+	// OrganizationAdmin and DeployKey).
 	ID   int    `json:"id,omitempty"`
 	Type string `json:"type"`
 }
@@ -153,9 +155,15 @@ var (
 	// secretName is what GitHub accepts for Actions secrets and variables.
 	secretName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	envName    = regexp.MustCompile(`^[^,;'"\\]{1,255}$`)
-	// actorTypes: terraform-provider-github v6.6.0, resource_github_repository_ruleset.go,
+	// actorTypes: terraform-provider-github v6.11.1, resource_github_repository_ruleset.go,
 	// bypass_actors.actor_type's validation.StringInSlice.
-	actorTypes   = []string{"RepositoryRole", "Team", "Integration", "OrganizationAdmin"}
+	actorTypes = []string{"RepositoryRole", "Team", "Integration", "OrganizationAdmin", "DeployKey"}
+	// idlessActors have no ID: GitHub reads their actor_id back as null (for
+	// OrganizationAdmin since 2025: terraform-provider-github issue #2536),
+	// so none is sent (v6.11.1 sends none for 0, util_rules.go
+	// expandBypassActors, and reads null back as 0: no diff). An ID given
+	// would be read back as 0 on every refresh: a permanent diff.
+	idlessActors = []string{"OrganizationAdmin", "DeployKey"}
 	strategies   = []string{"squash", "merge", "rebase"}
 	visibilities = []string{"private", "internal", "public"}
 )
@@ -254,8 +262,11 @@ func (r Rules) validate(p *validate.Problems) {
 	for key, actors := range map[string][]Actor{"rules.releasers": r.Releasers, "rules.bypassActors": r.BypassActors} {
 		for i, actor := range actors {
 			path := fmt.Sprintf("%s[%d]", key, i)
-			if actor.ID < 1 && actor.Type != "OrganizationAdmin" {
+			switch idless := slices.Contains(idlessActors, actor.Type); {
+			case actor.ID < 1 && !idless:
 				p.Add(path+".id", actor.ID, "is required: the team's, app's or role's numeric ID")
+			case actor.ID != 0 && idless:
+				p.Add(path+".id", actor.ID, "must be left out: GitHub keeps no ID for "+actor.Type+" (it reads back as none, a diff on every run)")
 			}
 			if !slices.Contains(actorTypes, actor.Type) {
 				p.Add(path+".type", actor.Type, "must be one of "+strings.Join(actorTypes, ", "))

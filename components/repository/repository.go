@@ -186,15 +186,11 @@ func (b builder) statusChecks() *github.RepositoryRulesetRulesRequiredStatusChec
 func (b builder) ruleset(suffix, target, ref string, rules *github.RepositoryRulesetRulesArgs, actors []Actor) error {
 	var bypass github.RepositoryRulesetBypassActorArray
 	for _, a := range actors {
-		id := a.ID
-		if a.Type == "OrganizationAdmin" {
-			// actor_id is required; for the organization's admins it is 1
-			// (terraform-provider-github v6.6.0, repository_ruleset's docs).
-			id = 1
+		actor := &github.RepositoryRulesetBypassActorArgs{ActorType: pulumi.String(a.Type), BypassMode: pulumi.String("always")}
+		if a.ID != 0 { // none for the ID-less types (idlessActors)
+			actor.ActorId = pulumi.Int(a.ID)
 		}
-		bypass = append(bypass, &github.RepositoryRulesetBypassActorArgs{
-			ActorId: pulumi.Int(id), ActorType: pulumi.String(a.Type), BypassMode: pulumi.String("always"),
-		})
+		bypass = append(bypass, actor)
 	}
 	opts := b.opts
 	if id, ok := b.args.ImportRulesets[suffix]; ok {

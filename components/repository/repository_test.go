@@ -324,7 +324,8 @@ func TestValidation(t *testing.T) {
 		{"secret key that is no config key", func(a *Args) { a.Secrets["REGISTRY_TOKEN"] = "Registry-Token" }, `secrets.REGISTRY_TOKEN: "Registry-Token": must name a secret config key`},
 		{"ruleset actor without id", func(a *Args) { a.Rules.Releasers = []Actor{{Type: "Team"}} }, "rules.releasers[0].id: 0: is required"},
 		{"no releasers", func(a *Args) { a.Rules.Releasers = nil }, `rules.releasers: "[]": must name at least one team`},
-		{"deploy keys bypass nothing in v6.6.0", func(a *Args) { a.Rules.BypassActors = []Actor{{ID: 3, Type: "DeployKey"}} }, `rules.bypassActors[0].type: "DeployKey": must be one of RepositoryRole, Team, Integration, OrganizationAdmin`},
+		{"an ID for the organization's admins", func(a *Args) { a.Rules.BypassActors = []Actor{{ID: 1, Type: "OrganizationAdmin"}} }, `rules.bypassActors[0].id: 1: must be left out: GitHub keeps no ID for OrganizationAdmin`},
+		{"an actor type v6.11.1 does not know", func(a *Args) { a.Rules.BypassActors = []Actor{{ID: 3, Type: "User"}} }, `rules.bypassActors[0].type: "User": must be one of RepositoryRole, Team, Integration, OrganizationAdmin, DeployKey`},
 		{"unknown ruleset to import", func(a *Args) { a.ImportRulesets = map[string]int{"feature": 3} }, `importRulesets.feature: 3: must map one of main, release, release-checks`},
 		{"checks ruleset to import without checks", func(a *Args) { a.StatusChecks, a.ImportRulesets = nil, map[string]int{"release-checks": 3} }, `importRulesets.release-checks: 3: adopts a ruleset that exists only with statusChecks`},
 		{"plan", func(a *Args) { a.Plan = "gold" }, `plan: "gold": must be one of free, pro, team, enterprise`},
@@ -379,7 +380,7 @@ func everyOption() Args {
 	a.Import, a.ImportRulesets = true, map[string]int{"main": 101}
 	a.EncryptedSecrets = map[string]string{"SEALED": "c2VhbGVkIGZvciB0aGUgcmVwb3NpdG9yeQ=="}
 	a.Rules.RequiredReviews, a.Rules.RequireCodeOwnerReview = 2, true
-	a.Rules.BypassActors = append(a.Rules.BypassActors, Actor{ID: 5, Type: "RepositoryRole"}, Actor{Type: "OrganizationAdmin"})
+	a.Rules.BypassActors = append(a.Rules.BypassActors, Actor{ID: 5, Type: "RepositoryRole"}, Actor{Type: "OrganizationAdmin"}, Actor{Type: "DeployKey"})
 	a.Environments[1].ReviewerUsers = []int{1001}
 	a.Environments[1].Variables = map[string]string{"REGION": "eu-central-1"}
 	a.Environments = append(a.Environments, Environment{Name: "qa", Branches: []string{"release/*"}})

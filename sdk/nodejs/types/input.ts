@@ -303,11 +303,11 @@ export namespace observability {
 
 export namespace repository {
     /**
-     * Actor is who may bypass a ruleset, as terraform-provider-github v6.6.0 accepts it (github_repository_ruleset bypass_actors.actor_type): a team, an app (Integration), a repository role or the organization's admins.
+     * Actor is who may bypass a ruleset, as terraform-provider-github v6.11.1 accepts it (github_repository_ruleset bypass_actors.actor_type): a team, an app (Integration), a repository role, the organization's admins or a deploy key.
      */
     export interface ActorArgs {
         /**
-         * ID is the team's, app's or role's numeric ID (none for OrganizationAdmin).
+         * ID is the team's, app's or role's numeric ID (none for OrganizationAdmin and DeployKey).
          */
         id?: number;
         type?: string;

@@ -1,6 +1,8 @@
 // Package github judges the GitHub resources the program registers with
-// terraform-provider-github v6.6.0's own schemas and validation: the code
-// that pulumi-github v6.7.0 wraps, run offline (no call reaches GitHub). It
+// terraform-provider-github v6.11.1's own schemas and validation: the code
+// that pulumi-github v6.12.2 wraps (its provider's upstream at that tag,
+// with one patch to branch protection's state migration, which no record
+// uses), run offline (no call reaches GitHub). It
 // is a module of its own so that the provider's dependencies stay out of the
 // program's build.
 //
@@ -84,9 +86,9 @@ func TestRecordsPassTheProvidersValidation(t *testing.T) {
 	t.Logf("validated %v", seen)
 }
 
-// The check can fail: what v6.6.0 refuses is reported (a bypass actor type
-// it does not know, an actor without its required ID, an input that is no
-// attribute, a required attribute left out).
+// The check can fail: what v6.11.1 refuses is reported (a bypass actor type
+// or mode it does not know, an input that is no attribute, a required
+// attribute left out).
 func TestValidationReportsWhatTheProviderRefuses(t *testing.T) {
 	resources := provider.Provider().ResourcesMap
 	ruleset := func(actor map[string]any) map[string]any {
@@ -102,8 +104,8 @@ func TestValidationReportsWhatTheProviderRefuses(t *testing.T) {
 		inputs map[string]any
 		want   string
 	}{
-		{"unknown actor type", "github_repository_ruleset", ruleset(map[string]any{"actorId": 3.0, "actorType": "DeployKey", "bypassMode": "always"}), "DeployKey"},
-		{"actor without id", "github_repository_ruleset", ruleset(map[string]any{"actorType": "OrganizationAdmin", "bypassMode": "always"}), "actor_id"},
+		{"unknown actor type", "github_repository_ruleset", ruleset(map[string]any{"actorId": 3.0, "actorType": "User", "bypassMode": "always"}), "User"},
+		{"unknown bypass mode", "github_repository_ruleset", ruleset(map[string]any{"actorId": 3.0, "actorType": "Team", "bypassMode": "sometimes"}), "sometimes"},
 		{"no such attribute", "github_repository", map[string]any{"name": "greeter", "mergeQueue": true}, "mergeQueue"},
 		{"required attribute missing", "github_actions_secret", map[string]any{"secretName": "TOKEN", "plaintextValue": "[secret]"}, "repository"},
 	} {

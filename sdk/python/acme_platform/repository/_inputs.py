@@ -25,11 +25,11 @@ __all__ = [
 
 class ActorArgsDict(TypedDict):
     """
-    Actor is who may bypass a ruleset, as terraform-provider-github v6.6.0 accepts it (github_repository_ruleset bypass_actors.actor_type): a team, an app (Integration), a repository role or the organization's admins.
+    Actor is who may bypass a ruleset, as terraform-provider-github v6.11.1 accepts it (github_repository_ruleset bypass_actors.actor_type): a team, an app (Integration), a repository role, the organization's admins or a deploy key.
     """
     id: NotRequired[_builtins.int]
     """
-    ID is the team's, app's or role's numeric ID (none for OrganizationAdmin).
+    ID is the team's, app's or role's numeric ID (none for OrganizationAdmin and DeployKey).
     """
     type: NotRequired[_builtins.str]
 
@@ -39,9 +39,9 @@ class ActorArgs:
                  id: Optional[_builtins.int] = None,
                  type: Optional[_builtins.str] = None):
         """
-        Actor is who may bypass a ruleset, as terraform-provider-github v6.6.0 accepts it (github_repository_ruleset bypass_actors.actor_type): a team, an app (Integration), a repository role or the organization's admins.
+        Actor is who may bypass a ruleset, as terraform-provider-github v6.11.1 accepts it (github_repository_ruleset bypass_actors.actor_type): a team, an app (Integration), a repository role, the organization's admins or a deploy key.
 
-        :param _builtins.int id: ID is the team's, app's or role's numeric ID (none for OrganizationAdmin).
+        :param _builtins.int id: ID is the team's, app's or role's numeric ID (none for OrganizationAdmin and DeployKey).
         """
         if id is not None:
             pulumi.set(__self__, "id", id)
@@ -52,7 +52,7 @@ class ActorArgs:
     @pulumi.getter
     def id(self) -> Optional[_builtins.int]:
         """
-        ID is the team's, app's or role's numeric ID (none for OrganizationAdmin).
+        ID is the team's, app's or role's numeric ID (none for OrganizationAdmin and DeployKey).
         """
         return pulumi.get(self, "id")
 
