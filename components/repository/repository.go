@@ -44,7 +44,11 @@ func NewRepository(ctx *pulumi.Context, name string, args Args, provider pulumi.
 		// Everything else goes with the repository: deleting (archiving) it need
 		// not remove each rule and secret first.
 		child = append(child, pulumi.DeletedWith(repo))
-		b := &builder{ctx: ctx, name: name, args: args, repo: repo, opts: child, grants: map[int]pulumi.Resource{}}
+		existing, err := lookUpAdopted(ctx, args, provider)
+		if err != nil {
+			return err
+		}
+		b := &builder{ctx: ctx, name: name, args: args, repo: repo, opts: child, grants: map[int]pulumi.Resource{}, adopted: existing}
 		for _, step := range []func() error{b.rules, b.teams, b.secrets, b.environments} {
 			if err := step(); err != nil {
 				return err
@@ -108,6 +112,8 @@ type builder struct {
 	opts []pulumi.ResourceOption
 	// grants are the teams' access to the repository, by team ID.
 	grants map[int]pulumi.Resource
+	// adopted is what an adopted repository holds already.
+	adopted adopted
 }
 
 // rulesetNames are the rulesets every repository gets.
@@ -265,7 +271,7 @@ func (b builder) secrets() error {
 	for _, name := range slices.Sorted(maps.Keys(b.args.Variables)) {
 		if _, err := github.NewActionsVariable(b.ctx, b.name+"-variable-"+name, &github.ActionsVariableArgs{
 			Repository: b.repo.Name, VariableName: pulumi.String(name), Value: pulumi.String(b.args.Variables[name]),
-		}, b.opts...); err != nil {
+		}, append(slices.Clone(b.opts), b.adopted.variable(b.args.Name, name)...)...); err != nil {
 			return err
 		}
 	}
@@ -303,9 +309,6 @@ func (b builder) environments() error {
 			}
 		}
 		envOpts := append(slices.Clone(b.opts), pulumi.DependsOn(grants))
-		if b.args.Import {
-			envOpts = append(envOpts, pulumi.Import(pulumi.ID(b.args.Name+":"+e.Name)))
-		}
 		environment, err := github.NewRepositoryEnvironment(b.ctx, prefix, env, envOpts...)
 		if err != nil {
 			return err
@@ -338,7 +341,7 @@ func (b builder) environments() error {
 			if _, err := github.NewActionsEnvironmentVariable(b.ctx, prefix+"-variable-"+name, &github.ActionsEnvironmentVariableArgs{
 				Repository: b.repo.Name, Environment: environment.Environment, VariableName: pulumi.String(name),
 				Value: pulumi.String(e.Variables[name]),
-			}, opts...); err != nil {
+			}, append(slices.Clone(opts), b.adopted.envVariable(b.args.Name, e.Name, name)...)...); err != nil {
 				return err
 			}
 		}

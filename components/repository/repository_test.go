@@ -212,12 +212,37 @@ func TestTeamsGetAccess(t *testing.T) {
 	}
 }
 
-// Adopting an existing repository imports it and its environments by their
-// IDs, and creates nothing that exists: no first commit.
+// Adopting an existing repository imports it, the rulesets named by ID and
+// the variables GitHub answers it has (whose create would be refused), and
+// creates nothing that exists: no first commit. Its environments are never
+// imported, whether they exist (dev, which earlier workflow runs made) or
+// not (production): their create is GitHub's upsert.
 func TestImportAdoptsWithoutCreating(t *testing.T) {
+	lookups := 0
+	for token, answer := range map[string]map[string]any{
+		// What GitHub holds before the first up: IMAGE_NAME and dev, whose
+		// variable DEV_ONLY exists; OLD is in no config.
+		"github:index/getActionsVariables:getActionsVariables": {"variables": []any{
+			map[string]any{"name": "IMAGE_NAME", "value": "ghcr.io/acme/greeter"}, map[string]any{"name": "OLD", "value": "x"}}},
+		"github:index/getRepositoryEnvironments:getRepositoryEnvironments":           {"environments": []any{map[string]any{"name": "dev", "nodeId": "E_1"}}},
+		"github:index/getActionsEnvironmentVariables:getActionsEnvironmentVariables": {"variables": []any{map[string]any{"name": "DEV_ONLY", "value": "1"}}},
+	} {
+		t.Cleanup(pulumitest.Answer(token, func(args map[string]any) map[string]any {
+			lookups++
+			if token == "github:index/getActionsEnvironmentVariables:getActionsEnvironmentVariables" && args["environment"] != "dev" {
+				t.Errorf("variables of environment %v looked up: only dev exists", args["environment"])
+			}
+			return answer
+		}))
+	}
+	if mustDeploy(t, baseArgs()); lookups != 0 {
+		t.Errorf("%d lookups for a repository this stack creates", lookups)
+	}
 	args := baseArgs()
 	args.Import = true
 	args.ImportRulesets = map[string]int{"main": 101}
+	args.Environments[0].Variables = map[string]string{"DEV_ONLY": "1", "DEV_NEW": "2"}
+	args.Environments[1].Variables = map[string]string{"DEV_ONLY": "p"}
 	g := mustDeploy(t, args)
 	repo := g.One(t, repoType, "greeter")
 	if repo.ImportID != "greeter" {
@@ -226,8 +251,26 @@ func TestImportAdoptsWithoutCreating(t *testing.T) {
 	if _, ok := repo.Input("autoInit"); ok {
 		t.Error("an adopted repository is given a first commit")
 	}
-	if id := g.One(t, envType, "greeter-production").ImportID; id != "greeter:production" {
-		t.Errorf("environment import ID %q", id)
+	for _, env := range g.OfType(envType) {
+		if env.ImportID != "" {
+			t.Errorf("environment %s imported as %q: its create is an upsert, and an import of one not there fails", env.Name, env.ImportID)
+		}
+	}
+	for name, want := range map[string]string{
+		"greeter-variable-IMAGE_NAME":          "greeter:IMAGE_NAME",
+		"greeter-dev-variable-DEV_ONLY":        "greeter:dev:DEV_ONLY",
+		"greeter-dev-variable-DEV_NEW":         "",
+		"greeter-production-variable-DEV_ONLY": "",
+	} {
+		var got *pulumitest.Resource
+		for _, r := range g.Resources {
+			if r.Name == name && strings.Contains(r.Type, "Variable") {
+				got = &r
+			}
+		}
+		if got == nil || got.ImportID != want {
+			t.Errorf("variable %s: %+v, want import ID %q", name, got, want)
+		}
 	}
 	if id := g.One(t, rulesetType, "greeter-main").ImportID; id != "greeter:101" {
 		t.Errorf("ruleset import ID %q", id)

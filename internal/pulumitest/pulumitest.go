@@ -221,7 +221,22 @@ func (m mocks) urn(parent, typ, name string) string {
 }
 
 func (m mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	if answer, ok := answers.Load(args.Token); ok {
+		return resource.NewPropertyMapFromMap(answer.(func(map[string]any) map[string]any)(args.Args.Mappable())), nil
+	}
 	return args.Args, nil
+}
+
+// answers holds what providers answer to the functions that programs under
+// test invoke, by function token.
+var answers sync.Map
+
+// Answer makes an invoke of the function token (github:index/getActionsVariables:getActionsVariables)
+// answer what answer returns for the invoke's arguments, until the returned
+// function restores the mocks' default, which echoes the arguments.
+func Answer(token string, answer func(args map[string]any) map[string]any) (restore func()) {
+	answers.Store(token, answer)
+	return func() { answers.Delete(token) }
 }
 
 // withGeneratedName gives an unnamed Kubernetes object the provider's kind of

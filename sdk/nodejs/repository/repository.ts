@@ -104,7 +104,7 @@ export interface RepositoryArgs {
     environments?: pulumi.Input<pulumi.Input<inputs.repository.EnvironmentArgs>[] | undefined>;
     homepage?: string;
     /**
-     * Import adopts a repository that exists already instead of creating it: the next up reads it, its environments and the rulesets ImportRulesets names into the state. Pulumi's import changes nothing, so the config must match what GitHub has (the preview names every difference); align it, adopt, then change it in a later up, and drop the setting.
+     * Import adopts a repository that exists already instead of creating it: the next up reads it, the variables it and its environments have (looked up) and the rulesets ImportRulesets names into the state, and takes over its environments (GitHub's create of one is an upsert). Pulumi's import changes nothing, so the config must match what GitHub has (the preview names every difference); align it, adopt, then change it in a later up, and drop the setting.
      *
      * Default: `false`.
      */

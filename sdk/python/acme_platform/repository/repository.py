@@ -49,7 +49,7 @@ class RepositoryArgs:
         :param Mapping[str, _builtins.str] encrypted_secrets: EncryptedSecrets are Actions secrets already encrypted for the repository's public key (base64), passed through as they are.
         :param _builtins.str environment: The profile of defaults the other inputs are decoded over, as in the Go program's stack config: dev, prod, local (default dev). prod is highly available and protected.
         :param pulumi.Input[Sequence[pulumi.Input['EnvironmentArgs']]] environments: Environments are the repository's deployment environments, with their protection and their own secrets.
-        :param _builtins.bool import_: Import adopts a repository that exists already instead of creating it: the next up reads it, its environments and the rulesets ImportRulesets names into the state. Pulumi's import changes nothing, so the config must match what GitHub has (the preview names every difference); align it, adopt, then change it in a later up, and drop the setting.
+        :param _builtins.bool import_: Import adopts a repository that exists already instead of creating it: the next up reads it, the variables it and its environments have (looked up) and the rulesets ImportRulesets names into the state, and takes over its environments (GitHub's create of one is an upsert). Pulumi's import changes nothing, so the config must match what GitHub has (the preview names every difference); align it, adopt, then change it in a later up, and drop the setting.
                
                Default: `false`.
         :param Mapping[str, _builtins.int] import_rulesets: ImportRulesets are the IDs of existing rulesets to adopt, by the names this component gives them: main, release, release-checks, release-tags.
@@ -195,7 +195,7 @@ class RepositoryArgs:
     @pulumi.getter(name="import")
     def import_(self) -> Optional[_builtins.bool]:
         """
-        Import adopts a repository that exists already instead of creating it: the next up reads it, its environments and the rulesets ImportRulesets names into the state. Pulumi's import changes nothing, so the config must match what GitHub has (the preview names every difference); align it, adopt, then change it in a later up, and drop the setting.
+        Import adopts a repository that exists already instead of creating it: the next up reads it, the variables it and its environments have (looked up) and the rulesets ImportRulesets names into the state, and takes over its environments (GitHub's create of one is an upsert). Pulumi's import changes nothing, so the config must match what GitHub has (the preview names every difference); align it, adopt, then change it in a later up, and drop the setting.
 
         Default: `false`.
         """
@@ -370,7 +370,7 @@ class Repository(pulumi.ComponentResource):
         :param Mapping[str, _builtins.str] encrypted_secrets: EncryptedSecrets are Actions secrets already encrypted for the repository's public key (base64), passed through as they are.
         :param _builtins.str environment: The profile of defaults the other inputs are decoded over, as in the Go program's stack config: dev, prod, local (default dev). prod is highly available and protected.
         :param pulumi.Input[Sequence[pulumi.Input[Union['EnvironmentArgs', 'EnvironmentArgsDict']]]] environments: Environments are the repository's deployment environments, with their protection and their own secrets.
-        :param _builtins.bool import_: Import adopts a repository that exists already instead of creating it: the next up reads it, its environments and the rulesets ImportRulesets names into the state. Pulumi's import changes nothing, so the config must match what GitHub has (the preview names every difference); align it, adopt, then change it in a later up, and drop the setting.
+        :param _builtins.bool import_: Import adopts a repository that exists already instead of creating it: the next up reads it, the variables it and its environments have (looked up) and the rulesets ImportRulesets names into the state, and takes over its environments (GitHub's create of one is an upsert). Pulumi's import changes nothing, so the config must match what GitHub has (the preview names every difference); align it, adopt, then change it in a later up, and drop the setting.
                
                Default: `false`.
         :param Mapping[str, _builtins.int] import_rulesets: ImportRulesets are the IDs of existing rulesets to adopt, by the names this component gives them: main, release, release-checks, release-tags.
