@@ -6,7 +6,8 @@
 # Builds run one at a time: the heavy ones need several GB each.
 #
 # Usage: scripts/tools.sh [tool...]   tools: pulumi_cli kubernetes_plugin etcd
-#                                     kubernetes kwok node jaeger yaml_language gensdk actionlint (default: all)
+#                                     kubernetes kwok node jaeger yaml_language gensdk actionlint
+#                                     s3_server (default: all)
 #        scripts/tools.sh sources     fetch every module whose files a build
 #                                     reads and check those files are there
 #
@@ -277,6 +278,17 @@ actionlint() {
 	ln -sfn "$PLATFORM_TOOLS/actionlint-$v/actionlint" "$PLATFORM_TOOLS/bin/actionlint"
 }
 
+# s3_server is an S3 server (gofakes3, the one behind `rclone serve s3`) for
+# the suite's shared backend: built in the Pulumi CLI's module
+# (testbed/tools/pulumi), whose AWS SDK build it shares, so that it costs
+# seconds more than the CLI.
+s3_server() {
+	local v
+	v=$(version pulumi github.com/johannesboyne/gofakes3)
+	build gofakes3 "$v" pulumi "" github.com/johannesboyne/gofakes3/cmd/gofakes3
+	ln -sfn "$PLATFORM_TOOLS/gofakes3-$v/gofakes3" "$PLATFORM_TOOLS/bin/gofakes3"
+}
+
 # sources checks, without building anything, that every module file a build
 # reads arrives with a download: run it against an empty GOMODCACHE.
 sources() {
@@ -286,10 +298,10 @@ sources() {
 
 mkdir -p "$PLATFORM_TOOLS/bin"
 tools=("$@")
-[[ ${#tools[@]} -gt 0 ]] || tools=(pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger yaml_language gensdk actionlint)
+[[ ${#tools[@]} -gt 0 ]] || tools=(pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger yaml_language gensdk actionlint s3_server)
 for t in "${tools[@]}"; do
 	case $t in
-	pulumi_cli | kubernetes_plugin | etcd | kubernetes | kwok | node | jaeger | yaml_language | gensdk | actionlint | sources) "$t" ;;
-	*) die "unknown tool $t; known: pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger yaml_language gensdk actionlint sources" ;;
+	pulumi_cli | kubernetes_plugin | etcd | kubernetes | kwok | node | jaeger | yaml_language | gensdk | actionlint | s3_server | sources) "$t" ;;
+	*) die "unknown tool $t; known: pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger yaml_language gensdk actionlint s3_server sources" ;;
 	esac
 done

@@ -575,3 +575,23 @@ func TestReleaseRunsWhatWasApproved(t *testing.T) {
 		t.Errorf("release-plan: branches %v, tags %v, secrets %v: want release tags alone, prod's read-only kubeconfig alone", e.Branches, e.Tags, e.Secrets)
 	}
 }
+
+// A job that updates a stack releases the lock its own run leaves when the
+// job is cancelled, times out or fails: the next deploy would fail on it.
+// It releases only what is provably its own (platform cancel without
+// --force: a dead process's lock of this runner).
+func TestAKilledDeployReleasesItsLock(t *testing.T) {
+	for file, jobs := range workflows(t) {
+		for name, j := range jobs {
+			if !j.updates() {
+				continue
+			}
+			up := slices.IndexFunc(j.Steps, func(s step) bool { return strings.Contains(s.Run, "platform up ") })
+			release := slices.IndexFunc(j.Steps, func(s step) bool { return strings.Contains(s.Run, "platform cancel --stack") })
+			if release < up || !strings.Contains(j.Steps[release].If, "cancelled()") || !strings.Contains(j.Steps[release].If, "failure()") ||
+				strings.Contains(j.Steps[release].Run, "--force") {
+				t.Errorf("%s, job %s: no step after the update releases its lock when the job is cancelled or fails, without --force", file, name)
+			}
+		}
+	}
+}

@@ -85,8 +85,9 @@ type Session struct {
 	project  string
 	// name is the stack's own name.
 	name string
-	// stateDir is the folder of a file backend ("" for other backends).
-	stateDir string
+	// locks is where the backend keeps its locks, when the driver can read
+	// them: a file backend's folder or an S3 bucket (nil for others).
+	locks filestate.Store
 	// repaired are the files Open repaired before opening the stack.
 	repaired []string
 }
@@ -144,7 +145,7 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 	}
 	return &Session{
 		stack: stack, parallel: opts.Parallel, progress: progress, events: opts.Events,
-		project: string(project.Name), name: stackName(opts.Stack), stateDir: fileBackendDir(backend), repaired: repaired,
+		project: string(project.Name), name: stackName(opts.Stack), locks: lockStore(backend), repaired: repaired,
 	}, nil
 }
 
@@ -171,6 +172,18 @@ func selectStack(ctx context.Context, opts Options, ws auto.Workspace, backend s
 // stackName is a stack's own name, without the organization (and project) a
 // fully qualified name puts before it.
 func stackName(stack string) string { return stack[strings.LastIndex(stack, "/")+1:] }
+
+// lockStore is where the backend the URL names keeps its locks, when the
+// driver can read them.
+func lockStore(url string) filestate.Store {
+	switch {
+	case fileBackendDir(url) != "":
+		return filestate.Dir(fileBackendDir(url))
+	case filestate.IsBucket(url):
+		return filestate.Bucket(url)
+	}
+	return nil
+}
 
 // fileBackendDir is the folder a file:// backend URL names, or "".
 func fileBackendDir(url string) string {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
@@ -41,19 +40,19 @@ type PendingOperation struct {
 func (r Recovery) NeedsRefresh() bool { return len(r.ClearedOperations) > 0 }
 
 // Recover makes the stack usable again after a run that was killed: it
-// removes locks whose process is gone (file backends only; other backends
-// keep their own locks) and, with operations, clears the operations the
+// removes locks whose process on this host is gone (in a file backend or
+// an S3 bucket; other backends keep their own locks) and, with operations, clears the operations the
 // killed run left pending, unless a lock is still held: then they are the
 // live run's, and the engine refuses to run beside it. A lock of a live
 // process, of another host or that cannot be read is left alone: `platform
 // cancel` is the way out.
 func (s *Session) Recover(ctx context.Context, operations bool) (Recovery, error) {
 	r := Recovery{RepairedFiles: s.repaired}
-	locks, err := s.Locks()
+	locks, err := s.Locks(ctx)
 	if err != nil {
 		return r, err
 	}
-	r.RemovedLocks, r.HeldLocks, err = filestate.RemoveStale(locks)
+	r.RemovedLocks, r.HeldLocks, err = filestate.RemoveStale(ctx, s.locks, locks)
 	if err != nil || !operations || len(r.HeldLocks) > 0 {
 		return r, err
 	}
@@ -61,12 +60,13 @@ func (s *Session) Recover(ctx context.Context, operations bool) (Recovery, error
 	return r, err
 }
 
-// Locks lists the locks on the stack in a file backend (none elsewhere).
-func (s *Session) Locks() ([]filestate.Lock, error) {
-	if s.stateDir == "" {
+// Locks lists the locks on the stack in a file backend or an S3 bucket
+// (none elsewhere: the driver cannot read other backends' locks).
+func (s *Session) Locks(ctx context.Context) ([]filestate.Lock, error) {
+	if s.locks == nil {
 		return nil, nil
 	}
-	return filestate.Locks(s.stateDir, s.project, s.name)
+	return s.locks.Locks(ctx, s.project, s.name)
 }
 
 // ErrLockHeld is returned by Cancel when a live process on this host holds
@@ -75,7 +75,7 @@ var ErrLockHeld = errors.New("the stack's lock is held by a running process")
 
 // ErrUnverifiable is returned by Cancel, without force, for a lock this host
 // cannot check: another host's, an unreadable one, or any lock of a backend
-// other than a local file one (the driver cannot read those).
+// other than a file one or an S3 bucket (the driver cannot read those).
 var ErrUnverifiable = errors.New("whether the run holding the lock has ended cannot be checked from here")
 
 // Cancel removes the stack's locks whose runs have ended. A live process's
@@ -84,13 +84,13 @@ var ErrUnverifiable = errors.New("whether the run holding the lock has ended can
 // removed locks are returned (for another backend, the lock the engine
 // cancels is not known: none is listed).
 func (s *Session) Cancel(ctx context.Context, force bool) ([]filestate.Lock, error) {
-	if s.stateDir == "" {
+	if s.locks == nil {
 		if !force {
 			return nil, fmt.Errorf("%w: this backend's locks; once you know its run has ended, cancel --force removes the lock", ErrUnverifiable)
 		}
 		return nil, s.stack.Cancel(ctx)
 	}
-	locks, err := s.Locks()
+	locks, err := s.Locks(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +103,7 @@ func (s *Session) Cancel(ctx context.Context, force bool) ([]filestate.Lock, err
 		}
 	}
 	for _, l := range locks {
-		if err := os.Remove(l.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := s.locks.Remove(ctx, l); err != nil {
 			return nil, fmt.Errorf("removing the lock %s: %w", l.Path, err)
 		}
 	}

@@ -199,12 +199,12 @@ func TestCancelAndRecoveryOfLocks(t *testing.T) {
 			if err := os.WriteFile(lock, []byte(tt.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			s := &Session{stateDir: state, project: "platform", name: "local"}
-			locks, err := s.Locks()
+			s := &Session{locks: filestate.Dir(state), project: "platform", name: "local"}
+			locks, err := s.Locks(t.Context())
 			if err != nil || len(locks) != 1 {
 				t.Fatalf("Locks = %v, %v; want the one lock, readable or not", locks, err)
 			}
-			if _, held, _ := filestate.RemoveStale(slices.Clone(locks)); (len(held) == 0) != tt.recover {
+			if _, held, _ := filestate.RemoveStale(t.Context(), s.locks, slices.Clone(locks)); (len(held) == 0) != tt.recover {
 				t.Errorf("locks held after removing the stale: %v; recovery may clear pending operations: want %v", held, tt.recover)
 			}
 			if err := os.WriteFile(lock, []byte(tt.content), 0o600); err != nil {

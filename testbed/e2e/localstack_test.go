@@ -63,7 +63,10 @@ func runPlatform(t *testing.T, stdout, stderr io.Writer, args ...string) int {
 	if !slices.Contains(args, "--stack") {
 		args = append(args, "--stack", "local")
 	}
-	cmd := exec.CommandContext(ctx, env.platform, append(args, "--cwd", env.projectDir)...)
+	if !slices.Contains(args, "--cwd") {
+		args = append(args, "--cwd", env.projectDir)
+	}
+	cmd := exec.CommandContext(ctx, env.platform, args...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	start := time.Now()
 	err := cmd.Run()

@@ -41,6 +41,9 @@ const projectRoot = "../.."
 
 func TestMain(m *testing.M) {
 	driver.ServeSupervisor()
+	if helper := os.Getenv(helperVariable); helper != "" {
+		os.Exit(runHelper(helper))
+	}
 	os.Exit(run(m))
 }
 

@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,7 +14,8 @@ import (
 )
 
 // TestPromotionRunsTheReleasedCommitsBuild promotes an image on the real
-// engine and file backend, as prod promotes dev's: a stack "dev" of a project
+// engine, on a file backend and on an S3 bucket shared by both stacks as in
+// CI, as prod promotes dev's: a stack "dev" of a project
 // named platform records two builds, one deploy each (through the stack
 // reference to itself that image.RecordBuild reads its last record with); a
 // stack "prod" declares the image component with imageFrom: dev for the
@@ -24,17 +23,11 @@ import (
 // runs the second, refuse a commit dev never built, and keep its image in a
 // run that is no release. No resource plugin is needed.
 func TestPromotionRunsTheReleasedCommitsBuild(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte("name: platform\nruntime: go\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, stack := range []string{"dev", "prod"} {
-		if err := os.WriteFile(filepath.Join(dir, "Pulumi."+stack+".yaml"), []byte("config: {}\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Setenv("PULUMI_BACKEND_URL", "")
-	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "e2e")
+	backends(t, testPromotion)
+}
+
+func testPromotion(t *testing.T) {
+	dir := trivialProject(t, "dev", "prod")
 	released, later, never := strings.Repeat("a", 40), strings.Repeat("b", 40), strings.Repeat("c", 40)
 	digest := func(commit string) string { return "ghcr.io/acme/greeter@sha256:" + strings.Repeat(commit[:1], 64) }
 

@@ -60,7 +60,7 @@ func TestKilledUpRecovers(t *testing.T) {
 	}
 
 	session := openLocal(t)
-	locks, err := session.Locks()
+	locks, err := session.Locks(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestKilledUpRecovers(t *testing.T) {
 	if code, out := platform(t, "preview", "--expect-no-changes"); code != 0 {
 		t.Fatalf("preview after recovery found changes (exit %d):\n%s", code, out)
 	}
-	if locks, _ := session.Locks(); len(locks) != 0 {
+	if locks, _ := session.Locks(t.Context()); len(locks) != 0 {
 		t.Errorf("locks left after the recovered run: %v", locks)
 	}
 }
@@ -134,7 +134,7 @@ func TestCancelRefusesALiveLock(t *testing.T) {
 	t.Cleanup(func() { os.Remove(lock) })
 
 	write(os.Getpid())
-	if locks, err := session.Locks(); err != nil || len(locks) != 1 {
+	if locks, err := session.Locks(t.Context()); err != nil || len(locks) != 1 {
 		t.Fatalf("Locks = %v, %v; want the test's lock", locks, err)
 	}
 	if code, out := platform(t, "cancel"); code != 1 || !strings.Contains(out, "held by a running process") {

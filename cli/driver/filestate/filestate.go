@@ -1,10 +1,12 @@
-// Package filestate knows the insides of Pulumi's file backend (a folder
-// or a bucket as the blob library lays it out, pkg/backend/diy): its lock
-// files, and the metadata sidecars a killed write leaves empty. The driver
-// reads them to recover a killed run; no other backend is looked into.
+// Package filestate knows the insides of Pulumi's self-managed backend (a
+// folder or a bucket as the blob library lays it out, pkg/backend/diy): its
+// lock files, in a folder (Dir) or an S3 bucket (Bucket), and the metadata
+// sidecars a killed write leaves empty in a folder. The driver reads them to
+// recover a killed run; no other backend is looked into.
 package filestate
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,15 +74,25 @@ func (l Lock) onThisHost() bool {
 	return err == nil && l.Unreadable == "" && l.Hostname == host && l.Pid > 0
 }
 
+// Store is where a backend keeps its stacks' locks: a file backend's
+// folder (Dir) or an S3 bucket (Bucket). Project-scoped stacks lock under
+// .pulumi/locks/<org>/<project>/<stack>/<id>.json.
+type Store interface {
+	// Locks reads the locks on a stack of the project.
+	Locks(ctx context.Context, project, stack string) ([]Lock, error)
+	// Remove removes a lock; one removed meanwhile is no error.
+	Remove(ctx context.Context, l Lock) error
+}
+
 // RemoveStale removes the locks whose process is gone and returns
 // them, and the others.
-func RemoveStale(locks []Lock) (removed, held []Lock, err error) {
+func RemoveStale(ctx context.Context, store Store, locks []Lock) (removed, held []Lock, err error) {
 	for _, l := range locks {
 		if !l.Stale() {
 			held = append(held, l)
 			continue
 		}
-		if err := os.Remove(l.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := store.Remove(ctx, l); err != nil {
 			return removed, held, fmt.Errorf("removing the stale lock %s: %w", l.Path, err)
 		}
 		removed = append(removed, l)
@@ -88,11 +100,31 @@ func RemoveStale(locks []Lock) (removed, held []Lock, err error) {
 	return removed, held, nil
 }
 
-// Locks reads the locks of a file backend's stack. Project-scoped
-// stacks lock under locks/<org>/<project>/<stack>/<id>.json; the blob library
-// writes a lock to a temporary file and renames it, so a lock is never read
+// parseLock reads a lock's content; one that is not a lock is Unreadable.
+func parseLock(path string, data []byte) Lock {
+	l := Lock{Path: path}
+	if err := json.Unmarshal(data, &l); err != nil {
+		l = Lock{Path: path, Unreadable: fmt.Sprintf("%d bytes: %v", len(data), err)}
+	}
+	return l
+}
+
+// Dir is a file backend's folder.
+type Dir string
+
+// Remove removes the lock's file.
+func (d Dir) Remove(_ context.Context, l Lock) error {
+	if err := os.Remove(l.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// Locks reads the locks of a file backend's stack. The blob library writes
+// a lock to a temporary file and renames it, so a lock is never read
 // half-written.
-func Locks(stateDir, project, stack string) ([]Lock, error) {
+func (d Dir) Locks(_ context.Context, project, stack string) ([]Lock, error) {
+	stateDir := string(d)
 	paths, err := filepath.Glob(filepath.Join(stateDir, ".pulumi", "locks", "*", project, stack, "*.json"))
 	if err != nil {
 		return nil, err
@@ -106,11 +138,7 @@ func Locks(stateDir, project, stack string) ([]Lock, error) {
 		if err != nil {
 			return nil, err
 		}
-		l := Lock{Path: p}
-		if err := json.Unmarshal(data, &l); err != nil {
-			l = Lock{Path: p, Unreadable: fmt.Sprintf("%d bytes: %v", len(data), err)}
-		}
-		locks = append(locks, l)
+		locks = append(locks, parseLock(p, data))
 	}
 	return locks, nil
 }
@@ -127,7 +155,7 @@ func Locks(stateDir, project, stack string) ([]Lock, error) {
 // (the run killed a moment ago holds none that lives); other files only once
 // they are a few seconds old.
 func RepairSidecars(stateDir, project, stack string) ([]string, error) {
-	locks, err := Locks(stateDir, project, stack)
+	locks, err := Dir(stateDir).Locks(context.Background(), project, stack)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,7 @@
 // and to run, and prints a table (`make bench`); the same report goes to
 // bench/results/<time>.json and bench/results/latest.json for comparing runs.
 //
-//	make bench BENCH_FLAGS="[-runs 5] [-cold-runs 3] [-only build,unit,app,stack,scale] [-scale 1,10,40] [-parallel N]"
+//	make bench BENCH_FLAGS="[-runs 5] [-cold-runs 3] [-only build,unit,app,stack,backend,scale] [-scale 1,10,40] [-parallel N]"
 //
 // What it measures, each figure over several runs (median, min, max):
 //   - build: the driver (cli/platform) with an empty build cache, and after a
@@ -15,6 +15,8 @@
 //     up from empty, preview with no changes, refresh preview, drift command and
 //     destroy, beside an empty program's preview (the engine's floor) and
 //     `kubectl diff` of the same objects (the peer);
+//   - backend: the local stack's up from empty, preview, drift command and
+//     destroy on the file backend and on an S3 bucket (testbed/s3server);
 //   - scale: the local stack with N copies of its service and no
 //     observability, for each N of -scale: up, preview, drift, kubectl diff
 //     of the same objects, destroy, resources and the time per resource.
@@ -92,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
 	runs := flags.Int("runs", 5, "runs of each figure")
 	coldRuns := flags.Int("cold-runs", 3, "runs of the cold build (each takes minutes)")
-	only := flags.String("only", "build,unit,app,stack", "which parts to measure: build, unit, app, stack, scale")
+	only := flags.String("only", "build,unit,app,stack,backend", "which parts to measure: build, unit, app, stack, backend, scale")
 	scale := flags.String("scale", "1,10,40", "scale: the service counts to measure")
 	parallel := flags.Int("parallel", 0, "scale: the platform command's --parallel (0: its default)")
 	finalCheckpoint := flags.Bool("final-checkpoint-only", false, "scale: run the platform command with --final-checkpoint-only")
@@ -128,7 +130,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	parts := []struct {
 		name    string
 		measure func(context.Context, options, *bench.Report) error
-	}{{"build", measureBuild}, {"unit", measureUnit}, {"app", measureApp}, {"stack", measureStack}, {"scale", measureScale}}
+	}{{"build", measureBuild}, {"unit", measureUnit}, {"app", measureApp}, {"stack", measureStack}, {"backend", measureBackends}, {"scale", measureScale}}
 	for _, p := range parts {
 		if !o.only[p.name] {
 			continue
