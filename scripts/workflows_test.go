@@ -26,7 +26,7 @@ type job struct {
 	If          string            `yaml:"if"`
 	Needs       any               `yaml:"needs"`
 	Env         map[string]string `yaml:"env"`
-	Environment string            `yaml:"environment"`
+	Environment jobEnvironment    `yaml:"environment"`
 	Strategy    struct {
 		Matrix struct {
 			Include []map[string]string `yaml:"include"`
@@ -77,14 +77,57 @@ func (j job) updates() bool {
 }
 
 func (j job) environments() []string {
-	if j.Environment == "${{ matrix.environment }}" {
+	if j.Environment.Name == "${{ matrix.environment }}" {
 		var names []string
 		for _, entry := range j.Strategy.Matrix.Include {
 			names = append(names, entry["environment"])
 		}
 		return names
 	}
-	return valuesOf(j.Environment)
+	return valuesOf(j.Environment.Name)
+}
+
+// jobEnvironment is a job's environment: a name, or a name and whether the
+// job is a deployment (deployment: false runs behind the environment's
+// protection with its secrets, and records no GitHub deployment).
+type jobEnvironment struct {
+	Name       string
+	Deployment bool
+}
+
+func (e *jobEnvironment) UnmarshalYAML(n *yaml.Node) error {
+	e.Deployment = true
+	if n.Kind == yaml.ScalarNode {
+		return n.Decode(&e.Name)
+	}
+	var m struct {
+		Name       string `yaml:"name"`
+		Deployment *bool  `yaml:"deployment"`
+	}
+	if err := n.Decode(&m); err != nil {
+		return err
+	}
+	e.Name = m.Name
+	if m.Deployment != nil {
+		e.Deployment = *m.Deployment
+	}
+	return nil
+}
+
+// Only an update is a deployment: a preview or a drift check in an
+// environment (for its secrets and protection) records none, or every pull
+// request and hourly check would list a deployment of prod.
+func TestOnlyUpdatesAreDeployments(t *testing.T) {
+	for file, jobs := range workflows(t) {
+		for name, j := range jobs {
+			if j.Environment.Name == "" {
+				continue
+			}
+			if j.Environment.Deployment != j.updates() {
+				t.Errorf("%s, job %s: environment %s with deployment %v, but it updates a stack: %v", file, name, j.Environment.Name, j.Environment.Deployment, j.updates())
+			}
+		}
+	}
 }
 
 func read(t *testing.T, path string, v any) {
@@ -547,8 +590,8 @@ func TestCodeOwnersOwnEveryPath(t *testing.T) {
 func TestReleaseRunsWhatWasApproved(t *testing.T) {
 	jobs := workflows(t)["deploy.yml"]
 	plan, deploy := jobs["plan"], jobs["deploy"]
-	if plan.Environment != "release-plan" || plan.updates() || !strings.Contains(plan.If, "refs/tags/v") {
-		t.Errorf("plan job: environment %q, updates %v, if %q: want a preview of release tags in release-plan", plan.Environment, plan.updates(), plan.If)
+	if plan.Environment.Name != "release-plan" || plan.updates() || !strings.Contains(plan.If, "refs/tags/v") {
+		t.Errorf("plan job: environment %q, updates %v, if %q: want a preview of release tags in release-plan", plan.Environment.Name, plan.updates(), plan.If)
 	}
 	var saves, approved bool
 	for _, s := range plan.Steps {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -25,7 +26,7 @@ func measureBackends(ctx context.Context, o options, r *bench.Report) (err error
 	if err != nil {
 		return err
 	}
-	server, err := s3server.Start(filepath.Join(bin, "gofakes3"), o.log)
+	server, err := s3server.Start(filepath.Join(bin, "gofakes3"), io.Discard) // a line per request
 	if err != nil {
 		return err
 	}
