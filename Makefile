@@ -105,8 +105,9 @@ unit: ## unit tests: the program under mocks, the sample service, the GitHub res
 	cd testbed/conformance/github && go test -count=1 ./...
 
 .PHONY: fuzz
-fuzz: ## a short fuzz run of the config loader
+fuzz: ## a short fuzz run of the config loader and the drift report's Markdown
 	go test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./stacks
+	go test -run='^$$' -fuzz=FuzzMarkdownIsInert -fuzztime=$(FUZZTIME) ./cli/drift
 
 .PHONY: bench
 bench: tools platform ## measure builds, tests, the sample service and the local stack; print a table (JSON in bench/results/)

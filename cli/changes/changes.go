@@ -42,7 +42,33 @@ type Changes []Change
 
 // Recorder gathers changes from engine events, in any order.
 type Recorder struct {
-	byURN map[string]*Change
+	// Secrets are the values of the stack's secrets: a value that holds one
+	// is masked wherever it appears (a copy of a secret outside the places
+	// the engine marks, such as an annotation).
+	Secrets []string
+	byURN   map[string]*Change
+}
+
+// minSecret is the shortest secret value searched for: shorter ones would
+// mask ordinary values.
+const minSecret = 6
+
+// reveals says whether v holds one of the known secret values.
+func (r *Recorder) reveals(v any) bool {
+	if v == nil || len(r.Secrets) == 0 {
+		return false
+	}
+	s, ok := v.(string)
+	if !ok {
+		data, _ := json.Marshal(v)
+		s = string(data)
+	}
+	for _, secret := range r.Secrets {
+		if len(secret) >= minSecret && strings.Contains(s, secret) {
+			return true
+		}
+	}
+	return false
 }
 
 // Record takes in one engine event.
@@ -65,7 +91,7 @@ func (r *Recorder) Record(e apitype.EngineEvent) {
 	}
 	paths, values := changedPaths(meta)
 	for p, v := range values {
-		if secretPath(meta.Type, p) || masked(v.Old) || masked(v.New) {
+		if secretPath(meta.Type, p) || masked(v.Old) || masked(v.New) || r.reveals(v.Old) || r.reveals(v.New) {
 			values[p] = ValueChange{Old: Masked, New: Masked}
 		}
 	}
@@ -175,9 +201,10 @@ func (r *Recorder) Changes() Changes {
 const Masked = "[secret]"
 
 // secretPath says whether a property holds secret material whatever the
-// engine marked: the data of a Kubernetes Secret.
-func secretPath(typ, path string) bool {
-	return typ == "kubernetes:core/v1:Secret" && (strings.HasPrefix(path, "data") || strings.HasPrefix(path, "stringData"))
+// engine marked: any property of a Kubernetes Secret (its data, and copies
+// of it such as kubectl's last-applied-configuration annotation).
+func secretPath(typ, _ string) bool {
+	return typ == "kubernetes:core/v1:Secret"
 }
 
 // masked says whether a value is secret: masked by the engine, or a

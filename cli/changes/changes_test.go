@@ -74,6 +74,11 @@ func TestRecordChange(t *testing.T) {
 				"metadata": map[string]any{"name": "greeter-env-1a2b3c4d", "annotations": map[string]any{"pulumi.com/autonamed": "true"}}}},
 		}}},
 		secretStep("urn:secret", map[string]any{"data": map[string]any{"TOKEN": "b2xk"}}, map[string]any{"data": map[string]any{"TOKEN": "bmV3"}}),
+		// kubectl's copy of a Secret in an annotation; a known secret pasted
+		// into a ConfigMap (the one-letter "b" is too short to look for).
+		secretStep("urn:secret-annotated", map[string]any{"metadata": map[string]any{"annotations": map[string]any{"a": "x"}}},
+			map[string]any{"metadata": map[string]any{"annotations": map[string]any{"a": `{"stringData":{"TOKEN":"new"}}`}}}),
+		step(apitype.OpRefresh, "urn:pasted", map[string]any{"data": map[string]any{"A": "b", "B": "ok"}}, map[string]any{"data": map[string]any{"A": "token=hunter2-secret", "B": "fine"}}),
 		step(apitype.OpRefresh, "urn:masked", map[string]any{"data": map[string]any{"A": "[secret]"}}, map[string]any{"data": map[string]any{"A": "2"}}),
 		// dev deployed since: its outputs read anew are no drift of prod's.
 		func() apitype.EngineEvent {
@@ -83,7 +88,7 @@ func TestRecordChange(t *testing.T) {
 		}(),
 		step(apitype.OpRefresh, "urn:signed", map[string]any{"data": map[string]any{"A": map[string]any{sig.Key: sig.Secret, "plaintext": "p"}}}, map[string]any{"data": map[string]any{"A": "n"}}),
 	}
-	var r Recorder
+	r := Recorder{Secrets: []string{"b", "hunter2-secret"}}
 	for _, e := range events {
 		r.Record(e)
 	}
@@ -95,8 +100,12 @@ func TestRecordChange(t *testing.T) {
 		{Op: apitype.OpUpdate, URN: "urn:masked", Type: "kubernetes:core/v1:ConfigMap", Paths: []string{"data.A"},
 			Values: map[string]ValueChange{"data.A": {Masked, Masked}}},
 		{Op: apitype.OpCreate, URN: "urn:named", Type: "kubernetes:core/v1:ConfigMap", GeneratedName: "greeter-env-1a2b3c4d"},
+		{Op: apitype.OpUpdate, URN: "urn:pasted", Type: "kubernetes:core/v1:ConfigMap", Paths: []string{"data.A", "data.B"},
+			Values: map[string]ValueChange{"data.A": {Masked, Masked}, "data.B": {"ok", "fine"}}},
 		{Op: apitype.OpUpdate, URN: "urn:secret", Type: "kubernetes:core/v1:Secret", Paths: []string{"data.TOKEN"},
 			Values: map[string]ValueChange{"data.TOKEN": {Masked, Masked}}},
+		{Op: apitype.OpUpdate, URN: "urn:secret-annotated", Type: "kubernetes:core/v1:Secret", Paths: []string{"metadata.annotations.a"},
+			Values: map[string]ValueChange{"metadata.annotations.a": {Masked, Masked}}},
 		{Op: apitype.OpUpdate, URN: "urn:signed", Type: "kubernetes:core/v1:ConfigMap", Paths: []string{"data.A"},
 			Values: map[string]ValueChange{"data.A": {Masked, Masked}}},
 		{Op: apitype.OpUpdate, URN: "urn:updated", Type: "t", Paths: []string{"spec.replicas"}},

@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/acme/platform/cli/changes"
 )
@@ -130,12 +132,12 @@ func (r Report) markdown(w io.Writer) error {
 	fmt.Fprintf(&b, "### Stack `%s`: %d resources drifted\n\n", r.Stack, len(r.Resources))
 	b.WriteString("| Change | Resource | Property | State | Live |\n|---|---|---|---|---|\n")
 	for _, res := range r.Resources {
-		resource := fmt.Sprintf("`%s` `%s`", res.Type, res.Name)
+		resource := code(res.Type) + " " + code(res.Name)
 		if len(res.Properties) == 0 {
-			fmt.Fprintf(&b, "| %s | %s | | | |\n", res.Change, resource)
+			fmt.Fprintf(&b, "| %s | %s | | | |\n", code(res.Change), resource)
 		}
 		for _, p := range res.Properties {
-			fmt.Fprintf(&b, "| %s | %s | `%s` | %s | %s |\n", res.Change, resource, p.Path, cell(p.Old), cell(p.New))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", code(res.Change), resource, code(p.Path), cell(p.Old), cell(p.New))
 		}
 	}
 	b.WriteString("\nRemediate with `platform up --refresh --stack " + r.Stack + "`, or adopt the change in the program.\n")
@@ -159,9 +161,68 @@ func show(v any) string {
 	return s
 }
 
+// cell renders a value as a table cell that nothing in it can escape.
 func cell(v any) string {
 	if v == nil {
 		return "–"
 	}
-	return "`" + strings.ReplaceAll(show(v), "|", "\\|") + "`"
+	return code(show(v))
+}
+
+// maxCell is how many characters of a value a Markdown cell shows.
+const maxCell = 120
+
+// code renders s as one inline code span of a table cell, inert whatever s
+// holds (the live state is anyone's who can edit the cluster): a code span's
+// content is never a link, image, mention or HTML; it is fenced by a
+// backtick run longer than any run in s (CommonMark 6.1), so no backtick in
+// s closes it; line breaks and other control or direction-changing
+// characters are shown escaped, so none starts a new row or hides text;
+// "|" is escaped, as GitHub's tables require even in code (and a backslash
+// right before it doubled, or it would escape the escape); and s is cut to
+// maxCell characters.
+func code(s string) string {
+	var b strings.Builder
+	n, backslashes := 0, 0
+	for _, r := range s {
+		if n == maxCell {
+			b.WriteString(strings.Repeat("\\", backslashes) + "…")
+			backslashes = 0
+			break
+		}
+		n++
+		if r == '\\' {
+			backslashes++
+			continue
+		}
+		if r == '|' {
+			backslashes *= 2
+		}
+		b.WriteString(strings.Repeat("\\", backslashes))
+		backslashes = 0
+		switch {
+		case r == '|':
+			b.WriteString("\\|")
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029':
+			b.WriteString(strconv.QuoteRune(r)[1 : len(strconv.QuoteRune(r))-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteString(strings.Repeat("\\", backslashes))
+	content := b.String()
+	longest, run := 0, 0
+	for _, r := range content {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	if strings.HasPrefix(content, "`") || strings.HasSuffix(content, "`") || content == "" {
+		content = " " + content + " "
+	}
+	return fence + content + fence
 }

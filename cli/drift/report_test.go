@@ -149,3 +149,101 @@ func TestFindingsWithoutDrift(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMarkdownIsInert: whatever a live value holds (it is anyone's who can
+// edit the cluster), the Markdown report has one table row per property,
+// five cells each, and every value cell is code spans alone: nothing in it
+// can open a link, an image, a mention, HTML, a new row or a new cell.
+func FuzzMarkdownIsInert(f *testing.F) {
+	for _, seed := range []string{
+		"plain", "a | b", "`x` [link](https://evil.example) ![](https://evil.example/t.png) @acme/admins",
+		"```\n| injected | row |", "line\nbreak\r\n", "``` `` `", "`", "<img src=x onerror=alert(1)>", "\u202eevil",
+		"<!-- hidden -->", strings.Repeat("x", 500), "\\|", "a\\", "| `` | ```",
+	} {
+		f.Add(seed, seed)
+	}
+	f.Fuzz(func(t *testing.T, old, new string) {
+		r := Report{Stack: "local", Drifted: true, Resources: []Resource{{
+			URN: "urn:pulumi:local::platform::kubernetes:core/v1:ConfigMap::greeter-env", Type: "kubernetes:core/v1:ConfigMap", Name: "greeter-env",
+			Change: "update", Properties: []Property{{Path: "data.GREETING", Old: old, New: new}, {Path: "data.OTHER", Old: map[string]any{"k": new}, New: nil}},
+		}}}
+		var out strings.Builder
+		if err := r.Write(&out, "markdown"); err != nil {
+			t.Fatal(err)
+		}
+		var rows []string
+		for _, line := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| Change") {
+				rows = append(rows, line)
+			}
+		}
+		if len(rows) != 2 {
+			t.Fatalf("%d table rows, want 2:\n%s", len(rows), out.String())
+		}
+		for _, row := range rows {
+			cells := splitCells(row)
+			if len(cells) != 5 {
+				t.Fatalf("row with %d cells, want 5: %q", len(cells), row)
+			}
+			for _, c := range cells {
+				if c != "" && c != "–" && !onlyCodeSpans(c) {
+					t.Fatalf("cell %q is not code spans alone (row %q)", c, row)
+				}
+			}
+		}
+	})
+}
+
+// splitCells splits a table row at its unescaped pipes, as GitHub does.
+func splitCells(row string) []string {
+	var cells []string
+	var cell strings.Builder
+	for i := 0; i < len(row); i++ {
+		switch {
+		case row[i] == '\\' && i+1 < len(row):
+			cell.WriteByte(row[i])
+			cell.WriteByte(row[i+1])
+			i++
+		case row[i] == '|':
+			cells = append(cells, strings.TrimSpace(cell.String()))
+			cell.Reset()
+		default:
+			cell.WriteByte(row[i])
+		}
+	}
+	return cells[1:] // the text before the first pipe is none
+}
+
+// onlyCodeSpans says whether s is code spans separated by single spaces:
+// each opened by a run of backticks and closed by the next run of the same
+// length (CommonMark 6.1).
+func onlyCodeSpans(s string) bool {
+	for s != "" {
+		n := len(s) - len(strings.TrimLeft(s, "`"))
+		if n == 0 {
+			return false
+		}
+		rest := s[n:]
+		end := -1
+		for i := 0; i < len(rest); {
+			if rest[i] != '`' {
+				i++
+				continue
+			}
+			j := i
+			for j < len(rest) && rest[j] == '`' {
+				j++
+			}
+			if j-i == n {
+				end = i
+				break
+			}
+			i = j
+		}
+		if end < 0 {
+			return false
+		}
+		s = strings.TrimPrefix(rest[end+n:], " ")
+	}
+	return true
+}

@@ -90,6 +90,9 @@ type Session struct {
 	locks filestate.Store
 	// repaired are the files Open repaired before opening the stack.
 	repaired []string
+	// secrets are the values of the stack's secret config, masked wherever
+	// a change shows them.
+	secrets []string
 }
 
 // Open selects the stack (creating it when opts.Create says so) and builds
@@ -145,7 +148,7 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 	}
 	return &Session{
 		stack: stack, parallel: opts.Parallel, progress: progress, events: opts.Events,
-		project: string(project.Name), name: stackName(opts.Stack), locks: lockStore(backend), repaired: repaired,
+		project: string(project.Name), name: stackName(opts.Stack), locks: lockStore(backend), repaired: repaired, secrets: secretValues(config),
 	}, nil
 }
 
@@ -287,7 +290,7 @@ func (s *Session) collect() (chan<- events.EngineEvent, func(error) changes.Chan
 	ch := make(chan events.EngineEvent)
 	result := make(chan changes.Changes, 1)
 	go func() {
-		var recorded changes.Recorder
+		recorded := changes.Recorder{Secrets: s.secrets}
 		var enc *json.Encoder
 		if s.events != nil {
 			enc = json.NewEncoder(s.events)
@@ -350,4 +353,15 @@ func (s *Session) cli(ctx context.Context, stdin io.Reader, args ...string) (str
 		return stdout, fmt.Errorf("%w: %s", err, stderr)
 	}
 	return stdout, nil
+}
+
+// secretValues are the values of the secret entries of a stack's config.
+func secretValues(config auto.ConfigMap) []string {
+	var out []string
+	for _, v := range config {
+		if v.Secret {
+			out = append(out, v.Value)
+		}
+	}
+	return out
 }
