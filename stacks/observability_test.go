@@ -118,7 +118,7 @@ func TestObservabilityConfigProblems(t *testing.T) {
 // A certificate due for renewal never blocks a deploy: the stack loads, and
 // its findings (which the drift check reports) say what to do.
 func TestExpiringCertificateIsAFindingNotAProblem(t *testing.T) {
-	expiring, err := observability.NewCertificates("observability", 10*24*time.Hour, time.Now())
+	expiring, err := observability.NewCertificates("observability", 10, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -414,7 +414,7 @@ func runCerts(ctx context.Context, s *driver.Session, stack string, days int, re
 		fmt.Fprintln(stderr, "platform:", err)
 		return exitError
 	}
-	values, err := policy.NewCertificateConfig(config, renew, time.Duration(days)*24*time.Hour, time.Now())
+	values, err := policy.NewCertificateConfig(config, renew, days, time.Now())
 	if errors.Is(err, policy.ErrCertificatesValid) {
 		fmt.Fprintf(stdout, "stack %q: %v\n", stack, err)
 		return exitOK

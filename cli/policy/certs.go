@@ -17,7 +17,7 @@ import (
 // certificates, and keeps certificates that are good and not due for renewal
 // unless renew is set. It reads only what the certificates depend on, as the
 // stack cannot load without them.
-func NewCertificateConfig(config auto.ConfigMap, renew bool, validFor time.Duration, now time.Time) (map[string]string, error) {
+func NewCertificateConfig(config auto.ConfigMap, renew bool, days int, now time.Time) (map[string]string, error) {
 	values := Values(config)
 	o, err := stacks.ObservabilityOf(values)
 	if err != nil {
@@ -34,7 +34,7 @@ func NewCertificateConfig(config auto.ConfigMap, renew bool, validFor time.Durat
 	if !renew && current.CA != "" && current.Check(o.Namespace, now) == nil && current.RenewalDue(now) == "" {
 		return nil, ErrCertificatesValid
 	}
-	certs, err := observability.NewCertificates(o.Namespace, validFor, now)
+	certs, err := observability.NewCertificates(o.Namespace, days, now)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func TestCertificatesServeTheConfiguredNamespace(t *testing.T) {
 	config := workspace(t, "prod")
 	delete(config, "platform:elasticsearchKey") // prod would not load: certs reads only what it needs
 	config["platform:observability"] = auto.ConfigValue{Value: `{"namespace":"logging"}`}
-	made, err := NewCertificateConfig(config, false, 730*24*time.Hour, time.Now())
+	made, err := NewCertificateConfig(config, false, 730, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestCertificatesServeTheConfiguredNamespace(t *testing.T) {
 		t.Errorf("certificates made for namespace logging: %v", err)
 	}
 	delete(config, "platform:observability")
-	if _, err := NewCertificateConfig(config, false, 730*24*time.Hour, time.Now()); err == nil {
+	if _, err := NewCertificateConfig(config, false, 730, time.Now()); err == nil {
 		t.Error("a stack without observability has no certificates to make")
 	}
 }
@@ -92,10 +93,10 @@ func asConfig(values map[string]string) auto.ConfigMap {
 func TestNewCertificateConfig(t *testing.T) {
 	now := time.Now()
 	config := workspace(t, "prod")
-	if _, err := NewCertificateConfig(config, false, 730*24*time.Hour, now); !errors.Is(err, ErrCertificatesValid) {
+	if _, err := NewCertificateConfig(config, false, 730, now); !errors.Is(err, ErrCertificatesValid) {
 		t.Errorf("valid certificates replaced without --renew: %v", err)
 	}
-	renewed, err := NewCertificateConfig(config, true, 730*24*time.Hour, now)
+	renewed, err := NewCertificateConfig(config, true, 730, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,12 +112,18 @@ func TestNewCertificateConfig(t *testing.T) {
 	for k := range renewed {
 		delete(config, k)
 	}
-	made, err := NewCertificateConfig(config, false, 730*24*time.Hour, now)
+	made, err := NewCertificateConfig(config, false, 730, now)
 	if err != nil || len(made) != len(renewed) {
 		t.Errorf("a stack without certificates got %d keys, %v", len(made), err)
 	}
-	if _, err := NewCertificateConfig(workspace(t, "dev"), false, 730*24*time.Hour, now); err == nil || !strings.Contains(err.Error(), "security and Kafka TLS are off") {
+	if _, err := NewCertificateConfig(workspace(t, "dev"), false, 730, now); err == nil || !strings.Contains(err.Error(), "security and Kafka TLS are off") {
 		t.Errorf("dev has security off and needs no certificates: %v", err)
+	}
+	// platform certs --days -5 and --days 200000 (an overflow to 1989 once).
+	for _, days := range []int{-5, 200000} {
+		if _, err := NewCertificateConfig(config, true, days, now); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("valid for %d days: must be from 1 to 3650 days", days)) {
+			t.Errorf("--days %d: %v, want it refused naming the range", days, err)
+		}
 	}
 }
 

@@ -42,9 +42,18 @@ var tlsServers = []struct {
 	{"kafka", func(c *Certificates) *pki.KeyPair { return &c.Kafka }},
 }
 
+// MaxCertificateDays is the longest a certificate is made valid for, in
+// days (its CA twice as long): ten years, a renewal within anyone's tenure.
+const MaxCertificateDays = 3650
+
 // NewCertificates makes a CA and a server certificate for Elasticsearch and
-// for Kafka in namespace, valid for the given time (the CA for twice as long).
-func NewCertificates(namespace string, validFor time.Duration, now time.Time) (Certificates, error) {
+// for Kafka in namespace, valid for days (from 1 to MaxCertificateDays; the
+// CA for twice as long).
+func NewCertificates(namespace string, days int, now time.Time) (Certificates, error) {
+	if days < 1 || days > MaxCertificateDays {
+		return Certificates{}, fmt.Errorf("certificates valid for %d days: must be from 1 to %d days", days, MaxCertificateDays)
+	}
+	validFor := time.Duration(days) * 24 * time.Hour
 	ca, err := pki.NewCA("platform observability CA ("+namespace+")", 2*validFor, now)
 	if err != nil {
 		return Certificates{}, err

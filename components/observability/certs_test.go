@@ -10,7 +10,7 @@ import (
 
 func TestRenewalIsDueWithinThirtyDays(t *testing.T) {
 	now := time.Now()
-	certs, err := NewCertificates("observability", 365*24*time.Hour, now)
+	certs, err := NewCertificates("observability", 365, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,11 +28,11 @@ func TestRenewalIsDueWithinThirtyDays(t *testing.T) {
 
 func TestCertificates(t *testing.T) {
 	now := time.Now()
-	certs, err := NewCertificates("observability", 365*24*time.Hour, now)
+	certs, err := NewCertificates("observability", 365, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := NewCertificates("observability", 365*24*time.Hour, now)
+	other, err := NewCertificates("observability", 365, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,5 +64,18 @@ func TestCertificates(t *testing.T) {
 				t.Error("error quotes the material")
 			}
 		})
+	}
+}
+
+// A validity out of range is refused, naming the range: none expired at
+// birth, none that overflows x509's time into the past.
+func TestCertificateValidityRange(t *testing.T) {
+	for _, days := range []int{-5, 0, 3651, 200000} {
+		if _, err := NewCertificates("observability", days, time.Now()); err == nil || !strings.Contains(err.Error(), "must be from 1 to 3650 days") {
+			t.Errorf("%d days: %v, want the range named", days, err)
+		}
+	}
+	if _, err := NewCertificates("observability", 3650, time.Now()); err != nil {
+		t.Errorf("ten years: %v", err)
 	}
 }

@@ -30,7 +30,7 @@ const (
 const testPassword = "elastic-password-canary-7f3a"
 
 var testCerts = func() Certificates {
-	c, err := NewCertificates("observability", 365*24*time.Hour, time.Now())
+	c, err := NewCertificates("observability", 365, time.Now())
 	if err != nil {
 		panic(err)
 	}

@@ -39,7 +39,7 @@ const ElasticPassword = "test-elastic-password"
 var Secrets = map[string]map[string]string{
 	"dev": {"greeterApiToken": "test-token-value", "registryToken": "test-registry-token"},
 	"prod": func() map[string]string {
-		certs, err := observability.NewCertificates("observability", 365*24*time.Hour, time.Now())
+		certs, err := observability.NewCertificates("observability", 365, time.Now())
 		if err != nil {
 			panic(err)
 		}
