@@ -16,7 +16,8 @@ type Config struct {
 	Greeting        string        // GREETING: the greeting word (default "Hello")
 	LogLevel        slog.Level    // LOG_LEVEL: debug, info, warn or error (default info)
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: how long in-flight requests may drain (default 10s)
-	APIToken        string        // GREETER_API_TOKEN: when set, /v1/greet requires it as a bearer token
+	APIToken        string        // GREETER_API_TOKEN: /v1/greet requires it as a bearer token
+	AllowAnonymous  bool          // GREETER_ALLOW_ANONYMOUS=true: serve /v1/greet to anyone when no token is set (a laptop's run)
 	Version         string        // stamped at build time
 }
 
@@ -51,5 +52,16 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		cfg.ShutdownTimeout = d
 	}
 	cfg.APIToken = getenv("GREETER_API_TOKEN")
+	switch v := getenv("GREETER_ALLOW_ANONYMOUS"); v {
+	case "", "false":
+	case "true":
+		cfg.AllowAnonymous = true
+	default:
+		errs = append(errs, fmt.Errorf("GREETER_ALLOW_ANONYMOUS=%q: must be true or false", v))
+	}
+	if cfg.APIToken == "" && !cfg.AllowAnonymous {
+		// An empty secret (a key set to "") must not open the API to anyone.
+		errs = append(errs, errors.New("GREETER_API_TOKEN is empty: set it (the platform's secretEnv does), or GREETER_ALLOW_ANONYMOUS=true to serve without authentication"))
+	}
 	return cfg, errors.Join(errs...)
 }

@@ -40,10 +40,14 @@ type service struct {
 	done <-chan error       // what run returns
 }
 
-// startService runs the service with the given environment and waits until
-// it listens.
+// testToken is the API token startService gives the service.
+const testToken = "test-token"
+
+// startService runs the service with the given environment (and the API
+// token testToken) and waits until it listens.
 func startService(t *testing.T, vars map[string]string, logs io.Writer) service {
 	t.Helper()
+	vars["GREETER_API_TOKEN"] = testToken
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
 	listening := make(chan string, 1)
@@ -118,9 +122,20 @@ func TestLoadConfig(t *testing.T) {
 	if cfg.Port != 9090 || cfg.Greeting != "Hi" || cfg.LogLevel.String() != "DEBUG" || cfg.ShutdownTimeout != 20*time.Second || cfg.APIToken != "t" {
 		t.Fatalf("config %+v", cfg)
 	}
-	defaults, err := LoadConfig(env(nil))
+	defaults, err := LoadConfig(env(map[string]string{"GREETER_API_TOKEN": "t"}))
 	if err != nil || defaults.Port != 8080 || defaults.Greeting != "Hello" || defaults.ShutdownTimeout != 10*time.Second {
 		t.Fatalf("defaults %+v, %v", defaults, err)
+	}
+	// No token (or an empty secret): the API would be anyone's. Refused
+	// unless anonymous access is asked for by name.
+	if _, err := LoadConfig(env(nil)); err == nil || !strings.Contains(err.Error(), "GREETER_API_TOKEN is empty") {
+		t.Errorf("no token: %v, want the start refused", err)
+	}
+	if cfg, err := LoadConfig(env(map[string]string{"GREETER_ALLOW_ANONYMOUS": "true"})); err != nil || !cfg.AllowAnonymous {
+		t.Errorf("anonymous by name: %+v, %v", cfg, err)
+	}
+	if _, err := LoadConfig(env(map[string]string{"GREETER_API_TOKEN": "t", "GREETER_ALLOW_ANONYMOUS": "yes"})); err == nil {
+		t.Error("GREETER_ALLOW_ANONYMOUS=yes accepted")
 	}
 	if _, err := LoadConfig(env(map[string]string{"SHUTDOWN_TIMEOUT": "-1s"})); err == nil {
 		t.Error("negative shutdown timeout accepted")

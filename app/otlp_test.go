@@ -69,6 +69,7 @@ func TestSpansAreExportedAndFlushedOnShutdown(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodGet, "http://"+svc.addr+"/v1/greet?name=otel", nil)
 	const traceID = "0af7651916cd43dd8448eb211c80319c"
 	req.Header.Set("traceparent", "00-"+traceID+"-b7ad6b7169203331-01")
+	req.Header.Set("Authorization", "Bearer "+testToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -79,14 +79,23 @@ func (s *Server) greet(w http.ResponseWriter, r *http.Request) {
 }
 
 // observe starts a server span per request (continuing the caller's trace)
-// and logs each request with its trace and span ids.
-func (s *Server) observe(next http.Handler) http.Handler {
+// and logs each request with its trace and span ids. The span is named by
+// the route that serves the request, never by its path: a path is anyone's
+// to make up, and each new name would be a new operation in the trace
+// store (OpenTelemetry's HTTP conventions: "{method} {http.route}", the
+// method alone when no route matches).
+func (s *Server) observe(mux *http.ServeMux) http.Handler {
 	propagator := otel.GetTextMapPropagator()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ctx := propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, span := s.tracer.Start(ctx, r.Method+" "+r.URL.Path, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
+		name, attrs := r.Method, []attribute.KeyValue{attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)}
+		if _, pattern := mux.Handler(r); pattern != "" {
+			_, route, _ := strings.Cut(pattern, " ")
+			name, attrs = r.Method+" "+route, append(attrs, attribute.String("http.route", route))
+		}
+		ctx, span := s.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
+		next := mux
 		defer span.End()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(ctx))

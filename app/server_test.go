@@ -1,8 +1,12 @@
 package main
 
 import (
+	"slices"
+
 	"bytes"
 	"encoding/json"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -138,5 +142,25 @@ func BenchmarkGreet(b *testing.B) {
 		if rec.Code != http.StatusOK {
 			b.Fatal(rec.Code)
 		}
+	}
+}
+
+// Spans are named by the route, never by the path: a path is anyone's to
+// make up, and every new span name is a new operation in the trace store.
+func TestSpanNamesAreRoutes(t *testing.T) {
+	s, _ := newTestServer(t, Config{Greeting: "Hello", APIToken: "t"})
+	spans := tracetest.NewSpanRecorder()
+	s.tracer = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)).Tracer("test")
+	h := s.Handler()
+	for _, target := range []string{"/v1/greet?name=a", "/healthz", "/no/such/path/4f1c2a", "/v1/greet/../../etc"} {
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	var names []string
+	for _, span := range spans.Ended() {
+		names = append(names, span.Name())
+	}
+	if want := []string{"GET /v1/greet", "GET /healthz", "GET", "GET"}; !slices.Equal(names, want) {
+		t.Errorf("span names %q, want %q", names, want)
 	}
 }

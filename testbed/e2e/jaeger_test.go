@@ -60,12 +60,14 @@ func TestJaegerRunsItsConfigAndFindsTheGreetersSpan(t *testing.T) {
 	}
 	port := freePort(t)
 	service := exec.Command(greeter)
-	service.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "OTEL_SERVICE_NAME=greeter",
+	service.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "OTEL_SERVICE_NAME=greeter", "GREETER_API_TOKEN=jaeger-e2e",
 		fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", ports[observability.OTLPHTTPPort]))
 	stop := start(t, "greeter", service)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitHTTP(t, base+"/readyz", 30*time.Second)
-	resp, err := http.Get(base + "/v1/greet?name=jaeger")
+	req, _ := http.NewRequest(http.MethodGet, base+"/v1/greet?name=jaeger", nil)
+	req.Header.Set("Authorization", "Bearer jaeger-e2e")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
