@@ -3,7 +3,10 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"fmt"
+	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +134,49 @@ spec:
 			t.Errorf("a privileged pod in a privileged namespace was refused: %v\n%s", err, out)
 		case level == "restricted" && (err == nil || !strings.Contains(err.Error(), "violates PodSecurity")):
 			t.Errorf("a privileged pod in a restricted namespace: %v\n%s", err, out)
+		}
+	}
+}
+
+// TestEtcdTakesOnlyTheAPIServer: the local cluster's etcd answers only a
+// client with a certificate of its own CA, which only the API server holds;
+// plain HTTP, TLS without a client certificate, and a certificate of the
+// cluster's other CA are refused (any of them could write a privileged pod
+// on the real node: root on the host).
+func TestEtcdTakesOnlyTheAPIServer(t *testing.T) {
+	health := env.cluster.EtcdURL() + "/health"
+	good, err := env.cluster.EtcdClientTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pki := filepath.Join(env.clusterDir, "pki")
+	otherCA, err := tls.LoadX509KeyPair(filepath.Join(pki, "apiserver-kubelet-client.crt"), filepath.Join(pki, "apiserver-kubelet-client.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(url string, config *tls.Config) (int, error) {
+		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: config}}
+		resp, err := client.Get(url)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if code, err := ask(health, good); err != nil || code != http.StatusOK {
+		t.Fatalf("etcd with the API server's client certificate: %d, %v", code, err)
+	}
+	for name, try := range map[string]func() (int, error){
+		"plain HTTP":            func() (int, error) { return ask(strings.Replace(health, "https://", "http://", 1), nil) },
+		"no client certificate": func() (int, error) { return ask(health, &tls.Config{RootCAs: good.RootCAs}) },
+		"the cluster CA's certificate": func() (int, error) {
+			return ask(health, &tls.Config{RootCAs: good.RootCAs, Certificates: []tls.Certificate{otherCA}})
+		},
+	} {
+		if code, err := try(); err == nil && code == http.StatusOK {
+			t.Errorf("etcd answered a client with %s", name)
+		} else {
+			t.Logf("%s: refused (%d, %v)", name, code, err)
 		}
 	}
 }

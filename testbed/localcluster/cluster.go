@@ -216,7 +216,11 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := ps[0].start(c.opts.Binaries.Etcd, c.etcdArgs(), c.opts.DieWithParent); err != nil {
 		return err
 	}
-	if err := c.waitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/health", c.ports.Etcd), "", ps[0]); err != nil {
+	etcdClient, err := c.EtcdClientTLS()
+	if err != nil {
+		return err
+	}
+	if err := c.waitHTTP(ctx, c.EtcdURL()+"/health", "", ps[0], etcdClient); err != nil {
 		return err
 	}
 	if err := ps[1].start(c.opts.Binaries.APIServer, c.apiServerArgs(), c.opts.DieWithParent); err != nil {
@@ -226,7 +230,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := c.waitHTTP(ctx, c.Server()+"/readyz", admin, ps[1]); err != nil {
+	if err := c.waitHTTP(ctx, c.Server()+"/readyz", admin, ps[1], nil); err != nil {
 		return err
 	}
 	starts := []struct {
@@ -341,14 +345,23 @@ func freePorts(n int) ([]int, error) {
 	return out, nil
 }
 
+// EtcdURL is where etcd serves its clients: TLS, with a client certificate
+// of the etcd CA required.
+func (c *Cluster) EtcdURL() string { return fmt.Sprintf("https://127.0.0.1:%d", c.ports.Etcd) }
+
 func (c *Cluster) etcdArgs() []string {
-	client := fmt.Sprintf("http://127.0.0.1:%d", c.ports.Etcd)
-	peer := fmt.Sprintf("http://127.0.0.1:%d", c.ports.EtcdPeer)
+	p := c.pki.path
+	client := c.EtcdURL()
+	peer := fmt.Sprintf("https://127.0.0.1:%d", c.ports.EtcdPeer)
 	return []string{
 		"--name=local",
 		"--data-dir=" + filepath.Join(c.opts.Dir, "etcd"),
 		"--listen-client-urls=" + client, "--advertise-client-urls=" + client,
+		"--cert-file=" + p("etcd-server.crt"), "--key-file=" + p("etcd-server.key"),
+		"--client-cert-auth", "--trusted-ca-file=" + p("etcd-ca.crt"),
 		"--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
+		"--peer-cert-file=" + p("etcd-peer.crt"), "--peer-key-file=" + p("etcd-peer.key"),
+		"--peer-client-cert-auth", "--peer-trusted-ca-file=" + p("etcd-ca.crt"),
 		"--initial-cluster=local=" + peer,
 		"--unsafe-no-fsync", // a throwaway cluster: speed over durability
 		"--quota-backend-bytes=2147483648",
@@ -364,7 +377,8 @@ func (c *Cluster) apiServerArgs() []string {
 		// A loopback advertise address is refused unless the endpoint
 		// reconciler is off; nothing outside this machine needs the endpoints.
 		"--endpoint-reconciler-type=none",
-		"--etcd-servers=" + fmt.Sprintf("http://127.0.0.1:%d", c.ports.Etcd),
+		"--etcd-servers=" + c.EtcdURL(),
+		"--etcd-cafile=" + p("etcd-ca.crt"), "--etcd-certfile=" + p("apiserver-etcd-client.crt"), "--etcd-keyfile=" + p("apiserver-etcd-client.key"),
 		"--tls-cert-file=" + p("apiserver.crt"), "--tls-private-key-file=" + p("apiserver.key"),
 		"--client-ca-file=" + p("ca.crt"),
 		"--token-auth-file=" + p("tokens.csv"),
@@ -487,14 +501,17 @@ current-context: local
 }
 
 // waitHTTP polls url until it answers 200, failing early if the server exits.
-func (c *Cluster) waitHTTP(ctx context.Context, url, token string, p process) error {
-	pool := x509.NewCertPool()
-	if ca, err := os.ReadFile(c.pki.path("ca.crt")); err == nil {
-		pool.AppendCertsFromPEM(ca)
+func (c *Cluster) waitHTTP(ctx context.Context, url, token string, p process, tlsConfig *tls.Config) error {
+	if tlsConfig == nil {
+		pool := x509.NewCertPool()
+		if ca, err := os.ReadFile(c.pki.path("ca.crt")); err == nil {
+			pool.AppendCertsFromPEM(ca)
+		}
+		tlsConfig = &tls.Config{RootCAs: pool}
 	}
 	client := &http.Client{
 		Timeout:   2 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		Transport: &http.Transport{TLSClientConfig: tlsConfig},
 	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -637,4 +654,20 @@ func Stages(upstreamFile string) (string, error) {
 		return "", fmt.Errorf("reading kwok's stages (built by scripts/tools.sh): %w", err)
 	}
 	return string(upstream) + "---\n" + ownStages, nil
+}
+
+// EtcdClientTLS is what a client of etcd needs: the etcd CA and the API
+// server's client certificate, the only one etcd takes.
+func (c *Cluster) EtcdClientTLS() (*tls.Config, error) {
+	ca, err := os.ReadFile(c.pki.path("etcd-ca.crt"))
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	cert, err := tls.LoadX509KeyPair(c.pki.path("apiserver-etcd-client.crt"), c.pki.path("apiserver-etcd-client.key"))
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}, nil
 }

@@ -19,8 +19,10 @@ import (
 
 // pki is the cluster's self-made public key infrastructure: a cluster CA and
 // the API server's serving certificate, a front-proxy CA and client
-// certificate for the aggregation layer, the service-account signing key pair,
-// and static bearer tokens for the admin and the control-plane components.
+// certificate for the aggregation layer, an etcd CA with etcd's serving and
+// peer certificates and the API server's etcd client certificate, the
+// service-account signing key pair, and static bearer tokens for the admin
+// and the control-plane components.
 type clusterPKI struct {
 	dir string
 }
@@ -39,7 +41,38 @@ func (p clusterPKI) ensure() error {
 	if err := p.ensureKubeletClient(); err != nil {
 		return err
 	}
+	if err := p.ensureEtcd(); err != nil {
+		return err
+	}
 	return p.tokens()
+}
+
+// ensureEtcd makes etcd's own CA, as kubeadm does: etcd serves and peers
+// over TLS and takes a client only with a certificate of that CA, which
+// only the API server holds. A plain-http etcd on 127.0.0.1 would let any
+// local user write the cluster's objects, a privileged pod on the real node
+// (root on the host) among them.
+func (p clusterPKI) ensureEtcd() error {
+	if _, err := os.Stat(p.path("apiserver-etcd-client.crt")); err == nil {
+		return nil
+	}
+	now := time.Now()
+	ca, err := p.ca("etcd-ca", "local-cluster-etcd-ca", now)
+	if err != nil {
+		return err
+	}
+	member := pki.Leaf{
+		CommonName: "etcd", DNSNames: []string{"localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1")},
+		Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	for _, name := range []string{"etcd-server", "etcd-peer"} {
+		if err := p.signed(name, ca, member, now); err != nil {
+			return err
+		}
+	}
+	return p.signed("apiserver-etcd-client", ca, pki.Leaf{
+		CommonName: "kube-apiserver-etcd-client", Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, now)
 }
 
 // ensureKubeletClient makes the API server's client certificate for the
