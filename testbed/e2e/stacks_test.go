@@ -20,8 +20,10 @@ import (
 // TestDevAndProdAsDeclared deploys dev and prod as their stack files declare
 // them, on the local cluster, through an overlay made from the real files at
 // test time (overlay): any change to a stack file is tested on the next run.
-// The two share namespaces, so they run one after the other.
+// Their state is where CI keeps it: one S3 bucket (s3Backend). The two share
+// namespaces, so they run one after the other.
 func TestDevAndProdAsDeclared(t *testing.T) {
+	s3Backend(t)
 	for _, stack := range []string{"dev", "prod"} {
 		if !t.Run(stack, func(t *testing.T) { testDeclaredStack(t, stack) }) {
 			return

@@ -16,16 +16,8 @@ import (
 // same commands on each kind of self-managed backend: the file backend and
 // an S3 bucket (testbed/s3server, on 127.0.0.1: the protocol's cost, not a
 // network's). CI runs dev and prod on a bucket.
-func measureBackends(ctx context.Context, o options, r *bench.Report) (err error) {
-	bin, platform, clusterDir, _, down, err := startCluster(ctx, o, "backend-cluster")
-	defer func() {
-		if downErr := down(); downErr != nil && err == nil {
-			err = downErr
-		}
-	}()
-	if err != nil {
-		return err
-	}
+func measureBackends(ctx context.Context, o options, r *bench.Report, c cluster) error {
+	bin, platform, clusterDir := c.bin, c.platform, c.dir
 	server, err := s3server.Start(filepath.Join(bin, "gofakes3"), io.Discard) // a line per request
 	if err != nil {
 		return err

@@ -130,7 +130,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	parts := []struct {
 		name    string
 		measure func(context.Context, options, *bench.Report) error
-	}{{"build", measureBuild}, {"unit", measureUnit}, {"app", measureApp}, {"stack", measureStack}, {"backend", measureBackends}, {"scale", measureScale}}
+	}{{"build", measureBuild}, {"unit", measureUnit}, {"app", measureApp}, {"stack", onCluster("cluster", measureStack)}, {"backend", onCluster("backend-cluster", measureBackends)}, {"scale", onCluster("scale-cluster", measureScale)}}
 	for _, p := range parts {
 		if !o.only[p.name] {
 			continue

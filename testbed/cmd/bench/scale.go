@@ -19,16 +19,8 @@ import (
 // cluster of its own, for each N of o.scale: up from empty, preview and drift
 // with no changes, kubectl diff of the same objects, destroy. Each figure
 // says its N; per resource figures divide by the resources in the state.
-func measureScale(ctx context.Context, o options, r *bench.Report) (err error) {
-	bin, platform, clusterDir, _, down, err := startCluster(ctx, o, "scale-cluster")
-	defer func() {
-		if downErr := down(); downErr != nil && err == nil {
-			err = downErr
-		}
-	}()
-	if err != nil {
-		return err
-	}
+func measureScale(ctx context.Context, o options, r *bench.Report, c cluster) error {
+	bin, platform, clusterDir := c.bin, c.platform, c.dir
 	kubeconfig, kubectl := filepath.Join(clusterDir, "kubeconfig"), filepath.Join(bin, "kubectl")
 	for _, n := range o.scale {
 		project, err := projectCopy(o, fmt.Sprintf("scale-project-%d", n), clusterDir, func(data []byte) ([]byte, error) { return withServices(data, n) })

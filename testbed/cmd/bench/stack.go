@@ -23,17 +23,9 @@ const stackKinds = "namespaces,deployments,statefulsets,daemonsets,services,conf
 // measureStack runs the local stack through its life on a cluster of its
 // own, several times: up from empty, then the no-change operations, then
 // destroy. Every run starts from nothing.
-func measureStack(ctx context.Context, o options, r *bench.Report) (err error) {
-	bin, platform, clusterDir, started, down, err := startCluster(ctx, o, "cluster")
-	defer func() {
-		if downErr := down(); downErr != nil && err == nil {
-			err = downErr
-		}
-	}()
-	if err != nil {
-		return err
-	}
-	r.Add(bench.NewFigure("local cluster up", "s", "etcd, kube-apiserver, controller-manager, scheduler, kwok and 3 nodes", started.Seconds()))
+func measureStack(ctx context.Context, o options, r *bench.Report, c cluster) error {
+	bin, platform, clusterDir := c.bin, c.platform, c.dir
+	r.Add(bench.NewFigure("local cluster up", "s", "etcd, kube-apiserver, controller-manager, scheduler, kwok and 3 nodes", c.took.Seconds()))
 
 	project, err := projectCopy(o, "project", clusterDir, nil)
 	if err != nil {
@@ -150,6 +142,30 @@ func startCluster(ctx context.Context, o options, name string) (bin, platform, d
 		Dir: dir, Binaries: localcluster.BinariesIn(bin), Stages: stages, DieWithParent: true, Log: o.log,
 	})
 	return bin, platform, dir, time.Since(start), down, err
+}
+
+// cluster is a local cluster of the bench's own: where its tools and the
+// driver are, its folder, and how long it took to start.
+type cluster struct {
+	bin, platform, dir string
+	took               time.Duration
+}
+
+// onCluster makes a part of the bench that runs on a cluster of its own:
+// started in o.work/name (startCluster), stopped whatever the part returns.
+func onCluster(name string, part func(context.Context, options, *bench.Report, cluster) error) func(context.Context, options, *bench.Report) error {
+	return func(ctx context.Context, o options, r *bench.Report) (err error) {
+		bin, platform, dir, took, down, err := startCluster(ctx, o, name)
+		defer func() {
+			if downErr := down(); downErr != nil && err == nil {
+				err = downErr
+			}
+		}()
+		if err != nil {
+			return err
+		}
+		return part(ctx, o, r, cluster{bin: bin, platform: platform, dir: dir, took: took})
+	}
 }
 
 // projectCopy lays out, in o.work/name, the project's Pulumi.yaml and Pulumi.local.yaml with
