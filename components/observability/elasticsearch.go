@@ -247,25 +247,37 @@ func (b *builder) elasticSetup(sts pulumi.Resource, secretEnv corev1.EnvVarArray
 // setupScript is idempotent: it waits for the cluster, puts the lifecycle
 // policy (rollover daily, delete after the retention), the index template of
 // the platform's log data streams and, with security, the service users.
+//
+// With security, no credential is ever an argument (readable by every user
+// of the node in /proc/<pid>/cmdline): each curl reads a config on its
+// standard input (`-K -`) written by bash's printf builtin, holding the
+// elastic user's Authorization header (base64 of the password piped into
+// base64, not passed to it) and, for a user's password, the request body.
 func (b *builder) setupScript() string {
 	e := b.args.Elasticsearch
 	replicas := min(e.Nodes-1, 1)
 	var s strings.Builder
 	s.WriteString("set -euo pipefail\nopts=(-sS --fail-with-body -H 'Content-Type: application/json')\n")
+	es := `curl "${opts[@]}"`
 	if b.secure() {
-		fmt.Fprintf(&s, "opts+=(-u \"elastic:${ELASTIC_PASSWORD}\" --cacert %s/ca.crt)\n", certsDir)
+		fmt.Fprintf(&s, "opts+=(--cacert %s/ca.crt -K -)\nauth=$(printf 'elastic:%%s' \"$ELASTIC_PASSWORD\" | base64 -w0)\n", certsDir)
+		es = `printf 'header = "Authorization: Basic %s"\n' "$auth" | ` + es
 	}
-	fmt.Fprintf(&s, `until curl "${opts[@]}" -o /dev/null "$ES_URL/_cluster/health?wait_for_status=yellow&timeout=10s"; do sleep 5; done
-curl "${opts[@]}" -X PUT "$ES_URL/_ilm/policy/%[1]s" -d '{"policy":{"phases":{"hot":{"actions":{"rollover":{"max_age":"1d","max_primary_shard_size":"50gb"}}},"delete":{"min_age":"%[2]dd","actions":{"delete":{}}}}}}'
-curl "${opts[@]}" -X PUT "$ES_URL/_index_template/logs-platform" -d '{"index_patterns":["logs-platform-*"],"data_stream":{},"priority":200,"composed_of":["logs@mappings","logs@settings"],"template":{"settings":{"index.lifecycle.name":"%[1]s","index.number_of_replicas":%[3]d}}}'
-`, LogsPolicy, e.RetentionDays, replicas)
+	fmt.Fprintf(&s, `until %[4]s -o /dev/null "$ES_URL/_cluster/health?wait_for_status=yellow&timeout=10s"; do sleep 5; done
+%[4]s -X PUT "$ES_URL/_ilm/policy/%[1]s" -d '{"policy":{"phases":{"hot":{"actions":{"rollover":{"max_age":"1d","max_primary_shard_size":"50gb"}}},"delete":{"min_age":"%[2]dd","actions":{"delete":{}}}}}}'
+%[4]s -X PUT "$ES_URL/_index_template/logs-platform" -d '{"index_patterns":["logs-platform-*"],"data_stream":{},"priority":200,"composed_of":["logs@mappings","logs@settings"],"template":{"settings":{"index.lifecycle.name":"%[1]s","index.number_of_replicas":%[3]d}}}'
+`, LogsPolicy, e.RetentionDays, replicas, es)
 	if b.secure() {
-		fmt.Fprintf(&s, `curl "${opts[@]}" -X POST "$ES_URL/_security/user/%[1]s/_password" -d "{\"password\":\"${KIBANA_SYSTEM_PASSWORD}\"}"
-curl "${opts[@]}" -X PUT "$ES_URL/_security/role/%[2]s" -d '{"cluster":["monitor","manage_index_templates","manage_ilm"],"indices":[{"names":["logs-platform-*"],"privileges":["create_doc","create_index","auto_configure","view_index_metadata"]}]}'
-curl "${opts[@]}" -X PUT "$ES_URL/_security/user/%[2]s" -d "{\"password\":\"${LOGSTASH_WRITER_PASSWORD}\",\"roles\":[\"%[2]s\"]}"
-curl "${opts[@]}" -X PUT "$ES_URL/_security/role/%[3]s" -d '{"cluster":["monitor","manage_index_templates"],"indices":[{"names":["jaeger-*"],"privileges":["all"]}]}'
-curl "${opts[@]}" -X PUT "$ES_URL/_security/user/%[3]s" -d "{\"password\":\"${JAEGER_WRITER_PASSWORD}\",\"roles\":[\"%[3]s\"]}"
-`, kibanaUser, logstashUser, jaegerUser)
+		// A password's body is a config line too: data = "{\"password\":\"…\"}".
+		withPassword := func(variable string) string {
+			return `printf 'header = "Authorization: Basic %s"\ndata = "{\\"password\\":\\"%s\\"%s}"\n' "$auth" "${` + variable + `}"`
+		}
+		fmt.Fprintf(&s, `%[4]s '' | curl "${opts[@]}" -X POST "$ES_URL/_security/user/%[1]s/_password"
+%[7]s -X PUT "$ES_URL/_security/role/%[2]s" -d '{"cluster":["monitor","manage_index_templates","manage_ilm"],"indices":[{"names":["logs-platform-*"],"privileges":["create_doc","create_index","auto_configure","view_index_metadata"]}]}'
+%[5]s ',\"roles\":[\"%[2]s\"]' | curl "${opts[@]}" -X PUT "$ES_URL/_security/user/%[2]s"
+%[7]s -X PUT "$ES_URL/_security/role/%[3]s" -d '{"cluster":["monitor","manage_index_templates"],"indices":[{"names":["jaeger-*"],"privileges":["all"]}]}'
+%[6]s ',\"roles\":[\"%[3]s\"]' | curl "${opts[@]}" -X PUT "$ES_URL/_security/user/%[3]s"
+`, kibanaUser, logstashUser, jaegerUser, withPassword("KIBANA_SYSTEM_PASSWORD"), withPassword("LOGSTASH_WRITER_PASSWORD"), withPassword("JAEGER_WRITER_PASSWORD"), es)
 	}
 	return s.String()
 }

@@ -3,6 +3,7 @@ package observability
 import (
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -119,18 +120,7 @@ func runElasticsearchInit(t *testing.T, formed bool) string {
 // arguments: wrappers of curl and base64 log theirs.
 func TestElasticsearchReadinessRecordsTheFormedCluster(t *testing.T) {
 	const password = "s3cr3t-elastic-password"
-	argsLog := filepath.Join(t.TempDir(), "args.log")
-	wrappers := t.TempDir()
-	for _, program := range []string{"curl", "base64"} {
-		real, err := exec.LookPath(program)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wrapper := "#!/bin/sh\nprintf '%s %s\\n' " + program + " \"$*\" >> " + argsLog + "\nexec " + real + " \"$@\"\n"
-		if err := os.WriteFile(filepath.Join(wrappers, program), []byte(wrapper), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	wrappers, argsLog := argvRecorders(t, "curl", "base64")
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("elastic:"+password))
 	g := mustDeploy(t, prodArgs())
 	probe := g.One(t, statefulSetType, "observability-elasticsearch").MustInput(t, "spec.template.spec.containers.0.readinessProbe.exec.command").([]any)
@@ -191,6 +181,80 @@ func TestElasticsearchWaitsForNodeTuningOnlyWithMMap(t *testing.T) {
 		first := sts.MustInput(t, "spec.template.spec.initContainers.0.name")
 		if waits := first == "wait-for-node-tuning"; waits != tt.want {
 			t.Errorf("%s: waits for node tuning %v, want %v", tt.args.Environment, waits, tt.want)
+		}
+	}
+}
+
+// argvRecorders puts wrappers of the programs in a folder to put first on
+// PATH: each logs its arguments to the returned log, then runs the real one.
+func argvRecorders(t *testing.T, programs ...string) (dir, log string) {
+	t.Helper()
+	dir, log = t.TempDir(), filepath.Join(t.TempDir(), "args.log")
+	for _, program := range programs {
+		real, err := exec.LookPath(program)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrapper := "#!/bin/sh\nprintf '%s %s\\n' " + program + " \"$*\" >> " + log + "\nexec " + real + " \"$@\"\n"
+		if err := os.WriteFile(filepath.Join(dir, program), []byte(wrapper), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, log
+}
+
+// The setup Job's script, taken from prod's pod spec and run for real with
+// bash, curl and base64 against a stand-in for Elasticsearch's API that asks
+// for the elastic user's credentials: every request authorized, each
+// service user given its own password and role; and no credential in any
+// program's arguments (wrappers of curl and base64 log theirs).
+func TestElasticsearchSetupKeepsCredentialsOffCommandLines(t *testing.T) {
+	const password = "s3cr3t-elastic-password"
+	wrappers, argsLog := argvRecorders(t, "curl", "base64")
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("elastic:"+password))
+	users := map[string]string{}
+	for _, u := range []string{kibanaUser, logstashUser, jaegerUser} {
+		users[u] = deriveValue(password, u)
+	}
+	bodies := map[string]string{}
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != basic {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		bodies[r.Method+" "+r.URL.Path] = string(body)
+		fmt.Fprint(w, `{"acknowledged":true}`)
+	}))
+	t.Cleanup(api.Close)
+	script := mustDeploy(t, prodArgs()).One(t, jobType, "observability-elasticsearch-setup").MustInput(t, "spec.template.spec.containers.0.command.2").(string)
+	local := strings.Replace(script, "--cacert "+certsDir+"/ca.crt ", "", 1)
+	cmd := exec.Command("/bin/bash", "-c", local)
+	cmd.Env = append(os.Environ(), "ES_URL="+api.URL, "ELASTIC_PASSWORD="+password,
+		"KIBANA_SYSTEM_PASSWORD="+users[kibanaUser], "LOGSTASH_WRITER_PASSWORD="+users[logstashUser], "JAEGER_WRITER_PASSWORD="+users[jaegerUser],
+		"PATH="+wrappers+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the setup script failed: %v\n%s\nscript:\n%s", err, out, local)
+	}
+	for request, want := range map[string]string{
+		"POST /_security/user/" + kibanaUser + "/_password": `{"password":"` + users[kibanaUser] + `"}`,
+		"PUT /_security/user/" + logstashUser:               `{"password":"` + users[logstashUser] + `","roles":["` + logstashUser + `"]}`,
+		"PUT /_security/user/" + jaegerUser:                 `{"password":"` + users[jaegerUser] + `","roles":["` + jaegerUser + `"]}`,
+	} {
+		if got := bodies[request]; got != want {
+			t.Errorf("%s sent %q, want %q", request, got, want)
+		}
+	}
+	if _, ok := bodies["PUT /_ilm/policy/"+LogsPolicy]; !ok {
+		t.Errorf("the lifecycle policy was not put (requests: %v)", bodies)
+	}
+	args, err := os.ReadFile(argsLog)
+	if err != nil || !strings.Contains(string(args), "curl ") || !strings.Contains(string(args), "base64 ") {
+		t.Fatalf("the wrappers logged no curl and base64 run (%v): the test is broken\n%s", err, args)
+	}
+	for _, secret := range append([]string{password}, users[kibanaUser], users[logstashUser], users[jaegerUser]) {
+		if strings.Contains(string(args), secret) {
+			t.Errorf("a credential was in a program's arguments:\n%s", args)
 		}
 	}
 }
