@@ -258,3 +258,40 @@ func TestElasticsearchSetupKeepsCredentialsOffCommandLines(t *testing.T) {
 		}
 	}
 }
+
+// kibanaSecretSettings are the settings among kibana-docker's kibana_vars
+// (elastic/dockerfiles, kibana/bin/kibana-docker) that hold secrets: a
+// variable named after one (elasticsearch.password: ELASTICSEARCH_PASSWORD)
+// becomes a --setting=value argument of the Kibana process.
+var kibanaSecretSettings = []string{
+	"elasticsearch.password", "elasticsearch.serviceAccountToken", "elasticsearch.ssl.keyPassphrase",
+	"elasticsearch.ssl.keystore.password", "elasticsearch.ssl.truststore.password", "monitoring.ui.elasticsearch.password",
+	"server.ssl.keyPassphrase", "server.ssl.keystore.password", "server.ssl.truststore.password",
+	"xpack.encryptedSavedObjects.encryptionKey", "xpack.reporting.encryptionKey", "xpack.security.encryptionKey",
+}
+
+// Kibana's secrets reach it through kibana.yml's ${…}, never under a name
+// its image's entrypoint puts on the command line.
+func TestKibanaSecretsStayOffItsCommandLine(t *testing.T) {
+	g := mustDeploy(t, prodArgs())
+	vars := g.One(t, deploymentType, "observability-kibana").MustInput(t, "spec.template.spec.containers.0.env").([]any)
+	config := file(t, g, "kibana", "kibana.yml")
+	secrets := 0
+	for _, v := range vars {
+		name := v.(map[string]any)["name"].(string)
+		for _, setting := range kibanaSecretSettings {
+			if strings.ReplaceAll(strings.ToUpper(setting), ".", "_") == name {
+				t.Errorf("Kibana's variable %s becomes --%s=… on its command line", name, setting)
+			}
+		}
+		if _, fromSecret := v.(map[string]any)["valueFrom"]; fromSecret {
+			secrets++
+			if !strings.Contains(config, "${"+name+"}") {
+				t.Errorf("kibana.yml does not read %s:\n%s", name, config)
+			}
+		}
+	}
+	if secrets != 4 {
+		t.Errorf("Kibana gets %d secret variables, want its password and 3 encryption keys", secrets)
+	}
+}

@@ -27,8 +27,9 @@ func (b *builder) kibana() error {
 	if err != nil {
 		return err
 	}
-	env := access.env
+	var vars corev1.EnvVarArray
 	if b.secure() {
+		vars = corev1.EnvVarArray{env(kibanaUsernameVar, pulumi.String(kibanaUser)), envFromSecret(kibanaPasswordVar, access.secret, "password")}
 		keys, err := b.secret("kibana-keys", id, pulumi.StringMap{
 			"saved-objects": derive(b.args.ElasticPassword, "kibana/saved-objects"),
 			"security":      derive(b.args.ElasticPassword, "kibana/security"),
@@ -37,7 +38,7 @@ func (b *builder) kibana() error {
 		if err != nil {
 			return err
 		}
-		env = append(env,
+		vars = append(vars,
 			envFromSecret("SAVED_OBJECTS_KEY", keys, "saved-objects"),
 			envFromSecret("SECURITY_KEY", keys, "security"),
 			envFromSecret("REPORTING_KEY", keys, "reporting"))
@@ -45,7 +46,7 @@ func (b *builder) kibana() error {
 	probe := "/api/status"
 	c := container("kibana", k.Image, k.Size, kube.Probes{Port: kibanaPort, Startup: probe, Readiness: probe, StartupSeconds: 300})
 	c.Ports = ports(map[string]int{"http": kibanaPort})
-	c.Env = env
+	c.Env = vars
 	c.VolumeMounts = append(corev1.VolumeMountArray{
 		fileMount("config", "/usr/share/kibana/config/kibana.yml", "kibana.yml"),
 		mount("data", "/usr/share/kibana/data", false), mount("tmp", "/tmp", false),
@@ -69,6 +70,18 @@ func (b *builder) kibana() error {
 		networkingv1.NetworkPolicyEgressRuleArray{to(networkingv1.NetworkPolicyPeerArray{b.peer(b.elasticID())}, elasticPort)}, b.in)
 }
 
+// Kibana's credentials reach kibana.yml's ${…} under names that are no
+// setting's: the image's entrypoint turns every variable named after a
+// setting (ELASTICSEARCH_PASSWORD for elasticsearch.password) into a
+// --setting=value argument of the Kibana process, readable in
+// /proc/<pid>/cmdline (elastic/dockerfiles, kibana/bin/kibana-docker:
+// kibana_vars, longopts). The encryption keys' names (SAVED_OBJECTS_KEY, …)
+// are no setting's either.
+const (
+	kibanaUsernameVar = "KIBANA_ES_USERNAME"
+	kibanaPasswordVar = "KIBANA_ES_PASSWORD"
+)
+
 // kibanaConfig is kibana.yml; Kibana reads ${VARIABLES} from its environment.
 func (b *builder) kibanaConfig() string {
 	k := b.args.Kibana
@@ -80,13 +93,13 @@ func (b *builder) kibanaConfig() string {
 	// The probes ask /api/status without credentials.
 	s.WriteString("status.allowAnonymous: true\ntelemetry.optIn: false\ntelemetry.allowChangingOptInStatus: false\n")
 	if b.secure() {
-		fmt.Fprintf(&s, `elasticsearch.username: ${ELASTICSEARCH_USERNAME}
-elasticsearch.password: ${ELASTICSEARCH_PASSWORD}
+		fmt.Fprintf(&s, `elasticsearch.username: ${%s}
+elasticsearch.password: ${%s}
 elasticsearch.ssl.certificateAuthorities: [%s/ca.crt]
 xpack.encryptedSavedObjects.encryptionKey: ${SAVED_OBJECTS_KEY}
 xpack.security.encryptionKey: ${SECURITY_KEY}
 xpack.reporting.encryptionKey: ${REPORTING_KEY}
-`, certsDir)
+`, kibanaUsernameVar, kibanaPasswordVar, certsDir)
 	}
 	return s.String()
 }
