@@ -27,6 +27,37 @@ const (
 // certificateKeys are the keys `platform certs` writes.
 var certificateKeys = []string{ObservabilityCAKey, ElasticCertKey, ElasticPrivateKeyKey, KafkaCertKey, KafkaPrivateKeyKey}
 
+// The secret config keys of the credentials of a stack with Elasticsearch
+// security, each a random secret of its own that `platform certs` makes
+// once (observability.Credentials). Removing one and running `platform
+// certs` again rotates it alone.
+const (
+	KibanaSystemPasswordKey   = "kibanaSystemPassword"
+	LogstashWriterPasswordKey = "logstashWriterPassword"
+	JaegerWriterPasswordKey   = "jaegerWriterPassword"
+	KibanaSavedObjectsKeyKey  = "kibanaSavedObjectsKey"
+	KibanaSecurityKeyKey      = "kibanaSecurityKey"
+	KibanaReportingKeyKey     = "kibanaReportingKey"
+)
+
+// credentialKeys are the credentials' keys.
+var credentialKeys = []string{KibanaSystemPasswordKey, LogstashWriterPasswordKey, JaegerWriterPasswordKey, KibanaSavedObjectsKeyKey, KibanaSecurityKeyKey, KibanaReportingKeyKey}
+
+// MissingCredentials are the credentials' keys a stack with Elasticsearch
+// security lacks, by full key (none without security).
+func MissingCredentials(values map[string]Value, o observability.Args) []string {
+	var missing []string
+	if !o.Elasticsearch.Security {
+		return nil
+	}
+	for _, k := range credentialKeys {
+		if values[key(k)].Raw == "" {
+			missing = append(missing, key(k))
+		}
+	}
+	return missing
+}
+
 // observabilityArgs are the component's arguments with what the program
 // fills: the services as the senders of traces, and the secrets.
 func (c *Config) observabilityArgs() observability.Args {
@@ -37,6 +68,12 @@ func (c *Config) observabilityArgs() observability.Args {
 	}
 	if _, ok := c.Secrets[ElasticPasswordKey]; ok {
 		args.ElasticPassword = c.secret(ElasticPasswordKey)
+	}
+	if c.hasSecrets(credentialKeys...) {
+		args.Credentials = &observability.Credentials{
+			KibanaSystem: c.secret(KibanaSystemPasswordKey), LogstashWriter: c.secret(LogstashWriterPasswordKey), JaegerWriter: c.secret(JaegerWriterPasswordKey),
+			SavedObjectsKey: c.secret(KibanaSavedObjectsKeyKey), SecurityKey: c.secret(KibanaSecurityKeyKey), ReportingKey: c.secret(KibanaReportingKeyKey),
+		}
 	}
 	if c.hasSecrets(certificateKeys...) {
 		args.TLS = &observability.TLS{
@@ -53,6 +90,7 @@ func requiredSecretKeys(o observability.Args) []string {
 	var keys []string
 	if o.Elasticsearch.Security {
 		keys = append(keys, ElasticPasswordKey)
+		keys = append(keys, credentialKeys...)
 	}
 	if NeedsCertificates(o) {
 		keys = append(keys, certificateKeys...)

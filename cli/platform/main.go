@@ -426,7 +426,7 @@ func runCerts(ctx context.Context, s *driver.Session, stack string, days int, re
 		fmt.Fprintf(stderr, "platform: certs of stack %q: %v\n", stack, err)
 		return exitError
 	}
-	fmt.Fprintf(stdout, "stack %q: new CA and Elasticsearch and Kafka certificates (valid %d days) stored as secrets %s\n",
+	fmt.Fprintf(stdout, "stack %q: made and stored as secrets (certificates valid %d days): %s\n",
 		stack, days, strings.Join(slices.Sorted(maps.Keys(values)), ", "))
 	return exitOK
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -12,8 +13,9 @@ import (
 )
 
 // NewCertificateConfig makes the stack's TLS material (the CA, and
-// Elasticsearch's and Kafka's certificates and keys), keyed by full config
-// key, to be stored as secrets. It refuses a stack that needs no
+// Elasticsearch's and Kafka's certificates and keys) and the credentials it
+// lacks (observability.Credentials), keyed by full config key, to be stored
+// as secrets. It refuses a stack that needs no
 // certificates, and keeps certificates that are good and not due for renewal
 // unless renew is set. It reads only what the certificates depend on, as the
 // stack cannot load without them.
@@ -30,15 +32,27 @@ func NewCertificateConfig(config auto.ConfigMap, renew bool, days int, now time.
 		env := values[stacks.Namespace+":environment"].Raw
 		return nil, fmt.Errorf("Elasticsearch security and Kafka TLS are off in this stack (%s:environment %s): it needs no certificates", stacks.Namespace, env)
 	}
+	// Each credential the stack lacks, made once: one removed is rotated
+	// alone, and --renew leaves them (they are no certificates).
+	made := map[string]string{}
+	for _, k := range stacks.MissingCredentials(values, *o) {
+		if made[k], err = observability.NewCredential(); err != nil {
+			return nil, err
+		}
+	}
 	current := stacks.CertificatesOf(values)
 	if !renew && current.CA != "" && current.Check(o.Namespace, now) == nil && current.RenewalDue(now) == "" {
+		if len(made) > 0 {
+			return made, nil
+		}
 		return nil, ErrCertificatesValid
 	}
 	certs, err := observability.NewCertificates(o.Namespace, days, now)
 	if err != nil {
 		return nil, err
 	}
-	return stacks.CertificateConfig(certs), nil
+	maps.Copy(made, stacks.CertificateConfig(certs))
+	return made, nil
 }
 
 // ErrCertificatesValid says the stack's certificates are good and not due

@@ -3,6 +3,8 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,10 +111,21 @@ func TestNewCertificateConfig(t *testing.T) {
 	if renewed["platform:elasticsearchCertificate"] == stackstest.Secrets["prod"]["elasticsearchCertificate"] {
 		t.Error("--renew kept the old certificate")
 	}
+	if _, ok := renewed["platform:kibanaSystemPassword"]; ok {
+		t.Error("--renew replaced a credential: credentials are no certificates")
+	}
+	// A credential removed (to rotate it) is made again, alone; the others
+	// and the valid certificates stay.
+	rotate := maps.Clone(config)
+	delete(rotate, "platform:jaegerWriterPassword")
+	made, err := NewCertificateConfig(rotate, false, 730, now)
+	if err != nil || len(made) != 1 || len(made["platform:jaegerWriterPassword"]) != 43 {
+		t.Errorf("rotating jaegerWriterPassword made %v, %v; want that one credential alone", slices.Collect(maps.Keys(made)), err)
+	}
 	for k := range renewed {
 		delete(config, k)
 	}
-	made, err := NewCertificateConfig(config, false, 730, now)
+	made, err = NewCertificateConfig(config, false, 730, now)
 	if err != nil || len(made) != len(renewed) {
 		t.Errorf("a stack without certificates got %d keys, %v", len(made), err)
 	}

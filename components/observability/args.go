@@ -44,11 +44,14 @@ type Args struct {
 	// Jaeger: the services' namespaces.
 	TelemetryFrom []string `json:"-" package:"telemetryFrom"`
 	// ElasticPassword is the password of the "elastic" superuser, required
-	// when Elasticsearch security is on; the component makes it, and all it
-	// derives, Pulumi secrets wherever it goes. The passwords of
-	// the service users (kibana_system, logstash_writer, jaeger_writer) and
-	// Kibana's encryption keys are derived from it, so rotating it rotates them.
+	// when Elasticsearch security is on; the component keeps it a Pulumi
+	// secret wherever it goes. Only the setup Job and the Elasticsearch
+	// nodes get it.
 	ElasticPassword pulumi.StringInput `json:"-" package:"elasticPassword,secret"`
+	// Credentials are the service users' passwords and Kibana's encryption
+	// keys, each its own random secret, required when Elasticsearch
+	// security is on.
+	Credentials *Credentials `json:"-" package:"credentials,secret"`
 	// TLS is the servers' certificates, required when Elasticsearch
 	// security or Kafka TLS is on.
 	TLS *TLS `json:"-" package:"tls,secret"`
@@ -350,6 +353,9 @@ func (a Args) Validate() validate.Problems {
 	if e.Security {
 		if a.ElasticPassword == nil {
 			p.Add("elasticsearch.passwordSecret", "", "is required when security is on: the secret config key holding the elastic user's password")
+		}
+		if a.Credentials == nil || !a.Credentials.complete() {
+			p.Add("elasticsearch.credentials", "", "are required when security is on: the service users' passwords and Kibana's encryption keys (see `platform certs`)")
 		}
 		if a.TLS == nil || a.TLS.CA == nil || !a.TLS.Elasticsearch.complete() {
 			p.Add("elasticsearch.tls", "", "is required when security is on: CA, certificate and key (see `platform certs`)")

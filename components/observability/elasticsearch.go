@@ -72,7 +72,7 @@ func (b *builder) elasticsearch() error {
 		}
 		users := pulumi.StringMap{"elastic": pulumi.ToSecret(b.args.ElasticPassword).(pulumi.StringOutput)}
 		for _, user := range []string{kibanaUser, logstashUser, jaegerUser} {
-			users[user] = derive(b.args.ElasticPassword, user)
+			users[user] = b.args.Credentials.password(user)
 		}
 		passwords, err := b.secret("elasticsearch-users", b.elasticSetupID(), users)
 		if err != nil {
@@ -301,7 +301,7 @@ func (b *builder) elasticClient(name string, id kube.Identity, user string) (cli
 	}
 	data := pulumi.StringMap{"ca.crt": pulumi.ToSecret(b.args.TLS.CA).(pulumi.StringOutput)}
 	if user != "" {
-		data["password"] = derive(b.args.ElasticPassword, user)
+		data["password"] = b.args.Credentials.password(user)
 	}
 	secret, err := b.secret(name+"-elasticsearch", id, data)
 	if err != nil {

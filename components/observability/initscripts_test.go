@@ -214,7 +214,7 @@ func TestElasticsearchSetupKeepsCredentialsOffCommandLines(t *testing.T) {
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("elastic:"+password))
 	users := map[string]string{}
 	for _, u := range []string{kibanaUser, logstashUser, jaegerUser} {
-		users[u] = deriveValue(password, u)
+		users[u] = testCredential(u)
 	}
 	bodies := map[string]string{}
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -31,9 +31,9 @@ func (b *builder) kibana() error {
 	if b.secure() {
 		vars = corev1.EnvVarArray{env(kibanaUsernameVar, pulumi.String(kibanaUser)), envFromSecret(kibanaPasswordVar, access.secret, "password")}
 		keys, err := b.secret("kibana-keys", id, pulumi.StringMap{
-			"saved-objects": derive(b.args.ElasticPassword, "kibana/saved-objects"),
-			"security":      derive(b.args.ElasticPassword, "kibana/security"),
-			"reporting":     derive(b.args.ElasticPassword, "kibana/reporting"),
+			"saved-objects": pulumi.ToSecret(b.args.Credentials.SavedObjectsKey).(pulumi.StringOutput),
+			"security":      pulumi.ToSecret(b.args.Credentials.SecurityKey).(pulumi.StringOutput),
+			"reporting":     pulumi.ToSecret(b.args.Credentials.ReportingKey).(pulumi.StringOutput),
 		})
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package observability
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,8 +54,21 @@ func prodArgs() Args {
 		Elasticsearch: KeyPair{Certificate: secret(testCerts.Elasticsearch.Certificate), Key: secret(testCerts.Elasticsearch.Key)},
 		Kafka:         KeyPair{Certificate: secret(testCerts.Kafka.Certificate), Key: secret(testCerts.Kafka.Key)},
 	}
+	a.Credentials = testCredentials()
 	a.Kibana.UI = UI{AllowFrom: []string{"ops"}}
 	return a
+}
+
+// testCredential is each credential's stand-in value: its name, made long.
+func testCredential(name string) string { return name + "-0123456789abcdef0123456789abcdef" }
+
+// testCredentials stand in for the credentials `platform certs` makes.
+func testCredentials() *Credentials {
+	secret := func(name string) pulumi.StringOutput {
+		return pulumi.ToSecret(pulumi.String(testCredential(name))).(pulumi.StringOutput)
+	}
+	return &Credentials{KibanaSystem: secret(kibanaUser), LogstashWriter: secret(logstashUser), JaegerWriter: secret(jaegerUser),
+		SavedObjectsKey: secret("saved-objects"), SecurityKey: secret("security"), ReportingKey: secret("reporting")}
 }
 
 // plainTLS is the certificates as plain strings, not secrets.
@@ -618,18 +632,49 @@ func TestValidation(t *testing.T) {
 	}
 }
 
-func TestDerivedSecretsAreStable(t *testing.T) {
-	if deriveValue("password", "kibana_system") != deriveValue("password", "kibana_system") {
-		t.Error("a derived secret changes from one run to the next")
+// Each credential is a random secret of its own, URL-safe (no escaping in a
+// config line or a JSON body) and long enough for Kibana's keys.
+func TestCredentialsAreRandom(t *testing.T) {
+	a, err := NewCredential()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if deriveValue("password", "kibana_system") == deriveValue("password", "logstash_writer") {
-		t.Error("two purposes share a derived secret")
+	b, _ := NewCredential()
+	if a == b || len(a) != 43 || strings.ContainsAny(a, "+/=\\\"'") {
+		t.Errorf("credentials %q and %q: want two different 43 URL-safe characters", a, b)
 	}
-	if deriveValue("password", "kibana_system") == deriveValue("rotated", "kibana_system") {
-		t.Error("rotating the password does not rotate what derives from it")
+}
+
+// Rotating the elastic password changes the Elasticsearch nodes' and the
+// setup Job's secret alone: no service user's password, no Kibana key (its
+// encrypted saved objects stay readable).
+func TestRotatingOneCredentialChangesNothingElse(t *testing.T) {
+	secrets := func(args Args) map[string]string {
+		out := map[string]string{}
+		for _, s := range mustDeploy(t, args).OfType("kubernetes:core/v1:Secret") {
+			data, _ := s.Input("stringData")
+			out[s.Name] = fmt.Sprint(data)
+		}
+		return out
 	}
-	if v := deriveValue("password", "x"); len(v) != 43 || strings.ContainsAny(v, "+/=") {
-		t.Errorf("derived secret %q is not 43 URL-safe characters", v)
+	before := secrets(prodArgs())
+	rotated := prodArgs()
+	rotated.ElasticPassword = pulumi.ToSecret(pulumi.String("rotated-elastic-password")).(pulumi.StringOutput)
+	after := secrets(rotated)
+	var changed []string
+	for name := range before {
+		if before[name] != after[name] {
+			changed = append(changed, name)
+		}
+	}
+	slices.Sort(changed)
+	if want := []string{"observability-elasticsearch-users"}; !slices.Equal(changed, want) {
+		t.Errorf("rotating the elastic password changed the Secrets %v, want %v alone", changed, want)
+	}
+	for name, data := range after {
+		if strings.Contains(data, "rotated-elastic-password") && name != "observability-elasticsearch-users" {
+			t.Errorf("Secret %s holds the elastic password", name)
+		}
 	}
 }
 

@@ -33,8 +33,8 @@ const ElasticPassword = "test-elastic-password"
 
 // Secrets stand in, by stack, for the secrets that dev's, prod's and the
 // governance stack's KMS keys protect: prod's for its Elasticsearch security
-// and Kafka TLS (the password, and certificates as `platform certs` makes
-// them), the governance stack's for GitHub (the token, and the clusters'
+// and Kafka TLS (the password, and certificates and credentials as
+// `platform certs` makes them), the governance stack's for GitHub (the token, and the clusters'
 // credentials its environments hand to the workflows).
 var Secrets = map[string]map[string]string{
 	"dev": {"greeterApiToken": "test-token-value", "registryToken": "test-registry-token"},
@@ -49,6 +49,10 @@ var Secrets = map[string]map[string]string{
 			"observabilityCa":          certs.CA,
 			"elasticsearchCertificate": certs.Elasticsearch.Certificate, "elasticsearchKey": certs.Elasticsearch.Key,
 			"kafkaCertificate": certs.Kafka.Certificate, "kafkaKey": certs.Kafka.Key,
+			// The credentials platform certs makes, one random secret each.
+			"kibanaSystemPassword": "test-kibana-system-password", "logstashWriterPassword": "test-logstash-writer-password",
+			"jaegerWriterPassword": "test-jaeger-writer-password", "kibanaSavedObjectsKey": "test-kibana-saved-objects-key-0123456789",
+			"kibanaSecurityKey": "test-kibana-security-key-0123456789abcdef", "kibanaReportingKey": "test-kibana-reporting-key-0123456789abcdef",
 		}
 	}(),
 	"governance": {

@@ -168,7 +168,7 @@ func overlay(stack string) ([]byte, map[string]string, error) {
 		// The image is the one this machine made, pinned by digest, in place
 		// of dev's build and prod's promotion of dev's image (dev and prod
 		// share namespaces here, so dev is gone when prod runs; promotion on
-		// the real engine: TestPromotionReadsTheOtherStacksState).
+		// the real engine: TestPromotionRunsTheReleasedCommitsBuild).
 		delete(service, "build")
 		delete(service, "imageFrom")
 		service["image"] = localImage()

@@ -65,6 +65,7 @@ export class Observability extends pulumi.ComponentResource {
         opts = opts || {};
         if (!opts.id) {
             resourceInputs["agentsNamespace"] = args?.agentsNamespace;
+            resourceInputs["credentials"] = args?.credentials ? pulumi.secret(args.credentials) : undefined;
             resourceInputs["elasticPassword"] = args?.elasticPassword ? pulumi.secret(args.elasticPassword) : undefined;
             resourceInputs["elasticsearch"] = args?.elasticsearch;
             resourceInputs["environment"] = args?.environment;
@@ -109,7 +110,11 @@ export interface ObservabilityArgs {
      */
     agentsNamespace?: string;
     /**
-     * ElasticPassword is the password of the "elastic" superuser, required when Elasticsearch security is on; the component makes it, and all it derives, Pulumi secrets wherever it goes. The passwords of the service users (kibana_system, logstash_writer, jaeger_writer) and Kibana's encryption keys are derived from it, so rotating it rotates them.
+     * Credentials are the service users' passwords and Kibana's encryption keys, each its own random secret, required when Elasticsearch security is on.
+     */
+    credentials?: pulumi.Input<inputs.observability.CredentialsArgs | undefined>;
+    /**
+     * ElasticPassword is the password of the "elastic" superuser, required when Elasticsearch security is on; the component keeps it a Pulumi secret wherever it goes. Only the setup Job and the Elasticsearch nodes get it.
      */
     elasticPassword?: pulumi.Input<string | undefined>;
     /**

@@ -44,6 +44,36 @@ export namespace image {
 
 export namespace observability {
     /**
+     * Credentials are the service users' passwords and Kibana's encryption keys: each a random secret of its own (NewCredential makes one; `platform certs` stores them as secret config), required when Elasticsearch security is on. Reading one (Jaeger's password, in a Jaeger pod) tells nothing of any other or of the elastic user's, and rotating one, or the elastic password, changes nothing else: Kibana's encrypted saved objects stay readable.
+     */
+    export interface CredentialsArgs {
+        /**
+         * KibanaSystem, LogstashWriter and JaegerWriter are the passwords of the users kibana_system, logstash_writer and jaeger_writer.
+         */
+        jaegerWriter?: pulumi.Input<string | undefined>;
+        /**
+         * KibanaSystem, LogstashWriter and JaegerWriter are the passwords of the users kibana_system, logstash_writer and jaeger_writer.
+         */
+        kibanaSystem?: pulumi.Input<string | undefined>;
+        /**
+         * KibanaSystem, LogstashWriter and JaegerWriter are the passwords of the users kibana_system, logstash_writer and jaeger_writer.
+         */
+        logstashWriter?: pulumi.Input<string | undefined>;
+        /**
+         * Kibana's encryption keys: of its saved objects, its sessions, its reports.
+         */
+        reportingKey?: pulumi.Input<string | undefined>;
+        /**
+         * Kibana's encryption keys: of its saved objects, its sessions, its reports.
+         */
+        savedObjectsKey?: pulumi.Input<string | undefined>;
+        /**
+         * Kibana's encryption keys: of its saved objects, its sessions, its reports.
+         */
+        securityKey?: pulumi.Input<string | undefined>;
+    }
+
+    /**
      * Elasticsearch stores the logs (and prod's traces).
      */
     export interface ElasticsearchArgs {

@@ -15,6 +15,8 @@ else:
 from .. import _utilities
 
 __all__ = [
+    'CredentialsArgs',
+    'CredentialsArgsDict',
     'ElasticsearchArgs',
     'ElasticsearchArgsDict',
     'FilebeatArgs',
@@ -44,6 +46,140 @@ __all__ = [
     'UIArgs',
     'UIArgsDict',
 ]
+
+class CredentialsArgsDict(TypedDict):
+    """
+    Credentials are the service users' passwords and Kibana's encryption keys: each a random secret of its own (NewCredential makes one; `platform certs` stores them as secret config), required when Elasticsearch security is on. Reading one (Jaeger's password, in a Jaeger pod) tells nothing of any other or of the elastic user's, and rotating one, or the elastic password, changes nothing else: Kibana's encrypted saved objects stay readable.
+    """
+    jaeger_writer: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    KibanaSystem, LogstashWriter and JaegerWriter are the passwords of the users kibana_system, logstash_writer and jaeger_writer.
+    """
+    kibana_system: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    KibanaSystem, LogstashWriter and JaegerWriter are the passwords of the users kibana_system, logstash_writer and jaeger_writer.
+    """
+    logstash_writer: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    KibanaSystem, LogstashWriter and JaegerWriter are the passwords of the users kibana_system, logstash_writer and jaeger_writer.
+    """
+    reporting_key: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Kibana's encryption keys: of its saved objects, its sessions, its reports.
+    """
+    saved_objects_key: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Kibana's encryption keys: of its saved objects, its sessions, its reports.
+    """
+    security_key: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Kibana's encryption keys: of its saved objects, its sessions, its reports.
+    """
+
+@pulumi.input_type
+class CredentialsArgs:
+    def __init__(__self__, *,
+                 jaeger_writer: pulumi.Input[Optional[_builtins.str]] = None,
+                 kibana_system: pulumi.Input[Optional[_builtins.str]] = None,
+                 logstash_writer: pulumi.Input[Optional[_builtins.str]] = None,
+                 reporting_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 saved_objects_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 security_key: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        Credentials are the service users' passwords and Kibana's encryption keys: each a random secret of its own (NewCredential makes one; `platform certs` stores them as secret config), required when Elasticsearch security is on. Reading one (Jaeger's password, in a Jaeger pod) tells nothing of any other or of the elastic user's, and rotating one, or the elastic password, changes nothing else: Kibana's encrypted saved objects stay readable.
+
+        :param pulumi.Input[_builtins.str] jaeger_writer: KibanaSystem, LogstashWriter and JaegerWriter are the passwords of the users kibana_system, logstash_writer and jaeger_writer.
+        :param pulumi.Input[_builtins.str] kibana_system: KibanaSystem, LogstashWriter and JaegerWriter are the passwords of the users kibana_system, logstash_writer and jaeger_writer.
+        :param pulumi.Input[_builtins.str] logstash_writer: KibanaSystem, LogstashWriter and JaegerWriter are the passwords of the users kibana_system, logstash_writer and jaeger_writer.
+        :param pulumi.Input[_builtins.str] reporting_key: Kibana's encryption keys: of its saved objects, its sessions, its reports.
+        :param pulumi.Input[_builtins.str] saved_objects_key: Kibana's encryption keys: of its saved objects, its sessions, its reports.
+        :param pulumi.Input[_builtins.str] security_key: Kibana's encryption keys: of its saved objects, its sessions, its reports.
+        """
+        if jaeger_writer is not None:
+            pulumi.set(__self__, "jaeger_writer", jaeger_writer)
+        if kibana_system is not None:
+            pulumi.set(__self__, "kibana_system", kibana_system)
+        if logstash_writer is not None:
+            pulumi.set(__self__, "logstash_writer", logstash_writer)
+        if reporting_key is not None:
+            pulumi.set(__self__, "reporting_key", reporting_key)
+        if saved_objects_key is not None:
+            pulumi.set(__self__, "saved_objects_key", saved_objects_key)
+        if security_key is not None:
+            pulumi.set(__self__, "security_key", security_key)
+
+    @_builtins.property
+    @pulumi.getter(name="jaegerWriter")
+    def jaeger_writer(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        KibanaSystem, LogstashWriter and JaegerWriter are the passwords of the users kibana_system, logstash_writer and jaeger_writer.
+        """
+        return pulumi.get(self, "jaeger_writer")
+
+    @jaeger_writer.setter
+    def jaeger_writer(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "jaeger_writer", value)
+
+    @_builtins.property
+    @pulumi.getter(name="kibanaSystem")
+    def kibana_system(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        KibanaSystem, LogstashWriter and JaegerWriter are the passwords of the users kibana_system, logstash_writer and jaeger_writer.
+        """
+        return pulumi.get(self, "kibana_system")
+
+    @kibana_system.setter
+    def kibana_system(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "kibana_system", value)
+
+    @_builtins.property
+    @pulumi.getter(name="logstashWriter")
+    def logstash_writer(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        KibanaSystem, LogstashWriter and JaegerWriter are the passwords of the users kibana_system, logstash_writer and jaeger_writer.
+        """
+        return pulumi.get(self, "logstash_writer")
+
+    @logstash_writer.setter
+    def logstash_writer(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "logstash_writer", value)
+
+    @_builtins.property
+    @pulumi.getter(name="reportingKey")
+    def reporting_key(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Kibana's encryption keys: of its saved objects, its sessions, its reports.
+        """
+        return pulumi.get(self, "reporting_key")
+
+    @reporting_key.setter
+    def reporting_key(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "reporting_key", value)
+
+    @_builtins.property
+    @pulumi.getter(name="savedObjectsKey")
+    def saved_objects_key(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Kibana's encryption keys: of its saved objects, its sessions, its reports.
+        """
+        return pulumi.get(self, "saved_objects_key")
+
+    @saved_objects_key.setter
+    def saved_objects_key(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "saved_objects_key", value)
+
+    @_builtins.property
+    @pulumi.getter(name="securityKey")
+    def security_key(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Kibana's encryption keys: of its saved objects, its sessions, its reports.
+        """
+        return pulumi.get(self, "security_key")
+
+    @security_key.setter
+    def security_key(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "security_key", value)
+
 
 class ElasticsearchArgsDict(TypedDict):
     """

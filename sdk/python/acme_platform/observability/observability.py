@@ -21,6 +21,7 @@ __all__ = ['ObservabilityArgs', 'Observability']
 class ObservabilityArgs:
     def __init__(__self__, *,
                  agents_namespace: Optional[_builtins.str] = None,
+                 credentials: pulumi.Input[Optional['CredentialsArgs']] = None,
                  elastic_password: pulumi.Input[Optional[_builtins.str]] = None,
                  elasticsearch: Optional['ElasticsearchArgs'] = None,
                  environment: Optional[_builtins.str] = None,
@@ -40,7 +41,8 @@ class ObservabilityArgs:
         :param _builtins.str agents_namespace: AgentsNamespace holds the node agents (default "observability-agents"): Filebeat reads the nodes' log files through hostPath volumes, which only Pod Security "privileged" admits, so they live apart from the rest.
                
                Default: `"observability-agents"`.
-        :param pulumi.Input[_builtins.str] elastic_password: ElasticPassword is the password of the "elastic" superuser, required when Elasticsearch security is on; the component makes it, and all it derives, Pulumi secrets wherever it goes. The passwords of the service users (kibana_system, logstash_writer, jaeger_writer) and Kibana's encryption keys are derived from it, so rotating it rotates them.
+        :param pulumi.Input['CredentialsArgs'] credentials: Credentials are the service users' passwords and Kibana's encryption keys, each its own random secret, required when Elasticsearch security is on.
+        :param pulumi.Input[_builtins.str] elastic_password: ElasticPassword is the password of the "elastic" superuser, required when Elasticsearch security is on; the component keeps it a Pulumi secret wherever it goes. Only the setup Job and the Elasticsearch nodes get it.
         :param 'ElasticsearchArgs' elasticsearch: Elasticsearch stores the logs (and prod's traces).
                
                Defaults: dev `{"image":"docker.elastic.co/elasticsearch/elasticsearch:8.19.3","nodes":1,"storage":{"size":"10Gi"},"size":{"cpu":"500m","memory":"2Gi"},"retentionDays":7,"security":false,"mmap":false,"placement":{}}`, prod `{"image":"docker.elastic.co/elasticsearch/elasticsearch:8.19.3","nodes":3,"storage":{"size":"100Gi"},"size":{"cpu":"2","memory":"8Gi"},"retentionDays":30,"security":true,"mmap":true,"placement":{}}`, local `{"image":"docker.elastic.co/elasticsearch/elasticsearch:8.19.3","nodes":1,"storage":{"size":"10Gi"},"size":{"cpu":"500m","memory":"2Gi"},"retentionDays":7,"security":false,"mmap":false,"placement":{}}`.
@@ -74,6 +76,8 @@ class ObservabilityArgs:
         """
         if agents_namespace is not None:
             pulumi.set(__self__, "agents_namespace", agents_namespace)
+        if credentials is not None:
+            pulumi.set(__self__, "credentials", credentials)
         if elastic_password is not None:
             pulumi.set(__self__, "elastic_password", elastic_password)
         if elasticsearch is not None:
@@ -116,10 +120,22 @@ class ObservabilityArgs:
         pulumi.set(self, "agents_namespace", value)
 
     @_builtins.property
+    @pulumi.getter
+    def credentials(self) -> pulumi.Input[Optional['CredentialsArgs']]:
+        """
+        Credentials are the service users' passwords and Kibana's encryption keys, each its own random secret, required when Elasticsearch security is on.
+        """
+        return pulumi.get(self, "credentials")
+
+    @credentials.setter
+    def credentials(self, value: pulumi.Input[Optional['CredentialsArgs']]):
+        pulumi.set(self, "credentials", value)
+
+    @_builtins.property
     @pulumi.getter(name="elasticPassword")
     def elastic_password(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
-        ElasticPassword is the password of the "elastic" superuser, required when Elasticsearch security is on; the component makes it, and all it derives, Pulumi secrets wherever it goes. The passwords of the service users (kibana_system, logstash_writer, jaeger_writer) and Kibana's encryption keys are derived from it, so rotating it rotates them.
+        ElasticPassword is the password of the "elastic" superuser, required when Elasticsearch security is on; the component keeps it a Pulumi secret wherever it goes. Only the setup Job and the Elasticsearch nodes get it.
         """
         return pulumi.get(self, "elastic_password")
 
@@ -297,6 +313,7 @@ class Observability(pulumi.ComponentResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  agents_namespace: Optional[_builtins.str] = None,
+                 credentials: pulumi.Input[Optional[Union['CredentialsArgs', 'CredentialsArgsDict']]] = None,
                  elastic_password: pulumi.Input[Optional[_builtins.str]] = None,
                  elasticsearch: Optional[Union['ElasticsearchArgs', 'ElasticsearchArgsDict']] = None,
                  environment: Optional[_builtins.str] = None,
@@ -319,7 +336,8 @@ class Observability(pulumi.ComponentResource):
         :param _builtins.str agents_namespace: AgentsNamespace holds the node agents (default "observability-agents"): Filebeat reads the nodes' log files through hostPath volumes, which only Pod Security "privileged" admits, so they live apart from the rest.
                
                Default: `"observability-agents"`.
-        :param pulumi.Input[_builtins.str] elastic_password: ElasticPassword is the password of the "elastic" superuser, required when Elasticsearch security is on; the component makes it, and all it derives, Pulumi secrets wherever it goes. The passwords of the service users (kibana_system, logstash_writer, jaeger_writer) and Kibana's encryption keys are derived from it, so rotating it rotates them.
+        :param pulumi.Input[Union['CredentialsArgs', 'CredentialsArgsDict']] credentials: Credentials are the service users' passwords and Kibana's encryption keys, each its own random secret, required when Elasticsearch security is on.
+        :param pulumi.Input[_builtins.str] elastic_password: ElasticPassword is the password of the "elastic" superuser, required when Elasticsearch security is on; the component keeps it a Pulumi secret wherever it goes. Only the setup Job and the Elasticsearch nodes get it.
         :param Union['ElasticsearchArgs', 'ElasticsearchArgsDict'] elasticsearch: Elasticsearch stores the logs (and prod's traces).
                
                Defaults: dev `{"image":"docker.elastic.co/elasticsearch/elasticsearch:8.19.3","nodes":1,"storage":{"size":"10Gi"},"size":{"cpu":"500m","memory":"2Gi"},"retentionDays":7,"security":false,"mmap":false,"placement":{}}`, prod `{"image":"docker.elastic.co/elasticsearch/elasticsearch:8.19.3","nodes":3,"storage":{"size":"100Gi"},"size":{"cpu":"2","memory":"8Gi"},"retentionDays":30,"security":true,"mmap":true,"placement":{}}`, local `{"image":"docker.elastic.co/elasticsearch/elasticsearch:8.19.3","nodes":1,"storage":{"size":"10Gi"},"size":{"cpu":"500m","memory":"2Gi"},"retentionDays":7,"security":false,"mmap":false,"placement":{}}`.
@@ -376,6 +394,7 @@ class Observability(pulumi.ComponentResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  agents_namespace: Optional[_builtins.str] = None,
+                 credentials: pulumi.Input[Optional[Union['CredentialsArgs', 'CredentialsArgsDict']]] = None,
                  elastic_password: pulumi.Input[Optional[_builtins.str]] = None,
                  elasticsearch: Optional[Union['ElasticsearchArgs', 'ElasticsearchArgsDict']] = None,
                  environment: Optional[_builtins.str] = None,
@@ -401,6 +420,7 @@ class Observability(pulumi.ComponentResource):
             __props__ = ObservabilityArgs.__new__(ObservabilityArgs)
 
             __props__.__dict__["agents_namespace"] = agents_namespace
+            __props__.__dict__["credentials"] = None if credentials is None else pulumi.Output.secret(credentials)
             __props__.__dict__["elastic_password"] = None if elastic_password is None else pulumi.Output.secret(elastic_password)
             __props__.__dict__["elasticsearch"] = elasticsearch
             __props__.__dict__["environment"] = environment
