@@ -294,7 +294,7 @@ func build(ctx *pulumi.Context, name string, args Args, children []pulumi.Resour
 // checkpoint's outputs), with this commit's entry replaced, kept to
 // KeptBuilds. NewImage records what it builds with it.
 func RecordBuild(ctx *pulumi.Context, name string, args Args, image pulumi.StringOutput, opts ...pulumi.ResourceOption) (pulumi.ArrayOutput, error) {
-	self := ctx.Organization() + "/" + ctx.Project() + "/" + ctx.Stack()
+	self := qualified(ctx, ctx.Stack())
 	ref, err := pulumi.NewStackReference(ctx, name+"-builds", &pulumi.StackReferenceArgs{Name: pulumi.String(self)}, opts...)
 	if err != nil {
 		return pulumi.ArrayOutput{}, err
@@ -327,6 +327,12 @@ func recordOf(services any, service string) []Record {
 	return out
 }
 
+// qualified is the fully qualified name of a stack of this project, as a
+// stack reference names it: organization/project/stack.
+func qualified(ctx *pulumi.Context, stack string) string {
+	return ctx.Organization() + "/" + ctx.Project() + "/" + stack
+}
+
 // sameCommit says whether two commit ids (12 to 40 hex digits) name one commit.
 func sameCommit(a, b string) bool {
 	n := min(len(a), len(b))
@@ -337,7 +343,7 @@ func sameCommit(a, b string) bool {
 // the release's commit (promotedImage); outside a release, the image this
 // stack runs already (its own services output <service>.image).
 func promoted(ctx *pulumi.Context, name string, args Args, children []pulumi.ResourceOption) (pulumi.StringOutput, error) {
-	from := ctx.Organization() + "/" + ctx.Project() + "/" + args.PromoteFrom
+	from := qualified(ctx, args.PromoteFrom)
 	if args.Release == "" {
 		return running(ctx, name, args, children)
 	}
@@ -353,7 +359,7 @@ func promoted(ctx *pulumi.Context, name string, args Args, children []pulumi.Res
 // running is the image this stack runs for the service, read through a
 // stack reference to itself; a stack that runs none yet needs a release.
 func running(ctx *pulumi.Context, name string, args Args, children []pulumi.ResourceOption) (pulumi.StringOutput, error) {
-	self := ctx.Organization() + "/" + ctx.Project() + "/" + ctx.Stack()
+	self := qualified(ctx, ctx.Stack())
 	ref, err := pulumi.NewStackReference(ctx, name+"-running", &pulumi.StackReferenceArgs{Name: pulumi.String(self)}, children...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
