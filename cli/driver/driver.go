@@ -179,10 +179,10 @@ func stackName(stack string) string { return stack[strings.LastIndex(stack, "/")
 // lockStore is where the backend the URL names keeps its locks, when the
 // driver can read them.
 func lockStore(url string) filestate.Store {
-	switch {
-	case fileBackendDir(url) != "":
-		return filestate.Dir(fileBackendDir(url))
-	case filestate.IsBucket(url):
+	if dir := fileBackendDir(url); dir != "" {
+		return filestate.Dir(dir)
+	}
+	if filestate.IsBucket(url) {
 		return filestate.Bucket(url)
 	}
 	return nil
