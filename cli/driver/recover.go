@@ -42,10 +42,10 @@ func (r Recovery) NeedsRefresh() bool { return len(r.ClearedOperations) > 0 }
 // Recover makes the stack usable again after a run that was killed: it
 // removes locks whose process on this host is gone (in a file backend or an
 // S3 bucket; other backends keep their own locks) and, with operations,
-// clears the operations the killed run left pending, unless a lock is still held: then they are the
-// live run's, and the engine refuses to run beside it. A lock of a live
-// process, of another host or that cannot be read is left alone: `platform
-// cancel` is the way out.
+// clears the operations the killed run left pending, unless a lock is still
+// held: then they are the live run's, and the engine refuses to run beside
+// it. A lock of a live process, of another host or that cannot be read is
+// left alone: `platform cancel` is the way out.
 func (s *Session) Recover(ctx context.Context, operations bool) (Recovery, error) {
 	r := Recovery{RepairedFiles: s.repaired}
 	locks, err := s.Locks(ctx)
