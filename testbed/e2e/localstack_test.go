@@ -558,5 +558,9 @@ func testApprovedPlanOnly(t *testing.T, stackFile, approvedConfig string) string
 	if err := os.WriteFile(stackFile, []byte(approvedConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A refresh before the update could do what no approved preview showed.
+	if code, out := platform(t, "up", "--approved", approved, "--refresh"); code != 1 || !strings.Contains(out, "a refresh first could change that") {
+		t.Errorf("up --approved --refresh exited %d, want 1 and a refusal:\n%s", code, out)
+	}
 	return approved
 }
