@@ -595,7 +595,8 @@ func TestReleaseRunsWhatWasApproved(t *testing.T) {
 	}
 	var saves, approved bool
 	for _, s := range plan.Steps {
-		saves = saves || strings.Contains(s.Run, "platform preview") && strings.Contains(s.Run, "--save-changes") && strings.Contains(s.Run, "GITHUB_STEP_SUMMARY")
+		saves = saves || strings.Contains(s.Run, "platform preview") && strings.Contains(s.Run, "--save-changes") && strings.Contains(s.Run, "GITHUB_STEP_SUMMARY") &&
+			(!strings.Contains(s.Run, "|") || strings.Contains(s.Run, "set -o pipefail")) // a piped preview's failure must fail the job
 	}
 	for _, s := range deploy.Steps {
 		approved = approved || strings.Contains(s.Run, "platform up") && strings.Contains(s.Run, "--approved")
