@@ -175,6 +175,9 @@ func prodObservability(t *testing.T) *pulumitest.Graph {
 	}
 	args := observability.Profile("prod")
 	args.ElasticPassword = pulumi.String("e2e")
+	args.Credentials = &observability.Credentials{KibanaSystem: pulumi.String("e2e-kibana"), LogstashWriter: pulumi.String("e2e-logstash"),
+		JaegerWriter: pulumi.String("e2e-jaeger"), SavedObjectsKey: pulumi.String("e2e-saved-objects-key-0123456789abcdef"),
+		SecurityKey: pulumi.String("e2e-security-key-0123456789abcdef"), ReportingKey: pulumi.String("e2e-reporting-key-0123456789abcdef")}
 	args.TLS = &observability.TLS{
 		CA:            pulumi.String(certs.CA),
 		Elasticsearch: observability.KeyPair{Certificate: pulumi.String(certs.Elasticsearch.Certificate), Key: pulumi.String(certs.Elasticsearch.Key)},
