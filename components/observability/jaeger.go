@@ -92,14 +92,20 @@ func (b *builder) jaegerConfig() string {
 	var backend string
 	if b.jaegerStoresInElasticsearch() {
 		replicas := min(b.args.Elasticsearch.Nodes-1, 1)
+		// Reads look back as far as traces are kept: the reader's default,
+		// 72h (jaeger v1.73.0, internal/storage/elasticsearch/config:
+		// max_span_age), would hide a trace older than 3 days though the
+		// index cleaner keeps it RetentionDays, and drop quiet services
+		// from the service list.
 		backend = fmt.Sprintf(`        elasticsearch:
           server_urls: ["%s"]
+          max_span_age: %[3]dh
           indices:
             spans: {shards: 1, replicas: %[2]d}
             services: {shards: 1, replicas: %[2]d}
             dependencies: {shards: 1, replicas: %[2]d}
             sampling: {shards: 1, replicas: %[2]d}
-`, b.elasticURL(), replicas)
+`, b.elasticURL(), replicas, b.args.Jaeger.RetentionDays*24)
 		if b.secure() {
 			backend += fmt.Sprintf(`          auth:
             basic:

@@ -80,8 +80,14 @@ func (b *builder) logstashSettings() string {
 	var s strings.Builder
 	s.WriteString("api.http.host: 0.0.0.0\npath.data: /usr/share/logstash/data\npipeline.ecs_compatibility: v8\nxpack.monitoring.enabled: false\n")
 	if l.PersistentQueue {
-		// Leave a tenth of the volume for the dead letter queue and the rest.
-		fmt.Fprintf(&s, "queue.type: persisted\nqueue.max_bytes: %s\n", ninetyPercent(l.QueueStorage.Size))
+		// The queue and the dead letter queue share the data volume, 85% and
+		// 10%, the rest left for Logstash's own files. An event that
+		// Elasticsearch refuses (400: a mapping conflict between two
+		// services' app.* fields; 404) goes to the dead letter queue
+		// (path.data/dead_letter_queue), not away with a WARN (Logstash
+		// settings: dead_letter_queue.enable, default false; max_bytes).
+		fmt.Fprintf(&s, "queue.type: persisted\nqueue.max_bytes: %s\ndead_letter_queue.enable: true\ndead_letter_queue.max_bytes: %s\n",
+			percentOf(l.QueueStorage.Size, 85), percentOf(l.QueueStorage.Size, 10))
 	} else {
 		s.WriteString("queue.type: memory\n")
 	}

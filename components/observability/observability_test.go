@@ -2,6 +2,7 @@ package observability
 
 import (
 	"fmt"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"slices"
 	"strings"
 	"testing"
@@ -324,8 +325,29 @@ func TestLogstashPipelineAndQueue(t *testing.T) {
 	if devPipeline := file(t, dev, "logstash", "logstash.conf"); !strings.Contains(devPipeline, "http://elasticsearch.") || strings.Contains(devPipeline, "password") {
 		t.Errorf("dev pipeline should use plain HTTP without credentials:\n%s", devPipeline)
 	}
-	if s := file(t, prod, "logstash", "logstash.yml"); !strings.Contains(s, "queue.type: persisted") {
-		t.Errorf("prod Logstash has no persistent queue:\n%s", s)
+	settings := file(t, prod, "logstash", "logstash.yml")
+	if !strings.Contains(settings, "queue.type: persisted") {
+		t.Errorf("prod Logstash has no persistent queue:\n%s", settings)
+	}
+	// What Elasticsearch refuses is kept, and both queues fit the volume
+	// with room left.
+	volume := resource.MustParse(prodArgs().Logstash.QueueStorage.Size)
+	var used int64
+	for _, key := range []string{"queue.max_bytes", "dead_letter_queue.max_bytes"} {
+		var mb int64
+		for _, line := range strings.Split(settings, "\n") {
+			if v, ok := strings.CutPrefix(line, key+": "); ok {
+				fmt.Sscanf(v, "%dmb", &mb)
+			}
+		}
+		if mb == 0 {
+			t.Errorf("prod Logstash sets no %s:\n%s", key, settings)
+		}
+		used += mb << 20
+	}
+	if !strings.Contains(settings, "dead_letter_queue.enable: true") || used > volume.Value()*96/100 {
+		t.Errorf("prod Logstash: dead letter queue on %v, the queues take %d of the volume's %d bytes (want at most 96%%):\n%s",
+			strings.Contains(settings, "dead_letter_queue.enable: true"), used, volume.Value(), settings)
 	}
 	claim := prod.One(t, statefulSetType, "observability-logstash").MustInput(t, "spec.volumeClaimTemplates.0.metadata.name")
 	if claim != "data" {
@@ -384,7 +406,8 @@ func TestJaegerStorage(t *testing.T) {
 		t.Errorf("dev Jaeger should store traces in memory:\n%s", c)
 	}
 	c := file(t, prod, "jaeger", "config.yaml")
-	for _, want := range []string{"elasticsearch:", "password: ${env:ELASTICSEARCH_PASSWORD}", "ca_file:", "endpoint: 0.0.0.0:4317", "endpoint: 0.0.0.0:4318"} {
+	for _, want := range []string{"elasticsearch:", "password: ${env:ELASTICSEARCH_PASSWORD}", "ca_file:", "endpoint: 0.0.0.0:4317", "endpoint: 0.0.0.0:4318",
+		fmt.Sprintf("max_span_age: %dh", prodArgs().Jaeger.RetentionDays*24)} {
 		if !strings.Contains(c, want) {
 			t.Errorf("prod Jaeger config lacks %q:\n%s", want, c)
 		}

@@ -14,9 +14,9 @@ func heapOptions(memory string) string {
 	return fmt.Sprintf("-Xms%dm -Xmx%dm", mib, mib)
 }
 
-// ninetyPercent of a quantity, in whole MiB, for a size that must leave room
-// on its volume.
-func ninetyPercent(size string) string {
+// percentOf a quantity, in whole MiB (Logstash's byte unit), for a size
+// that must leave room on its volume.
+func percentOf(size string, percent int64) string {
 	q := resource.MustParse(size)
-	return fmt.Sprintf("%dmb", q.Value()*9/10/(1<<20))
+	return fmt.Sprintf("%dmb", q.Value()*percent/100/(1<<20))
 }

@@ -191,3 +191,31 @@ func get(url string) ([]byte, error) {
 	defer resp.Body.Close()
 	return io.ReadAll(resp.Body)
 }
+
+// TestJaegerValidatesProdsConfig: prod's Jaeger configuration (Elasticsearch
+// storage, which cannot run here) is what the pinned Jaeger accepts: its own
+// `validate` decodes every key strictly (a misspelled one is refused, so the
+// check can fail), durations included (max_span_age, the reads' lookback).
+func TestJaegerValidatesProdsConfig(t *testing.T) {
+	jaeger := filepath.Join(os.Getenv("PLATFORM_TOOLS"), "bin", "jaeger")
+	config := configMapFiles(t, prodObservability(t), "jaeger")["config.yaml"]
+	validate := func(config string) (string, error) {
+		path := filepath.Join(t.TempDir(), "config.yaml")
+		if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(jaeger, "validate", "--config", "file:"+path)
+		cmd.Env = append(os.Environ(), "ELASTICSEARCH_USERNAME=jaeger_writer", "ELASTICSEARCH_PASSWORD=e2e")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if !strings.Contains(config, "max_span_age: 720h") {
+		t.Fatalf("prod's Jaeger config does not look back over its 30 days:\n%s", config)
+	}
+	if out, err := validate(config); err != nil {
+		t.Fatalf("jaeger validate refuses prod's config: %v\n%s\n%s", err, out, config)
+	}
+	if out, err := validate(strings.Replace(config, "max_span_age:", "max_span_agee:", 1)); err == nil || !strings.Contains(out, "invalid keys: max_span_agee") {
+		t.Errorf("jaeger validate accepted a misspelled key (%v):\n%s", err, out)
+	}
+}
