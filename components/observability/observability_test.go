@@ -2,13 +2,13 @@ package observability
 
 import (
 	"fmt"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/acme/platform/internal/kube"
 	"github.com/acme/platform/internal/pulumitest"
