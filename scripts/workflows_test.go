@@ -325,7 +325,9 @@ func TestClusterCredentialsAreEnvironmentSecrets(t *testing.T) {
 	for file, jobs := range workflows(t) {
 		for name, j := range jobs {
 			for _, s := range j.Steps {
-				for _, value := range s.Env {
+				// A secret reaches a step as a variable, or as an input of an
+				// action (./.github/actions/kubeconfig).
+				for _, value := range slices.Concat(slices.Collect(maps.Values(s.Env)), slices.Collect(maps.Values(s.With))) {
 					for _, m := range secretRef.FindAllStringSubmatch(value, -1) {
 						checked++
 						names := j.environments()
