@@ -294,14 +294,13 @@ func build(ctx *pulumi.Context, name string, args Args, children []pulumi.Resour
 // checkpoint's outputs), with this commit's entry replaced, kept to
 // KeptBuilds. NewImage records what it builds with it.
 func RecordBuild(ctx *pulumi.Context, name string, args Args, image pulumi.StringOutput, opts ...pulumi.ResourceOption) (pulumi.ArrayOutput, error) {
-	self := qualified(ctx, ctx.Stack())
-	ref, err := pulumi.NewStackReference(ctx, name+"-builds", &pulumi.StackReferenceArgs{Name: pulumi.String(self)}, opts...)
+	last, err := serviceOutputs(ctx, name+"-builds", qualified(ctx, ctx.Stack()), args.Service, opts)
 	if err != nil {
 		return pulumi.ArrayOutput{}, err
 	}
-	return pulumi.All(ref.GetOutput(pulumi.String("services")), image).ApplyT(func(v []any) []any {
+	return pulumi.All(last, image).ApplyT(func(v []any) []any {
 		builds := []any{map[string]any{"commit": args.Commit, "tag": args.tag(), "image": v[1]}}
-		for _, r := range recordOf(v[0], args.Service) {
+		for _, r := range recordOf(v[0]) {
 			if len(builds) < KeptBuilds && !sameCommit(r.Commit, args.Commit) {
 				builds = append(builds, map[string]any{"commit": r.Commit, "tag": r.Tag, "image": r.Image})
 			}
@@ -310,11 +309,26 @@ func RecordBuild(ctx *pulumi.Context, name string, args Args, image pulumi.Strin
 	}).(pulumi.ArrayOutput), nil
 }
 
-// recordOf reads a service's record of builds from a stack's services output.
-func recordOf(services any, service string) []Record {
-	s, _ := services.(map[string]any)
-	svc, _ := s[service].(map[string]any)
-	list, _ := svc["builds"].([]any)
+// serviceOutputs is a service's entry of a stack's services output (its
+// image, and a building stack's record of builds), read through a stack
+// reference named refName; nil when the stack has none.
+func serviceOutputs(ctx *pulumi.Context, refName, stack, service string, opts []pulumi.ResourceOption) (pulumi.AnyOutput, error) {
+	ref, err := pulumi.NewStackReference(ctx, refName, &pulumi.StackReferenceArgs{Name: pulumi.String(stack)}, opts...)
+	if err != nil {
+		return pulumi.AnyOutput{}, err
+	}
+	return ref.GetOutput(pulumi.String("services")).ApplyT(func(v any) any {
+		services, _ := v.(map[string]any)
+		entry, _ := services[service].(map[string]any)
+		return entry
+	}).(pulumi.AnyOutput), nil
+}
+
+// recordOf reads the record of builds from a service's entry of a stack's
+// services output.
+func recordOf(service any) []Record {
+	entry, _ := service.(map[string]any)
+	list, _ := entry["builds"].([]any)
 	var out []Record
 	for _, item := range list {
 		m, _ := item.(map[string]any)
@@ -347,12 +361,12 @@ func promoted(ctx *pulumi.Context, name string, args Args, children []pulumi.Res
 	if args.Release == "" {
 		return running(ctx, name, args, children)
 	}
-	ref, err := pulumi.NewStackReference(ctx, name+"-from-"+args.PromoteFrom, &pulumi.StackReferenceArgs{Name: pulumi.String(from)}, children...)
+	built, err := serviceOutputs(ctx, name+"-from-"+args.PromoteFrom, from, args.Service, children)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}
-	return ref.GetOutput(pulumi.String("services")).ApplyT(func(v any) (string, error) {
-		return promotedImage(args, from, recordOf(v, args.Service))
+	return built.ApplyT(func(v any) (string, error) {
+		return promotedImage(args, from, recordOf(v))
 	}).(pulumi.StringOutput), nil
 }
 
@@ -360,14 +374,13 @@ func promoted(ctx *pulumi.Context, name string, args Args, children []pulumi.Res
 // stack reference to itself; a stack that runs none yet needs a release.
 func running(ctx *pulumi.Context, name string, args Args, children []pulumi.ResourceOption) (pulumi.StringOutput, error) {
 	self := qualified(ctx, ctx.Stack())
-	ref, err := pulumi.NewStackReference(ctx, name+"-running", &pulumi.StackReferenceArgs{Name: pulumi.String(self)}, children...)
+	runs, err := serviceOutputs(ctx, name+"-running", self, args.Service, children)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}
-	return ref.GetOutput(pulumi.String("services")).ApplyT(func(v any) (string, error) {
-		services, _ := v.(map[string]any)
-		service, _ := services[args.Service].(map[string]any)
-		image, _ := service["image"].(string)
+	return runs.ApplyT(func(v any) (string, error) {
+		entry, _ := v.(map[string]any)
+		image, _ := entry["image"].(string)
 		if !digestPinned.MatchString(image) {
 			return "", fmt.Errorf("imageFrom %s: stack %s runs no image of service %q yet, and this is no release: deploy a release (PLATFORM_RELEASE=<commit>, which deploy.yml sets for a release tag), which takes %s's build of that commit",
 				args.PromoteFrom, self, args.Service, args.PromoteFrom)
