@@ -217,13 +217,13 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 			err = writeApproval(*saveChanges, changes.Approval{Stack: *stack, Changes: found})
 		}
 	case "up":
-		if *approved != "" && *refresh {
-			// A refresh (asked for, or after clearing a killed run's
-			// operations) could make up do what no approved preview showed.
-			fmt.Fprintf(stderr, "platform: up of stack %q refused: --approved runs what the approved preview showed, and a refresh first could change that (a killed run's operations were cleared, or --refresh was given): run platform refresh --stack %s, then preview and approve again\n", *stack, *stack)
-			return exitError
-		}
 		if *approved != "" {
+			if *refresh {
+				// A refresh (asked for, or after clearing a killed run's
+				// operations) could make up do what no approved preview showed.
+				fmt.Fprintf(stderr, "platform: up of stack %q refused: --approved runs what the approved preview showed, and a refresh first could change that (a killed run's operations were cleared, or --refresh was given): run platform refresh --stack %s, then preview and approve again\n", *stack, *stack)
+				return exitError
+			}
 			if code := checkApproval(ctx, session, *stack, *approved, stderr); code != exitOK {
 				return code
 			}
