@@ -286,14 +286,24 @@ func (b *builder) setupScript() string {
 type clientAccess struct {
 	// secret holds ca.crt and, for a user, its password.
 	secret  pulumi.StringPtrOutput
-	env     corev1.EnvVarArray
+	user    string
 	volumes corev1.VolumeArray
 	mounts  corev1.VolumeMountArray
 }
 
+// credentials are the client's user and password as the variables its
+// program reads them from (the password from the client's own Secret);
+// none without security or a user.
+func (a clientAccess) credentials(usernameVar, passwordVar string) corev1.EnvVarArray {
+	if a.user == "" {
+		return nil
+	}
+	return corev1.EnvVarArray{env(usernameVar, pulumi.String(a.user)), envFromSecret(passwordVar, a.secret, "password")}
+}
+
 // elasticClient gives a client the CA certificate and, for a user, its
-// password as ELASTICSEARCH_PASSWORD, each in its own Secret: a client
-// reads no other client's password. Without security there is nothing to give.
+// password (see credentials), each in its own Secret: a client reads no
+// other client's password. Without security there is nothing to give.
 func (b *builder) elasticClient(name string, id kube.Identity, user string) (clientAccess, error) {
 	var access clientAccess
 	if !b.secure() {
@@ -312,11 +322,6 @@ func (b *builder) elasticClient(name string, id kube.Identity, user string) (cli
 		SecretName: secret, Items: corev1.KeyToPathArray{&corev1.KeyToPathArgs{Key: pulumi.String("ca.crt"), Path: pulumi.String("ca.crt")}},
 	}}}
 	access.mounts = corev1.VolumeMountArray{mount("elasticsearch-ca", certsDir, true)}
-	if user != "" {
-		access.env = corev1.EnvVarArray{
-			env("ELASTICSEARCH_USERNAME", pulumi.String(user)),
-			envFromSecret("ELASTICSEARCH_PASSWORD", secret, "password"),
-		}
-	}
+	access.user = user
 	return access, nil
 }

@@ -46,7 +46,7 @@ func (b *builder) jaeger() error {
 	c := container("jaeger", j.Image, j.Size, kube.Probes{Port: jaegerHealthPort, Startup: "/status", Readiness: "/status"})
 	c.Args = pulumi.StringArray{pulumi.String("--config=/etc/jaeger/config.yaml")}
 	c.Ports = ports(map[string]int{"otlp-grpc": OTLPGRPCPort, "otlp-http": OTLPHTTPPort, "query": jaegerQueryPort, "health": jaegerHealthPort})
-	c.Env = access.env
+	c.Env = access.credentials("ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD")
 	c.VolumeMounts = append(corev1.VolumeMountArray{mount("config", "/etc/jaeger", true), mount("tmp", "/tmp", false)}, access.mounts...)
 	volumes := append(corev1.VolumeArray{configMapVolume("config", config), emptyDir("tmp", "64Mi")}, access.volumes...)
 	template := pod{id: id, uid: jaegerUID, containers: corev1.ContainerArray{c}, volumes: volumes, spread: b.args.HighAvailability,
@@ -170,12 +170,9 @@ func (b *builder) indexCleaner() error {
 	c := task("index-cleaner", j.IndexCleanerImage, taskSize)
 	c.Args = pulumi.StringArray{pulumi.Sprintf("%d", j.RetentionDays), pulumi.String(b.elasticURL())}
 	if b.secure() {
-		c.Env = corev1.EnvVarArray{
-			env("ES_USERNAME", pulumi.String(jaegerUser)),
-			envFromSecret("ES_PASSWORD", access.secret, "password"),
+		c.Env = append(access.credentials("ES_USERNAME", "ES_PASSWORD"),
 			env("ES_TLS_ENABLED", pulumi.String("true")),
-			env("ES_TLS_CA", pulumi.String(certsDir+"/ca.crt")),
-		}
+			env("ES_TLS_CA", pulumi.String(certsDir+"/ca.crt")))
 	}
 	c.VolumeMounts = access.mounts
 	p := pod{id: id, uid: jaegerUID, containers: corev1.ContainerArray{c}, volumes: access.volumes, restartPolicy: "OnFailure",

@@ -29,7 +29,7 @@ func (b *builder) kibana() error {
 	}
 	var vars corev1.EnvVarArray
 	if b.secure() {
-		vars = corev1.EnvVarArray{env(kibanaUsernameVar, pulumi.String(kibanaUser)), envFromSecret(kibanaPasswordVar, access.secret, "password")}
+		vars = access.credentials(kibanaUsernameVar, kibanaPasswordVar)
 		keys, err := b.secret("kibana-keys", id, pulumi.StringMap{
 			"saved-objects": pulumi.ToSecret(b.args.Credentials.SavedObjectsKey).(pulumi.StringOutput),
 			"security":      pulumi.ToSecret(b.args.Credentials.SecurityKey).(pulumi.StringOutput),

@@ -41,7 +41,7 @@ func (b *builder) logstash() error {
 	// a read-only root filesystem refuses: run Logstash itself.
 	c.Command = pulumi.StringArray{pulumi.String("/usr/share/logstash/bin/logstash")}
 	c.Ports = ports(map[string]int{"api": logstashAPIPort})
-	c.Env = append(corev1.EnvVarArray{env("LS_JAVA_OPTS", pulumi.String(heapOptions(l.Size.Memory)))}, access.env...)
+	c.Env = append(corev1.EnvVarArray{env("LS_JAVA_OPTS", pulumi.String(heapOptions(l.Size.Memory)))}, access.credentials("ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD")...)
 	c.VolumeMounts = append(corev1.VolumeMountArray{
 		fileMount("config", "/usr/share/logstash/config/logstash.yml", "logstash.yml"),
 		fileMount("config", "/usr/share/logstash/config/pipelines.yml", "pipelines.yml"),
