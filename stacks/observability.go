@@ -163,6 +163,9 @@ func declareObservability(ctx *pulumi.Context, c *Config, provider pulumi.Provid
 	for _, finding := range c.Findings(time.Now()) {
 		ctx.Log.Warn(finding, nil)
 	}
+	if err := checkAgainstLastRun(ctx, &args); err != nil {
+		return nil, nil, err
+	}
 	o, err := observability.NewObservability(ctx, "observability", args, provider)
 	if err != nil {
 		return nil, nil, err
@@ -170,6 +173,23 @@ func declareObservability(ctx *pulumi.Context, c *Config, provider pulumi.Provid
 	telemetry := &workload.Telemetry{Endpoint: o.OTLPEndpoint, Namespace: args.Namespace, Port: observability.OTLPHTTPPort}
 	outputs, err := component.Outputs(o)
 	return telemetry, outputs, err
+}
+
+// checkAgainstLastRun hands the component what the stack's last run deployed
+// (its output observability.deployed) and refuses, under the full config
+// keys, the changes a running stateful part cannot take.
+func checkAgainstLastRun(ctx *pulumi.Context, args *observability.Args) error {
+	last, err := component.LastOutput(ctx, "observability-last-run", "observability")
+	if err != nil {
+		return err
+	}
+	outputs, _ := last.(map[string]any)
+	if args.Deployed, err = observability.DeployedFrom(outputs["deployed"]); err != nil {
+		return err
+	}
+	var problems validate.Problems
+	problems.Nest(key("observability"), args.Validate())
+	return problems.Err()
 }
 
 // ObservabilityOf decodes only what the certificates of a stack depend on:

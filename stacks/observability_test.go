@@ -144,3 +144,30 @@ func TestExpiringCertificateIsAFindingNotAProblem(t *testing.T) {
 		t.Errorf("fresh certificates give findings %q", f)
 	}
 }
+
+// A stack's run checks its observability config against what its last run
+// deployed (its own output observability.deployed), and refuses what a
+// running part cannot take under the full key, before the component
+// registers anything.
+func TestChangesCheckedAgainstTheLastRun(t *testing.T) {
+	t.Cleanup(pulumitest.StackOutputs("organization/platform/dev", map[string]any{
+		"observability": map[string]any{"deployed": map[string]any{
+			"kafka":         map[string]any{"members": 1, "size": "8Gi"},
+			"elasticsearch": map[string]any{"members": 1, "size": "10Gi"},
+		}},
+	}))
+	g, err := pulumitest.Run(t, "platform", "dev", Program(stackValues(t, "dev")), pulumitest.InProject(".."))
+	want := `platform:observability.kafka.storage.size: "5Gi": must be at least 8Gi, the size of its claims`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("dev with claims bigger than its config: want %q, got %v", want, err)
+	}
+	if n := len(g.OfType(observability.TypeToken)); n != 0 {
+		t.Errorf("the component registered (%d) despite the refusal", n)
+	}
+	t.Cleanup(pulumitest.StackOutputs("organization/platform/dev", map[string]any{
+		"observability": map[string]any{"deployed": map[string]any{"kafka": map[string]any{"members": 1, "size": "5Gi"}}},
+	}))
+	if _, err := pulumitest.Run(t, "platform", "dev", Program(stackValues(t, "dev")), pulumitest.InProject("..")); err != nil {
+		t.Errorf("dev as it runs: %v", err)
+	}
+}

@@ -294,7 +294,7 @@ func build(ctx *pulumi.Context, name string, args Args, children []pulumi.Resour
 // checkpoint's outputs), with this commit's entry replaced, kept to
 // KeptBuilds. NewImage records what it builds with it.
 func RecordBuild(ctx *pulumi.Context, name string, args Args, image pulumi.StringOutput, opts ...pulumi.ResourceOption) (pulumi.ArrayOutput, error) {
-	last, err := serviceOutputs(ctx, name+"-builds", qualified(ctx, ctx.Stack()), args.Service, opts)
+	last, err := serviceOutputs(ctx, name+"-builds", component.StackName(ctx, ctx.Stack()), args.Service, opts)
 	if err != nil {
 		return pulumi.ArrayOutput{}, err
 	}
@@ -341,12 +341,6 @@ func recordOf(service any) []Record {
 	return out
 }
 
-// qualified is the fully qualified name of a stack of this project, as a
-// stack reference names it: organization/project/stack.
-func qualified(ctx *pulumi.Context, stack string) string {
-	return ctx.Organization() + "/" + ctx.Project() + "/" + stack
-}
-
 // sameCommit says whether two commit ids (12 to 40 hex digits) name one commit.
 func sameCommit(a, b string) bool {
 	n := min(len(a), len(b))
@@ -357,7 +351,7 @@ func sameCommit(a, b string) bool {
 // the release's commit (promotedImage); outside a release, the image this
 // stack runs already (its own services output <service>.image).
 func promoted(ctx *pulumi.Context, name string, args Args, children []pulumi.ResourceOption) (pulumi.StringOutput, error) {
-	from := qualified(ctx, args.PromoteFrom)
+	from := component.StackName(ctx, args.PromoteFrom)
 	if args.Release == "" {
 		return running(ctx, name, args, children)
 	}
@@ -373,7 +367,7 @@ func promoted(ctx *pulumi.Context, name string, args Args, children []pulumi.Res
 // running is the image this stack runs for the service, read through a
 // stack reference to itself; a stack that runs none yet needs a release.
 func running(ctx *pulumi.Context, name string, args Args, children []pulumi.ResourceOption) (pulumi.StringOutput, error) {
-	self := qualified(ctx, ctx.Stack())
+	self := component.StackName(ctx, ctx.Stack())
 	runs, err := serviceOutputs(ctx, name+"-running", self, args.Service, children)
 	if err != nil {
 		return pulumi.StringOutput{}, err

@@ -40,6 +40,14 @@ type Args struct {
 	Jaeger        Jaeger        `json:"jaeger"`
 	Filebeat      Filebeat      `json:"filebeat"`
 
+	// Recreate names the stateful parts (kafka, elasticsearch, logstash)
+	// that this run deletes and makes anew with their claims, for a change
+	// that a running part cannot take (another storage class, a smaller
+	// claim, another broker count): their data is gone. Only where nothing
+	// is protected (dev, local), and only for a part with such a change, so
+	// the key serves one run and is refused after it.
+	Recreate []string `json:"recreate,omitempty"`
+
 	// TelemetryFrom names the namespaces whose pods may send traces (OTLP) to
 	// Jaeger: the services' namespaces.
 	TelemetryFrom []string `json:"-" package:"telemetryFrom"`
@@ -55,6 +63,10 @@ type Args struct {
 	// TLS is the servers' certificates, required when Elasticsearch
 	// security or Kafka TLS is on.
 	TLS *TLS `json:"-" package:"tls,secret"`
+	// Deployed is what the stack's last run deployed of each stateful part
+	// (its output deployed; nil on a first run): Validate refuses the
+	// changes a running part cannot take.
+	Deployed map[string]Deployed `json:"-"`
 }
 
 // TLS is the PEM material of the stack's TLS servers, as Pulumi secrets: the
@@ -282,6 +294,7 @@ func (s Size) resources() kube.Resources {
 // line: the config key under platform:observability, the value and what is allowed.
 func (a Args) Validate() validate.Problems {
 	var p validate.Problems
+	a.validateChanges(&p)
 	for key, ns := range map[string]string{"namespace": a.Namespace, "agentsNamespace": a.AgentsNamespace} {
 		if !kube.IsDNSLabel(ns) {
 			p.Add(key, ns, "must be a namespace name (a DNS label)")

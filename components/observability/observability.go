@@ -47,6 +47,10 @@ type Observability struct {
 	KafkaBootstrap pulumi.StringOutput `pulumi:"kafkaBootstrap"`
 	// ElasticsearchURL is the Elasticsearch HTTP endpoint.
 	ElasticsearchURL pulumi.StringOutput `pulumi:"elasticsearchUrl"`
+	// Deployed is what this run deployed of each stateful part, by
+	// StatefulSet name: its members, and its data claims' size and class.
+	// The stack's next run checks its changes against it.
+	Deployed pulumi.MapOutput `pulumi:"deployed"`
 }
 
 // Where services send traces, for the workloads' egress policies.
@@ -83,6 +87,8 @@ type builder struct {
 	elasticReady pulumi.Resource
 	// kafkaReady is what a Kafka client waits for: the logs topic exists.
 	kafkaReady pulumi.Resource
+	// deployed is what this run deploys of each stateful part.
+	deployed map[string]Deployed
 }
 
 func (b *builder) build(o *Observability) error {
@@ -116,6 +122,7 @@ func (b *builder) build(o *Observability) error {
 	o.OTLPGRPCEndpoint = pulumi.Sprintf("http://%s:%d", b.host("jaeger-collector"), OTLPGRPCPort)
 	o.KafkaBootstrap = pulumi.Sprintf("%s:%d", b.host("kafka"), kafkaPort)
 	o.ElasticsearchURL = pulumi.String(b.elasticURL()).ToStringOutput()
+	o.Deployed = pulumi.ToMap(b.deployedRecord()).ToMapOutput()
 	return nil
 }
 
@@ -312,6 +319,16 @@ func (b *builder) service(name string, id kube.Identity, named map[string]int, h
 // statefulSet declares a part that keeps data. Its pods start in parallel (a
 // quorum of controllers or masters needs its peers up to become ready); in
 // prod it is protected and its claims outlive it.
+//
+// A claim's size grows in place: Kubernetes forbids changing a StatefulSet's
+// volumeClaimTemplates and pulumi-kubernetes replaces the StatefulSet when
+// they change (provider/pkg/provider/diff.go at v4.25.0: .spec.volumeClaimTemplates
+// is force-new), which deletes the claims outside prod. So the templates'
+// sizes keep what the StatefulSet was created with (ignoreChanges) and each
+// member's claim is expanded by a server-side apply patch of its own (claim
+// expansion: the StorageClass must allow it). What cannot change in place
+// (the class, a smaller size) is refused by validation against the last
+// run's record (Deployed).
 func (b *builder) statefulSet(name string, id kube.Identity, replicas int, template *corev1.PodTemplateSpecArgs, claims map[string]Storage, opts []pulumi.ResourceOption) (*appsv1.StatefulSet, error) {
 	retain := "Delete"
 	if b.args.Protect {
@@ -332,7 +349,8 @@ func (b *builder) statefulSet(name string, id kube.Identity, replicas int, templ
 			Spec:     spec,
 		})
 	}
-	return appsv1.NewStatefulSet(b.ctx, b.name+"-"+name, &appsv1.StatefulSetArgs{
+	b.record(name, replicas, claims)
+	sts, err := appsv1.NewStatefulSet(b.ctx, b.name+"-"+name, &appsv1.StatefulSetArgs{
 		Metadata: id.Metadata(name, b.args.Namespace),
 		Spec: &appsv1.StatefulSetSpecArgs{
 			Replicas:             pulumi.Int(replicas),
@@ -347,7 +365,64 @@ func (b *builder) statefulSet(name string, id kube.Identity, replicas int, templ
 			Template:             template,
 			VolumeClaimTemplates: templates,
 		},
-	}, append(opts, pulumi.Protect(b.args.Protect))...)
+	}, append(opts, b.statefulSetOptions(name)...)...)
+	if err != nil {
+		return nil, err
+	}
+	for _, claim := range sortedKeys(claims) {
+		for member := range replicas {
+			if err := b.claimSize(name, claim, member, claims[claim].Size, sts); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return sts, nil
+}
+
+// statefulSetOptions protects a stateful part (prod) and keeps its claims'
+// sizes out of its diff, but for a part the run recreates (Args.Recreate):
+// that one is deleted with its claims and made anew.
+func (b *builder) statefulSetOptions(name string) []pulumi.ResourceOption {
+	if slices.Contains(b.args.Recreate, name) {
+		b.ctx.Log.Warn(fmt.Sprintf("recreating %s: its StatefulSet and claims are deleted, and its data with them (platform:observability.recreate)", name), nil)
+		return []pulumi.ResourceOption{pulumi.DeleteBeforeReplace(true), pulumi.ReplaceOnChanges([]string{"spec"})}
+	}
+	return []pulumi.ResourceOption{pulumi.Protect(b.args.Protect), pulumi.IgnoreChanges([]string{claimSizes})}
+}
+
+// claimSizes is the path of the claims' sizes in a StatefulSet's inputs.
+const claimSizes = "spec.volumeClaimTemplates[*].spec.resources"
+
+// claimSize sets the size of one member's claim (the StatefulSet controller
+// names it <claim>-<statefulset>-<ordinal>) once the StatefulSet has made it.
+// The patch takes the field from the controller that created the claim
+// (patchForce); deleting the patch forgets it and leaves the claim as it is
+// (retainOnDelete: a claim of a member scaled away may be gone already).
+func (b *builder) claimSize(statefulSet, claim string, member int, size string, sts pulumi.Resource) error {
+	_, err := corev1.NewPersistentVolumeClaimPatch(b.ctx, fmt.Sprintf("%s-%s-%s-%d", b.name, statefulSet, claim, member), &corev1.PersistentVolumeClaimPatchArgs{
+		Metadata: &metav1.ObjectMetaPatchArgs{
+			Name:        pulumi.String(fmt.Sprintf("%s-%s-%d", claim, statefulSet, member)),
+			Namespace:   pulumi.String(b.args.Namespace),
+			Annotations: pulumi.StringMap{"pulumi.com/patchForce": pulumi.String("true")},
+		},
+		Spec: &corev1.PersistentVolumeClaimSpecPatchArgs{
+			Resources: &corev1.VolumeResourceRequirementsPatchArgs{Requests: pulumi.StringMap{"storage": pulumi.String(size)}},
+		},
+	}, append(b.in, pulumi.DependsOn([]pulumi.Resource{sts}), pulumi.RetainOnDelete(true))...)
+	return err
+}
+
+// record notes what this run deploys of a stateful part, for the next run's
+// checks (Deployed).
+func (b *builder) record(name string, members int, claims map[string]Storage) {
+	d := Deployed{Members: members}
+	if data, ok := claims["data"]; ok {
+		d.Size, d.Class = data.Size, data.Class
+	}
+	if b.deployed == nil {
+		b.deployed = map[string]Deployed{}
+	}
+	b.deployed[name] = d
 }
 
 // clusterPorts are a clustered part's ports: the one its clients use, and the

@@ -276,11 +276,14 @@ func TestNetworkPolicyAllowsOnlyWhatIsNamed(t *testing.T) {
 	g := mustDeploy(t, args)
 	p := g.One(t, policyType, "greeter")
 	checks := map[string]any{
-		"spec.ingress.0.ports.0.port":     float64(8080),
-		"spec.egress.0.ports.0.port":      float64(53),
-		"spec.egress.1.ports.0.port":      float64(4318),
-		"spec.egress.2.to.0.ipBlock.cidr": "10.10.0.0/16",
-		"spec.egress.2.ports.0.port":      float64(5432),
+		"spec.ingress.0.ports.0.port": float64(8080),
+		"spec.egress.0.ports.0.port":  float64(53),
+		// DNS from the cluster DNS pods and from NodeLocal DNSCache's address.
+		"spec.egress.0.to.0.podSelector.matchLabels.k8s-app": "kube-dns",
+		"spec.egress.0.to.1.ipBlock.cidr":                    "169.254.20.10/32",
+		"spec.egress.1.ports.0.port":                         float64(4318),
+		"spec.egress.2.to.0.ipBlock.cidr":                    "10.10.0.0/16",
+		"spec.egress.2.ports.0.port":                         float64(5432),
 	}
 	for path, want := range checks {
 		if got := p.MustInput(t, path); got != want {

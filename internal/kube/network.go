@@ -34,12 +34,24 @@ func TCPPorts(ports ...int) networkingv1.NetworkPolicyPortArray {
 	return out
 }
 
-// DNSEgress allows name lookups: the cluster DNS pods on port 53, UDP and TCP.
+// NodeLocalDNS is the address NodeLocal DNSCache listens on by default: a
+// link-local address on every node, served by a hostNetwork pod that no pod
+// selector can name (kubernetes/kubernetes cluster/addons/dns/nodelocaldns
+// README: "a link local ip (169.254.20.10/32 by default)", and its note that
+// clusters with network policies need a rule for it). GKE Autopilot runs it
+// by default.
+const NodeLocalDNS = "169.254.20.10/32"
+
+// DNSEgress allows name lookups on port 53, UDP and TCP: to the cluster DNS
+// pods (labelled k8s-app=kube-dns, as CoreDNS's and kube-dns's manifests
+// label them), and to NodeLocal DNSCache's address, so that lookups work
+// whichever of the two a node's resolv.conf names.
 func DNSEgress() *networkingv1.NetworkPolicyEgressRuleArgs {
 	return &networkingv1.NetworkPolicyEgressRuleArgs{
-		To: networkingv1.NetworkPolicyPeerArray{PodsPeer("kube-system", pulumi.StringMap{
-			"k8s-app": pulumi.String("kube-dns"),
-		})},
+		To: networkingv1.NetworkPolicyPeerArray{
+			PodsPeer("kube-system", pulumi.StringMap{"k8s-app": pulumi.String("kube-dns")}),
+			&networkingv1.NetworkPolicyPeerArgs{IpBlock: &networkingv1.IPBlockArgs{Cidr: pulumi.String(NodeLocalDNS)}},
+		},
 		Ports: networkingv1.NetworkPolicyPortArray{
 			&networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("UDP"), Port: pulumi.Int(53)},
 			&networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("TCP"), Port: pulumi.Int(53)},

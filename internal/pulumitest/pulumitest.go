@@ -39,6 +39,10 @@ type Resource struct {
 	ImportID string
 	// DeleteBeforeReplace: a replacement deletes the old resource first.
 	DeleteBeforeReplace bool
+	// IgnoreChanges are the input paths whose changes the engine ignores.
+	IgnoreChanges []string
+	// RetainOnDelete: deleting the resource leaves the object where it is.
+	RetainOnDelete bool
 }
 
 // Secret reports whether the input at path (dot-separated keys, e.g.
@@ -207,6 +211,8 @@ func (m mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prope
 		Dependencies:        args.RegisterRPC.GetDependencies(),
 		ImportID:            args.RegisterRPC.GetImportId(),
 		DeleteBeforeReplace: args.RegisterRPC.GetDeleteBeforeReplace(),
+		IgnoreChanges:       args.RegisterRPC.GetIgnoreChanges(),
+		RetainOnDelete:      args.RegisterRPC.GetRetainOnDelete(),
 	})
 	return args.Name + "-id", outputs, nil
 }

@@ -216,6 +216,7 @@ func TestLocalStack(t *testing.T) {
 		{"drift is detected", testDriftDetected},
 		{"up remediates drift", testRemediate},
 		{"config change rolls the pods", testConfigChangeRolls},
+		{"storage grows in place", testStorageGrowsInPlace},
 		{"destroy leaves nothing", testDestroy},
 	}
 	for _, s := range steps {
