@@ -206,19 +206,38 @@ exec /opt/kafka/bin/kafka-server-start.sh /tmp/server.properties
 func topicScript(k Kafka, host string) string {
 	return fmt.Sprintf(`set -eu
 bin=/opt/kafka/bin
-server="--bootstrap-server %[1]s:%[2]d --command-config %[8]s/client.properties"
+server="--bootstrap-server %[1]s:%[2]d --command-config %[7]s/client.properties"
 until $bin/kafka-topics.sh $server --list >/dev/null; do sleep 5; done
 $bin/kafka-topics.sh $server --create --if-not-exists --topic %[3]s \
   --partitions %[4]d --replication-factor %[5]d
 $bin/kafka-configs.sh $server --alter --entity-type topics --entity-name %[3]s \
-  --add-config min.insync.replicas=%[6]d,retention.ms=%[7]d
+  --add-config min.insync.replicas=%[6]d,%[8]s
 current=$($bin/kafka-topics.sh $server --describe --topic %[3]s | sed -n 's/.*PartitionCount: *\([0-9]*\).*/\1/p' | head -n 1)
 if [ "$current" -lt %[4]d ]; then
   $bin/kafka-topics.sh $server --alter --topic %[3]s --partitions %[4]d
 elif [ "$current" -gt %[4]d ]; then
   echo "topic %[3]s keeps its $current partitions: Kafka cannot remove partitions" >&2
 fi
-`, host, kafkaPort, LogsTopic, k.Partitions, k.ReplicationFactor, k.MinInsyncReplicas, k.RetentionHours*3600*1000, kafkaConfigDir)
+`, host, kafkaPort, LogsTopic, k.Partitions, k.ReplicationFactor, k.MinInsyncReplicas, kafkaConfigDir, topicLimits(k))
+}
+
+// topicLimits bound the logs topic in time and on disk (Kafka's topic
+// configs, kafka.apache.org/documentation/#topicconfigs): retention.ms
+// alone deletes only closed segments, and a segment closes at segment.bytes
+// (default 1 GiB) or segment.ms (default 7 days), so a 12-hour retention
+// could keep a week; segments roll at a quarter of the retention instead.
+// On disk, a broker may hold a replica of every partition: each partition
+// gets 70% of the claim over the partitions, of which retention.bytes keeps
+// all but one segment (the active segment is never deleted), leaving the
+// rest of the claim to the cluster metadata and the offsets topic. A claim
+// that grows raises the limits on the next run (the topic Job reruns).
+func topicLimits(k Kafka) string {
+	retentionMS := int64(k.RetentionHours) * 3600 * 1000
+	claim := parseOrZero(k.Storage.Size)
+	perPartition := claim.Value() * 7 / 10 / int64(max(k.Partitions, 1))
+	segment := max(perPartition/5, 1<<20)
+	return fmt.Sprintf("retention.ms=%d,segment.ms=%d,retention.bytes=%d,segment.bytes=%d",
+		retentionMS, retentionMS/4, perPartition-segment, segment)
 }
 
 // kafkaClusterID is the cluster's id: 16 bytes in URL-safe base64, derived

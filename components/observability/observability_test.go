@@ -222,6 +222,35 @@ func TestKafkaReplicationIsConsistent(t *testing.T) {
 	}
 }
 
+// The logs topic is bounded on disk and in time: whatever a broker holds of
+// every partition (retention.bytes plus the active segment each) fits in
+// 70% of its claim, and segments roll often enough for retention.ms to
+// delete on time.
+func TestKafkaTopicIsBounded(t *testing.T) {
+	for _, args := range []Args{devArgs(), prodArgs()} {
+		script := mustDeploy(t, args).One(t, jobType, "observability-kafka-topic").MustInput(t, "spec.template.spec.containers.0.command.2").(string)
+		configs := map[string]int64{}
+		for _, kv := range strings.Split(strings.Fields(script[strings.Index(script, "--add-config ")+len("--add-config "):])[0], ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			var n int64
+			if _, err := fmt.Sscan(v, &n); err != nil {
+				t.Fatalf("%s: %s", kv, err)
+			}
+			configs[k] = n
+		}
+		size := parseOrZero(args.Kafka.Storage.Size)
+		claim := size.Value()
+		held := (configs["retention.bytes"] + configs["segment.bytes"]) * int64(args.Kafka.Partitions)
+		if configs["retention.bytes"] <= 0 || held > claim*7/10 {
+			t.Errorf("%s: the partitions hold up to %d bytes of a %d-byte claim: %v", args.Environment, held, claim, configs)
+		}
+		retention := int64(args.Kafka.RetentionHours) * 3600 * 1000
+		if configs["retention.ms"] != retention || configs["segment.ms"] <= 0 || configs["segment.ms"] > retention/4 {
+			t.Errorf("%s: retention.ms %d, segment.ms %d, want %d and at most a quarter of it", args.Environment, configs["retention.ms"], configs["segment.ms"], retention)
+		}
+	}
+}
+
 // With TLS (prod) the brokers listen, and talk to each other, over SSL with
 // their own certificate on the image's secrets VOLUME, and every client
 // (Filebeat, Logstash, the topic Job) verifies them against the CA it is
