@@ -783,7 +783,7 @@ func TestPlacementPerPart(t *testing.T) {
 		}
 	}
 	kafka := g.One(t, "kubernetes:apps/v1:StatefulSet", "observability-kafka")
-	if v, ok := kafka.Input("spec.template.spec.nodeSelector"); ok && v != nil {
-		t.Errorf("Kafka, given no placement, has a node selector %v", v)
+	if v, _ := kafka.Input("spec.template.spec.nodeSelector"); fmt.Sprint(v) != "map[kubernetes.io/os:linux]" {
+		t.Errorf("Kafka, given no placement, has the node selector %v, want Linux nodes only", v)
 	}
 }

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -77,12 +78,14 @@ func (p Placement) Validate() validate.Problems {
 	return problems
 }
 
-// Apply puts the placement on a pod spec: its node selector, and its
-// tolerations after those the spec has.
+// Apply puts the placement on a pod spec: its node selector, over
+// kubernetes.io/os: linux (every image the platform runs is a Linux one, and
+// a cluster may have Windows nodes: the label is one the kubelet sets on
+// every node), and its tolerations after those the spec has.
 func (p Placement) Apply(spec *corev1.PodSpecArgs) {
-	if len(p.NodeSelector) > 0 {
-		spec.NodeSelector = pulumi.ToStringMap(p.NodeSelector)
-	}
+	selector := map[string]string{"kubernetes.io/os": "linux"}
+	maps.Copy(selector, p.NodeSelector)
+	spec.NodeSelector = pulumi.ToStringMap(selector)
 	var tolerations corev1.TolerationArray
 	if spec.Tolerations != nil {
 		tolerations = spec.Tolerations.(corev1.TolerationArray)

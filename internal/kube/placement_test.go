@@ -50,7 +50,8 @@ func problemsText(problems interface{ Err() error }) string {
 	return ""
 }
 
-// Apply sets the node selector and adds the tolerations after the spec's own.
+// Apply sets the node selector over kubernetes.io/os: linux and adds the
+// tolerations after the spec's own.
 func TestPlacementApply(t *testing.T) {
 	own := &corev1.TolerationArgs{Operator: pulumi.String("Exists")}
 	spec := &corev1.PodSpecArgs{Tolerations: corev1.TolerationArray{own}}
@@ -58,7 +59,7 @@ func TestPlacementApply(t *testing.T) {
 		NodeSelector: map[string]string{"type": "real"},
 		Tolerations:  []Toleration{{Key: "platform.acme.io/real-node", Operator: "Exists", Effect: "NoSchedule"}},
 	}.Apply(spec)
-	if got := resolve(t, spec.NodeSelector.(pulumi.StringMap)); len(got) != 1 || got["type"] != "real" {
+	if got := resolve(t, spec.NodeSelector.(pulumi.StringMap)); len(got) != 2 || got["type"] != "real" || got["kubernetes.io/os"] != "linux" {
 		t.Errorf("node selector %v", got)
 	}
 	tolerations := spec.Tolerations.(corev1.TolerationArray)
@@ -72,7 +73,7 @@ func TestPlacementApply(t *testing.T) {
 
 	empty := &corev1.PodSpecArgs{}
 	Placement{}.Apply(empty)
-	if empty.NodeSelector != nil || empty.Tolerations != nil {
-		t.Errorf("an empty placement changed the spec: %+v", empty)
+	if got := resolve(t, empty.NodeSelector.(pulumi.StringMap)); len(got) != 1 || got["kubernetes.io/os"] != "linux" || empty.Tolerations != nil {
+		t.Errorf("an empty placement: node selector %v, tolerations %v; want Linux nodes only", got, empty.Tolerations)
 	}
 }
