@@ -264,11 +264,16 @@ yaml_language() {
 }
 
 # gensdk generates the package's TypeScript and Python SDKs with the
-# pinned CLI's own code generators (tools/pulumi/gensdk; same module, same
-# build cache as the CLI).
+# pinned CLI's own code generators (testbed/tools/pulumi/gensdk; same module,
+# same build cache as the CLI). Its code is the project's own, so its cache
+# is keyed by that code too: a binary cached from an older gensdk (another
+# banner in every generated file) would pass sdk-check on one machine and
+# fail it on a new one.
 gensdk() {
-	build gensdk "$PULUMI_VERSION" pulumi "" ./gensdk
-	ln -sfn "$PLATFORM_TOOLS/gensdk-$PULUMI_VERSION/gensdk" "$PLATFORM_TOOLS/bin/gensdk"
+	local v
+	v=$PULUMI_VERSION-$(cat "$root"/testbed/tools/pulumi/gensdk/*.go | sha256sum | cut -c1-12)
+	build gensdk "$v" pulumi "" ./gensdk
+	ln -sfn "$PLATFORM_TOOLS/gensdk-$v/gensdk" "$PLATFORM_TOOLS/bin/gensdk"
 }
 
 actionlint() {
