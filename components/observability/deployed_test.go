@@ -5,11 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	"github.com/acme/platform/internal/pulumitest"
 )
 
 const claimPatchType = "kubernetes:core/v1:PersistentVolumeClaimPatch"
@@ -64,12 +59,7 @@ func TestDeployedRecordsWhatRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var record map[string]any
-	select {
-	case record = <-records:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the output deployed never resolved")
-	}
+	record := resolved(t, records, "the output deployed")
 	got, err := DeployedFrom(record)
 	if err != nil {
 		t.Fatal(err)
@@ -83,18 +73,6 @@ func TestDeployedRecordsWhatRuns(t *testing.T) {
 	if d, err := DeployedFrom(nil); d != nil || err != nil {
 		t.Errorf("a first run's record: %v, %v; want none", d, err)
 	}
-}
-
-// deployWith declares the component and hands it to inspect.
-func deployWith(t *testing.T, args Args, inspect func(*Observability)) (*pulumitest.Graph, error) {
-	t.Helper()
-	return pulumitest.Component(t, "test", testProvider, func(ctx *pulumi.Context, provider pulumi.ProviderResource) error {
-		o, err := NewObservability(ctx, "observability", args, provider)
-		if err == nil {
-			inspect(o)
-		}
-		return err
-	})
 }
 
 // What a running part cannot take is refused against the last run's record,

@@ -100,6 +100,32 @@ func mustDeploy(t *testing.T, args Args) *pulumitest.Graph {
 	return pulumitest.Must(t, g, err)
 }
 
+// deployWith declares the component and hands it to inspect.
+func deployWith(t *testing.T, args Args, inspect func(*Observability)) (*pulumitest.Graph, error) {
+	t.Helper()
+	return pulumitest.Component(t, "test", testProvider, func(ctx *pulumi.Context, provider pulumi.ProviderResource) error {
+		o, err := NewObservability(ctx, "observability", args, provider)
+		if err == nil {
+			inspect(o)
+		}
+		return err
+	})
+}
+
+// resolved waits for the value an apply sends: the apply runs on a
+// goroutine of its own, which the run does not wait for.
+func resolved[T any](t *testing.T, values <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-values:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s never resolved", what)
+	}
+	var zero T
+	return zero
+}
+
 // file returns one file of a ConfigMap.
 func file(t *testing.T, g *pulumitest.Graph, configMap, name string) string {
 	t.Helper()
@@ -608,29 +634,17 @@ func TestPodSecurityPerNamespace(t *testing.T) {
 }
 
 func TestOutputs(t *testing.T) {
-	// The apply runs on a goroutine of its own, which the run does not wait
-	// for: its value comes through a channel.
 	outputs := make(chan map[string]string, 1)
-	_, err := pulumitest.Component(t, "test", testProvider, func(ctx *pulumi.Context, provider pulumi.ProviderResource) error {
-		o, err := NewObservability(ctx, "observability", devArgs(), provider)
-		if err != nil {
-			return err
-		}
+	_, err := deployWith(t, devArgs(), func(o *Observability) {
 		pulumi.All(o.KibanaURL, o.JaegerQueryURL, o.OTLPEndpoint, o.KafkaBootstrap, o.ElasticsearchURL).ApplyT(func(v []any) error {
 			outputs <- map[string]string{"kibana": v[0].(string), "jaeger": v[1].(string), "otlp": v[2].(string), "kafka": v[3].(string), "es": v[4].(string)}
 			return nil
 		})
-		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got map[string]string
-	select {
-	case got = <-outputs:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the outputs never resolved")
-	}
+	got := resolved(t, outputs, "the outputs")
 	want := map[string]string{
 		"kibana": "http://kibana.observability.svc.cluster.local:5601",
 		"jaeger": "http://jaeger-query.observability.svc.cluster.local:16686",
