@@ -133,7 +133,7 @@ func (b *builder) elasticsearch() error {
 // shell's builtin; the shell's own arguments hold the script, unexpanded).
 func (b *builder) elasticReadiness() []string {
 	base := fmt.Sprintf("http://localhost:%d", elasticPort)
-	curl := "curl --silent --fail --max-time 2"
+	curl := fmt.Sprintf("curl --silent --fail --max-time %d", kube.ExecRequestSeconds)
 	if b.secure() {
 		base = fmt.Sprintf("https://localhost:%d", elasticPort)
 		curl = `printf 'header = "Authorization: Basic %s"\n' "$(printf 'elastic:%s' "$ELASTIC_PASSWORD" | base64 -w0)" | ` +

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/acme/platform/internal/kube"
 )
 
 // The Elasticsearch pod's config init script, taken from the pod spec the
@@ -125,6 +127,11 @@ func TestElasticsearchReadinessRecordsTheFormedCluster(t *testing.T) {
 	g := mustDeploy(t, prodArgs())
 	probe := g.One(t, statefulSetType, "observability-elasticsearch").MustInput(t, "spec.template.spec.containers.0.readinessProbe.exec.command").([]any)
 	script := probe[2].(string)
+	// Both of the formed cluster's requests fit in the probe's timeout.
+	timeout := g.One(t, statefulSetType, "observability-elasticsearch").MustInput(t, "spec.template.spec.containers.0.readinessProbe.timeoutSeconds").(float64)
+	if requests := strings.Count(script, "curl "); float64(requests*kube.ExecRequestSeconds) >= timeout {
+		t.Errorf("readiness runs %d requests of up to %d s in a %v s timeout", requests, kube.ExecRequestSeconds, timeout)
+	}
 	healthy, uuid := true, "_na_"
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {

@@ -195,15 +195,22 @@ func (p Probes) LivenessProbe() *corev1.ProbeArgs {
 }
 
 // ReadinessProbe returns the readiness probe: takes a pod out of its Service within
-// 10 s of it reporting not ready.
+// 10 s of it reporting not ready. A command may make more than one request
+// (Elasticsearch's: two of at most ExecRequestSeconds each), so it has the
+// whole period; a slower one counts as a failure.
 func (p Probes) ReadinessProbe() *corev1.ProbeArgs {
 	probe := p.probe(p.Readiness, 5, 2, 2)
 	if len(p.ReadinessCommand) > 0 {
 		probe.TcpSocket, probe.HttpGet = nil, nil
 		probe.Exec = &corev1.ExecActionArgs{Command: pulumi.ToStringArray(p.ReadinessCommand)}
+		probe.TimeoutSeconds = pulumi.Int(5)
 	}
 	return probe
 }
+
+// ExecRequestSeconds bounds one request of a readiness command: two fit in
+// its probe's timeout.
+const ExecRequestSeconds = 2
 
 func (p Probes) probe(path string, period, timeout, failures int) *corev1.ProbeArgs {
 	probe := &corev1.ProbeArgs{
