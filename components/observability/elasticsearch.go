@@ -59,7 +59,7 @@ func (b *builder) elasticsearch() error {
 	}
 	c := container("elasticsearch", e.Image, e.Size, kube.Probes{Port: elasticPort, ReadinessCommand: b.elasticReadiness(), StartupSeconds: 300})
 	c.Ports = ports(map[string]int{"http": elasticPort, "transport": elasticTransportPort})
-	podEnv := corev1.EnvVarArray{envFromField("POD_NAME", "metadata.name"), env("ES_JAVA_OPTS", pulumi.String(heapOptions(e.Size.Memory)))}
+	podEnv := corev1.EnvVarArray{envFromField("POD_NAME", "metadata.name"), env("ES_JAVA_OPTS", pulumi.String(heapOptions(e.Size.Memory)+" "+elasticJVMLogging))}
 	var setupEnv corev1.EnvVarArray
 	if b.secure() {
 		tls, err := b.secret("elasticsearch-tls", id, pulumi.StringMap{
@@ -150,6 +150,13 @@ func (b *builder) elasticReadiness() []string {
 	}
 	return []string{"/bin/sh", "-c", check}
 }
+
+// elasticJVMLogging sends the JVM's own logging to stderr, warnings only:
+// the image's jvm.options writes GC logs to logs/gc.log, up to 32 x 64 MB
+// ("can consume up to 2 GB", Elastic's GC logging docs), into a 1 GiB
+// emptyDir; -Xlog:disable first turns that off, as the docs' Docker example
+// does. Elasticsearch's own logs go to the console in its image.
+const elasticJVMLogging = "-Xlog:disable -Xlog:all=warning:stderr:utctime,level,tags"
 
 // elasticDataDir is where Elasticsearch keeps its data: the claim.
 const elasticDataDir = "/usr/share/elasticsearch/data"

@@ -50,6 +50,7 @@ func (b *builder) kafka() error {
 		"server.properties": kafkaProperties(k, b.args.Namespace),
 		"start.sh":          kafkaStart,
 		"client.properties": kafkaClientProperties(k),
+		"log4j2.yaml":       kafkaLog4j,
 	}, b.in)
 	if err != nil {
 		return err
@@ -80,6 +81,13 @@ func (b *builder) kafka() error {
 		env("CLUSTER_ID", pulumi.String(kafkaClusterID(b.args.Namespace, b.name))),
 		env("LOG_DIR", pulumi.String("/tmp/logs")),
 		env("KAFKA_HEAP_OPTS", pulumi.String(heapOptions(k.Size.Memory))),
+		// Logs go to stdout alone, so none fills the 1 GiB /tmp (LOG_DIR):
+		// kafka-server-start.sh passes -loggc unless EXTRA_ARGS is set (GC
+		// logs of up to 10 x 100 MB in LOG_DIR, kafka-run-class.sh), and the
+		// image's log4j2.yaml adds hourly rolling files without a delete
+		// policy; KAFKA_LOG4J_OPTS replaces it (both scripts at Kafka 4.1).
+		env("EXTRA_ARGS", pulumi.String("-name kafkaServer")),
+		env("KAFKA_LOG4J_OPTS", pulumi.String("-Dlog4j2.configurationFile="+kafkaConfigDir+"/log4j2.yaml")),
 	}
 	c.VolumeMounts = append(corev1.VolumeMountArray{
 		mount("data", kafkaDataDir, false), mount("config", kafkaConfigDir, true), mount("tmp", "/tmp", false),
@@ -118,6 +126,21 @@ func (b *builder) kafka() error {
 	return b.policy("kafka-setup", b.args.Namespace, setup, nil,
 		networkingv1.NetworkPolicyEgressRuleArray{to(networkingv1.NetworkPolicyPeerArray{b.peer(id)}, kafkaPort)}, b.in)
 }
+
+// kafkaLog4j logs the broker to stdout only, at INFO, in the image's own
+// layout (its log4j2.yaml's pattern).
+const kafkaLog4j = `Configuration:
+  Appenders:
+    Console:
+      name: STDOUT
+      PatternLayout:
+        pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Root:
+      level: INFO
+      AppenderRef:
+        - ref: STDOUT
+`
 
 // kafkaProperties is the brokers' configuration; start.sh fills in each
 // pod's node id and advertised name.

@@ -801,3 +801,31 @@ func TestPlacementPerPart(t *testing.T) {
 		t.Errorf("Kafka, given no placement, has the node selector %v, want Linux nodes only", v)
 	}
 }
+
+// The JVMs log to stdout and stderr, never into their size-limited
+// emptyDirs: Kafka without -loggc and with a console-only log4j2 config it
+// mounts, Elasticsearch with the image's GC file log turned off.
+func TestJVMLogsStayOutOfTheirVolumes(t *testing.T) {
+	g := mustDeploy(t, prodArgs())
+	envOf := func(name string) map[string]any {
+		out := map[string]any{}
+		for _, e := range g.One(t, statefulSetType, "observability-"+name).MustInput(t, "spec.template.spec.containers.0.env").([]any) {
+			m := e.(map[string]any)
+			out[m["name"].(string)] = m["value"]
+		}
+		return out
+	}
+	kafka := envOf("kafka")
+	if kafka["EXTRA_ARGS"] != "-name kafkaServer" {
+		t.Errorf("Kafka's EXTRA_ARGS %v: kafka-server-start.sh adds -loggc (GC logs in LOG_DIR) unless it is set", kafka["EXTRA_ARGS"])
+	}
+	if kafka["KAFKA_LOG4J_OPTS"] != "-Dlog4j2.configurationFile="+kafkaConfigDir+"/log4j2.yaml" {
+		t.Errorf("Kafka's KAFKA_LOG4J_OPTS %v", kafka["KAFKA_LOG4J_OPTS"])
+	}
+	if log4j := file(t, g, "kafka", "log4j2.yaml"); !strings.Contains(log4j, "Console:") || strings.Contains(log4j, "File") {
+		t.Errorf("Kafka's log4j2.yaml writes somewhere other than stdout:\n%s", log4j)
+	}
+	if opts, _ := envOf("elasticsearch")["ES_JAVA_OPTS"].(string); !strings.Contains(opts, "-Xlog:disable") || strings.Contains(opts, "file=") {
+		t.Errorf("Elasticsearch's ES_JAVA_OPTS %q keeps the image's GC file log", opts)
+	}
+}
