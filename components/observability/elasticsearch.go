@@ -122,11 +122,19 @@ func (b *builder) elasticsearch() error {
 	return b.elasticSetup(sts, setupEnv)
 }
 
-// elasticReadiness asks the node for the cluster's health as it sees it
-// (local=true: no master round trip), as Elastic's own Helm chart and ECK do,
-// with curl, which the image has. With security on, the credentials come from
-// the container's environment and the CA from its certs folder, never from
-// the pod spec; they reach curl as a config on its standard input (`-K -`: an
+// elasticReadiness is ready when the cluster is healthy enough, as the node
+// sees it (local=true: no master round trip): a node that has just started
+// waits for green (yellow alone on one node, whose replicas have nowhere to
+// go), so a rolling restart or a drain moves on only once the shards have
+// recovered; after that, at least yellow. That is Elastic's own Helm chart's
+// readiness (elastic/helm-charts elasticsearch/templates/statefulset.yaml:
+// wait_for_status=green&timeout=1s until a start file exists, which lives in
+// the pod's /tmp, so a new pod waits again); Elasticsearch answers 408 when
+// the wait times out, which curl --fail counts as a failure.
+//
+// curl is the image's. With security on, the credentials come from the
+// container's environment and the CA from its certs folder, never from the
+// pod spec; they reach curl as a config on its standard input (`-K -`: an
 // Authorization header, the user and password base64-encoded by coreutils'
 // base64 from its stdin), so no process's arguments, readable by every user
 // of the node in /proc/<pid>/cmdline, ever hold the password (printf is the
@@ -139,7 +147,12 @@ func (b *builder) elasticReadiness() []string {
 		curl = `printf 'header = "Authorization: Basic %s"\n' "$(printf 'elastic:%s' "$ELASTIC_PASSWORD" | base64 -w0)" | ` +
 			curl + ` -K - --cacert /usr/share/elasticsearch/config/certs/ca.crt`
 	}
-	check := curl + " '" + base + "/_cluster/health?local=true'"
+	first := "green"
+	if b.args.Elasticsearch.Nodes == 1 {
+		first = "yellow"
+	}
+	check := fmt.Sprintf(`want=yellow; [ -e %[1]s ] || want=%[2]s; %[3]s "%[4]s/_cluster/health?local=true&wait_for_status=$want&timeout=1s" >/dev/null && touch %[1]s`,
+		elasticStartedFile, first, curl, base)
 	if b.args.Elasticsearch.Nodes > 1 {
 		// Once the node reports a cluster UUID it has been part of a formed
 		// cluster: record it on the data volume, so that restarts start
@@ -157,6 +170,11 @@ func (b *builder) elasticReadiness() []string {
 // emptyDir; -Xlog:disable first turns that off, as the docs' Docker example
 // does. Elasticsearch's own logs go to the console in its image.
 const elasticJVMLogging = "-Xlog:disable -Xlog:all=warning:stderr:utctime,level,tags"
+
+// elasticStartedFile says the node has been ready once since its pod
+// started: on the pod's /tmp emptyDir, kept over a container restart, new
+// with every pod.
+const elasticStartedFile = "/tmp/.platform-started"
 
 // elasticDataDir is where Elasticsearch keeps its data: the claim.
 const elasticDataDir = "/usr/share/elasticsearch/data"

@@ -132,13 +132,13 @@ func TestElasticsearchReadinessRecordsTheFormedCluster(t *testing.T) {
 	if requests := strings.Count(script, "curl "); float64(requests*kube.ExecRequestSeconds) >= timeout {
 		t.Errorf("readiness runs %d requests of up to %d s in a %v s timeout", requests, kube.ExecRequestSeconds, timeout)
 	}
-	healthy, uuid := true, "_na_"
+	status, uuid := "green", "_na_"
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Header.Get("Authorization") != basic:
 			w.WriteHeader(http.StatusUnauthorized)
-		case r.URL.Path == "/_cluster/health" && healthy:
-			fmt.Fprint(w, `{"status":"green"}`)
+		case r.URL.Path == "/_cluster/health":
+			clusterHealth(w, r, status)
 		case r.URL.Path == "/":
 			fmt.Fprintf(w, "{\n  \"name\" : \"elasticsearch-0\",\n  \"cluster_uuid\" : %q\n}\n", uuid)
 		default:
@@ -148,8 +148,9 @@ func TestElasticsearchReadinessRecordsTheFormedCluster(t *testing.T) {
 	t.Cleanup(api.Close)
 	data := t.TempDir()
 	marker := filepath.Join(data, filepath.Base(clusterFormedMarker))
+	started := filepath.Join(t.TempDir(), "started")
 	local := strings.NewReplacer(fmt.Sprintf("https://localhost:%d", elasticPort), api.URL, "--cacert /usr/share/elasticsearch/config/certs/ca.crt ", "",
-		clusterFormedMarker, marker).Replace(script)
+		clusterFormedMarker, marker, elasticStartedFile, started).Replace(script)
 	ready := func() bool {
 		cmd := exec.Command("/bin/sh", "-c", local)
 		cmd.Env = append(os.Environ(), "ELASTIC_PASSWORD="+password, "PATH="+wrappers+string(os.PathListSeparator)+os.Getenv("PATH"))
@@ -157,6 +158,13 @@ func TestElasticsearchReadinessRecordsTheFormedCluster(t *testing.T) {
 	}
 	exists := func() bool { _, err := os.Stat(marker); return err == nil }
 
+	// A new node of three waits for green (Elastic's chart): a roll moves
+	// on only once the shards have recovered.
+	status = "yellow"
+	if ready() {
+		t.Fatalf("a new node is ready while the cluster is yellow\nscript: %s", local)
+	}
+	status = "green"
 	if !ready() || exists() {
 		t.Fatalf("no cluster yet: ready %v (want true), marker %v (want false)\nscript: %s", ready(), exists(), local)
 	}
@@ -164,7 +172,16 @@ func TestElasticsearchReadinessRecordsTheFormedCluster(t *testing.T) {
 	if !ready() || !exists() {
 		t.Fatalf("cluster formed: ready %v, marker %v; want both", ready(), exists())
 	}
-	healthy = false
+	// Once ready, at least yellow keeps it so; red does not.
+	status = "yellow"
+	if !ready() {
+		t.Error("a started node is not ready while the cluster is yellow")
+	}
+	status = "red"
+	if ready() {
+		t.Error("ready while the cluster is red")
+	}
+	status = ""
 	if ready() {
 		t.Error("ready while the cluster's health does not answer")
 	}
@@ -175,6 +192,38 @@ func TestElasticsearchReadinessRecordsTheFormedCluster(t *testing.T) {
 	if strings.Contains(string(args), password) {
 		t.Errorf("the password was in a program's arguments:\n%s", args)
 	}
+}
+
+// A single node (dev) is ready at yellow from its start: its replicas have
+// nowhere to go, so green may never come.
+func TestSingleElasticsearchNodeIsReadyAtYellow(t *testing.T) {
+	status := "yellow"
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { clusterHealth(w, r, status) }))
+	t.Cleanup(api.Close)
+	script := mustDeploy(t, devArgs()).One(t, statefulSetType, "observability-elasticsearch").MustInput(t, "spec.template.spec.containers.0.readinessProbe.exec.command.2").(string)
+	local := strings.NewReplacer(fmt.Sprintf("http://localhost:%d", elasticPort), api.URL, elasticStartedFile, filepath.Join(t.TempDir(), "started")).Replace(script)
+	ready := func() bool { return exec.Command("/bin/sh", "-c", local).Run() == nil }
+	if !ready() {
+		t.Fatalf("one node at yellow is not ready\nscript: %s", local)
+	}
+	if status = "red"; ready() {
+		t.Error("one node at red is ready")
+	}
+}
+
+// clusterHealth answers _cluster/health as Elasticsearch does for a cluster
+// whose status is status ("": no answer): 408 when the status asked for
+// (wait_for_status) is not reached within the wait.
+func clusterHealth(w http.ResponseWriter, r *http.Request, status string) {
+	rank := map[string]int{"red": 1, "yellow": 2, "green": 3}
+	if status == "" {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	if want := r.URL.Query().Get("wait_for_status"); want != "" && rank[status] < rank[want] {
+		w.WriteHeader(http.StatusRequestTimeout)
+	}
+	fmt.Fprintf(w, `{"status":%q}`, status)
 }
 
 // With mmap (prod), Elasticsearch waits for the node to be tuned instead of
