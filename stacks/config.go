@@ -152,6 +152,8 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 			continue
 		}
 		switch {
+		case name == ObservabilityCAKeyKey && raw[name].Secret && cfg.Observability != nil && NeedsCertificates(*cfg.Observability):
+			// Kept by `platform certs` for its renewals; the program never reads it.
 		case len(referenced[name]) == 0:
 			problems.Add(key(name), redact(raw[name]), "unknown key: not a platform setting, and no secretEnv, build, github or observability setting refers to it (a typo?)")
 		case !raw[name].Secret:
@@ -221,6 +223,7 @@ func (c *Config) secretRefs() map[string][]string {
 		for _, k := range requiredSecretKeys(*o) {
 			refs[k] = append(refs[k], key("observability"))
 		}
+
 	}
 	return refs
 }

@@ -22,6 +22,10 @@ const (
 	ElasticPrivateKeyKey = "elasticsearchKey"
 	KafkaCertKey         = "kafkaCertificate"
 	KafkaPrivateKeyKey   = "kafkaKey"
+	// ObservabilityCAKeyKey is the signing CA's private key, kept by
+	// `platform certs` for renewals from the same CA; never read by the
+	// program, and absent from stacks made before it was kept.
+	ObservabilityCAKeyKey = "observabilityCaKey"
 )
 
 // certificateKeys are the keys `platform certs` writes.
@@ -135,6 +139,7 @@ func (c *Config) certificates() observability.Certificates {
 func certificatesOf(value func(key string) string) observability.Certificates {
 	return observability.Certificates{
 		CA:            value(ObservabilityCAKey),
+		CAKey:         value(ObservabilityCAKeyKey),
 		Elasticsearch: pki.KeyPair{Certificate: value(ElasticCertKey), Key: value(ElasticPrivateKeyKey)},
 		Kafka:         pki.KeyPair{Certificate: value(KafkaCertKey), Key: value(KafkaPrivateKeyKey)},
 	}
@@ -220,9 +225,13 @@ func CertificatesOf(values map[string]Value) observability.Certificates {
 
 // CertificateConfig is the config, by full key, that stores certs in a stack.
 func CertificateConfig(certs observability.Certificates) map[string]string {
-	return map[string]string{
+	config := map[string]string{
 		key(ObservabilityCAKey): certs.CA,
 		key(ElasticCertKey):     certs.Elasticsearch.Certificate, key(ElasticPrivateKeyKey): certs.Elasticsearch.Key,
 		key(KafkaCertKey): certs.Kafka.Certificate, key(KafkaPrivateKeyKey): certs.Kafka.Key,
 	}
+	if certs.CAKey != "" {
+		config[key(ObservabilityCAKeyKey)] = certs.CAKey
+	}
+	return config
 }

@@ -118,12 +118,17 @@ func TestObservabilityConfigProblems(t *testing.T) {
 // A certificate due for renewal never blocks a deploy: the stack loads, and
 // its findings (which the drift check reports) say what to do.
 func TestExpiringCertificateIsAFindingNotAProblem(t *testing.T) {
-	expiring, err := observability.NewCertificates("observability", 10, time.Now())
+	certs, err := observability.NewCertificates("observability", 365, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiring, err := certs.Renew("observability", 10, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	values := stackValues(t, "prod")
 	values["platform:observabilityCa"] = Value{Raw: expiring.CA, Secret: true}
+	values["platform:observabilityCaKey"] = Value{Raw: expiring.CAKey, Secret: true}
 	values["platform:elasticsearchCertificate"] = Value{Raw: expiring.Elasticsearch.Certificate, Secret: true}
 	values["platform:elasticsearchKey"] = Value{Raw: expiring.Elasticsearch.Key, Secret: true}
 	values["platform:kafkaCertificate"] = Value{Raw: expiring.Kafka.Certificate, Secret: true}
@@ -135,6 +140,20 @@ func TestExpiringCertificateIsAFindingNotAProblem(t *testing.T) {
 	findings := cfg.Findings(time.Now())
 	if len(findings) != 1 || !strings.Contains(findings[0], "renew it with `platform certs --stack <stack> --renew`") {
 		t.Errorf("findings %q, want the renewal", findings)
+	}
+	// A CA near its end cannot sign renewals: the finding says to rotate it.
+	shortCA, err := observability.NewCertificates("observability", 10, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range CertificateConfig(shortCA) {
+		values[k] = Value{Raw: v, Secret: true}
+	}
+	if cfg, err = Load(values, testEnviron); err != nil {
+		t.Fatal(err)
+	}
+	if findings := cfg.Findings(time.Now()); len(findings) != 1 || !strings.Contains(findings[0], "--rotate-ca") {
+		t.Errorf("findings %q, want the CA's rotation", findings)
 	}
 	fresh, err := Load(stackValues(t, "prod"), testEnviron)
 	if err != nil {

@@ -8,7 +8,7 @@
 //	platform destroy  --stack local [--unprotect]
 //	platform outputs  --stack local
 //	platform drift    --stack local [--format table|json|markdown] [--remediate]
-//	platform certs    --stack prod [--days 730] [--renew]
+//	platform certs    --stack prod [--days 730] [--renew | --rotate-ca]
 //	platform cancel   --stack local [--force]
 //
 // Each command takes its own flags (and --stack, --cwd); a flag of another
@@ -87,7 +87,7 @@ var commandFlags = map[string][]string{
 	"destroy": {"unprotect", "parallel", "final-checkpoint-only", "events"},
 	"outputs": {},
 	"drift":   {"format", "remediate", "parallel", "events"},
-	"certs":   {"days", "renew"},
+	"certs":   {"days", "renew", "rotate-ca"},
 	"cancel":  {"force"},
 }
 
@@ -131,7 +131,8 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 	remediate := all.Bool("remediate", false, "run up --refresh after reporting, if the stack's platform:drift config allows it")
 	eventsFile := all.String("events", "", "write every engine event to this file as JSON lines")
 	days := all.Int("days", 730, "how long the certificate is valid (its CA twice as long)")
-	renew := all.Bool("renew", false, "replace certificates that are still valid")
+	renew := all.Bool("renew", false, "re-issue certificates that are still valid (from the same CA)")
+	rotateCA := all.Bool("rotate-ca", false, "take the next of the CA rotation's three steps (each followed by up)")
 	unprotect := all.Bool("unprotect", false, "first clear the protection of every resource (prod's namespaces and stateful sets)")
 	parallel := all.Int("parallel", driver.DefaultParallel, "how many resource operations the engine runs at once (make bench -only scale measures it)")
 	force := all.Bool("force", false, "also remove a lock whose run cannot be checked from here (another host's, an unreadable one, or a remote backend's): your word that its run has ended")
@@ -199,7 +200,7 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 		return runDrift(ctx, session, *stack, projectDir, *format, *remediate, stdout, stderr)
 	}
 	if command == "certs" {
-		return runCerts(ctx, session, *stack, *days, *renew, stdout, stderr)
+		return runCerts(ctx, session, *stack, *days, *renew, *rotateCA, stdout, stderr)
 	}
 
 	if command == "preview" || command == "up" {
@@ -414,11 +415,23 @@ func runDrift(ctx context.Context, s *driver.Session, stack, projectDir, format 
 }
 
 // runCerts stores new TLS certificates (the CA, Elasticsearch's and Kafka's) in the stack's config.
-func runCerts(ctx context.Context, s *driver.Session, stack string, days int, renew bool, stdout, stderr io.Writer) int {
+func runCerts(ctx context.Context, s *driver.Session, stack string, days int, renew, rotateCA bool, stdout, stderr io.Writer) int {
 	config, err := s.Config(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "platform:", err)
 		return exitError
+	}
+	if rotateCA {
+		values, step, err := policy.RotateCAConfig(config, days, time.Now())
+		if err == nil {
+			err = s.SetSecrets(ctx, values)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "platform: certs of stack %q: %v\n", stack, err)
+			return exitError
+		}
+		fmt.Fprintf(stdout, "stack %q: %s\n", stack, step)
+		return exitOK
 	}
 	values, err := policy.NewCertificateConfig(config, renew, days, time.Now())
 	if errors.Is(err, policy.ErrCertificatesValid) {

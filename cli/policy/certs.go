@@ -47,12 +47,37 @@ func NewCertificateConfig(config auto.ConfigMap, renew bool, days int, now time.
 		}
 		return nil, ErrCertificatesValid
 	}
-	certs, err := observability.NewCertificates(o.Namespace, days, now)
+	// A stack with a CA keeps it: a new one would split each cluster while
+	// its members roll onto it (RotateCAConfig changes it without).
+	certs, err := current.Renew(o.Namespace, days, now)
+	if current.CA == "" {
+		certs, err = observability.NewCertificates(o.Namespace, days, now)
+	}
 	if err != nil {
 		return nil, err
 	}
 	maps.Copy(made, stacks.CertificateConfig(certs))
 	return made, nil
+}
+
+// RotateCAConfig takes the next step of the stack's CA rotation
+// (observability.Certificates.RotateCA): the config to store, keyed by full
+// config key, and what the step did and what comes next.
+func RotateCAConfig(config auto.ConfigMap, days int, now time.Time) (map[string]string, string, error) {
+	values := Values(config)
+	o, err := stacks.ObservabilityOf(values)
+	if err != nil {
+		return nil, "", err
+	}
+	current := stacks.CertificatesOf(values)
+	if o == nil || current.CA == "" {
+		return nil, "", errors.New("this stack has no CA to rotate: `platform certs` makes one")
+	}
+	certs, step, err := current.RotateCA(o.Namespace, days, now)
+	if err != nil {
+		return nil, "", err
+	}
+	return stacks.CertificateConfig(certs), step, nil
 }
 
 // ErrCertificatesValid says the stack's certificates are good and not due

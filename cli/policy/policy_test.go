@@ -70,7 +70,7 @@ func TestCertificatesServeTheConfiguredNamespace(t *testing.T) {
 	config := workspace(t, "prod")
 	delete(config, "platform:elasticsearchKey") // prod would not load: certs reads only what it needs
 	config["platform:observability"] = auto.ConfigValue{Value: `{"namespace":"logging"}`}
-	made, err := NewCertificateConfig(config, false, 730, time.Now())
+	made, err := NewCertificateConfig(config, false, 365, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestCertificatesServeTheConfiguredNamespace(t *testing.T) {
 		t.Errorf("certificates made for namespace logging: %v", err)
 	}
 	delete(config, "platform:observability")
-	if _, err := NewCertificateConfig(config, false, 730, time.Now()); err == nil {
+	if _, err := NewCertificateConfig(config, false, 365, time.Now()); err == nil {
 		t.Error("a stack without observability has no certificates to make")
 	}
 }
@@ -98,7 +98,7 @@ func TestNewCertificateConfig(t *testing.T) {
 	if _, err := NewCertificateConfig(config, false, 730, now); !errors.Is(err, ErrCertificatesValid) {
 		t.Errorf("valid certificates replaced without --renew: %v", err)
 	}
-	renewed, err := NewCertificateConfig(config, true, 730, now)
+	renewed, err := NewCertificateConfig(config, true, 365, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +113,27 @@ func TestNewCertificateConfig(t *testing.T) {
 	}
 	if _, ok := renewed["platform:kibanaSystemPassword"]; ok {
 		t.Error("--renew replaced a credential: credentials are no certificates")
+	}
+	if renewed["platform:observabilityCa"] != stackstest.Secrets["prod"]["observabilityCa"] {
+		t.Error("--renew made a new CA: the members would split while they roll")
+	}
+	// A stack made before the CA's key was kept rotates its CA instead.
+	keyless := maps.Clone(config)
+	delete(keyless, "platform:observabilityCaKey")
+	if _, err := NewCertificateConfig(keyless, true, 730, now); err == nil || !strings.Contains(err.Error(), "--rotate-ca") {
+		t.Errorf("--renew without the CA's key: %v, want the rotation named", err)
+	}
+	for _, step := range []string{"step 1 of 3", "step 2 of 3", "step 3 of 3"} {
+		made, said, err := RotateCAConfig(keyless, 730, now)
+		if err != nil || !strings.HasPrefix(said, step) {
+			t.Fatalf("rotation %s: %q, %v", step, said, err)
+		}
+		for k, v := range asConfig(made) {
+			keyless[k] = v
+		}
+		if _, err := stacks.Load(Values(keyless), stacks.Environ{ProjectRoot: projectRoot}); err != nil {
+			t.Errorf("the stack does not load after %s: %v", step, err)
+		}
 	}
 	// A credential removed (to rotate it) is made again, alone; the others
 	// and the valid certificates stay.

@@ -2,20 +2,32 @@ package observability
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/acme/platform/internal/pki"
 )
 
-// Certificates are the TLS material of the stack's servers in PEM: one CA,
-// which every client trusts, and a certificate and key for Elasticsearch and
-// one for Kafka. They are made once (`platform certs --stack S` stores them
-// as secret stack config) and then read from config on every run: a
-// certificate generated during `up` would change on every run and roll the
-// clusters each time.
+// Certificates are the TLS material of the stack's servers in PEM: the CA
+// bundle every client and member trusts, the key of the CA that signs, and
+// a certificate and key for Elasticsearch and one for Kafka. They are made
+// once (`platform certs --stack S` stores them as secret stack config) and
+// then read from config on every run: a certificate generated during `up`
+// would change on every run and roll the clusters each time.
+//
+// The bundle holds one CA, or during a CA rotation (RotateCA) the old and
+// the new one, so that members on either side of a rolling update trust
+// each other. The CA's key is kept so that a renewal (Renew) re-issues the
+// certificates from the same CA: a new CA at every renewal would split each
+// cluster while its members roll, the first one on the new CA trusted by
+// no peer. The program never hands the CA's key to a resource.
 type Certificates struct {
-	CA                   string
+	CA string
+	// CAKey is the signing CA's private key; "" for a stack made before the
+	// key was kept (its CA can then only be rotated, not reused).
+	CAKey                string
 	Elasticsearch, Kafka pki.KeyPair
 }
 
@@ -50,15 +62,29 @@ const MaxCertificateDays = 3650
 // for Kafka in namespace, valid for days (from 1 to MaxCertificateDays; the
 // CA for twice as long).
 func NewCertificates(namespace string, days int, now time.Time) (Certificates, error) {
+	ca, err := newCA(namespace, days, now)
+	if err != nil {
+		return Certificates{}, err
+	}
+	return Certificates{CA: ca.Certificate, CAKey: ca.Key}.issue(ca, namespace, days, now)
+}
+
+func newCA(namespace string, days int, now time.Time) (*pki.CA, error) {
+	if days < 1 || days > MaxCertificateDays {
+		return nil, fmt.Errorf("certificates valid for %d days: must be from 1 to %d days", days, MaxCertificateDays)
+	}
+	return pki.NewCA("platform observability CA ("+namespace+")", 2*time.Duration(days)*24*time.Hour, now)
+}
+
+// issue gives each TLS server a certificate from ca, valid for days.
+func (c Certificates) issue(ca *pki.CA, namespace string, days int, now time.Time) (Certificates, error) {
 	if days < 1 || days > MaxCertificateDays {
 		return Certificates{}, fmt.Errorf("certificates valid for %d days: must be from 1 to %d days", days, MaxCertificateDays)
 	}
 	validFor := time.Duration(days) * 24 * time.Hour
-	ca, err := pki.NewCA("platform observability CA ("+namespace+")", 2*validFor, now)
-	if err != nil {
-		return Certificates{}, err
+	if caCert, err := pki.ParseCertificate(ca.Certificate); err != nil || caCert.NotAfter.Before(now.Add(validFor)) {
+		return Certificates{}, fmt.Errorf("the CA expires before certificates valid %d days would: rotate it (`platform certs --rotate-ca`)", days)
 	}
-	certs := Certificates{CA: ca.Certificate}
 	for _, server := range tlsServers {
 		pair, err := ca.Sign(pki.Leaf{
 			CommonName: server.service + "." + namespace + ".svc",
@@ -70,9 +96,82 @@ func NewCertificates(namespace string, days int, now time.Time) (Certificates, e
 		if err != nil {
 			return Certificates{}, err
 		}
-		*server.pair(&certs) = pair
+		*server.pair(&c) = pair
 	}
-	return certs, nil
+	return c, nil
+}
+
+// Renew re-issues the servers' certificates from the kept CA, valid for
+// days: the bundle does not change, so members on the old and the new
+// certificates trust each other throughout the roll.
+func (c Certificates) Renew(namespace string, days int, now time.Time) (Certificates, error) {
+	ca, err := c.signer()
+	if err != nil {
+		return Certificates{}, err
+	}
+	return c.issue(ca, namespace, days, now)
+}
+
+// signer is the bundle's CA whose key is kept.
+func (c Certificates) signer() (*pki.CA, error) {
+	if c.CAKey == "" {
+		return nil, errors.New("the CA's key was not kept (the certificates were made before it was): rotate the CA instead (`platform certs --rotate-ca`, three steps, each followed by `platform up`)")
+	}
+	bundle, err := pki.ParseBundle(c.CA)
+	if err != nil {
+		return nil, fmt.Errorf("CA: %w", err)
+	}
+	for _, cert := range bundle {
+		if pki.MatchesKey(cert, c.CAKey) == nil {
+			return pki.LoadCA(pki.KeyPair{Certificate: pki.EncodeCertificate(cert), Key: c.CAKey})
+		}
+	}
+	return nil, errors.New("the CA key is the key of no CA in the bundle")
+}
+
+// RotateCA takes the next step of a CA rotation, each to be deployed
+// (`platform up`) before the next, so that every member trusts every other
+// throughout each roll:
+//
+//  1. a new CA joins the bundle (the certificates stay the old CA's), and
+//     its key is kept;
+//  2. the certificates are re-issued from the new CA, valid for days;
+//  3. the old CA leaves the bundle.
+//
+// It says which step it took and what to do next.
+func (c Certificates) RotateCA(namespace string, days int, now time.Time) (Certificates, string, error) {
+	bundle, err := pki.ParseBundle(c.CA)
+	if err != nil {
+		return Certificates{}, "", fmt.Errorf("CA: %w", err)
+	}
+	const next = "deploy it (`platform up`), then run `platform certs --rotate-ca` again"
+	switch {
+	case len(bundle) == 1:
+		ca, err := newCA(namespace, days, now)
+		if err != nil {
+			return Certificates{}, "", err
+		}
+		c.CA = strings.TrimRight(c.CA, "\n") + "\n" + ca.Certificate
+		c.CAKey = ca.Key
+		return c, "step 1 of 3: a new CA joins the trust bundle; " + next, nil
+	case len(bundle) == 2:
+		signer, err := c.signer()
+		if err != nil {
+			return Certificates{}, "", err
+		}
+		leaf, err := pki.ParseCertificate(c.Elasticsearch.Certificate)
+		if err != nil {
+			return Certificates{}, "", fmt.Errorf("elasticsearch certificate: %w", err)
+		}
+		if leaf.CheckSignatureFrom(signer.Cert()) != nil {
+			c, err = c.issue(signer, namespace, days, now)
+			return c, "step 2 of 3: the certificates are the new CA's; " + next, err
+		}
+		c.CA = signer.Certificate
+		return c, "step 3 of 3: the old CA leaves the trust bundle; deploy it (`platform up`): the rotation is done", nil
+	default:
+		return Certificates{}, "", fmt.Errorf("the CA bundle holds %d certificates: want one, or two during a rotation", len(bundle))
+	}
 }
 
 // Check says whether the certificates serve Elasticsearch and Kafka in
@@ -80,12 +179,19 @@ func NewCertificates(namespace string, days int, now time.Time) (Certificates, e
 // pods' names and has not expired, and each key is its certificate's.
 // Errors never quote the material.
 func (c Certificates) Check(namespace string, now time.Time) error {
-	ca, err := pki.ParseCertificate(c.CA)
+	bundle, err := pki.ParseBundle(c.CA)
 	if err != nil {
 		return fmt.Errorf("CA: %w", err)
 	}
 	roots := x509.NewCertPool()
-	roots.AddCert(ca)
+	for _, ca := range bundle {
+		roots.AddCert(ca)
+	}
+	if c.CAKey != "" {
+		if _, err := c.signer(); err != nil {
+			return err
+		}
+	}
 	for _, server := range tlsServers {
 		pair := server.pair(&c)
 		cert, err := pki.ParseCertificate(pair.Certificate)
@@ -111,6 +217,13 @@ func (c Certificates) Check(namespace string, now time.Time) error {
 // RenewalDue says, when a certificate expires within RenewWithin of now,
 // which, when it expires and what to do; "" otherwise.
 func (c Certificates) RenewalDue(now time.Time) string {
+	bundle, _ := pki.ParseBundle(c.CA)
+	for _, ca := range bundle {
+		if ca.NotAfter.Sub(now) < RenewWithin {
+			return fmt.Sprintf("the observability CA expires %s, in less than %d days: rotate it with `platform certs --stack <stack> --rotate-ca` (three steps, each followed by `platform up`)",
+				ca.NotAfter.Format(time.DateOnly), RenewWithin/(24*time.Hour))
+		}
+	}
 	for _, server := range tlsServers {
 		cert, err := pki.ParseCertificate(server.pair(&c).Certificate)
 		if err != nil || cert.NotAfter.Sub(now) >= RenewWithin {

@@ -1,6 +1,8 @@
 package observability
 
 import (
+	"crypto/x509"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +79,122 @@ func TestCertificateValidityRange(t *testing.T) {
 	}
 	if _, err := NewCertificates("observability", 3650, time.Now()); err != nil {
 		t.Errorf("ten years: %v", err)
+	}
+}
+
+// trustedBy says whether members running the certificates of from are
+// trusted by members (and clients) whose trust bundle is to's: both servers'
+// certificates, for a pod's name, as clients and as peers.
+func trustedBy(from, to Certificates, now time.Time) error {
+	bundle, err := pki.ParseBundle(to.CA)
+	if err != nil {
+		return err
+	}
+	roots := x509.NewCertPool()
+	for _, ca := range bundle {
+		roots.AddCert(ca)
+	}
+	for _, server := range tlsServers {
+		cert, err := pki.ParseCertificate(server.pair(&from).Certificate)
+		if err != nil {
+			return err
+		}
+		name := server.service + "-1." + server.service + "-headless.observability.svc.cluster.local"
+		for _, usage := range []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth} {
+			if _, err := cert.Verify(x509.VerifyOptions{DNSName: name, Roots: roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{usage}}); err != nil {
+				return fmt.Errorf("%s: %w", server.service, err)
+			}
+		}
+	}
+	return nil
+}
+
+// noSplit fails unless members on either of two consecutive configs trust
+// each other: a rolling update from one to the next never splits a cluster.
+func noSplit(t *testing.T, step string, before, after Certificates, now time.Time) {
+	t.Helper()
+	for _, pair := range [][2]Certificates{{before, after}, {after, before}, {before, before}, {after, after}} {
+		if err := trustedBy(pair[0], pair[1], now); err != nil {
+			t.Errorf("%s: members would split: %v", step, err)
+		}
+	}
+	if err := after.Check("observability", now); err != nil {
+		t.Errorf("%s: %v", step, err)
+	}
+}
+
+// A renewal re-issues the certificates from the kept CA: the members
+// trust each other throughout the roll. A new CA would not (the check can
+// fail: the old way, a new CA per renewal, splits).
+func TestRenewKeepsTheCA(t *testing.T) {
+	now := time.Now()
+	certs, err := NewCertificates("observability", 365, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewed, err := certs.Renew("observability", 365, now.Add(340*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if renewed.CA != certs.CA || renewed.CAKey != certs.CAKey || renewed.Elasticsearch == certs.Elasticsearch || renewed.Kafka == certs.Kafka {
+		t.Fatal("a renewal changed the CA or kept the certificates")
+	}
+	noSplit(t, "renewal", certs, renewed, now.Add(341*24*time.Hour))
+	if renewed.RenewalDue(now.Add(341*24*time.Hour)) != "" {
+		t.Error("renewed certificates are due at once")
+	}
+	fresh, err := NewCertificates("observability", 365, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if trustedBy(fresh, certs, now) == nil {
+		t.Error("certificates of another CA are trusted: the split check cannot fail")
+	}
+	// A CA too close to its end for certificates of that many days.
+	if _, err := certs.Renew("observability", 365, now.Add(400*24*time.Hour)); err == nil || !strings.Contains(err.Error(), "--rotate-ca") {
+		t.Errorf("a renewal past the CA's end: %v", err)
+	}
+	// A stack made before the CA's key was kept can only rotate.
+	old := certs
+	old.CAKey = ""
+	if _, err := old.Renew("observability", 365, now); err == nil || !strings.Contains(err.Error(), "--rotate-ca") {
+		t.Errorf("a renewal without the CA's key: %v", err)
+	}
+}
+
+// A CA rotation goes through three steps, each a rolling update in which
+// every member trusts every other; it ends with one new CA, and the next
+// rotation starts again. It works for a stack whose CA key was not kept.
+func TestCARotationNeverSplitsACluster(t *testing.T) {
+	now := time.Now()
+	start, err := NewCertificates("observability", 365, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, keptKey := range []bool{true, false} {
+		c := start
+		if !keptKey {
+			c.CAKey = ""
+		}
+		configs := []Certificates{c}
+		for i, want := range []string{"step 1 of 3", "step 2 of 3", "step 3 of 3"} {
+			next, said, err := configs[i].RotateCA("observability", 365, now)
+			if err != nil || !strings.HasPrefix(said, want) {
+				t.Fatalf("rotation (CA key kept %v) %s: said %q, %v", keptKey, want, said, err)
+			}
+			noSplit(t, want, configs[i], next, now)
+			configs = append(configs, next)
+		}
+		end := configs[3]
+		bundle, err := pki.ParseBundle(end.CA)
+		if err != nil || len(bundle) != 1 || end.CA == start.CA || end.CAKey == "" {
+			t.Fatalf("after the rotation: %d CAs, the same CA %v, key kept %v (%v)", len(bundle), end.CA == start.CA, end.CAKey != "", err)
+		}
+		if trustedBy(start, end, now) == nil {
+			t.Error("the old CA's certificates are still trusted after the rotation")
+		}
+		if _, said, err := end.RotateCA("observability", 365, now); err != nil || !strings.HasPrefix(said, "step 1 of 3") {
+			t.Errorf("the next rotation: %q, %v", said, err)
+		}
 	}
 }

@@ -86,6 +86,9 @@ func LoadCA(pair KeyPair) (*CA, error) {
 	return &CA{KeyPair: pair, cert: cert, key: signer}, nil
 }
 
+// Cert is the CA's certificate.
+func (ca *CA) Cert() *x509.Certificate { return ca.cert }
+
 // Leaf is what a signed certificate is for.
 type Leaf struct {
 	CommonName string
@@ -127,6 +130,37 @@ func ParseCertificate(text string) (*x509.Certificate, error) {
 		return nil, errors.New("not a PEM certificate")
 	}
 	return x509.ParseCertificate(block.Bytes)
+}
+
+// ParseBundle reads a bundle of PEM certificates (one or more, as a trust
+// store holds them), in order.
+func ParseBundle(text string) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	rest := []byte(text)
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, errors.New("not a bundle of PEM certificates")
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		certs = append(certs, cert)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("not a PEM certificate")
+	}
+	return certs, nil
+}
+
+// EncodeCertificate writes a certificate as PEM.
+func EncodeCertificate(cert *x509.Certificate) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
 }
 
 // MatchesKey says whether key (PEM, PKCS #8) is the private key of cert.

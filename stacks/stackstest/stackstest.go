@@ -44,9 +44,9 @@ var Secrets = map[string]map[string]string{
 			panic(err)
 		}
 		return map[string]string{
-			"greeterApiToken":          "test-token-value",
-			"elasticPassword":          ElasticPassword,
-			"observabilityCa":          certs.CA,
+			"greeterApiToken": "test-token-value",
+			"elasticPassword": ElasticPassword,
+			"observabilityCa": certs.CA, "observabilityCaKey": certs.CAKey,
 			"elasticsearchCertificate": certs.Elasticsearch.Certificate, "elasticsearchKey": certs.Elasticsearch.Key,
 			"kafkaCertificate": certs.Kafka.Certificate, "kafkaKey": certs.Kafka.Key,
 			// The credentials platform certs makes, one random secret each.

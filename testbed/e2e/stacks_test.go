@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -75,7 +76,53 @@ func testDeclaredStack(t *testing.T, stack string) {
 		t.Errorf("drift of %s right after up exited %d:\n%s", stack, code, out)
 	}
 	if stack == "prod" {
+		checkCARotationBegins(t)
 		checkNoDeployingCredential(t, session)
+	}
+}
+
+// checkCARotationBegins takes the CA rotation's first step on the real
+// engine: `platform certs --rotate-ca` puts a new CA beside the old one,
+// and after up every CA file the pods mount holds both, while the
+// StatefulSets are the same objects (rolled, not replaced) and the stack is
+// as declared.
+func checkCARotationBegins(t *testing.T) {
+	t.Helper()
+	uid := func() string {
+		return string(kubectl(t, "-n", "observability", "get", "statefulset", "elasticsearch", "kafka", "-o", "jsonpath={.items[*].metadata.uid}"))
+	}
+	before := uid()
+	if code, out := platformOn(t, "prod", "certs", "--rotate-ca"); code != 0 || !strings.Contains(out, "step 1 of 3") {
+		t.Fatalf("certs --rotate-ca exited %d, want step 1:\n%s", code, out)
+	}
+	if code, out := platformOn(t, "prod", "up"); code != 0 {
+		t.Fatalf("up after the rotation's first step exited %d:\n%s", code, out)
+	}
+	bundles := string(kubectl(t, "get", "secrets", "-A", "-o", `jsonpath={range .items[?(@.data.ca\.crt)]}{.metadata.namespace}/{.metadata.name}={.data.ca\.crt}{"\n"}{end}`))
+	var lines []string
+	for _, line := range strings.Fields(bundles) {
+		if strings.HasPrefix(line, "observability") { // the stack's namespaces, not the cluster's own
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) < 3 {
+		t.Fatalf("%d Secrets hold a ca.crt, want Elasticsearch's, Kafka's and their clients':\n%s", len(lines), bundles)
+	}
+	for _, line := range lines {
+		name, encoded, _ := strings.Cut(line, "=")
+		pem, err := base64.StdEncoding.DecodeString(encoded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(pem), "BEGIN CERTIFICATE"); n != 2 {
+			t.Errorf("%s trusts %d CAs during the rotation, want the old and the new", name, n)
+		}
+	}
+	if after := uid(); after != before {
+		t.Errorf("the StatefulSets were replaced (%s, were %s)", after, before)
+	}
+	if code, out := platformOn(t, "prod", "preview", "--expect-no-changes"); code != 0 {
+		t.Errorf("preview after the rotation's first step found changes (exit %d):\n%s", code, out)
 	}
 }
 
