@@ -49,9 +49,11 @@ func NewCertificateConfig(config auto.ConfigMap, renew bool, days int, now time.
 	}
 	// A stack with a CA keeps it: a new one would split each cluster while
 	// its members roll onto it (RotateCAConfig changes it without).
-	certs, err := current.Renew(o.Namespace, days, now)
+	var certs observability.Certificates
 	if current.CA == "" {
 		certs, err = observability.NewCertificates(o.Namespace, days, now)
+	} else {
+		certs, err = current.Renew(o.Namespace, days, now)
 	}
 	if err != nil {
 		return nil, err

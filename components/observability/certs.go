@@ -70,16 +70,24 @@ func NewCertificates(namespace string, days int, now time.Time) (Certificates, e
 }
 
 func newCA(namespace string, days int, now time.Time) (*pki.CA, error) {
-	if days < 1 || days > MaxCertificateDays {
-		return nil, fmt.Errorf("certificates valid for %d days: must be from 1 to %d days", days, MaxCertificateDays)
+	if err := checkDays(days); err != nil {
+		return nil, err
 	}
 	return pki.NewCA("platform observability CA ("+namespace+")", 2*time.Duration(days)*24*time.Hour, now)
 }
 
+// checkDays refuses a validity outside 1 to MaxCertificateDays days.
+func checkDays(days int) error {
+	if days < 1 || days > MaxCertificateDays {
+		return fmt.Errorf("certificates valid for %d days: must be from 1 to %d days", days, MaxCertificateDays)
+	}
+	return nil
+}
+
 // issue gives each TLS server a certificate from ca, valid for days.
 func (c Certificates) issue(ca *pki.CA, namespace string, days int, now time.Time) (Certificates, error) {
-	if days < 1 || days > MaxCertificateDays {
-		return Certificates{}, fmt.Errorf("certificates valid for %d days: must be from 1 to %d days", days, MaxCertificateDays)
+	if err := checkDays(days); err != nil {
+		return Certificates{}, err
 	}
 	validFor := time.Duration(days) * 24 * time.Hour
 	if caCert, err := pki.ParseCertificate(ca.Certificate); err != nil || caCert.NotAfter.Before(now.Add(validFor)) {
