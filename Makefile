@@ -59,7 +59,7 @@ tools: ## provide every pinned tool (cached under ~/.cache/platform-tools, keyed
 
 .PHONY: cluster-tools
 cluster-tools: runtime ## provide the tools that deploy the local stack (the engine, its plugin, the cluster and its real node)
-	scripts/tools.sh pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger
+	scripts/tools.sh pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger oauth2_proxy
 
 .PHONY: platform
 platform: ## build the platform command (cli/platform)

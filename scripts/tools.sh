@@ -6,7 +6,7 @@
 # Builds run one at a time: the heavy ones need several GB each.
 #
 # Usage: scripts/tools.sh [tool...]   tools: pulumi_cli kubernetes_plugin etcd
-#                                     kubernetes kwok node jaeger yaml_language gensdk actionlint
+#                                     kubernetes kwok node jaeger oauth2_proxy yaml_language gensdk actionlint
 #                                     s3_server (default: all)
 #        scripts/tools.sh sources     fetch every module whose files a build
 #                                     reads and check those files are there
@@ -247,6 +247,15 @@ jaeger() {
 	ln -sfn "$PLATFORM_TOOLS/jaeger-static-$v/jaeger" "$PLATFORM_TOOLS/bin/jaeger"
 }
 
+# oauth2_proxy is static too: the real node runs it in front of Jaeger's UI
+# in an image of its own, as upstream's Dockerfile does (distroless static).
+oauth2_proxy() {
+	local v
+	v=$(version oauth2-proxy github.com/oauth2-proxy/oauth2-proxy/v7)
+	CGO_ENABLED=0 build oauth2-proxy-static "$v" oauth2-proxy "-s -w" oauth2-proxy=github.com/oauth2-proxy/oauth2-proxy/v7
+	ln -sfn "$PLATFORM_TOOLS/oauth2-proxy-static-$v/oauth2-proxy" "$PLATFORM_TOOLS/bin/oauth2-proxy"
+}
+
 # yaml_language builds the Pulumi YAML language host, with which the engine
 # runs the package's YAML programs (the provider e2e test). Its own module:
 # v1.25.0 does not compile against the CLI's pkg/v3 v3.274.1 (plugin API
@@ -303,10 +312,10 @@ sources() {
 
 mkdir -p "$PLATFORM_TOOLS/bin"
 tools=("$@")
-[[ ${#tools[@]} -gt 0 ]] || tools=(pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger yaml_language gensdk actionlint s3_server)
+[[ ${#tools[@]} -gt 0 ]] || tools=(pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger oauth2_proxy yaml_language gensdk actionlint s3_server)
 for t in "${tools[@]}"; do
 	case $t in
-	pulumi_cli | kubernetes_plugin | etcd | kubernetes | kwok | node | jaeger | yaml_language | gensdk | actionlint | s3_server | sources) "$t" ;;
-	*) die "unknown tool $t; known: pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger yaml_language gensdk actionlint s3_server sources" ;;
+	pulumi_cli | kubernetes_plugin | etcd | kubernetes | kwok | node | jaeger | oauth2_proxy | yaml_language | gensdk | actionlint | s3_server | sources) "$t" ;;
+	*) die "unknown tool $t; known: pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger oauth2_proxy yaml_language gensdk actionlint s3_server sources" ;;
 	esac
 done

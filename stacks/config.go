@@ -154,6 +154,8 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 		switch {
 		case name == ObservabilityCAKeyKey && raw[name].Secret && cfg.Observability != nil && NeedsCertificates(*cfg.Observability):
 			// Kept by `platform certs` for its renewals; the program never reads it.
+		case name == JaegerUIPasswordKey && raw[name].Secret && cfg.Observability != nil:
+			// The UI password, for people; the program reads its hash only.
 		case len(referenced[name]) == 0:
 			problems.Add(key(name), redact(raw[name]), "unknown key: not a platform setting, and no secretEnv, build, github or observability setting refers to it (a typo?)")
 		case !raw[name].Secret:
@@ -166,7 +168,10 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 		_, set := raw[name]
 		if o := cfg.Observability; !set && o != nil && slices.Contains(requiredSecretKeys(*o), name) {
 			how := "is required while Elasticsearch security is on (prod always): set it with `pulumi config set --secret " + key(name) + " <value>`"
-			if name != ElasticPasswordKey {
+			switch {
+			case slices.Contains(uiAuthKeys, name):
+				how = "is required: Jaeger's UI asks for a password: make it with `platform certs --stack <stack>`"
+			case name != ElasticPasswordKey:
 				how = "is required while Elasticsearch security or Kafka TLS is on (prod always): make it with `platform certs --stack <stack>`"
 			}
 			problems.Add(key(name), "", how)

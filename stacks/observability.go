@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"slices"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -44,6 +45,31 @@ const (
 	KibanaReportingKeyKey     = "kibanaReportingKey"
 )
 
+// The secret config keys of Jaeger's UI credentials, which every stack with
+// an observability stack needs (observability.UIAuth): `platform certs`
+// makes them once. The password is for people and is never read by the
+// program; removing the hash and running `platform certs` again makes a new
+// password, removing the cookie key signs everyone out.
+const (
+	JaegerUIPasswordKey     = "jaegerUiPassword"
+	JaegerUIPasswordHashKey = "jaegerUiPasswordHash"
+	JaegerUICookieSecretKey = "jaegerUiCookieSecret"
+)
+
+// uiAuthKeys are the UI credentials' keys the program reads.
+var uiAuthKeys = []string{JaegerUIPasswordHashKey, JaegerUICookieSecretKey}
+
+// MissingUIAuth are the UI credentials' keys a stack lacks, by full key.
+func MissingUIAuth(values map[string]Value) []string {
+	var missing []string
+	for _, k := range uiAuthKeys {
+		if values[key(k)].Raw == "" {
+			missing = append(missing, key(k))
+		}
+	}
+	return missing
+}
+
 // credentialKeys are the credentials' keys.
 var credentialKeys = []string{KibanaSystemPasswordKey, LogstashWriterPasswordKey, JaegerWriterPasswordKey, KibanaSavedObjectsKeyKey, KibanaSecurityKeyKey, KibanaReportingKeyKey}
 
@@ -79,6 +105,9 @@ func (c *Config) observabilityArgs() observability.Args {
 			SavedObjectsKey: c.secret(KibanaSavedObjectsKeyKey), SecurityKey: c.secret(KibanaSecurityKeyKey), ReportingKey: c.secret(KibanaReportingKeyKey),
 		}
 	}
+	if c.hasSecrets(uiAuthKeys...) {
+		args.UIAuth = &observability.UIAuth{PasswordHash: c.secret(JaegerUIPasswordHashKey), CookieSecret: c.secret(JaegerUICookieSecretKey)}
+	}
 	if c.hasSecrets(certificateKeys...) {
 		args.TLS = &observability.TLS{
 			CA:            c.secret(ObservabilityCAKey),
@@ -91,7 +120,7 @@ func (c *Config) observabilityArgs() observability.Args {
 
 // requiredSecretKeys are the secret keys the observability config needs.
 func requiredSecretKeys(o observability.Args) []string {
-	var keys []string
+	keys := slices.Clone(uiAuthKeys)
 	if o.Elasticsearch.Security {
 		keys = append(keys, ElasticPasswordKey)
 		keys = append(keys, credentialKeys...)
@@ -123,6 +152,12 @@ func validateObservability(c *Config, problems *validate.Problems) {
 		return // the secrets' own problems say it better
 	}
 	problems.Nest(key("observability"), args.Validate())
+	if !observability.IsPasswordHash(c.Secrets[JaegerUIPasswordHashKey].Reveal()) {
+		problems.Add(key(JaegerUIPasswordHashKey), Secret{}, "must be a bcrypt hash ($2a$, $2b$ or $2y$): `platform certs --stack <stack>` makes one with its password, after the key is removed")
+	}
+	if !observability.IsCookieSecret(c.Secrets[JaegerUICookieSecretKey].Reveal()) {
+		problems.Add(key(JaegerUICookieSecretKey), Secret{}, "must be 16, 24 or 32 bytes long (the proxy's cookie cipher): `platform certs --stack <stack>` makes one, after the key is removed")
+	}
 	if NeedsCertificates(args) {
 		if err := c.certificates().Check(args.Namespace, time.Now()); err != nil {
 			problems.Add(key(ObservabilityCAKey), Secret{}, "the certificates: "+err.Error()+": make new ones with `platform certs --stack <stack> --renew`")

@@ -79,7 +79,7 @@ func TestObservabilityConfigProblems(t *testing.T) {
 		{"prod turns Kafka TLS off", "prod", func(v map[string]Value) {
 			v["platform:observability"] = Value{Raw: `{"kafka":{"tls":false}}`}
 		}, "platform:observability.kafka.tls: false: must be on in a highly available environment (prod)"},
-		{"dev with Kafka TLS and no certificates", "dev", func(v map[string]Value) {
+		{"local with Kafka TLS and no certificates", "local", func(v map[string]Value) {
 			v["platform:observability"] = Value{Raw: `{"kafka":{"tls":true}}`}
 		}, "platform:observabilityCa: \"\": is required while Elasticsearch security or Kafka TLS is on"},
 		{"an old CA key", "prod", func(v map[string]Value) {
@@ -91,10 +91,24 @@ func TestObservabilityConfigProblems(t *testing.T) {
 		{"typo in a field", "dev", func(v map[string]Value) {
 			v["platform:observability"] = Value{Raw: `{"elasticsearch":{"retentionDay":7}}`}
 		}, "platform:observability.elasticsearch.retentionDay: 7: unknown field; allowed: image, mmap, nodes, placement, retentionDays, security, size, storage"},
+		{"a published Kibana without security", "local", func(v map[string]Value) {
+			v["platform:observability"] = Value{Raw: `{"kibana":{"ui":{"ingress":{"host":"kibana.example.com"}}}}`}
+		}, "platform:observability.kibana.ui.ingress.host: \"kibana.example.com\": needs elasticsearch.security on"},
+		{"an ingress's TLS Secret that is no name", "dev", func(v map[string]Value) {
+			v["platform:observability"] = Value{Raw: `{"elasticsearch":{"security":true},"jaeger":{"ui":{"ingress":{"host":"","tlsSecret":"Bad_Name"}}}}`}
+		}, "platform:observability.jaeger.ui.ingress.tlsSecret: \"Bad_Name\": must be a Secret's name"},
+		{"Jaeger's UI without its credentials", "local", func(v map[string]Value) { delete(v, "platform:jaegerUiCookieSecret") },
+			"platform:jaegerUiCookieSecret: \"\": is required: Jaeger's UI asks for a password: make it with `platform certs --stack <stack>`"},
+		{"a cookie key of the wrong length", "local", func(v map[string]Value) {
+			v["platform:jaegerUiCookieSecret"] = Value{Raw: "too-short", Secret: true}
+		}, "platform:jaegerUiCookieSecret: [secret]: must be 16, 24 or 32 bytes long"},
+		{"a UI password hash that is no bcrypt", "local", func(v map[string]Value) {
+			v["platform:jaegerUiPasswordHash"] = Value{Raw: "{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=", Secret: true}
+		}, "platform:jaegerUiPasswordHash: [secret]: must be a bcrypt hash"},
 		{"prod even nodes", "prod", func(v map[string]Value) {
 			v["platform:observability"] = Value{Raw: `{"elasticsearch":{"nodes":4}}`}
 		}, "platform:observability.elasticsearch.nodes: 4: must be odd"},
-		{"dev with a stray password", "dev", func(v map[string]Value) {
+		{"local with a stray password", "local", func(v map[string]Value) {
 			v["platform:elasticPassword"] = Value{Raw: "x", Secret: true}
 		}, "platform:elasticPassword: [secret]: unknown key"},
 	}

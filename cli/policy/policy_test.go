@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"golang.org/x/crypto/bcrypt"
 
+	"github.com/acme/platform/components/observability"
 	"github.com/acme/platform/components/workload"
 	"github.com/acme/platform/stacks"
 	"github.com/acme/platform/stacks/stackstest"
@@ -150,8 +152,22 @@ func TestNewCertificateConfig(t *testing.T) {
 	if err != nil || len(made) != len(renewed) {
 		t.Errorf("a stack without certificates got %d keys, %v", len(made), err)
 	}
-	if _, err := NewCertificateConfig(workspace(t, "dev"), false, 730, now); err == nil || !strings.Contains(err.Error(), "security and Kafka TLS are off") {
-		t.Errorf("dev has security off and needs no certificates: %v", err)
+	local := workspace(t, "local")
+	if _, err := NewCertificateConfig(local, false, 730, now); err == nil || !strings.Contains(err.Error(), "security and Kafka TLS are off") {
+		t.Errorf("local has security off, needs no certificates and has its UI credentials: %v", err)
+	}
+	// Jaeger's UI credentials: a removed hash makes a new password with its
+	// hash; a removed cookie key makes that key alone.
+	delete(local, "platform:jaegerUiPasswordHash")
+	made, err = NewCertificateConfig(local, false, 730, now)
+	password, hash := made["platform:jaegerUiPassword"], made["platform:jaegerUiPasswordHash"]
+	if err != nil || len(made) != 2 || bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil || !observability.IsPasswordHash(hash) {
+		t.Errorf("rotating the UI password made %v, %v; want a password and its bcrypt hash", slices.Collect(maps.Keys(made)), err)
+	}
+	local = workspace(t, "local")
+	delete(local, "platform:jaegerUiCookieSecret")
+	if made, err = NewCertificateConfig(local, false, 730, now); err != nil || len(made) != 1 || !observability.IsCookieSecret(made["platform:jaegerUiCookieSecret"]) {
+		t.Errorf("a missing cookie key made %v, %v; want that key alone", slices.Collect(maps.Keys(made)), err)
 	}
 	// platform certs --days -5 and --days 200000 (an overflow to 1989 once).
 	for _, days := range []int{-5, 200000} {

@@ -60,6 +60,9 @@ type Args struct {
 	// keys, each its own random secret, required when Elasticsearch
 	// security is on.
 	Credentials *Credentials `json:"-" package:"credentials,secret"`
+	// UIAuth is what Jaeger's UI asks of a person or a client (the proxy in
+	// front of it): required.
+	UIAuth *UIAuth `json:"-" package:"uiAuth,secret"`
 	// TLS is the servers' certificates, required when Elasticsearch
 	// security or Kafka TLS is on.
 	TLS *TLS `json:"-" package:"tls,secret"`
@@ -182,8 +185,11 @@ type Jaeger struct {
 	RetentionDays int `json:"retentionDays,omitempty"`
 	// IndexCleanerImage removes trace indices older than RetentionDays, daily.
 	IndexCleanerImage string `json:"indexCleanerImage,omitempty"`
-	Size              Size   `json:"size"`
-	UI                UI     `json:"ui"`
+	// UIAuthImage is the proxy in front of the query UI and API, in
+	// Jaeger's pods: every request needs UIUser's password (UIAuth).
+	UIAuthImage string `json:"uiAuthImage,omitempty"`
+	Size        Size   `json:"size"`
+	UI          UI     `json:"ui"`
 	// Placement of the collector and query pods (the index cleaner, a
 	// client of Elasticsearch, goes with Elasticsearch's placement).
 	Placement kube.Placement `json:"placement"`
@@ -210,6 +216,7 @@ const (
 	DefaultJaegerImage       = "jaegertracing/jaeger:2.10.0"
 	DefaultIndexCleanerImage = "jaegertracing/jaeger-es-index-cleaner:1.73.0"
 	DefaultSysctlImage       = "busybox:1.37.0"
+	DefaultUIAuthImage       = "quay.io/oauth2-proxy/oauth2-proxy:v7.15.6"
 )
 
 // Jaeger storage backends.
@@ -241,7 +248,7 @@ func Profile(environment string) Args {
 			},
 			Kibana: Kibana{Image: DefaultKibanaImage, Replicas: 2, Size: Size{CPU: "500m", Memory: "2Gi"}},
 			Jaeger: Jaeger{
-				Image: DefaultJaegerImage, IndexCleanerImage: DefaultIndexCleanerImage, Replicas: 2,
+				Image: DefaultJaegerImage, IndexCleanerImage: DefaultIndexCleanerImage, UIAuthImage: DefaultUIAuthImage, Replicas: 2,
 				Storage: StorageElasticsearch, RetentionDays: 30, Size: Size{CPU: "500m", Memory: "1Gi"},
 			},
 			Filebeat: Filebeat{Image: DefaultFilebeatImage, Size: Size{CPU: "100m", Memory: "256Mi"}},
@@ -263,7 +270,7 @@ func Profile(environment string) Args {
 		},
 		Kibana: Kibana{Image: DefaultKibanaImage, Replicas: 1, Size: Size{CPU: "250m", Memory: "1Gi"}},
 		Jaeger: Jaeger{
-			Image: DefaultJaegerImage, IndexCleanerImage: DefaultIndexCleanerImage, Replicas: 1,
+			Image: DefaultJaegerImage, IndexCleanerImage: DefaultIndexCleanerImage, UIAuthImage: DefaultUIAuthImage, Replicas: 1,
 			Storage: StorageMemory, RetentionDays: 7, Size: Size{CPU: "100m", Memory: "256Mi"},
 		},
 		Filebeat: Filebeat{Image: DefaultFilebeatImage, Size: Size{CPU: "50m", Memory: "128Mi"}},
@@ -306,7 +313,7 @@ func (a Args) Validate() validate.Problems {
 	images := map[string]string{
 		"kafka.image": a.Kafka.Image, "elasticsearch.image": a.Elasticsearch.Image, "logstash.image": a.Logstash.Image,
 		"kibana.image": a.Kibana.Image, "jaeger.image": a.Jaeger.Image, "jaeger.indexCleanerImage": a.Jaeger.IndexCleanerImage,
-		"filebeat.image": a.Filebeat.Image,
+		"jaeger.uiAuthImage": a.Jaeger.UIAuthImage, "filebeat.image": a.Filebeat.Image,
 	}
 	for key, ref := range images {
 		if err := kube.ValidateImageReference(ref); err != nil {
@@ -373,6 +380,12 @@ func (a Args) Validate() validate.Problems {
 		if a.TLS == nil || a.TLS.CA == nil || !a.TLS.Elasticsearch.complete() {
 			p.Add("elasticsearch.tls", "", "is required when security is on: CA, certificate and key (see `platform certs`)")
 		}
+	}
+	if !a.UIAuth.complete() {
+		p.Add("jaeger.ui.auth", "", "is required: the hash of the UI password and the session cookies' key (see `platform certs`)")
+	}
+	if a.Kibana.UI.Ingress != nil && !e.Security {
+		p.Add("kibana.ui.ingress.host", a.Kibana.UI.Ingress.Host, "needs elasticsearch.security on: without it Kibana asks no one for a password, and anyone reaching the host reads, writes and deletes every index")
 	}
 	if k.TLS && (a.TLS == nil || a.TLS.CA == nil || !a.TLS.Kafka.complete()) {
 		p.Add("kafka.tls", true, "needs the CA and Kafka's certificate and key (see `platform certs`)")
@@ -444,11 +457,6 @@ func validateUI(p *validate.Problems, key string, ui UI) {
 		}
 	}
 	if in := ui.Ingress; in != nil {
-		if !kube.IsHostName(in.Host) {
-			p.Add(key+".ingress.host", in.Host, "must be a DNS name")
-		}
-		if in.ControllerNamespace != "" && !kube.IsDNSLabel(in.ControllerNamespace) {
-			p.Add(key+".ingress.controllerNamespace", in.ControllerNamespace, "must be a namespace name")
-		}
+		p.Nest(key+".ingress", in.Validate())
 	}
 }

@@ -13,10 +13,18 @@ import (
 )
 
 const (
-	jaegerQueryPort  = 16686
-	jaegerHealthPort = 13133
+	// jaegerQueryPort is where the UI and its API are served: by the
+	// proxy, which asks for UIUser's password and passes a request on to
+	// Jaeger's own query server, on the pod's loopback only.
+	jaegerQueryPort      = 16686
+	jaegerQueryLocalPort = 16687
+	jaegerHealthPort     = 13133
 	// jaegerUID is the Jaeger image's user.
 	jaegerUID = 10001
+	// uiAuthUID is OAuth2 Proxy's image's user (its Dockerfile's base,
+	// gcr.io/distroless/static:nonroot, runs as 65532).
+	uiAuthUID = 65532
+	uiAuthDir = "/etc/ui-auth"
 )
 
 func (b *builder) jaegerID() kube.Identity       { return b.id("jaeger", "tracing") }
@@ -45,11 +53,15 @@ func (b *builder) jaeger() error {
 	}
 	c := container("jaeger", j.Image, j.Size, kube.Probes{Port: jaegerHealthPort, Startup: "/status", Readiness: "/status"})
 	c.Args = pulumi.StringArray{pulumi.String("--config=/etc/jaeger/config.yaml")}
-	c.Ports = ports(map[string]int{"otlp-grpc": OTLPGRPCPort, "otlp-http": OTLPHTTPPort, "query": jaegerQueryPort, "health": jaegerHealthPort})
+	c.Ports = ports(map[string]int{"otlp-grpc": OTLPGRPCPort, "otlp-http": OTLPHTTPPort, "health": jaegerHealthPort})
 	c.Env = access.credentials("ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD")
 	c.VolumeMounts = append(corev1.VolumeMountArray{mount("config", "/etc/jaeger", true), mount("tmp", "/tmp", false)}, access.mounts...)
-	volumes := append(corev1.VolumeArray{configMapVolume("config", config), emptyDir("tmp", "64Mi")}, access.volumes...)
-	template := pod{id: id, uid: jaegerUID, containers: corev1.ContainerArray{c}, volumes: volumes, spread: b.args.HighAvailability,
+	auth, err := b.uiAuth(id)
+	if err != nil {
+		return err
+	}
+	volumes := append(corev1.VolumeArray{configMapVolume("config", config), emptyDir("tmp", "64Mi"), secretVolume("ui-auth", auth)}, access.volumes...)
+	template := pod{id: id, uid: jaegerUID, containers: corev1.ContainerArray{c, b.uiAuthProxy()}, volumes: volumes, spread: b.args.HighAvailability,
 		placement: b.args.Jaeger.Placement}.template()
 	if err := b.deployment("jaeger", id, j.Replicas, template, opts); err != nil {
 		return err
@@ -139,7 +151,7 @@ extensions:
     storage:
       traces: traces
     http:
-      endpoint: 0.0.0.0:%d
+      endpoint: 127.0.0.1:%d
   jaeger_storage:
     backends:
       traces:
@@ -155,7 +167,7 @@ processors:
 exporters:
   jaeger_storage_exporter:
     trace_storage: traces
-`, b.args.Environment, jaegerHealthPort, jaegerQueryPort, backend, OTLPGRPCPort, OTLPHTTPPort)
+`, b.args.Environment, jaegerHealthPort, jaegerQueryLocalPort, backend, OTLPGRPCPort, OTLPHTTPPort)
 	return s.String()
 }
 
@@ -195,3 +207,56 @@ func (b *builder) indexCleaner() error {
 	return b.policy("jaeger-index-cleaner", b.args.Namespace, id, nil,
 		networkingv1.NetworkPolicyEgressRuleArray{to(networkingv1.NetworkPolicyPeerArray{b.peer(b.elasticID())}, elasticPort)}, b.in)
 }
+
+// uiAuth is the Secret the proxy reads: UIUser's htpasswd entry and the
+// session cookies' key, as files.
+func (b *builder) uiAuth(id kube.Identity) (pulumi.StringPtrOutput, error) {
+	a := b.args.UIAuth
+	return b.secret("jaeger-ui-auth", id, pulumi.StringMap{
+		"htpasswd":      pulumi.ToSecret(pulumi.Sprintf("%s:%s\n", UIUser, a.PasswordHash)).(pulumi.StringOutput),
+		"cookie-secret": pulumi.ToSecret(a.CookieSecret).(pulumi.StringOutput),
+	})
+}
+
+// uiAuthProxy is OAuth2 Proxy (v7.15.6) in front of Jaeger's query server:
+// a request passes with UIUser's password, as HTTP Basic credentials (an
+// API client) or through its sign-in form (a browser, which then holds a
+// session cookie); anything else gets 401 on the API and the sign-in page
+// with 403 elsewhere. It reads
+// its secrets from files (--htpasswd-file, --cookie-secret-file), never
+// from arguments. The OAuth client it requires is a placeholder: single
+// sign-on is not set up, the form is the way in.
+func (b *builder) uiAuthProxy() *corev1.ContainerArgs {
+	c := container("ui-auth", b.args.Jaeger.UIAuthImage, uiAuthSize,
+		kube.Probes{Port: jaegerQueryPort, Startup: "/ping", Liveness: "/ping", Readiness: "/ready"})
+	security := kube.RestrictedContainerSecurityContext()
+	security.RunAsUser, security.RunAsGroup = pulumi.Int(uiAuthUID), pulumi.Int(uiAuthUID)
+	c.SecurityContext = security
+	args := []string{
+		fmt.Sprintf("--http-address=0.0.0.0:%d", jaegerQueryPort),
+		fmt.Sprintf("--upstream=http://127.0.0.1:%d/", jaegerQueryLocalPort),
+		"--htpasswd-file=" + uiAuthDir + "/htpasswd",
+		"--cookie-secret-file=" + uiAuthDir + "/cookie-secret",
+		"--cookie-name=_jaeger_ui",
+		"--email-domain=*",
+		// Jaeger's API answers a client without credentials 401, not the
+		// sign-in page.
+		"--api-route=^/api/",
+		"--client-id=single-sign-on-not-set-up",
+		"--client-secret=single-sign-on-not-set-up",
+		"--provider-display-name=single sign-on (not set up)",
+		"--silence-ping-logging",
+	}
+	if b.args.Jaeger.UI.Ingress != nil {
+		// Behind the ingress controller: the client's address and the
+		// scheme come from its X-Forwarded headers.
+		args = append(args, "--reverse-proxy")
+	}
+	c.Args = pulumi.ToStringArray(args)
+	c.Ports = ports(map[string]int{"query": jaegerQueryPort})
+	c.VolumeMounts = corev1.VolumeMountArray{mount("ui-auth", uiAuthDir, true)}
+	return c
+}
+
+// uiAuthSize is the proxy's: it holds no state.
+var uiAuthSize = Size{CPU: "50m", Memory: "64Mi"}

@@ -43,7 +43,11 @@ func (b *builder) kibana() error {
 			envFromSecret("SECURITY_KEY", keys, "security"),
 			envFromSecret("REPORTING_KEY", keys, "reporting"))
 	}
-	probe := "/api/status"
+	// Kibana's status API needs credentials (status.allowAnonymous is
+	// off); its login page answers without, as ECK probes it
+	// (elastic/cloud-on-k8s, pkg/controller/kibana/pod.go: readinessProbe
+	// GET /login).
+	probe := "/login"
 	c := container("kibana", k.Image, k.Size, kube.Probes{Port: kibanaPort, Startup: probe, Readiness: probe, StartupSeconds: 300})
 	c.Ports = ports(map[string]int{"http": kibanaPort})
 	c.Env = vars
@@ -88,10 +92,10 @@ func (b *builder) kibanaConfig() string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "server.host: \"0.0.0.0\"\nserver.name: kibana\nelasticsearch.hosts: [\"%s\"]\n", b.elasticURL())
 	if k.UI.Ingress != nil {
-		fmt.Fprintf(&s, "server.publicBaseUrl: https://%s\n", k.UI.Ingress.Host)
+		// Served over TLS at the ingress: the session cookie only over it.
+		fmt.Fprintf(&s, "server.publicBaseUrl: https://%s\nxpack.security.secureCookies: true\n", k.UI.Ingress.Host)
 	}
-	// The probes ask /api/status without credentials.
-	s.WriteString("status.allowAnonymous: true\ntelemetry.optIn: false\ntelemetry.allowChangingOptInStatus: false\n")
+	s.WriteString("telemetry.optIn: false\ntelemetry.allowChangingOptInStatus: false\n")
 	if b.secure() {
 		fmt.Fprintf(&s, `elasticsearch.username: ${%s}
 elasticsearch.password: ${%s}

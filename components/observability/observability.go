@@ -550,8 +550,10 @@ func (b *builder) ingress(name string, id kube.Identity, ui UI, port string) err
 	if in == nil {
 		return nil
 	}
+	meta := id.Metadata(name, b.args.Namespace)
+	meta.Annotations = in.Annotations(kube.OwnerAnnotations())
 	_, err := networkingv1.NewIngress(b.ctx, b.name+"-"+name, &networkingv1.IngressArgs{
-		Metadata: id.Metadata(name, b.args.Namespace),
+		Metadata: meta,
 		Spec:     in.Spec(pulumi.String(name), port),
 	}, b.in...)
 	return err

@@ -42,7 +42,22 @@ var testCerts = func() Certificates {
 func devArgs() Args {
 	a := Profile("dev")
 	a.TelemetryFrom = []string{"greeter"}
+	a.UIAuth = testUIAuth()
 	return a
+}
+
+// testUIPasswordHash is a bcrypt hash of "ui-password-canary" (cost 4).
+const testUIPasswordHash = "$2a$04$yaw32/178Fl1XhiyYaHX6.TrmM5BlSXDwEF0fZNga43oCrokQwzJG"
+
+// testCookieSecret is a cookie key of the proxy's length.
+const testCookieSecret = "cookie-secret-canary-0123456789a"
+
+// testUIAuth stands in for the UI credentials `platform certs` makes.
+func testUIAuth() *UIAuth {
+	return &UIAuth{
+		PasswordHash: pulumi.ToSecret(pulumi.String(testUIPasswordHash)).(pulumi.StringOutput),
+		CookieSecret: pulumi.ToSecret(pulumi.String(testCookieSecret)).(pulumi.StringOutput),
+	}
 }
 
 func prodArgs() Args {
@@ -56,6 +71,7 @@ func prodArgs() Args {
 		Kafka:         KeyPair{Certificate: secret(testCerts.Kafka.Certificate), Key: secret(testCerts.Kafka.Key)},
 	}
 	a.Credentials = testCredentials()
+	a.UIAuth = testUIAuth()
 	a.Kibana.UI = UI{AllowFrom: []string{"ops"}}
 	return a
 }
@@ -347,8 +363,11 @@ func TestKafkaTLS(t *testing.T) {
 			}
 		}
 	}
-	if len(dev.OfType(secretType)) != 0 {
-		t.Errorf("dev declares %d Secrets; without TLS or security there is nothing secret", len(dev.OfType(secretType)))
+	// Without TLS or security the only secret is the UI's.
+	for _, sec := range dev.OfType(secretType) {
+		if sec.Name != "observability-jaeger-ui-auth" {
+			t.Errorf("dev declares the Secret %s; without TLS or security only Jaeger's UI has secrets", sec.Name)
+		}
 	}
 }
 
@@ -469,6 +488,92 @@ func TestJaegerStorage(t *testing.T) {
 	}
 	if len(dev.OfType(cronJobType)) != 0 || len(prod.OfType(cronJobType)) != 1 {
 		t.Error("the trace index cleaner belongs with Elasticsearch storage only")
+	}
+}
+
+// TestJaegerUIAsksForAPassword: the UI's port is the proxy's, Jaeger's own
+// query server listens on the pod's loopback only, the proxy reads its
+// secrets from the Secret's files (never from arguments), and the Secret
+// holds UIUser's htpasswd entry, secret.
+func TestJaegerUIAsksForAPassword(t *testing.T) {
+	for _, args := range []Args{devArgs(), prodArgs()} {
+		g := mustDeploy(t, args)
+		if c := file(t, g, "jaeger", "config.yaml"); !strings.Contains(c, fmt.Sprintf("endpoint: 127.0.0.1:%d", jaegerQueryLocalPort)) ||
+			strings.Contains(c, fmt.Sprintf(":%d", jaegerQueryPort)) {
+			t.Errorf("%s: Jaeger's query server must listen on the loopback only:\n%s", args.Environment, c)
+		}
+		spec, _ := g.One(t, deploymentType, "observability-jaeger").PodSpec()
+		var proxy map[string]any
+		for _, c := range pulumitest.Containers(spec) {
+			for _, p := range c["ports"].([]any) {
+				port := p.(map[string]any)
+				if port["name"] == "query" && c["name"] != "ui-auth" {
+					t.Errorf("%s: container %s serves the UI port", args.Environment, c["name"])
+				}
+			}
+			if c["name"] == "ui-auth" {
+				proxy = c
+			}
+		}
+		if proxy == nil {
+			t.Fatalf("%s: no ui-auth container in Jaeger's pod", args.Environment)
+		}
+		got := strings.Join(slices.Collect(func(yield func(string) bool) {
+			for _, a := range proxy["args"].([]any) {
+				yield(a.(string))
+			}
+		}), " ")
+		for _, want := range []string{"--http-address=0.0.0.0:16686", "--upstream=http://127.0.0.1:16687/", "--htpasswd-file=/etc/ui-auth/htpasswd", "--cookie-secret-file=/etc/ui-auth/cookie-secret"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("%s: the proxy's arguments lack %s: %s", args.Environment, want, got)
+			}
+		}
+		if strings.Contains(got, testCookieSecret) || strings.Contains(got, testUIPasswordHash) {
+			t.Errorf("%s: a UI secret in the proxy's arguments: %s", args.Environment, got)
+		}
+		if sc := proxy["securityContext"].(map[string]any); sc["runAsUser"] != float64(uiAuthUID) || sc["readOnlyRootFilesystem"] != true {
+			t.Errorf("%s: the proxy's security context %v, want its image's user %d and a read-only root", args.Environment, sc, uiAuthUID)
+		}
+		secret := g.One(t, secretType, "observability-jaeger-ui-auth")
+		if data := secret.MustInput(t, "stringData").(map[string]any); data["htpasswd"] != UIUser+":"+testUIPasswordHash+"\n" || !secret.Secret("stringData") {
+			t.Errorf("%s: the UI's Secret holds %v (secret: %v)", args.Environment, data, secret.Secret("stringData"))
+		}
+	}
+	args := devArgs()
+	args.UIAuth = &UIAuth{PasswordHash: pulumi.String(testUIPasswordHash)}
+	if problems := args.Validate().Err(); problems == nil || !strings.Contains(problems.Error(), "jaeger.ui.auth") {
+		t.Errorf("a UI without its cookie key: %v", problems)
+	}
+}
+
+// TestIngressesServeTLS: an ingress of a UI is TLS-only for its host, and
+// asks cert-manager for the certificate when a ClusterIssuer is named.
+func TestIngressesServeTLS(t *testing.T) {
+	args := prodArgs()
+	args.Kibana.UI.Ingress = &kube.Ingress{Host: "kibana.example.com", ClusterIssuer: "letsencrypt"}
+	args.Jaeger.UI.Ingress = &kube.Ingress{Host: "jaeger.example.com", TLSSecret: "jaeger-certificate"}
+	g := mustDeploy(t, args)
+	for name, want := range map[string][2]string{
+		"observability-kibana":       {"kibana-tls", "letsencrypt"},
+		"observability-jaeger-query": {"jaeger-certificate", ""},
+	} {
+		in := g.One(t, "kubernetes:networking.k8s.io/v1:Ingress", name)
+		host := in.MustInput(t, "spec.rules.0.host")
+		if in.MustInput(t, "spec.tls.0.hosts.0") != host || in.MustInput(t, "spec.tls.0.secretName") != want[0] {
+			t.Errorf("%s: tls %v, want %v for %v", name, in.MustInput(t, "spec.tls"), want[0], host)
+		}
+		annotations := in.MustInput(t, "metadata.annotations").(map[string]any)
+		if issuer, _ := annotations["cert-manager.io/cluster-issuer"].(string); issuer != want[1] {
+			t.Errorf("%s: cluster issuer %q, want %q", name, issuer, want[1])
+		}
+	}
+	if c := file(t, g, "kibana", "kibana.yml"); !strings.Contains(c, "xpack.security.secureCookies: true") || strings.Contains(c, "allowAnonymous") {
+		t.Errorf("Kibana behind TLS: want secure cookies and no anonymous status:\n%s", c)
+	}
+	dev := devArgs()
+	dev.Kibana.UI.Ingress = &kube.Ingress{Host: "kibana.example.com"}
+	if problems := dev.Validate().Err(); problems == nil || !strings.Contains(problems.Error(), "kibana.ui.ingress.host") {
+		t.Errorf("a published Kibana without security: %v", problems)
 	}
 }
 

@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Credentials are the service users' passwords and Kibana's encryption
@@ -47,6 +49,58 @@ func NewCredential() (string, error) {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// UIUser is the user that signs in to Jaeger's UI.
+const UIUser = "ops"
+
+// UIAuth is what the proxy in front of Jaeger's UI checks (Jaeger has no
+// authentication of its own): the bcrypt hash of UIUser's password and the
+// key of its session cookies, as Pulumi secrets. `platform certs` makes
+// them once with the password (NewUIPassword), which the program never
+// reads; each is stored as secret config.
+type UIAuth struct {
+	PasswordHash, CookieSecret pulumi.StringInput
+}
+
+func (u *UIAuth) complete() bool {
+	return u != nil && u.PasswordHash != nil && u.CookieSecret != nil
+}
+
+// NewUIPassword is a random password for UIUser and its bcrypt hash, which
+// OAuth2 Proxy's htpasswd file takes (oauth2-proxy v7.15.6,
+// pkg/authentication/basic/htpasswd.go: SHA1 or bcrypt entries only).
+func NewUIPassword() (password, hash string, err error) {
+	if password, err = NewCredential(); err != nil {
+		return "", "", err
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	return password, string(h), err
+}
+
+// NewCookieSecret is a key for the proxy's session cookies: 24 random bytes
+// in URL-safe base64, 32 characters. The proxy takes a key file's bytes as
+// they are, and needs 16, 24 or 32 of them (oauth2-proxy v7.15.6,
+// pkg/validation/cookie.go).
+func NewCookieSecret() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// IsCookieSecret says whether the proxy takes secret as its cookie key.
+func IsCookieSecret(secret string) bool {
+	return len(secret) == 16 || len(secret) == 24 || len(secret) == 32
+}
+
+// IsPasswordHash says whether hash is a bcrypt hash the proxy accepts.
+func IsPasswordHash(hash string) bool {
+	if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+		return false
+	}
+	return strings.HasPrefix(hash, "$2a$") || strings.HasPrefix(hash, "$2b$") || strings.HasPrefix(hash, "$2y$")
 }
 
 // stableID is 16 bytes derived from seed, in URL-safe base64 (22 characters).

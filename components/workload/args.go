@@ -247,12 +247,7 @@ func (a Args) Validate() validate.Problems {
 		}
 	}
 	if in := a.Ingress; in != nil {
-		if !kube.IsHostName(in.Host) {
-			p.Add("ingress.host", in.Host, "must be a DNS name")
-		}
-		if in.ControllerNamespace != "" && !kube.IsDNSLabel(in.ControllerNamespace) {
-			p.Add("ingress.controllerNamespace", in.ControllerNamespace, "must be a namespace name")
-		}
+		p.Nest("ingress", in.Validate())
 	}
 	p.Nest("placement", a.Placement.Validate())
 	for i, ns := range a.AllowFrom {

@@ -383,8 +383,10 @@ func (b *builder) ingress(namespace string, service *corev1.Service, opts []pulu
 	if in == nil {
 		return nil
 	}
+	meta := b.id.Metadata(b.args.Name, namespace)
+	meta.Annotations = in.Annotations(kube.OwnerAnnotations())
 	_, err := networkingv1.NewIngress(b.ctx, b.name, &networkingv1.IngressArgs{
-		Metadata: b.id.Metadata(b.args.Name, namespace),
+		Metadata: meta,
 		Spec:     in.Spec(service.Metadata.Name().Elem(), "http"),
 	}, opts...)
 	return err

@@ -312,11 +312,18 @@ func TestNetworkPolicyAllowsOnlyWhatIsNamed(t *testing.T) {
 
 func TestIngressWhenAsked(t *testing.T) {
 	args := baseArgs()
-	args.Ingress = &kube.Ingress{Host: "greeter.example.com", ClassName: "nginx", ControllerNamespace: "ingress-nginx"}
+	args.Ingress = &kube.Ingress{Host: "greeter.example.com", ClassName: "nginx", ControllerNamespace: "ingress-nginx", ClusterIssuer: "letsencrypt"}
 	g := mustDeploy(t, args)
 	in := g.One(t, ingressType, "greeter")
 	if got := in.MustInput(t, "spec.rules.0.host"); got != "greeter.example.com" {
 		t.Errorf("host %v", got)
+	}
+	// TLS only, with cert-manager's certificate in <service>-tls.
+	if in.MustInput(t, "spec.tls.0.hosts.0") != "greeter.example.com" || in.MustInput(t, "spec.tls.0.secretName") != "greeter-tls" {
+		t.Errorf("tls %v", in.MustInput(t, "spec.tls"))
+	}
+	if a := in.MustInput(t, "metadata.annotations").(map[string]any); a["cert-manager.io/cluster-issuer"] != "letsencrypt" || a["pulumi.com/patchForce"] != "true" {
+		t.Errorf("annotations %v", a)
 	}
 	if got := g.One(t, serviceType, "greeter").MustInput(t, "spec.type"); got != "ClusterIP" {
 		t.Errorf("service type %v", got)
@@ -335,6 +342,8 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"limits below requests", func(a *Args) { a.Resources.Requests.CPU, a.Resources.Limits.CPU = "1", "500m" }, `resources.limits.cpu: "500m": must be at least the request "1"`},
 		{"probe path", func(a *Args) { a.Probes.Readiness = "readyz" }, `probes.readiness: "readyz": must be an absolute URL path`},
 		{"no version", func(a *Args) { a.Version = "" }, `version: "": is required`},
+		{"ingress host", func(a *Args) { a.Ingress = &kube.Ingress{Host: "Greeter_Host"} }, `ingress.host: "Greeter_Host": must be a DNS name`},
+		{"ingress issuer", func(a *Args) { a.Ingress = &kube.Ingress{Host: "g.example.com", ClusterIssuer: "Lets Encrypt"} }, `ingress.clusterIssuer: "Lets Encrypt": must be a ClusterIssuer's name`},
 		{"empty image", func(a *Args) { a.Image = nil }, `image: is required`},
 		{"latest", func(a *Args) { a.Image = pulumi.String("greeter:latest") }, `image: "greeter:latest": must not use the "latest" tag`},
 		{"digest ok, bad digest", func(a *Args) { a.Image = pulumi.String("greeter@sha256:abc") }, `image: "greeter@sha256:abc": must be an image reference`},

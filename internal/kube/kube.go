@@ -161,13 +161,20 @@ type Probes struct {
 }
 
 // Ingress exposes a Service on Host through an ingress class (config key
-// ingress of a service or a UI).
+// ingress of a service or a UI), always over TLS.
 type Ingress struct {
 	Host      string `json:"host"`
 	ClassName string `json:"className,omitempty"`
 	// ControllerNamespace is where the ingress controller runs; its pods are
 	// allowed to reach the exposed port.
 	ControllerNamespace string `json:"controllerNamespace,omitempty"`
+	// ClusterIssuer is the cert-manager ClusterIssuer that issues the
+	// host's certificate into TLSSecret; empty: TLSSecret is provided by
+	// other means.
+	ClusterIssuer string `json:"clusterIssuer,omitempty"`
+	// TLSSecret is the Secret of the host's certificate (default
+	// <service>-tls, in the Service's namespace).
+	TLSSecret string `json:"tlsSecret,omitempty"`
 }
 
 // defaultStartupSeconds is the startup budget of a Go service; liveness only

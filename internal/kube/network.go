@@ -1,9 +1,13 @@
 package kube
 
 import (
+	"maps"
+
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/platform/internal/validate"
 )
 
 // NamespacePeer selects every pod of a namespace.
@@ -60,14 +64,22 @@ func DNSEgress() *networkingv1.NetworkPolicyEgressRuleArgs {
 }
 
 // Spec routes every path of the host to the named port of a Service,
-// through the ingress class (empty: the cluster's default).
+// through the ingress class (empty: the cluster's default), over TLS with
+// the host's certificate.
 func (in Ingress) Spec(service pulumi.StringInput, port string) *networkingv1.IngressSpecArgs {
 	var class pulumi.StringPtrInput
 	if in.ClassName != "" {
 		class = pulumi.String(in.ClassName)
 	}
+	secret := pulumi.StringInput(pulumi.String(in.TLSSecret))
+	if in.TLSSecret == "" {
+		secret = pulumi.Sprintf("%s-tls", service)
+	}
 	return &networkingv1.IngressSpecArgs{
 		IngressClassName: class,
+		Tls: networkingv1.IngressTLSArray{&networkingv1.IngressTLSArgs{
+			Hosts: pulumi.StringArray{pulumi.String(in.Host)}, SecretName: secret,
+		}},
 		Rules: networkingv1.IngressRuleArray{&networkingv1.IngressRuleArgs{
 			Host: pulumi.String(in.Host),
 			Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: networkingv1.HTTPIngressPathArray{
@@ -81,4 +93,35 @@ func (in Ingress) Spec(service pulumi.StringInput, port string) *networkingv1.In
 			}},
 		}},
 	}
+}
+
+// Annotations ask cert-manager for the host's certificate when a
+// ClusterIssuer is named (cert-manager's ingress-shim reads
+// cert-manager.io/cluster-issuer and the tls section).
+func (in Ingress) Annotations(base pulumi.StringMap) pulumi.StringMap {
+	out := pulumi.StringMap{}
+	maps.Copy(out, base)
+	if in.ClusterIssuer != "" {
+		out["cert-manager.io/cluster-issuer"] = pulumi.String(in.ClusterIssuer)
+	}
+	return out
+}
+
+// Validate reports what is wrong with an ingress, by key under it.
+func (in Ingress) Validate() validate.Problems {
+	var p validate.Problems
+	if !IsHostName(in.Host) {
+		p.Add("host", in.Host, "must be a DNS name")
+	}
+	if in.ControllerNamespace != "" && !IsDNSLabel(in.ControllerNamespace) {
+		p.Add("controllerNamespace", in.ControllerNamespace, "must be a namespace name")
+	}
+	// An object's name is a DNS subdomain, the same syntax as a host name.
+	if in.ClusterIssuer != "" && !IsHostName(in.ClusterIssuer) {
+		p.Add("clusterIssuer", in.ClusterIssuer, "must be a ClusterIssuer's name (a DNS subdomain)")
+	}
+	if in.TLSSecret != "" && !IsHostName(in.TLSSecret) {
+		p.Add("tlsSecret", in.TLSSecret, "must be a Secret's name (a DNS subdomain)")
+	}
+	return p
 }

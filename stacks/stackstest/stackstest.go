@@ -8,6 +8,7 @@ package stackstest
 import (
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,34 +33,56 @@ const LocalPassphrase = "local-cluster-only"
 const ElasticPassword = "test-elastic-password"
 
 // Secrets stand in, by stack, for the secrets that dev's, prod's and the
-// governance stack's KMS keys protect: prod's for its Elasticsearch security
-// and Kafka TLS (the password, and certificates and credentials as
-// `platform certs` makes them), the governance stack's for GitHub (the token, and the clusters'
-// credentials its environments hand to the workflows).
+// governance stack's KMS keys protect: dev's and prod's for Jaeger's UI and
+// their Elasticsearch security (observabilitySecrets), the governance
+// stack's for GitHub (the token, and the clusters' credentials its
+// environments hand to the workflows).
 var Secrets = map[string]map[string]string{
-	"dev": {"greeterApiToken": "test-token-value", "registryToken": "test-registry-token"},
+	"dev": func() map[string]string {
+		s := map[string]string{"greeterApiToken": "test-token-value", "registryToken": "test-registry-token"}
+		maps.Copy(s, UIAuth)
+		maps.Copy(s, observabilitySecrets())
+		return s
+	}(),
 	"prod": func() map[string]string {
-		certs, err := observability.NewCertificates("observability", 365, time.Now())
-		if err != nil {
-			panic(err)
-		}
-		return map[string]string{
-			"greeterApiToken": "test-token-value",
-			"elasticPassword": ElasticPassword,
-			"observabilityCa": certs.CA, "observabilityCaKey": certs.CAKey,
-			"elasticsearchCertificate": certs.Elasticsearch.Certificate, "elasticsearchKey": certs.Elasticsearch.Key,
-			"kafkaCertificate": certs.Kafka.Certificate, "kafkaKey": certs.Kafka.Key,
-			// The credentials platform certs makes, one random secret each.
-			"kibanaSystemPassword": "test-kibana-system-password", "logstashWriterPassword": "test-logstash-writer-password",
-			"jaegerWriterPassword": "test-jaeger-writer-password", "kibanaSavedObjectsKey": "test-kibana-saved-objects-key-0123456789",
-			"kibanaSecurityKey": "test-kibana-security-key-0123456789abcdef", "kibanaReportingKey": "test-kibana-reporting-key-0123456789abcdef",
-		}
+		s := map[string]string{"greeterApiToken": "test-token-value"}
+		maps.Copy(s, UIAuth)
+		maps.Copy(s, observabilitySecrets())
+		return s
 	}(),
 	"governance": {
 		"githubToken": "test-github-token", "registryToken": "test-registry-token",
 		"devKubeconfig": "test-dev-kubeconfig", "prodKubeconfig": "test-prod-kubeconfig",
 		"devReadOnlyKubeconfig": "test-dev-read-kubeconfig", "prodReadOnlyKubeconfig": "test-prod-read-kubeconfig",
 	},
+}
+
+// UIAuth stands in for Jaeger's UI credentials as `platform certs` makes
+// them: the hash is bcrypt's of the password (cost 4, for speed).
+var UIAuth = map[string]string{
+	"jaegerUiPassword":     "test-jaeger-ui-password",
+	"jaegerUiPasswordHash": "$2a$04$E2ekBOvdSf8aLNwfboviW.78FmiuSGU/FZtKceNTZ8y8rWUelPMA.",
+	"jaegerUiCookieSecret": "test-jaeger-ui-cookie-secret-012",
+}
+
+// observabilitySecrets stand in for an Elasticsearch with security and
+// Kafka with TLS: the password, and certificates and credentials as
+// `platform certs` makes them.
+func observabilitySecrets() map[string]string {
+	certs, err := observability.NewCertificates("observability", 365, time.Now())
+	if err != nil {
+		panic(err)
+	}
+	return map[string]string{
+		"elasticPassword": ElasticPassword,
+		"observabilityCa": certs.CA, "observabilityCaKey": certs.CAKey,
+		"elasticsearchCertificate": certs.Elasticsearch.Certificate, "elasticsearchKey": certs.Elasticsearch.Key,
+		"kafkaCertificate": certs.Kafka.Certificate, "kafkaKey": certs.Kafka.Key,
+		// The credentials platform certs makes, one random secret each.
+		"kibanaSystemPassword": "test-kibana-system-password", "logstashWriterPassword": "test-logstash-writer-password",
+		"jaegerWriterPassword": "test-jaeger-writer-password", "kibanaSavedObjectsKey": "test-kibana-saved-objects-key-0123456789",
+		"kibanaSecurityKey": "test-kibana-security-key-0123456789abcdef", "kibanaReportingKey": "test-kibana-reporting-key-0123456789abcdef",
+	}
 }
 
 // Values is projectRoot's Pulumi.<stack>.yaml plus the stand-ins for the

@@ -35,10 +35,14 @@ func TestJaegerRunsItsConfigAndFindsTheGreetersSpan(t *testing.T) {
 	}
 	config := jaegerConfig(t)
 	ports := map[int]int{}
-	for _, p := range []int{observability.OTLPGRPCPort, observability.OTLPHTTPPort, 16686, 13133} {
+	for _, p := range []int{observability.OTLPGRPCPort, observability.OTLPHTTPPort, 13133} {
 		ports[p] = freePort(t)
 		config = strings.ReplaceAll(config, fmt.Sprintf("0.0.0.0:%d", p), fmt.Sprintf("127.0.0.1:%d", ports[p]))
 	}
+	// The query server, on the pod's loopback behind the UI's proxy (which
+	// the real node's test puts in front of it).
+	ports[16687] = freePort(t)
+	config = strings.ReplaceAll(config, "127.0.0.1:16687", fmt.Sprintf("127.0.0.1:%d", ports[16687]))
 	if strings.Contains(config, "0.0.0.0") {
 		t.Fatalf("the config listens on an address the test did not move:\n%s", config)
 	}
@@ -77,7 +81,7 @@ func TestJaegerRunsItsConfigAndFindsTheGreetersSpan(t *testing.T) {
 	}
 	stop() // SIGTERM: the greeter flushes its spans on the way out
 
-	query := fmt.Sprintf("http://127.0.0.1:%d/api/traces?service=greeter&limit=10", ports[16686])
+	query := fmt.Sprintf("http://127.0.0.1:%d/api/traces?service=greeter&limit=10", ports[16687])
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var found struct {

@@ -3,9 +3,12 @@
 package e2e
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acme/platform/components/observability"
+	"github.com/acme/platform/stacks"
+	"github.com/acme/platform/stacks/stackstest"
 	"github.com/acme/platform/testbed/localcluster"
 )
 
@@ -133,11 +139,35 @@ func testSpanInJaeger(t *testing.T) {
 	if node != localcluster.NodeName || ip == "" {
 		t.Fatalf("Jaeger's pod is on %q with IP %q, want the real node", node, ip)
 	}
+	// The UI and its API answer only with UIUser's password, through the
+	// proxy; Jaeger's own query server is on the pod's loopback.
+	password := stackstest.File(t, projectRoot, "local")["platform:"+stacks.JaegerUIPasswordKey].Raw
+	api := fmt.Sprintf("http://%s:16686/api/services", ip)
+	for _, c := range []struct {
+		name, user, password string
+		want                 int
+	}{
+		{"no credentials", "", "", http.StatusUnauthorized},
+		{"a wrong password", observability.UIUser, "not-the-password", http.StatusUnauthorized},
+		{"another user", "admin", password, http.StatusUnauthorized},
+		{"the UI's credentials", observability.UIUser, password, http.StatusOK},
+	} {
+		if status, body, err := getAs(api, c.user, c.password); err != nil || status != c.want {
+			t.Errorf("Jaeger's API with %s: %d %.200s (%v), want %d", c.name, status, body, err, c.want)
+		}
+	}
+	if status, _, _ := getAs(fmt.Sprintf("http://%s:16686/search", ip), "", ""); status != http.StatusForbidden {
+		t.Errorf("Jaeger's UI without credentials: %d, want 403 and the sign-in page", status)
+	}
+	if conn, err := net.DialTimeout("tcp", net.JoinHostPort(ip, "16687"), 2*time.Second); err == nil {
+		conn.Close()
+		t.Errorf("Jaeger's query server answers on the pod's address (%s:16687), around the proxy", ip)
+	}
 	// The greet handler marks its span with greeter.name_length.
 	url := fmt.Sprintf("http://%s:16686/api/traces?service=greeter&limit=50&lookback=1h", ip)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		body, err := get(url)
+		_, body, err := getAs(url, observability.UIUser, password)
 		if err == nil && strings.Contains(string(body), `"key":"greeter.name_length"`) {
 			return
 		}
@@ -325,4 +355,25 @@ func rootReadOnly(t *testing.T, pid int) bool {
 		}
 	}
 	return false
+}
+
+// getAs asks url with HTTP Basic credentials (none when user is empty) and
+// returns the status and body.
+func getAs(url, user, password string) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
 }

@@ -50,11 +50,10 @@ func testDeclaredStack(t *testing.T, stack string) {
 	if err := session.SetSecrets(t.Context(), secrets); err != nil {
 		t.Fatal(err)
 	}
-	if stack == "prod" {
-		// Elasticsearch's certificates, made as an operator makes them.
-		if code, out := platformOn(t, stack, "certs"); code != 0 {
-			t.Fatalf("certs exited %d:\n%s", code, out)
-		}
+	// Elasticsearch's and Kafka's certificates, the service users'
+	// credentials and Jaeger's UI password, made as an operator makes them.
+	if code, out := platformOn(t, stack, "certs"); code != 0 {
+		t.Fatalf("certs exited %d:\n%s", code, out)
 	}
 
 	if code, out := platformOn(t, stack, "up"); code != 0 {
@@ -239,9 +238,8 @@ func overlay(stack string) ([]byte, map[string]string, error) {
 			obs[part] = settings
 		}
 	}
-	if config[stacks.Namespace+":environment"] == "prod" {
-		secrets[stacks.Namespace+":"+stacks.ElasticPasswordKey] = "e2e-elastic-password"
-	}
+	// Both stacks run Elasticsearch with security (dev publishes Kibana).
+	secrets[stacks.Namespace+":"+stacks.ElasticPasswordKey] = "e2e-elastic-password"
 	out, err := yaml.Marshal(file)
 	return out, secrets, err
 }

@@ -123,6 +123,15 @@ var Contracts = map[string]Contract{
 		Entrypoint: []string{"/cmd/jaeger/jaeger-linux"},
 		Writes:     []string{"/tmp"},
 	},
+	"quay.io/oauth2-proxy/oauth2-proxy:v7.15.6": {
+		// oauth2-proxy v7.15.6, Dockerfile: FROM
+		// gcr.io/distroless/static:nonroot (USER 65532), the binary at
+		// /bin/oauth2-proxy, ENTRYPOINT ["/bin/oauth2-proxy"], no VOLUME;
+		// it keeps its sessions in cookies and writes nothing.
+		Source:     "oauth2-proxy v7.15.6, Dockerfile",
+		UID:        65532,
+		Entrypoint: []string{"/bin/oauth2-proxy"},
+	},
 	"jaegertracing/jaeger-es-index-cleaner:1.73.0": {
 		// jaegertracing/jaeger v1.73.0, cmd/es-index-cleaner/Dockerfile:
 		// USER ${USER_UID} (10001); ENTRYPOINT

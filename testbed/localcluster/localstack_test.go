@@ -47,6 +47,9 @@ func TestLocalStackPinsTheNodesImages(t *testing.T) {
 	if o.Jaeger.Image != nodeimage.JaegerName {
 		t.Errorf("the local stack runs Jaeger as %s; the real node holds %s", o.Jaeger.Image, nodeimage.JaegerName)
 	}
+	if o.Jaeger.UIAuthImage != nodeimage.UIAuthName {
+		t.Errorf("the local stack runs Jaeger's UI proxy as %s; the real node holds %s", o.Jaeger.UIAuthImage, nodeimage.UIAuthName)
+	}
 	onNode["jaeger"] = o.Jaeger.Placement.NodeSelector["type"] == NodeType && tolerates(o.Jaeger.Placement.Tolerations)
 	for _, name := range []string{"greeter", "jaeger"} {
 		if !onNode[name] {

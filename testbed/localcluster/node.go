@@ -200,12 +200,12 @@ func nodeRunning(dir string) bool {
 }
 
 // RealNode asks for the real node with its images: the greeter's and the
-// pods' sandbox built from the project in projectDir, Jaeger's around the
-// binary in bin. Where they cannot be built, Up is told why and starts kwok
-// only.
+// pods' sandbox built from the project in projectDir, Jaeger's and OAuth2
+// Proxy's around the binaries in bin. Where they cannot be built, Up is told
+// why and starts kwok only.
 func RealNode(ctx context.Context, projectDir, bin string) *NodeOptions {
 	node := &NodeOptions{Binaries: NodeBinariesIn(bin)}
-	images, err := nodeimage.BuildAll(ctx, projectDir, filepath.Join(bin, "jaeger"))
+	images, err := nodeimage.BuildAll(ctx, projectDir, bin)
 	if err != nil {
 		node.Unavailable = "building the node's images: " + err.Error()
 		return node

@@ -19,6 +19,8 @@ const (
 	GreeterName = "ghcr.io/acme/greeter:local"
 	// JaegerName is the observability component's pinned Jaeger image.
 	JaegerName = "jaegertracing/jaeger:2.10.0"
+	// UIAuthName is the observability component's pinned OAuth2 Proxy image.
+	UIAuthName = "quay.io/oauth2-proxy/oauth2-proxy:v7.15.6"
 	// PauseName is containerd's sandbox_image on the real node.
 	PauseName = "localhost/platform/pause:1"
 )
@@ -117,6 +119,37 @@ func Jaeger(binary string) (Image, error) {
 	}, nil
 }
 
+// UIAuth is OAuth2 Proxy's image as oauth2-proxy v7.15.6's Dockerfile makes
+// it on gcr.io/distroless/static:nonroot: the binary at /bin/oauth2-proxy,
+// an empty /etc/ssl/private/jwt_signing_key.pem, ENTRYPOINT
+// ["/bin/oauth2-proxy"]; from the base, the CA certificates, passwd and
+// group naming nonroot (65532) and USER 65532. The binary is the one
+// scripts/tools.sh builds statically from the same module.
+func UIAuth(binary string) (Image, error) {
+	bin, err := os.ReadFile(binary)
+	if err != nil {
+		return Image{}, fmt.Errorf("OAuth2 Proxy's image (scripts/tools.sh oauth2_proxy builds the binary): %w", err)
+	}
+	ca, err := caBundle()
+	if err != nil {
+		return Image{}, err
+	}
+	return Image{
+		Name: UIAuthName,
+		Files: []File{
+			{Path: "/etc/ssl/certs/ca-certificates.crt", Mode: 0o644, Content: ca},
+			{Path: "/etc/passwd", Mode: 0o644, Content: []byte("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n")},
+			{Path: "/etc/group", Mode: 0o644, Content: []byte("root:x:0:\nnonroot:x:65532:\n")},
+			{Path: "/etc/ssl/private/jwt_signing_key.pem", Mode: 0o644},
+			{Path: "/bin/oauth2-proxy", Mode: 0o755, Content: bin},
+		},
+		Config: v1.Config{
+			User: "65532", Env: []string{defaultPath, "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"},
+			Entrypoint: []string{"/bin/oauth2-proxy"},
+		},
+	}, nil
+}
+
 // Pause is the pod sandbox's image: testbed/cmd/pause, run as upstream's pause image
 // runs (USER 65535:65535, ENTRYPOINT ["/pause"]).
 func Pause(ctx context.Context, projectDir string) (Image, error) {
@@ -139,8 +172,9 @@ func Program(ctx context.Context, name, dir, pkg, user string) (Image, error) {
 }
 
 // BuildAll builds the real node's images: the greeter's and the sandbox's
-// from the project in projectDir, Jaeger's around its built binary.
-func BuildAll(ctx context.Context, projectDir, jaegerBinary string) ([]Built, error) {
+// from the project in projectDir, Jaeger's and OAuth2 Proxy's around their
+// built binaries in bin.
+func BuildAll(ctx context.Context, projectDir, bin string) ([]Built, error) {
 	greeter, err := Greeter(ctx, projectDir)
 	if err != nil {
 		return nil, err
@@ -149,12 +183,16 @@ func BuildAll(ctx context.Context, projectDir, jaegerBinary string) ([]Built, er
 	if err != nil {
 		return nil, err
 	}
-	jaeger, err := Jaeger(jaegerBinary)
+	jaeger, err := Jaeger(filepath.Join(bin, "jaeger"))
+	if err != nil {
+		return nil, err
+	}
+	uiAuth, err := UIAuth(filepath.Join(bin, "oauth2-proxy"))
 	if err != nil {
 		return nil, err
 	}
 	var built []Built
-	for _, image := range []Image{greeter, pause, jaeger} {
+	for _, image := range []Image{greeter, pause, jaeger, uiAuth} {
 		b, err := image.Build()
 		if err != nil {
 			return nil, fmt.Errorf("building %s: %w", image.Name, err)

@@ -84,6 +84,7 @@ export class Observability extends pulumi.ComponentResource {
             resourceInputs["recreate"] = args?.recreate;
             resourceInputs["telemetryFrom"] = args?.telemetryFrom;
             resourceInputs["tls"] = args?.tls ? pulumi.secret(args.tls) : undefined;
+            resourceInputs["uiAuth"] = args?.uiAuth ? pulumi.secret(args.uiAuth) : undefined;
             resourceInputs["deployed"] = undefined /*out*/;
             resourceInputs["elasticsearchUrl"] = undefined /*out*/;
             resourceInputs["jaegerQueryUrl"] = undefined /*out*/;
@@ -149,7 +150,7 @@ export interface ObservabilityArgs {
     /**
      * Jaeger is the tracing backend (Jaeger v2, built on the OpenTelemetry Collector): OTLP in, storage, query UI.
      *
-     * Defaults: dev `{"image":"jaegertracing/jaeger:2.10.0","replicas":1,"storage":"memory","retentionDays":7,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","size":{"cpu":"100m","memory":"256Mi"},"ui":{},"placement":{}}`, prod `{"image":"jaegertracing/jaeger:2.10.0","replicas":2,"storage":"elasticsearch","retentionDays":30,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","size":{"cpu":"500m","memory":"1Gi"},"ui":{},"placement":{}}`, local `{"image":"jaegertracing/jaeger:2.10.0","replicas":1,"storage":"memory","retentionDays":7,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","size":{"cpu":"100m","memory":"256Mi"},"ui":{},"placement":{}}`.
+     * Defaults: dev `{"image":"jaegertracing/jaeger:2.10.0","replicas":1,"storage":"memory","retentionDays":7,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","uiAuthImage":"quay.io/oauth2-proxy/oauth2-proxy:v7.15.6","size":{"cpu":"100m","memory":"256Mi"},"ui":{},"placement":{}}`, prod `{"image":"jaegertracing/jaeger:2.10.0","replicas":2,"storage":"elasticsearch","retentionDays":30,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","uiAuthImage":"quay.io/oauth2-proxy/oauth2-proxy:v7.15.6","size":{"cpu":"500m","memory":"1Gi"},"ui":{},"placement":{}}`, local `{"image":"jaegertracing/jaeger:2.10.0","replicas":1,"storage":"memory","retentionDays":7,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","uiAuthImage":"quay.io/oauth2-proxy/oauth2-proxy:v7.15.6","size":{"cpu":"100m","memory":"256Mi"},"ui":{},"placement":{}}`.
      */
     jaeger?: inputs.observability.JaegerArgs;
     /**
@@ -194,4 +195,8 @@ export interface ObservabilityArgs {
      * TLS is the servers' certificates, required when Elasticsearch security or Kafka TLS is on.
      */
     tls?: pulumi.Input<inputs.observability.TLSArgs | undefined>;
+    /**
+     * UIAuth is what Jaeger's UI asks of a person or a client (the proxy in front of it): required.
+     */
+    uiAuth?: pulumi.Input<inputs.observability.UIAuthArgs | undefined>;
 }

@@ -124,15 +124,23 @@ export namespace observability {
     }
 
     /**
-     * Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI).
+     * Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI), always over TLS.
      */
     export interface IngressArgs {
         className?: string;
+        /**
+         * ClusterIssuer is the cert-manager ClusterIssuer that issues the host's certificate into TLSSecret; empty: TLSSecret is provided by other means.
+         */
+        clusterIssuer?: string;
         /**
          * ControllerNamespace is where the ingress controller runs; its pods are allowed to reach the exposed port.
          */
         controllerNamespace?: string;
         host?: string;
+        /**
+         * TLSSecret is the Secret of the host's certificate (default <service>-tls, in the Service's namespace).
+         */
+        tlsSecret?: string;
     }
 
     /**
@@ -165,6 +173,10 @@ export namespace observability {
          * UI is how people reach a web UI: from the namespaces named, and through an Ingress when a host is given.
          */
         ui?: inputs.observability.UIArgs;
+        /**
+         * UIAuthImage is the proxy in front of the query UI and API, in Jaeger's pods: every request needs UIUser's password (UIAuth).
+         */
+        uiAuthImage?: string;
     }
 
     /**
@@ -325,9 +337,17 @@ export namespace observability {
     export interface UIArgs {
         allowFrom?: string[];
         /**
-         * Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI).
+         * Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI), always over TLS.
          */
         ingress?: inputs.observability.IngressArgs;
+    }
+
+    /**
+     * UIAuth is what the proxy in front of Jaeger's UI checks (Jaeger has no authentication of its own): the bcrypt hash of UIUser's password and the key of its session cookies, as Pulumi secrets. `platform certs` makes them once with the password (NewUIPassword), which the program never reads; each is stored as secret config.
+     */
+    export interface UIAuthArgs {
+        cookieSecret?: pulumi.Input<string | undefined>;
+        passwordHash?: pulumi.Input<string | undefined>;
     }
 }
 
@@ -414,15 +434,23 @@ export namespace workload {
     }
 
     /**
-     * Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI).
+     * Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI), always over TLS.
      */
     export interface IngressArgs {
         className?: string;
+        /**
+         * ClusterIssuer is the cert-manager ClusterIssuer that issues the host's certificate into TLSSecret; empty: TLSSecret is provided by other means.
+         */
+        clusterIssuer?: string;
         /**
          * ControllerNamespace is where the ingress controller runs; its pods are allowed to reach the exposed port.
          */
         controllerNamespace?: string;
         host?: string;
+        /**
+         * TLSSecret is the Secret of the host's certificate (default <service>-tls, in the Service's namespace).
+         */
+        tlsSecret?: string;
     }
 
     /**

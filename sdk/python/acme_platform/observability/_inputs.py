@@ -45,6 +45,8 @@ __all__ = [
     'TolerationArgsDict',
     'UIArgs',
     'UIArgsDict',
+    'UIAuthArgs',
+    'UIAuthArgsDict',
 ]
 
 class CredentialsArgsDict(TypedDict):
@@ -417,32 +419,48 @@ class FilebeatArgs:
 
 class IngressArgsDict(TypedDict):
     """
-    Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI).
+    Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI), always over TLS.
     """
     class_name: NotRequired[_builtins.str]
+    cluster_issuer: NotRequired[_builtins.str]
+    """
+    ClusterIssuer is the cert-manager ClusterIssuer that issues the host's certificate into TLSSecret; empty: TLSSecret is provided by other means.
+    """
     controller_namespace: NotRequired[_builtins.str]
     """
     ControllerNamespace is where the ingress controller runs; its pods are allowed to reach the exposed port.
     """
     host: NotRequired[_builtins.str]
+    tls_secret: NotRequired[_builtins.str]
+    """
+    TLSSecret is the Secret of the host's certificate (default <service>-tls, in the Service's namespace).
+    """
 
 @pulumi.input_type
 class IngressArgs:
     def __init__(__self__, *,
                  class_name: Optional[_builtins.str] = None,
+                 cluster_issuer: Optional[_builtins.str] = None,
                  controller_namespace: Optional[_builtins.str] = None,
-                 host: Optional[_builtins.str] = None):
+                 host: Optional[_builtins.str] = None,
+                 tls_secret: Optional[_builtins.str] = None):
         """
-        Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI).
+        Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI), always over TLS.
 
+        :param _builtins.str cluster_issuer: ClusterIssuer is the cert-manager ClusterIssuer that issues the host's certificate into TLSSecret; empty: TLSSecret is provided by other means.
         :param _builtins.str controller_namespace: ControllerNamespace is where the ingress controller runs; its pods are allowed to reach the exposed port.
+        :param _builtins.str tls_secret: TLSSecret is the Secret of the host's certificate (default <service>-tls, in the Service's namespace).
         """
         if class_name is not None:
             pulumi.set(__self__, "class_name", class_name)
+        if cluster_issuer is not None:
+            pulumi.set(__self__, "cluster_issuer", cluster_issuer)
         if controller_namespace is not None:
             pulumi.set(__self__, "controller_namespace", controller_namespace)
         if host is not None:
             pulumi.set(__self__, "host", host)
+        if tls_secret is not None:
+            pulumi.set(__self__, "tls_secret", tls_secret)
 
     @_builtins.property
     @pulumi.getter(name="className")
@@ -452,6 +470,18 @@ class IngressArgs:
     @class_name.setter
     def class_name(self, value: Optional[_builtins.str]):
         pulumi.set(self, "class_name", value)
+
+    @_builtins.property
+    @pulumi.getter(name="clusterIssuer")
+    def cluster_issuer(self) -> Optional[_builtins.str]:
+        """
+        ClusterIssuer is the cert-manager ClusterIssuer that issues the host's certificate into TLSSecret; empty: TLSSecret is provided by other means.
+        """
+        return pulumi.get(self, "cluster_issuer")
+
+    @cluster_issuer.setter
+    def cluster_issuer(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "cluster_issuer", value)
 
     @_builtins.property
     @pulumi.getter(name="controllerNamespace")
@@ -473,6 +503,18 @@ class IngressArgs:
     @host.setter
     def host(self, value: Optional[_builtins.str]):
         pulumi.set(self, "host", value)
+
+    @_builtins.property
+    @pulumi.getter(name="tlsSecret")
+    def tls_secret(self) -> Optional[_builtins.str]:
+        """
+        TLSSecret is the Secret of the host's certificate (default <service>-tls, in the Service's namespace).
+        """
+        return pulumi.get(self, "tls_secret")
+
+    @tls_secret.setter
+    def tls_secret(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "tls_secret", value)
 
 
 class JaegerArgsDict(TypedDict):
@@ -505,6 +547,10 @@ class JaegerArgsDict(TypedDict):
     """
     UI is how people reach a web UI: from the namespaces named, and through an Ingress when a host is given.
     """
+    ui_auth_image: NotRequired[_builtins.str]
+    """
+    UIAuthImage is the proxy in front of the query UI and API, in Jaeger's pods: every request needs UIUser's password (UIAuth).
+    """
 
 @pulumi.input_type
 class JaegerArgs:
@@ -516,7 +562,8 @@ class JaegerArgs:
                  retention_days: Optional[_builtins.int] = None,
                  size: Optional['SizeArgs'] = None,
                  storage: Optional[_builtins.str] = None,
-                 ui: Optional['UIArgs'] = None):
+                 ui: Optional['UIArgs'] = None,
+                 ui_auth_image: Optional[_builtins.str] = None):
         """
         Jaeger is the tracing backend (Jaeger v2, built on the OpenTelemetry Collector): OTLP in, storage, query UI.
 
@@ -526,6 +573,7 @@ class JaegerArgs:
         :param 'SizeArgs' size: Size is a container's CPU and memory. Requests and limits are the same for memory (the JVMs size their heap from it); the CPU limit is CPULimit or twice the request.
         :param _builtins.str storage: Storage is "memory" (default; one replica, traces lost on restart) or "elasticsearch" (default in prod).
         :param 'UIArgs' ui: UI is how people reach a web UI: from the namespaces named, and through an Ingress when a host is given.
+        :param _builtins.str ui_auth_image: UIAuthImage is the proxy in front of the query UI and API, in Jaeger's pods: every request needs UIUser's password (UIAuth).
         """
         if image is not None:
             pulumi.set(__self__, "image", image)
@@ -543,6 +591,8 @@ class JaegerArgs:
             pulumi.set(__self__, "storage", storage)
         if ui is not None:
             pulumi.set(__self__, "ui", ui)
+        if ui_auth_image is not None:
+            pulumi.set(__self__, "ui_auth_image", ui_auth_image)
 
     @_builtins.property
     @pulumi.getter
@@ -633,6 +683,18 @@ class JaegerArgs:
     @ui.setter
     def ui(self, value: Optional['UIArgs']):
         pulumi.set(self, "ui", value)
+
+    @_builtins.property
+    @pulumi.getter(name="uiAuthImage")
+    def ui_auth_image(self) -> Optional[_builtins.str]:
+        """
+        UIAuthImage is the proxy in front of the query UI and API, in Jaeger's pods: every request needs UIUser's password (UIAuth).
+        """
+        return pulumi.get(self, "ui_auth_image")
+
+    @ui_auth_image.setter
+    def ui_auth_image(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "ui_auth_image", value)
 
 
 class KafkaArgsDict(TypedDict):
@@ -1400,7 +1462,7 @@ class UIArgsDict(TypedDict):
     allow_from: NotRequired[Sequence[_builtins.str]]
     ingress: NotRequired['IngressArgsDict']
     """
-    Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI).
+    Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI), always over TLS.
     """
 
 @pulumi.input_type
@@ -1411,7 +1473,7 @@ class UIArgs:
         """
         UI is how people reach a web UI: from the namespaces named, and through an Ingress when a host is given.
 
-        :param 'IngressArgs' ingress: Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI).
+        :param 'IngressArgs' ingress: Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI), always over TLS.
         """
         if allow_from is not None:
             pulumi.set(__self__, "allow_from", allow_from)
@@ -1431,12 +1493,51 @@ class UIArgs:
     @pulumi.getter
     def ingress(self) -> Optional['IngressArgs']:
         """
-        Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI).
+        Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI), always over TLS.
         """
         return pulumi.get(self, "ingress")
 
     @ingress.setter
     def ingress(self, value: Optional['IngressArgs']):
         pulumi.set(self, "ingress", value)
+
+
+class UIAuthArgsDict(TypedDict):
+    """
+    UIAuth is what the proxy in front of Jaeger's UI checks (Jaeger has no authentication of its own): the bcrypt hash of UIUser's password and the key of its session cookies, as Pulumi secrets. `platform certs` makes them once with the password (NewUIPassword), which the program never reads; each is stored as secret config.
+    """
+    cookie_secret: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    password_hash: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+
+@pulumi.input_type
+class UIAuthArgs:
+    def __init__(__self__, *,
+                 cookie_secret: pulumi.Input[Optional[_builtins.str]] = None,
+                 password_hash: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        UIAuth is what the proxy in front of Jaeger's UI checks (Jaeger has no authentication of its own): the bcrypt hash of UIUser's password and the key of its session cookies, as Pulumi secrets. `platform certs` makes them once with the password (NewUIPassword), which the program never reads; each is stored as secret config.
+        """
+        if cookie_secret is not None:
+            pulumi.set(__self__, "cookie_secret", cookie_secret)
+        if password_hash is not None:
+            pulumi.set(__self__, "password_hash", password_hash)
+
+    @_builtins.property
+    @pulumi.getter(name="cookieSecret")
+    def cookie_secret(self) -> pulumi.Input[Optional[_builtins.str]]:
+        return pulumi.get(self, "cookie_secret")
+
+    @cookie_secret.setter
+    def cookie_secret(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "cookie_secret", value)
+
+    @_builtins.property
+    @pulumi.getter(name="passwordHash")
+    def password_hash(self) -> pulumi.Input[Optional[_builtins.str]]:
+        return pulumi.get(self, "password_hash")
+
+    @password_hash.setter
+    def password_hash(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "password_hash", value)
 
 

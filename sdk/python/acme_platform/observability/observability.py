@@ -35,7 +35,8 @@ class ObservabilityArgs:
                  protect: Optional[_builtins.bool] = None,
                  recreate: Optional[Sequence[_builtins.str]] = None,
                  telemetry_from: Optional[Sequence[_builtins.str]] = None,
-                 tls: pulumi.Input[Optional['TLSArgs']] = None):
+                 tls: pulumi.Input[Optional['TLSArgs']] = None,
+                 ui_auth: pulumi.Input[Optional['UIAuthArgs']] = None):
         """
         The set of arguments for constructing a Observability resource.
 
@@ -56,7 +57,7 @@ class ObservabilityArgs:
                Defaults: dev `false`, prod `true`, local `false`.
         :param 'JaegerArgs' jaeger: Jaeger is the tracing backend (Jaeger v2, built on the OpenTelemetry Collector): OTLP in, storage, query UI.
                
-               Defaults: dev `{"image":"jaegertracing/jaeger:2.10.0","replicas":1,"storage":"memory","retentionDays":7,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","size":{"cpu":"100m","memory":"256Mi"},"ui":{},"placement":{}}`, prod `{"image":"jaegertracing/jaeger:2.10.0","replicas":2,"storage":"elasticsearch","retentionDays":30,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","size":{"cpu":"500m","memory":"1Gi"},"ui":{},"placement":{}}`, local `{"image":"jaegertracing/jaeger:2.10.0","replicas":1,"storage":"memory","retentionDays":7,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","size":{"cpu":"100m","memory":"256Mi"},"ui":{},"placement":{}}`.
+               Defaults: dev `{"image":"jaegertracing/jaeger:2.10.0","replicas":1,"storage":"memory","retentionDays":7,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","uiAuthImage":"quay.io/oauth2-proxy/oauth2-proxy:v7.15.6","size":{"cpu":"100m","memory":"256Mi"},"ui":{},"placement":{}}`, prod `{"image":"jaegertracing/jaeger:2.10.0","replicas":2,"storage":"elasticsearch","retentionDays":30,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","uiAuthImage":"quay.io/oauth2-proxy/oauth2-proxy:v7.15.6","size":{"cpu":"500m","memory":"1Gi"},"ui":{},"placement":{}}`, local `{"image":"jaegertracing/jaeger:2.10.0","replicas":1,"storage":"memory","retentionDays":7,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","uiAuthImage":"quay.io/oauth2-proxy/oauth2-proxy:v7.15.6","size":{"cpu":"100m","memory":"256Mi"},"ui":{},"placement":{}}`.
         :param 'KafkaArgs' kafka: Kafka is the log buffer between Filebeat and Logstash, in KRaft mode: every node is broker and controller, no ZooKeeper.
                
                Defaults: dev `{"image":"apache/kafka:4.1.0","brokers":1,"partitions":3,"replicationFactor":1,"minInsyncReplicas":1,"retentionHours":24,"tls":false,"storage":{"size":"5Gi"},"size":{"cpu":"250m","memory":"1Gi"},"placement":{}}`, prod `{"image":"apache/kafka:4.1.0","brokers":3,"partitions":6,"replicationFactor":3,"minInsyncReplicas":2,"retentionHours":72,"tls":true,"storage":{"size":"50Gi"},"size":{"cpu":"1","memory":"4Gi"},"placement":{}}`, local `{"image":"apache/kafka:4.1.0","brokers":1,"partitions":3,"replicationFactor":1,"minInsyncReplicas":1,"retentionHours":24,"tls":false,"storage":{"size":"5Gi"},"size":{"cpu":"250m","memory":"1Gi"},"placement":{}}`.
@@ -75,6 +76,7 @@ class ObservabilityArgs:
         :param Sequence[_builtins.str] recreate: Recreate names the stateful parts (kafka, elasticsearch, logstash) that this run deletes and makes anew with their claims, for a change that a running part cannot take (another storage class, a smaller claim, another broker count): their data is gone. Only where nothing is protected (dev, local), and only for a part with such a change, so the key serves one run and is refused after it.
         :param Sequence[_builtins.str] telemetry_from: TelemetryFrom names the namespaces whose pods may send traces (OTLP) to Jaeger: the services' namespaces.
         :param pulumi.Input['TLSArgs'] tls: TLS is the servers' certificates, required when Elasticsearch security or Kafka TLS is on.
+        :param pulumi.Input['UIAuthArgs'] ui_auth: UIAuth is what Jaeger's UI asks of a person or a client (the proxy in front of it): required.
         """
         if agents_namespace is not None:
             pulumi.set(__self__, "agents_namespace", agents_namespace)
@@ -108,6 +110,8 @@ class ObservabilityArgs:
             pulumi.set(__self__, "telemetry_from", telemetry_from)
         if tls is not None:
             pulumi.set(__self__, "tls", tls)
+        if ui_auth is not None:
+            pulumi.set(__self__, "ui_auth", ui_auth)
 
     @_builtins.property
     @pulumi.getter(name="agentsNamespace")
@@ -207,7 +211,7 @@ class ObservabilityArgs:
         """
         Jaeger is the tracing backend (Jaeger v2, built on the OpenTelemetry Collector): OTLP in, storage, query UI.
 
-        Defaults: dev `{"image":"jaegertracing/jaeger:2.10.0","replicas":1,"storage":"memory","retentionDays":7,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","size":{"cpu":"100m","memory":"256Mi"},"ui":{},"placement":{}}`, prod `{"image":"jaegertracing/jaeger:2.10.0","replicas":2,"storage":"elasticsearch","retentionDays":30,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","size":{"cpu":"500m","memory":"1Gi"},"ui":{},"placement":{}}`, local `{"image":"jaegertracing/jaeger:2.10.0","replicas":1,"storage":"memory","retentionDays":7,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","size":{"cpu":"100m","memory":"256Mi"},"ui":{},"placement":{}}`.
+        Defaults: dev `{"image":"jaegertracing/jaeger:2.10.0","replicas":1,"storage":"memory","retentionDays":7,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","uiAuthImage":"quay.io/oauth2-proxy/oauth2-proxy:v7.15.6","size":{"cpu":"100m","memory":"256Mi"},"ui":{},"placement":{}}`, prod `{"image":"jaegertracing/jaeger:2.10.0","replicas":2,"storage":"elasticsearch","retentionDays":30,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","uiAuthImage":"quay.io/oauth2-proxy/oauth2-proxy:v7.15.6","size":{"cpu":"500m","memory":"1Gi"},"ui":{},"placement":{}}`, local `{"image":"jaegertracing/jaeger:2.10.0","replicas":1,"storage":"memory","retentionDays":7,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","uiAuthImage":"quay.io/oauth2-proxy/oauth2-proxy:v7.15.6","size":{"cpu":"100m","memory":"256Mi"},"ui":{},"placement":{}}`.
         """
         return pulumi.get(self, "jaeger")
 
@@ -321,6 +325,18 @@ class ObservabilityArgs:
     def tls(self, value: pulumi.Input[Optional['TLSArgs']]):
         pulumi.set(self, "tls", value)
 
+    @_builtins.property
+    @pulumi.getter(name="uiAuth")
+    def ui_auth(self) -> pulumi.Input[Optional['UIAuthArgs']]:
+        """
+        UIAuth is what Jaeger's UI asks of a person or a client (the proxy in front of it): required.
+        """
+        return pulumi.get(self, "ui_auth")
+
+    @ui_auth.setter
+    def ui_auth(self, value: pulumi.Input[Optional['UIAuthArgs']]):
+        pulumi.set(self, "ui_auth", value)
+
 
 @pulumi.type_token("platform:observability:Observability")
 class Observability(pulumi.ComponentResource):
@@ -344,6 +360,7 @@ class Observability(pulumi.ComponentResource):
                  recreate: Optional[Sequence[_builtins.str]] = None,
                  telemetry_from: Optional[Sequence[_builtins.str]] = None,
                  tls: pulumi.Input[Optional[Union['TLSArgs', 'TLSArgsDict']]] = None,
+                 ui_auth: pulumi.Input[Optional[Union['UIAuthArgs', 'UIAuthArgsDict']]] = None,
                  __props__=None):
         """
         Observability is the logging and tracing stack of one environment.
@@ -367,7 +384,7 @@ class Observability(pulumi.ComponentResource):
                Defaults: dev `false`, prod `true`, local `false`.
         :param Union['JaegerArgs', 'JaegerArgsDict'] jaeger: Jaeger is the tracing backend (Jaeger v2, built on the OpenTelemetry Collector): OTLP in, storage, query UI.
                
-               Defaults: dev `{"image":"jaegertracing/jaeger:2.10.0","replicas":1,"storage":"memory","retentionDays":7,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","size":{"cpu":"100m","memory":"256Mi"},"ui":{},"placement":{}}`, prod `{"image":"jaegertracing/jaeger:2.10.0","replicas":2,"storage":"elasticsearch","retentionDays":30,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","size":{"cpu":"500m","memory":"1Gi"},"ui":{},"placement":{}}`, local `{"image":"jaegertracing/jaeger:2.10.0","replicas":1,"storage":"memory","retentionDays":7,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","size":{"cpu":"100m","memory":"256Mi"},"ui":{},"placement":{}}`.
+               Defaults: dev `{"image":"jaegertracing/jaeger:2.10.0","replicas":1,"storage":"memory","retentionDays":7,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","uiAuthImage":"quay.io/oauth2-proxy/oauth2-proxy:v7.15.6","size":{"cpu":"100m","memory":"256Mi"},"ui":{},"placement":{}}`, prod `{"image":"jaegertracing/jaeger:2.10.0","replicas":2,"storage":"elasticsearch","retentionDays":30,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","uiAuthImage":"quay.io/oauth2-proxy/oauth2-proxy:v7.15.6","size":{"cpu":"500m","memory":"1Gi"},"ui":{},"placement":{}}`, local `{"image":"jaegertracing/jaeger:2.10.0","replicas":1,"storage":"memory","retentionDays":7,"indexCleanerImage":"jaegertracing/jaeger-es-index-cleaner:1.73.0","uiAuthImage":"quay.io/oauth2-proxy/oauth2-proxy:v7.15.6","size":{"cpu":"100m","memory":"256Mi"},"ui":{},"placement":{}}`.
         :param Union['KafkaArgs', 'KafkaArgsDict'] kafka: Kafka is the log buffer between Filebeat and Logstash, in KRaft mode: every node is broker and controller, no ZooKeeper.
                
                Defaults: dev `{"image":"apache/kafka:4.1.0","brokers":1,"partitions":3,"replicationFactor":1,"minInsyncReplicas":1,"retentionHours":24,"tls":false,"storage":{"size":"5Gi"},"size":{"cpu":"250m","memory":"1Gi"},"placement":{}}`, prod `{"image":"apache/kafka:4.1.0","brokers":3,"partitions":6,"replicationFactor":3,"minInsyncReplicas":2,"retentionHours":72,"tls":true,"storage":{"size":"50Gi"},"size":{"cpu":"1","memory":"4Gi"},"placement":{}}`, local `{"image":"apache/kafka:4.1.0","brokers":1,"partitions":3,"replicationFactor":1,"minInsyncReplicas":1,"retentionHours":24,"tls":false,"storage":{"size":"5Gi"},"size":{"cpu":"250m","memory":"1Gi"},"placement":{}}`.
@@ -386,6 +403,7 @@ class Observability(pulumi.ComponentResource):
         :param Sequence[_builtins.str] recreate: Recreate names the stateful parts (kafka, elasticsearch, logstash) that this run deletes and makes anew with their claims, for a change that a running part cannot take (another storage class, a smaller claim, another broker count): their data is gone. Only where nothing is protected (dev, local), and only for a part with such a change, so the key serves one run and is refused after it.
         :param Sequence[_builtins.str] telemetry_from: TelemetryFrom names the namespaces whose pods may send traces (OTLP) to Jaeger: the services' namespaces.
         :param pulumi.Input[Union['TLSArgs', 'TLSArgsDict']] tls: TLS is the servers' certificates, required when Elasticsearch security or Kafka TLS is on.
+        :param pulumi.Input[Union['UIAuthArgs', 'UIAuthArgsDict']] ui_auth: UIAuth is what Jaeger's UI asks of a person or a client (the proxy in front of it): required.
         """
         ...
     @overload
@@ -427,6 +445,7 @@ class Observability(pulumi.ComponentResource):
                  recreate: Optional[Sequence[_builtins.str]] = None,
                  telemetry_from: Optional[Sequence[_builtins.str]] = None,
                  tls: pulumi.Input[Optional[Union['TLSArgs', 'TLSArgsDict']]] = None,
+                 ui_auth: pulumi.Input[Optional[Union['UIAuthArgs', 'UIAuthArgsDict']]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
         if not isinstance(opts, pulumi.ResourceOptions):
@@ -454,6 +473,7 @@ class Observability(pulumi.ComponentResource):
             __props__.__dict__["recreate"] = recreate
             __props__.__dict__["telemetry_from"] = telemetry_from
             __props__.__dict__["tls"] = None if tls is None else pulumi.Output.secret(tls)
+            __props__.__dict__["ui_auth"] = None if ui_auth is None else pulumi.Output.secret(ui_auth)
             __props__.__dict__["deployed"] = None
             __props__.__dict__["elasticsearch_url"] = None
             __props__.__dict__["jaeger_query_url"] = None

@@ -136,32 +136,48 @@ class EgressRuleArgs:
 
 class IngressArgsDict(TypedDict):
     """
-    Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI).
+    Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI), always over TLS.
     """
     class_name: NotRequired[_builtins.str]
+    cluster_issuer: NotRequired[_builtins.str]
+    """
+    ClusterIssuer is the cert-manager ClusterIssuer that issues the host's certificate into TLSSecret; empty: TLSSecret is provided by other means.
+    """
     controller_namespace: NotRequired[_builtins.str]
     """
     ControllerNamespace is where the ingress controller runs; its pods are allowed to reach the exposed port.
     """
     host: NotRequired[_builtins.str]
+    tls_secret: NotRequired[_builtins.str]
+    """
+    TLSSecret is the Secret of the host's certificate (default <service>-tls, in the Service's namespace).
+    """
 
 @pulumi.input_type
 class IngressArgs:
     def __init__(__self__, *,
                  class_name: Optional[_builtins.str] = None,
+                 cluster_issuer: Optional[_builtins.str] = None,
                  controller_namespace: Optional[_builtins.str] = None,
-                 host: Optional[_builtins.str] = None):
+                 host: Optional[_builtins.str] = None,
+                 tls_secret: Optional[_builtins.str] = None):
         """
-        Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI).
+        Ingress exposes a Service on Host through an ingress class (config key ingress of a service or a UI), always over TLS.
 
+        :param _builtins.str cluster_issuer: ClusterIssuer is the cert-manager ClusterIssuer that issues the host's certificate into TLSSecret; empty: TLSSecret is provided by other means.
         :param _builtins.str controller_namespace: ControllerNamespace is where the ingress controller runs; its pods are allowed to reach the exposed port.
+        :param _builtins.str tls_secret: TLSSecret is the Secret of the host's certificate (default <service>-tls, in the Service's namespace).
         """
         if class_name is not None:
             pulumi.set(__self__, "class_name", class_name)
+        if cluster_issuer is not None:
+            pulumi.set(__self__, "cluster_issuer", cluster_issuer)
         if controller_namespace is not None:
             pulumi.set(__self__, "controller_namespace", controller_namespace)
         if host is not None:
             pulumi.set(__self__, "host", host)
+        if tls_secret is not None:
+            pulumi.set(__self__, "tls_secret", tls_secret)
 
     @_builtins.property
     @pulumi.getter(name="className")
@@ -171,6 +187,18 @@ class IngressArgs:
     @class_name.setter
     def class_name(self, value: Optional[_builtins.str]):
         pulumi.set(self, "class_name", value)
+
+    @_builtins.property
+    @pulumi.getter(name="clusterIssuer")
+    def cluster_issuer(self) -> Optional[_builtins.str]:
+        """
+        ClusterIssuer is the cert-manager ClusterIssuer that issues the host's certificate into TLSSecret; empty: TLSSecret is provided by other means.
+        """
+        return pulumi.get(self, "cluster_issuer")
+
+    @cluster_issuer.setter
+    def cluster_issuer(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "cluster_issuer", value)
 
     @_builtins.property
     @pulumi.getter(name="controllerNamespace")
@@ -192,6 +220,18 @@ class IngressArgs:
     @host.setter
     def host(self, value: Optional[_builtins.str]):
         pulumi.set(self, "host", value)
+
+    @_builtins.property
+    @pulumi.getter(name="tlsSecret")
+    def tls_secret(self) -> Optional[_builtins.str]:
+        """
+        TLSSecret is the Secret of the host's certificate (default <service>-tls, in the Service's namespace).
+        """
+        return pulumi.get(self, "tls_secret")
+
+    @tls_secret.setter
+    def tls_secret(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "tls_secret", value)
 
 
 class PlacementArgsDict(TypedDict):
