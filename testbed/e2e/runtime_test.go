@@ -19,6 +19,8 @@ import (
 	"github.com/acme/platform/components/observability"
 	"github.com/acme/platform/internal/kube"
 	"github.com/acme/platform/internal/pulumitest"
+	"github.com/acme/platform/stacks"
+	"github.com/acme/platform/stacks/stackstest"
 	"github.com/acme/platform/testbed/imagecontract"
 )
 
@@ -258,6 +260,10 @@ func anySlice(mounts []map[string]any) []any {
 func observabilityGraph(t *testing.T, args observability.Args) *pulumitest.Graph {
 	t.Helper()
 	args.TelemetryFrom = []string{"greeter"}
+	args.UIAuth = &observability.UIAuth{
+		PasswordHash: pulumi.String(stackstest.UIAuth[stacks.JaegerUIPasswordHashKey]),
+		CookieSecret: pulumi.String(stackstest.UIAuth[stacks.JaegerUICookieSecretKey]),
+	}
 	g, err := pulumitest.Component(t, args.Environment, func(ctx *pulumi.Context) (pulumi.ProviderResource, error) {
 		return kube.NewProvider(ctx, "k8s", kube.Cluster{})
 	}, func(ctx *pulumi.Context, provider pulumi.ProviderResource) error {
