@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,7 @@ type Config struct {
 	Greeting        string        // GREETING: the greeting word (default "Hello")
 	LogLevel        slog.Level    // LOG_LEVEL: debug, info, warn or error (default info)
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: how long in-flight requests may drain (default 10s)
-	APIToken        string        // GREETER_API_TOKEN: /v1/greet requires it as a bearer token
+	APIToken        string        // GREETER_API_TOKEN, or the file GREETER_API_TOKEN_FILE names: /v1/greet requires it as a bearer token
 	AllowAnonymous  bool          // GREETER_ALLOW_ANONYMOUS=true: serve /v1/greet to anyone when no token is set (a laptop's run)
 	Version         string        // stamped at build time
 }
@@ -52,6 +53,19 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		cfg.ShutdownTimeout = d
 	}
 	cfg.APIToken = getenv("GREETER_API_TOKEN")
+	if path := getenv("GREETER_API_TOKEN_FILE"); path != "" {
+		// The platform's secretFiles: the token is a file, not in the
+		// environment that child processes and crash reports see.
+		data, err := os.ReadFile(path)
+		switch {
+		case cfg.APIToken != "":
+			errs = append(errs, errors.New("GREETER_API_TOKEN and GREETER_API_TOKEN_FILE are both set: the token has one source"))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("GREETER_API_TOKEN_FILE=%q: %w", path, err))
+		default:
+			cfg.APIToken = strings.TrimRight(string(data), "\r\n")
+		}
+	}
 	switch v := getenv("GREETER_ALLOW_ANONYMOUS"); v {
 	case "", "false":
 	case "true":
@@ -61,7 +75,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if cfg.APIToken == "" && !cfg.AllowAnonymous {
 		// An empty secret (a key set to "") must not open the API to anyone.
-		errs = append(errs, errors.New("GREETER_API_TOKEN is empty: set it (the platform's secretEnv does), or GREETER_ALLOW_ANONYMOUS=true to serve without authentication"))
+		errs = append(errs, errors.New("GREETER_API_TOKEN is empty: set it or GREETER_API_TOKEN_FILE (the platform's secretEnv or secretFiles do), or GREETER_ALLOW_ANONYMOUS=true to serve without authentication"))
 	}
 	return cfg, errors.Join(errs...)
 }

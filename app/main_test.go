@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -136,6 +138,21 @@ func TestLoadConfig(t *testing.T) {
 	}
 	if _, err := LoadConfig(env(map[string]string{"GREETER_API_TOKEN": "t", "GREETER_ALLOW_ANONYMOUS": "yes"})); err == nil {
 		t.Error("GREETER_ALLOW_ANONYMOUS=yes accepted")
+	}
+	// The token from a file (the platform's secretFiles), its newline trimmed;
+	// one source only; a missing file is named.
+	file := filepath.Join(t.TempDir(), "api-token")
+	if err := os.WriteFile(file, []byte("file-token\n"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := LoadConfig(env(map[string]string{"GREETER_API_TOKEN_FILE": file})); err != nil || cfg.APIToken != "file-token" {
+		t.Errorf("token from a file: %q, %v", cfg.APIToken, err)
+	}
+	if _, err := LoadConfig(env(map[string]string{"GREETER_API_TOKEN_FILE": file, "GREETER_API_TOKEN": "t"})); err == nil || !strings.Contains(err.Error(), "one source") {
+		t.Errorf("token from a file and the environment: %v", err)
+	}
+	if _, err := LoadConfig(env(map[string]string{"GREETER_API_TOKEN_FILE": file + ".missing"})); err == nil || !strings.Contains(err.Error(), "api-token.missing") {
+		t.Errorf("a missing token file: %v", err)
 	}
 	if _, err := LoadConfig(env(map[string]string{"SHUTDOWN_TIMEOUT": "-1s"})); err == nil {
 		t.Error("negative shutdown timeout accepted")

@@ -157,7 +157,7 @@ func Load(values map[string]Value, env Environ) (*Config, error) {
 		case name == JaegerUIPasswordKey && raw[name].Secret && cfg.Observability != nil:
 			// The UI password, for people; the program reads its hash only.
 		case len(referenced[name]) == 0:
-			problems.Add(key(name), redact(raw[name]), "unknown key: not a platform setting, and no secretEnv, build, github or observability setting refers to it (a typo?)")
+			problems.Add(key(name), redact(raw[name]), "unknown key: not a platform setting, and no secretEnv, secretFiles, build, github or observability setting refers to it (a typo?)")
 		case !raw[name].Secret:
 			problems.Add(key(name), validate.Verbatim("(plain text)"), "is referred to as a secret, so it must be one: set it with `pulumi config set --secret`")
 		default:
@@ -208,6 +208,7 @@ func (c *Config) secretRefs() map[string][]string {
 	for i, s := range c.Services {
 		path := fmt.Sprintf("%s[%d]", key("services"), i)
 		add(path+".secretEnv", s.SecretEnv)
+		add(path+".secretFiles", s.SecretFiles)
 		if s.Build != nil {
 			refs[s.Build.PasswordSecret] = append(refs[s.Build.PasswordSecret], path+".build.passwordSecret")
 		}

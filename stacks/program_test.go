@@ -99,8 +99,8 @@ func TestProgramPerStack(t *testing.T) {
 			if n := len(g.OfType("pulumi:providers:github")); n != 0 {
 				t.Errorf("%d GitHub providers: the repositories are the governance stack's", n)
 			}
-			secret := g.One(t, "kubernetes:core/v1:Secret", "greeter-secret")
-			if !secret.Secret("stringData.GREETER_API_TOKEN") {
+			secret := g.One(t, "kubernetes:core/v1:Secret", "greeter-secret-files")
+			if !secret.Secret("stringData.api-token") {
 				t.Error("the API token is not a Pulumi secret when it reaches the provider")
 			}
 			for _, r := range g.Resources {

@@ -55,6 +55,12 @@ type Args struct {
 	// must be set with `pulumi config set --secret`. The values reach the pod
 	// through a Secret and stay Pulumi secrets in state and previews.
 	SecretEnv map[string]string `json:"secretEnv,omitempty"`
+	// SecretFiles maps file names to secret config keys: each value is a
+	// file at /run/secrets/<name>, read-only and readable by the service's
+	// user alone. Prefer it to SecretEnv: a file is not inherited by child
+	// processes, nor printed with the environment by a crash report or a
+	// debugging tool.
+	SecretFiles map[string]string `json:"secretFiles,omitempty"`
 	// Autoscaling adds a HorizontalPodAutoscaler from Replicas up to
 	// MaxReplicas (default on in prod, up to 10, at 70% CPU).
 	Autoscaling Autoscaling `json:"autoscaling"`
@@ -82,6 +88,8 @@ type Args struct {
 	// Secrets are the values of SecretEnv, by environment variable. The
 	// component makes each a Pulumi secret.
 	Secrets map[string]pulumi.StringInput `json:"-"`
+	// SecretFileValues are the values of SecretFiles, by file name.
+	SecretFileValues map[string]pulumi.StringInput `json:"-"`
 	// Telemetry, when set, points the OpenTelemetry SDK at the tracing endpoint.
 	Telemetry *Telemetry `json:"-" package:"telemetry"`
 }
@@ -219,25 +227,21 @@ func (a Args) Validate() validate.Problems {
 			p.Add("files."+name, name, "must be a file name (letters, digits, '-', '_' and '.')")
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(a.SecretEnv)) {
-		key := a.SecretEnv[name]
+	validateSecretRefs(&p, "secretEnv", a.SecretEnv, a.Secrets, func(name string) string {
 		switch {
 		case !envName.MatchString(name):
-			p.Add("secretEnv."+name, name, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
-		case !secretKey.MatchString(key):
-			p.Add("secretEnv."+name, key, "must name a secret config key of the project, in camelCase")
+			return "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
 		case a.Env[name] != "":
-			p.Add("secretEnv."+name, name, "is also set in env; a variable has one source")
+			return "is also set in env; a variable has one source"
 		}
-		if _, ok := a.Secrets[name]; a.Secrets != nil && !ok {
-			p.Add("secretEnv."+name, key, "has no value: the program did not fill Secrets")
+		return ""
+	})
+	validateSecretRefs(&p, "secretFiles", a.SecretFiles, a.SecretFileValues, func(name string) string {
+		if !fileName.MatchString(name) || name == "." || name == ".." {
+			return "must be a file name (letters, digits, '-', '_' and '.')"
 		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(a.Secrets)) {
-		if _, ok := a.SecretEnv[name]; !ok {
-			p.Add("secretEnv", name, "lacks the variable that Secrets holds a value for")
-		}
-	}
+		return ""
+	})
 	if as := a.Autoscaling; as.Enabled {
 		if as.MaxReplicas < a.Replicas {
 			p.Add("autoscaling.maxReplicas", as.MaxReplicas, fmt.Sprintf("must be at least replicas (%d)", a.Replicas))
@@ -305,8 +309,32 @@ func validateResources(r kube.Resources, p *validate.Problems) {
 	}
 }
 
-// WithSecrets fills Secrets with the values of the keys SecretEnv names.
+// WithSecrets fills Secrets and SecretFileValues with the values of the
+// keys SecretEnv and SecretFiles name.
 func (a Args) WithSecrets(lookup component.SecretLookup) Args {
 	a.Secrets = component.SecretValues(lookup, "secretEnv", a.SecretEnv)
+	a.SecretFileValues = component.SecretValues(lookup, "secretFiles", a.SecretFiles)
 	return a
+}
+
+// validateSecretRefs checks references to secret config keys under field
+// (name → key; badName says what is wrong with a name, if anything) and
+// that values, when the program filled them, hold exactly those names.
+func validateSecretRefs(p *validate.Problems, field string, refs map[string]string, values map[string]pulumi.StringInput, badName func(string) string) {
+	for _, name := range slices.Sorted(maps.Keys(refs)) {
+		key := refs[name]
+		if problem := badName(name); problem != "" {
+			p.Add(field+"."+name, name, problem)
+		} else if !secretKey.MatchString(key) {
+			p.Add(field+"."+name, key, "must name a secret config key of the project, in camelCase")
+		}
+		if _, ok := values[name]; values != nil && !ok {
+			p.Add(field+"."+name, key, "has no value: the program did not fill it")
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		if _, ok := refs[name]; !ok {
+			p.Add(field, name, "lacks the name that the program holds a value for")
+		}
+	}
 }

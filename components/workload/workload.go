@@ -168,8 +168,11 @@ func (b *builder) namespace(name string) (*corev1.Namespace, error) {
 // podConfig is what the pod template refers to: the names of the config
 // objects, which change whenever their content does.
 type podConfig struct {
-	env, files, secret pulumi.StringPtrInput
+	env, files, secret, secretFiles pulumi.StringPtrInput
 }
+
+// secretsDir is where SecretFiles are mounted.
+const secretsDir = "/run/secrets"
 
 func (b *builder) config(namespace string, opts []pulumi.ResourceOption) (podConfig, error) {
 	a := b.args
@@ -184,20 +187,32 @@ func (b *builder) config(namespace string, opts []pulumi.ResourceOption) (podCon
 	if pc.files, err = b.configMap("-files", meta, a.Files, opts); err != nil {
 		return pc, err
 	}
-	if len(a.Secrets) > 0 {
-		data := pulumi.StringMap{}
-		for k, v := range a.Secrets {
-			data[k] = pulumi.ToSecret(v).(pulumi.StringOutput)
-		}
-		secret, err := corev1.NewSecret(b.ctx, b.name+"-secret", &corev1.SecretArgs{
-			Metadata: meta, Type: pulumi.String("Opaque"), StringData: data,
-		}, opts...)
-		if err != nil {
-			return pc, err
-		}
-		pc.secret = secret.Metadata.Name()
+	if pc.secret, err = b.secret("-secret", meta, a.Secrets, opts); err != nil {
+		return pc, err
+	}
+	if pc.secretFiles, err = b.secret("-secret-files", meta, a.SecretFileValues, opts); err != nil {
+		return pc, err
 	}
 	return pc, nil
+}
+
+// secret declares a Secret for values, if there are any, each a Pulumi
+// secret, and returns its name.
+func (b *builder) secret(suffix string, meta *metav1.ObjectMetaArgs, values map[string]pulumi.StringInput, opts []pulumi.ResourceOption) (pulumi.StringPtrInput, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	data := pulumi.StringMap{}
+	for k, v := range values {
+		data[k] = pulumi.ToSecret(v).(pulumi.StringOutput)
+	}
+	secret, err := corev1.NewSecret(b.ctx, b.name+suffix, &corev1.SecretArgs{
+		Metadata: meta, Type: pulumi.String("Opaque"), StringData: data,
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return secret.Metadata.Name(), nil
 }
 
 // configMap declares a ConfigMap for data, if there is any, and returns its name.
@@ -237,6 +252,16 @@ func (b *builder) deploymentSpec(serviceAccount pulumi.StringInput, pc podConfig
 		})
 		mounts = append(mounts, &corev1.VolumeMountArgs{
 			Name: pulumi.String("config"), MountPath: pulumi.String("/etc/" + a.Name), ReadOnly: pulumi.Bool(true),
+		})
+	}
+	if pc.secretFiles != nil {
+		// Group-readable only: the files belong to root and the pod's
+		// fsGroup, the service's own group (RestrictedPodSecurityContext).
+		volumes = append(volumes, &corev1.VolumeArgs{
+			Name: pulumi.String("secrets"), Secret: &corev1.SecretVolumeSourceArgs{SecretName: pc.secretFiles, DefaultMode: pulumi.Int(0o440)},
+		})
+		mounts = append(mounts, &corev1.VolumeMountArgs{
+			Name: pulumi.String("secrets"), MountPath: pulumi.String(secretsDir), ReadOnly: pulumi.Bool(true),
 		})
 	}
 	containers := corev1.ContainerArray{b.container(envFrom, mounts)}

@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -225,6 +226,56 @@ func TestSecretsStaySecret(t *testing.T) {
 	}
 }
 
+// A secret file reaches the pod as a file of a Secret of its own, mounted
+// read-only and readable by the service's group alone, never through the
+// environment.
+func TestSecretFiles(t *testing.T) {
+	args := baseArgs()
+	args.SecretFiles = map[string]string{"api-token": "greeterApiToken"}
+	args.SecretFileValues = map[string]pulumi.StringInput{"api-token": pulumi.String("file-secret-canary")}
+	g := mustDeploy(t, args)
+	s := g.One(t, secretType, "greeter-secret-files")
+	if !s.Secret("stringData.api-token") || s.MustInput(t, "stringData.api-token") != "file-secret-canary" {
+		t.Error("the file's value is not a Pulumi secret in the provider's inputs")
+	}
+	spec, _ := g.One(t, deploymentType, "greeter").PodSpec()
+	var volume map[string]any
+	for _, v := range spec["volumes"].([]any) {
+		if v := v.(map[string]any); v["name"] == "secrets" {
+			volume = v["secret"].(map[string]any)
+		}
+	}
+	if volume == nil || !strings.HasPrefix(volume["secretName"].(string), "greeter-secret-files-") || volume["defaultMode"] != float64(0o440) {
+		t.Fatalf("secrets volume %v, want the files' Secret, mode 0440", volume)
+	}
+	c := pulumitest.Containers(spec)[0]
+	mounted := false
+	for _, m := range c["volumeMounts"].([]any) {
+		m := m.(map[string]any)
+		mounted = mounted || (m["name"] == "secrets" && m["mountPath"] == "/run/secrets" && m["readOnly"] == true)
+	}
+	if !mounted {
+		t.Errorf("the secrets are not mounted read-only at /run/secrets: %v", c["volumeMounts"])
+	}
+	if envFrom, _ := c["envFrom"].([]any); len(envFrom) > 1 || strings.Contains(fmt.Sprint(envFrom), "secret-files") {
+		t.Errorf("the files' Secret reaches the environment: %v", envFrom)
+	}
+	for _, tt := range []struct {
+		files map[string]string
+		want  string
+	}{
+		{map[string]string{"../token": "greeterApiToken"}, `secretFiles.../token: "../token": must be a file name`},
+		{map[string]string{"..": "greeterApiToken"}, `secretFiles...: "..": must be a file name`},
+		{map[string]string{"api-token": "Not-A-Key"}, `secretFiles.api-token: "Not-A-Key": must name a secret config key`},
+		{map[string]string{"api-token": "greeterApiToken", "other": "otherKey"}, `secretFiles.other: "otherKey": has no value`},
+	} {
+		args.SecretFiles = tt.files
+		if _, err := deploy(t, args); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("secretFiles %v: want an error containing %q, got %v", tt.files, tt.want, err)
+		}
+	}
+}
+
 func TestSecretsMatchTheirKeys(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -232,7 +283,7 @@ func TestSecretsMatchTheirKeys(t *testing.T) {
 		secrets   map[string]pulumi.StringInput
 		want      string
 	}{
-		{"a value without its key", nil, map[string]pulumi.StringInput{"API_TOKEN": pulumi.String("x")}, `secretEnv: "API_TOKEN": lacks the variable`},
+		{"a value without its key", nil, map[string]pulumi.StringInput{"API_TOKEN": pulumi.String("x")}, `secretEnv: "API_TOKEN": lacks the name`},
 		{"a key without its value", map[string]string{"API_TOKEN": "greeterApiToken"}, map[string]pulumi.StringInput{}, `secretEnv.API_TOKEN: "greeterApiToken": has no value`},
 		{"a key that is no config key", map[string]string{"API_TOKEN": "Not-A-Key"}, nil, `secretEnv.API_TOKEN: "Not-A-Key": must name a secret config key`},
 	}

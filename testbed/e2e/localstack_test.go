@@ -334,7 +334,7 @@ func testDriftDetected(t *testing.T) {
 	kubectl(t, "-n", "greeter", "delete", "service", "greeter")
 	kubectl(t, "-n", "greeter", "label", "serviceaccount", "greeter", "environment=tampered", "--overwrite")
 	secret := strings.TrimSpace(string(kubectl(t, "-n", "greeter", "get", "secret", "-l", "app=greeter", "-o", "jsonpath={.items[0].metadata.name}")))
-	kubectl(t, "-n", "greeter", "patch", "secret", secret, "--type=merge", "-p", `{"stringData":{"GREETER_API_TOKEN":"`+leakCanary+`"}}`)
+	kubectl(t, "-n", "greeter", "patch", "secret", secret, "--type=merge", "-p", `{"stringData":{"api-token":"`+leakCanary+`"}}`)
 
 	changes := driftReport(t)
 	want := []struct {
@@ -345,7 +345,7 @@ func testDriftDetected(t *testing.T) {
 		{"kubernetes:core/v1:ConfigMap", "greeter-env", "update", []string{"data.GREETING"}},
 		{"kubernetes:core/v1:Service", "greeter", "delete", nil},
 		{"kubernetes:core/v1:ServiceAccount", "greeter", "update", []string{"metadata.labels.environment"}},
-		{"kubernetes:core/v1:Secret", "greeter-secret", "update", []string{"data.GREETER_API_TOKEN"}},
+		{"kubernetes:core/v1:Secret", "greeter-secret-files", "update", []string{"data.api-token"}},
 	}
 	for _, w := range want {
 		c, ok := findChange(changes, w.typ, w.name)

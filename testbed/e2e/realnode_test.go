@@ -109,6 +109,12 @@ func testGreeterOnTheRealNode(t *testing.T) {
 		if !rootReadOnly(t, pid) {
 			t.Errorf("greeter (pid %d) has a writable root filesystem", pid)
 		}
+		// The API token reaches it as a file (secretFiles), never in its
+		// environment, which child processes inherit.
+		environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err != nil || strings.Contains(string(environ), apiToken(t)) || !strings.Contains(string(environ), "GREETER_API_TOKEN_FILE=/run/secrets/api-token") {
+			t.Errorf("greeter (pid %d): the token in its environment, or no token file named (%v)", pid, err)
+		}
 	}
 }
 
@@ -290,7 +296,7 @@ func clientResult(t *testing.T, name string, timeout time.Duration) clientReport
 // apiToken is the greeter's API token, as its Secret holds it.
 func apiToken(t *testing.T) string {
 	t.Helper()
-	encoded := kubectl(t, "-n", "greeter", "get", "secret", "-l", "app=greeter", "-o", "jsonpath={.items[0].data.GREETER_API_TOKEN}")
+	encoded := kubectl(t, "-n", "greeter", "get", "secret", "-l", "app=greeter", "-o", "jsonpath={.items[0].data.api-token}")
 	token, err := base64.StdEncoding.DecodeString(string(encoded))
 	if err != nil || len(token) == 0 {
 		t.Fatalf("reading the greeter's token: %v (%q)", err, encoded)

@@ -218,9 +218,11 @@ func overlay(stack string) ([]byte, map[string]string, error) {
 		delete(service, "build")
 		delete(service, "imageFrom")
 		service["image"] = localImage()
-		secretEnv, _ := service["secretEnv"].(map[string]any)
-		for _, key := range secretEnv {
-			secrets[stacks.Namespace+":"+key.(string)] = "e2e-" + key.(string)
+		for _, field := range []string{"secretEnv", "secretFiles"} {
+			refs, _ := service[field].(map[string]any)
+			for _, key := range refs {
+				secrets[stacks.Namespace+":"+key.(string)] = "e2e-" + key.(string)
+			}
 		}
 	}
 	dropStorageClasses(config[stacks.Namespace+":observability"])

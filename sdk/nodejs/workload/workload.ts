@@ -80,6 +80,7 @@ export class Workload extends pulumi.ComponentResource {
             resourceInputs["replicas"] = args?.replicas;
             resourceInputs["resources"] = args?.resources;
             resourceInputs["secretEnv"] = args?.secretEnv;
+            resourceInputs["secretFiles"] = args?.secretFiles;
             resourceInputs["telemetry"] = args?.telemetry;
             resourceInputs["version"] = args?.version;
             resourceInputs["deploymentName"] = undefined /*out*/;
@@ -192,6 +193,10 @@ export interface WorkloadArgs {
      * SecretEnv maps environment variables to secret config keys of the project: {"API_KEY": "greeterApiKey"} reads platform:greeterApiKey, which must be set with `pulumi config set --secret`. The values reach the pod through a Secret and stay Pulumi secrets in state and previews.
      */
     secretEnv?: {[key: string]: string};
+    /**
+     * SecretFiles maps file names to secret config keys: each value is a file at /run/secrets/<name>, read-only and readable by the service's user alone. Prefer it to SecretEnv: a file is not inherited by child processes, nor printed with the environment by a crash report or a debugging tool.
+     */
+    secretFiles?: {[key: string]: string};
     /**
      * Telemetry, when set, points the OpenTelemetry SDK at the tracing endpoint.
      */

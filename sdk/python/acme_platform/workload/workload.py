@@ -40,6 +40,7 @@ class WorkloadArgs:
                  replicas: Optional[_builtins.int] = None,
                  resources: Optional['ResourcesArgs'] = None,
                  secret_env: Optional[Mapping[str, _builtins.str]] = None,
+                 secret_files: Optional[Mapping[str, _builtins.str]] = None,
                  telemetry: pulumi.Input[Optional['TelemetryArgs']] = None):
         """
         The set of arguments for constructing a Workload resource.
@@ -80,6 +81,7 @@ class WorkloadArgs:
                
                Defaults: dev `{"requests":{"cpu":"50m","memory":"64Mi"},"limits":{"cpu":"250m","memory":"128Mi"}}`, prod `{"requests":{"cpu":"250m","memory":"256Mi"},"limits":{"cpu":"1","memory":"512Mi"}}`, local `{"requests":{"cpu":"10m","memory":"32Mi"},"limits":{"cpu":"250m","memory":"128Mi"}}`.
         :param Mapping[str, _builtins.str] secret_env: SecretEnv maps environment variables to secret config keys of the project: {"API_KEY": "greeterApiKey"} reads platform:greeterApiKey, which must be set with `pulumi config set --secret`. The values reach the pod through a Secret and stay Pulumi secrets in state and previews.
+        :param Mapping[str, _builtins.str] secret_files: SecretFiles maps file names to secret config keys: each value is a file at /run/secrets/<name>, read-only and readable by the service's user alone. Prefer it to SecretEnv: a file is not inherited by child processes, nor printed with the environment by a crash report or a debugging tool.
         :param pulumi.Input['TelemetryArgs'] telemetry: Telemetry, when set, points the OpenTelemetry SDK at the tracing endpoint.
         """
         pulumi.set(__self__, "image", image)
@@ -119,6 +121,8 @@ class WorkloadArgs:
             pulumi.set(__self__, "resources", resources)
         if secret_env is not None:
             pulumi.set(__self__, "secret_env", secret_env)
+        if secret_files is not None:
+            pulumi.set(__self__, "secret_files", secret_files)
         if telemetry is not None:
             pulumi.set(__self__, "telemetry", telemetry)
 
@@ -379,6 +383,18 @@ class WorkloadArgs:
         pulumi.set(self, "secret_env", value)
 
     @_builtins.property
+    @pulumi.getter(name="secretFiles")
+    def secret_files(self) -> Optional[Mapping[str, _builtins.str]]:
+        """
+        SecretFiles maps file names to secret config keys: each value is a file at /run/secrets/<name>, read-only and readable by the service's user alone. Prefer it to SecretEnv: a file is not inherited by child processes, nor printed with the environment by a crash report or a debugging tool.
+        """
+        return pulumi.get(self, "secret_files")
+
+    @secret_files.setter
+    def secret_files(self, value: Optional[Mapping[str, _builtins.str]]):
+        pulumi.set(self, "secret_files", value)
+
+    @_builtins.property
     @pulumi.getter
     def telemetry(self) -> pulumi.Input[Optional['TelemetryArgs']]:
         """
@@ -416,6 +432,7 @@ class Workload(pulumi.ComponentResource):
                  replicas: Optional[_builtins.int] = None,
                  resources: Optional[Union['ResourcesArgs', 'ResourcesArgsDict']] = None,
                  secret_env: Optional[Mapping[str, _builtins.str]] = None,
+                 secret_files: Optional[Mapping[str, _builtins.str]] = None,
                  telemetry: pulumi.Input[Optional[Union['TelemetryArgs', 'TelemetryArgsDict']]] = None,
                  version: Optional[_builtins.str] = None,
                  __props__=None):
@@ -459,6 +476,7 @@ class Workload(pulumi.ComponentResource):
                
                Defaults: dev `{"requests":{"cpu":"50m","memory":"64Mi"},"limits":{"cpu":"250m","memory":"128Mi"}}`, prod `{"requests":{"cpu":"250m","memory":"256Mi"},"limits":{"cpu":"1","memory":"512Mi"}}`, local `{"requests":{"cpu":"10m","memory":"32Mi"},"limits":{"cpu":"250m","memory":"128Mi"}}`.
         :param Mapping[str, _builtins.str] secret_env: SecretEnv maps environment variables to secret config keys of the project: {"API_KEY": "greeterApiKey"} reads platform:greeterApiKey, which must be set with `pulumi config set --secret`. The values reach the pod through a Secret and stay Pulumi secrets in state and previews.
+        :param Mapping[str, _builtins.str] secret_files: SecretFiles maps file names to secret config keys: each value is a file at /run/secrets/<name>, read-only and readable by the service's user alone. Prefer it to SecretEnv: a file is not inherited by child processes, nor printed with the environment by a crash report or a debugging tool.
         :param pulumi.Input[Union['TelemetryArgs', 'TelemetryArgsDict']] telemetry: Telemetry, when set, points the OpenTelemetry SDK at the tracing endpoint.
         :param _builtins.str version: Version being deployed, for labels and OTEL_RESOURCE_ATTRIBUTES.
         """
@@ -505,6 +523,7 @@ class Workload(pulumi.ComponentResource):
                  replicas: Optional[_builtins.int] = None,
                  resources: Optional[Union['ResourcesArgs', 'ResourcesArgsDict']] = None,
                  secret_env: Optional[Mapping[str, _builtins.str]] = None,
+                 secret_files: Optional[Mapping[str, _builtins.str]] = None,
                  telemetry: pulumi.Input[Optional[Union['TelemetryArgs', 'TelemetryArgsDict']]] = None,
                  version: Optional[_builtins.str] = None,
                  __props__=None):
@@ -541,6 +560,7 @@ class Workload(pulumi.ComponentResource):
             __props__.__dict__["replicas"] = replicas
             __props__.__dict__["resources"] = resources
             __props__.__dict__["secret_env"] = secret_env
+            __props__.__dict__["secret_files"] = secret_files
             __props__.__dict__["telemetry"] = telemetry
             if version is None and not opts.urn:
                 raise TypeError("Missing required property 'version'")
