@@ -29,8 +29,46 @@ const (
 	ObservabilityCAKeyKey = "observabilityCaKey"
 )
 
+// The secret config keys of Kafka's clients' certificates and keys, which
+// `platform certs` makes with the servers': each client authenticates to
+// Kafka with its own.
+const (
+	KafkaFilebeatCertKey = "kafkaFilebeatCertificate"
+	KafkaFilebeatKeyKey  = "kafkaFilebeatKey"
+	KafkaLogstashCertKey = "kafkaLogstashCertificate"
+	KafkaLogstashKeyKey  = "kafkaLogstashKey"
+	KafkaSetupCertKey    = "kafkaSetupCertificate"
+	KafkaSetupKeyKey     = "kafkaSetupKey"
+)
+
+// keyPairs are the certificates and keys in config: their keys, their
+// place in the certificates `platform certs` makes, and in the component's
+// TLS argument.
+var keyPairs = []struct {
+	certificate, key string
+	made             func(*observability.Certificates) *pki.KeyPair
+	arg              func(*observability.TLS) *observability.KeyPair
+}{
+	{ElasticCertKey, ElasticPrivateKeyKey, func(c *observability.Certificates) *pki.KeyPair { return &c.Elasticsearch },
+		func(t *observability.TLS) *observability.KeyPair { return &t.Elasticsearch }},
+	{KafkaCertKey, KafkaPrivateKeyKey, func(c *observability.Certificates) *pki.KeyPair { return &c.Kafka },
+		func(t *observability.TLS) *observability.KeyPair { return &t.Kafka }},
+	{KafkaFilebeatCertKey, KafkaFilebeatKeyKey, func(c *observability.Certificates) *pki.KeyPair { return &c.KafkaClients.Filebeat },
+		func(t *observability.TLS) *observability.KeyPair { return &t.KafkaFilebeat }},
+	{KafkaLogstashCertKey, KafkaLogstashKeyKey, func(c *observability.Certificates) *pki.KeyPair { return &c.KafkaClients.Logstash },
+		func(t *observability.TLS) *observability.KeyPair { return &t.KafkaLogstash }},
+	{KafkaSetupCertKey, KafkaSetupKeyKey, func(c *observability.Certificates) *pki.KeyPair { return &c.KafkaClients.Setup },
+		func(t *observability.TLS) *observability.KeyPair { return &t.KafkaSetup }},
+}
+
 // certificateKeys are the keys `platform certs` writes.
-var certificateKeys = []string{ObservabilityCAKey, ElasticCertKey, ElasticPrivateKeyKey, KafkaCertKey, KafkaPrivateKeyKey}
+var certificateKeys = func() []string {
+	keys := []string{ObservabilityCAKey}
+	for _, p := range keyPairs {
+		keys = append(keys, p.certificate, p.key)
+	}
+	return keys
+}()
 
 // The secret config keys of the credentials of a stack with Elasticsearch
 // security, each a random secret of its own that `platform certs` makes
@@ -109,10 +147,9 @@ func (c *Config) observabilityArgs() observability.Args {
 		args.UIAuth = &observability.UIAuth{PasswordHash: c.secret(JaegerUIPasswordHashKey), CookieSecret: c.secret(JaegerUICookieSecretKey)}
 	}
 	if c.hasSecrets(certificateKeys...) {
-		args.TLS = &observability.TLS{
-			CA:            c.secret(ObservabilityCAKey),
-			Elasticsearch: observability.KeyPair{Certificate: c.secret(ElasticCertKey), Key: c.secret(ElasticPrivateKeyKey)},
-			Kafka:         observability.KeyPair{Certificate: c.secret(KafkaCertKey), Key: c.secret(KafkaPrivateKeyKey)},
+		args.TLS = &observability.TLS{CA: c.secret(ObservabilityCAKey)}
+		for _, p := range keyPairs {
+			*p.arg(args.TLS) = observability.KeyPair{Certificate: c.secret(p.certificate), Key: c.secret(p.key)}
 		}
 	}
 	return args
@@ -172,12 +209,11 @@ func (c *Config) certificates() observability.Certificates {
 
 // certificatesOf reads the TLS material through value, by config key name.
 func certificatesOf(value func(key string) string) observability.Certificates {
-	return observability.Certificates{
-		CA:            value(ObservabilityCAKey),
-		CAKey:         value(ObservabilityCAKeyKey),
-		Elasticsearch: pki.KeyPair{Certificate: value(ElasticCertKey), Key: value(ElasticPrivateKeyKey)},
-		Kafka:         pki.KeyPair{Certificate: value(KafkaCertKey), Key: value(KafkaPrivateKeyKey)},
+	certs := observability.Certificates{CA: value(ObservabilityCAKey), CAKey: value(ObservabilityCAKeyKey)}
+	for _, p := range keyPairs {
+		*p.made(&certs) = pki.KeyPair{Certificate: value(p.certificate), Key: value(p.key)}
 	}
+	return certs
 }
 
 // Findings are what a stack's config says needs an operator soon, though
@@ -260,10 +296,10 @@ func CertificatesOf(values map[string]Value) observability.Certificates {
 
 // CertificateConfig is the config, by full key, that stores certs in a stack.
 func CertificateConfig(certs observability.Certificates) map[string]string {
-	config := map[string]string{
-		key(ObservabilityCAKey): certs.CA,
-		key(ElasticCertKey):     certs.Elasticsearch.Certificate, key(ElasticPrivateKeyKey): certs.Elasticsearch.Key,
-		key(KafkaCertKey): certs.Kafka.Certificate, key(KafkaPrivateKeyKey): certs.Kafka.Key,
+	config := map[string]string{key(ObservabilityCAKey): certs.CA}
+	for _, p := range keyPairs {
+		pair := p.made(&certs)
+		config[key(p.certificate)], config[key(p.key)] = pair.Certificate, pair.Key
 	}
 	if certs.CAKey != "" {
 		config[key(ObservabilityCAKeyKey)] = certs.CAKey

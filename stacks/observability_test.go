@@ -141,12 +141,9 @@ func TestExpiringCertificateIsAFindingNotAProblem(t *testing.T) {
 		t.Fatal(err)
 	}
 	values := stackValues(t, "prod")
-	values["platform:observabilityCa"] = Value{Raw: expiring.CA, Secret: true}
-	values["platform:observabilityCaKey"] = Value{Raw: expiring.CAKey, Secret: true}
-	values["platform:elasticsearchCertificate"] = Value{Raw: expiring.Elasticsearch.Certificate, Secret: true}
-	values["platform:elasticsearchKey"] = Value{Raw: expiring.Elasticsearch.Key, Secret: true}
-	values["platform:kafkaCertificate"] = Value{Raw: expiring.Kafka.Certificate, Secret: true}
-	values["platform:kafkaKey"] = Value{Raw: expiring.Kafka.Key, Secret: true}
+	for k, v := range CertificateConfig(expiring) {
+		values[k] = Value{Raw: v, Secret: true}
+	}
 	cfg, err := Load(values, testEnviron)
 	if err != nil {
 		t.Fatalf("an expiring certificate blocks the deploy: %v", err)

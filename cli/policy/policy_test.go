@@ -100,6 +100,16 @@ func TestNewCertificateConfig(t *testing.T) {
 	if _, err := NewCertificateConfig(config, false, 730, now); !errors.Is(err, ErrCertificatesValid) {
 		t.Errorf("valid certificates replaced without --renew: %v", err)
 	}
+	// A stack made before Kafka's clients had certificates gets them, from
+	// its CA, without --renew.
+	older := maps.Clone(config)
+	for _, k := range []string{"kafkaFilebeatCertificate", "kafkaFilebeatKey", "kafkaLogstashCertificate", "kafkaLogstashKey", "kafkaSetupCertificate", "kafkaSetupKey"} {
+		delete(older, "platform:"+k)
+	}
+	made, err := NewCertificateConfig(older, false, 365, now)
+	if err != nil || made["platform:kafkaSetupKey"] == "" || made["platform:observabilityCa"] != stackstest.Secrets["prod"]["observabilityCa"] {
+		t.Errorf("a stack without Kafka's client certificates: made %v, %v; want them, from the same CA", slices.Sorted(maps.Keys(made)), err)
+	}
 	renewed, err := NewCertificateConfig(config, true, 365, now)
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +151,7 @@ func TestNewCertificateConfig(t *testing.T) {
 	// and the valid certificates stay.
 	rotate := maps.Clone(config)
 	delete(rotate, "platform:jaegerWriterPassword")
-	made, err := NewCertificateConfig(rotate, false, 730, now)
+	made, err = NewCertificateConfig(rotate, false, 730, now)
 	if err != nil || len(made) != 1 || len(made["platform:jaegerWriterPassword"]) != 43 {
 		t.Errorf("rotating jaegerWriterPassword made %v, %v; want that one credential alone", slices.Collect(maps.Keys(made)), err)
 	}

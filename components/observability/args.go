@@ -79,6 +79,14 @@ type Args struct {
 type TLS struct {
 	CA                   pulumi.StringInput
 	Elasticsearch, Kafka KeyPair
+	// KafkaFilebeat, KafkaLogstash and KafkaSetup are the certificates that
+	// Kafka's clients authenticate with (Filebeat, Logstash, the topic Job).
+	KafkaFilebeat, KafkaLogstash, KafkaSetup KeyPair
+}
+
+// kafkaClient is the key pair of a Kafka client, by its principal's name.
+func (t *TLS) kafkaClient(name string) KeyPair {
+	return map[string]KeyPair{filebeatPrincipal: t.KafkaFilebeat, logstashPrincipal: t.KafkaLogstash, kafkaSetupPrincipal: t.KafkaSetup}[name]
 }
 
 // KeyPair is a server's PEM certificate and private key.
@@ -387,8 +395,9 @@ func (a Args) Validate() validate.Problems {
 	if a.Kibana.UI.Ingress != nil && !e.Security {
 		p.Add("kibana.ui.ingress.host", a.Kibana.UI.Ingress.Host, "needs elasticsearch.security on: without it Kibana asks no one for a password, and anyone reaching the host reads, writes and deletes every index")
 	}
-	if k.TLS && (a.TLS == nil || a.TLS.CA == nil || !a.TLS.Kafka.complete()) {
-		p.Add("kafka.tls", true, "needs the CA and Kafka's certificate and key (see `platform certs`)")
+	if k.TLS && (a.TLS == nil || a.TLS.CA == nil || !a.TLS.Kafka.complete() ||
+		!a.TLS.KafkaFilebeat.complete() || !a.TLS.KafkaLogstash.complete() || !a.TLS.KafkaSetup.complete()) {
+		p.Add("kafka.tls", true, "needs the CA, Kafka's certificate and key and its clients' (see `platform certs`)")
 	}
 
 	switch a.Jaeger.Storage {

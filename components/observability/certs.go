@@ -4,6 +4,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +31,15 @@ type Certificates struct {
 	// key was kept (its CA can then only be rotated, not reused).
 	CAKey                string
 	Elasticsearch, Kafka pki.KeyPair
+	// KafkaClients are the certificates Kafka's clients show the brokers,
+	// one each: Kafka takes the subject as the client's principal
+	// (User:CN=<name>), which its ACLs name.
+	KafkaClients KafkaClientPairs
+}
+
+// KafkaClientPairs are the key pairs of Kafka's clients.
+type KafkaClientPairs struct {
+	Filebeat, Logstash, Setup pki.KeyPair
 }
 
 // RenewWithin is how long before its expiry a certificate is due for
@@ -53,6 +64,24 @@ var tlsServers = []struct {
 	{"elasticsearch", func(c *Certificates) *pki.KeyPair { return &c.Elasticsearch }},
 	{"kafka", func(c *Certificates) *pki.KeyPair { return &c.Kafka }},
 }
+
+// kafkaClients are Kafka's clients, by the name their certificate's subject
+// (and so their principal) carries.
+var kafkaClients = []struct {
+	name string
+	pair func(*Certificates) *pki.KeyPair
+}{
+	{filebeatPrincipal, func(c *Certificates) *pki.KeyPair { return &c.KafkaClients.Filebeat }},
+	{logstashPrincipal, func(c *Certificates) *pki.KeyPair { return &c.KafkaClients.Logstash }},
+	{kafkaSetupPrincipal, func(c *Certificates) *pki.KeyPair { return &c.KafkaClients.Setup }},
+}
+
+// The names of Kafka's clients' certificates, and so their principals.
+const (
+	filebeatPrincipal   = "filebeat"
+	logstashPrincipal   = "logstash"
+	kafkaSetupPrincipal = "kafka-setup"
+)
 
 // MaxCertificateDays is the longest a certificate is made valid for, in
 // days (its CA twice as long): ten years, a renewal within anyone's tenure.
@@ -105,6 +134,13 @@ func (c Certificates) issue(ca *pki.CA, namespace string, days int, now time.Tim
 			return Certificates{}, err
 		}
 		*server.pair(&c) = pair
+	}
+	for _, client := range kafkaClients {
+		pair, err := ca.Sign(pki.Leaf{CommonName: client.name, Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, validFor, now)
+		if err != nil {
+			return Certificates{}, err
+		}
+		*client.pair(&c) = pair
 	}
 	return c, nil
 }
@@ -219,6 +255,23 @@ func (c Certificates) Check(namespace string, now time.Time) error {
 			return fmt.Errorf("%s %w", server.service, err)
 		}
 	}
+	for _, client := range kafkaClients {
+		pair := client.pair(&c)
+		what := "Kafka client " + client.name + " certificate"
+		cert, err := pki.ParseCertificate(pair.Certificate)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+			return fmt.Errorf("%s does not authenticate with this CA: %w", what, err)
+		}
+		if cert.Subject.String() != "CN="+client.name {
+			return fmt.Errorf("%s names %s, not CN=%s (the principal Kafka's ACLs name)", what, cert.Subject, client.name)
+		}
+		if err := pki.MatchesKey(cert, pair.Key); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
 	return nil
 }
 
@@ -232,13 +285,20 @@ func (c Certificates) RenewalDue(now time.Time) string {
 				ca.NotAfter.Format(time.DateOnly), RenewWithin/(24*time.Hour))
 		}
 	}
+	leaves := map[string]*pki.KeyPair{}
 	for _, server := range tlsServers {
-		cert, err := pki.ParseCertificate(server.pair(&c).Certificate)
+		leaves[server.service] = server.pair(&c)
+	}
+	for _, client := range kafkaClients {
+		leaves["Kafka client "+client.name] = client.pair(&c)
+	}
+	for _, name := range slices.Sorted(maps.Keys(leaves)) {
+		cert, err := pki.ParseCertificate(leaves[name].Certificate)
 		if err != nil || cert.NotAfter.Sub(now) >= RenewWithin {
 			continue
 		}
 		return fmt.Sprintf("the %s certificate expires %s, in less than %d days: renew it with `platform certs --stack <stack> --renew`",
-			server.service, cert.NotAfter.Format(time.DateOnly), RenewWithin/(24*time.Hour))
+			name, cert.NotAfter.Format(time.DateOnly), RenewWithin/(24*time.Hour))
 	}
 	return ""
 }

@@ -106,6 +106,16 @@ func trustedBy(from, to Certificates, now time.Time) error {
 			}
 		}
 	}
+	// Kafka's clients, to the brokers' trust store.
+	for _, client := range kafkaClients {
+		cert, err := pki.ParseCertificate(client.pair(&from).Certificate)
+		if err != nil {
+			return err
+		}
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+			return fmt.Errorf("Kafka client %s: %w", client.name, err)
+		}
+	}
 	return nil
 }
 

@@ -63,7 +63,7 @@ func (b *builder) filebeat() error {
 	if err != nil {
 		return err
 	}
-	kafka, err := b.kafkaClient("filebeat", id, ns, b.agents)
+	kafka, err := b.kafkaClient(filebeatPrincipal, id, ns, b.agents)
 	if err != nil {
 		return err
 	}
@@ -237,10 +237,12 @@ func (b *builder) nodeTuning() error {
 }
 
 // filebeatKafkaTLS is the Kafka output's TLS settings: the brokers verified
-// against the stack's CA (full verification, Beats' default).
+// against the stack's CA (full verification, Beats' default), Filebeat's
+// own certificate shown (ssl.certificate and ssl.key, PEM files).
 func filebeatKafkaTLS(k Kafka) string {
 	if !k.TLS {
 		return ""
 	}
-	return fmt.Sprintf("  ssl.enabled: true\n  ssl.certificate_authorities: [\"%s/ca.crt\"]\n", kafkaCADir)
+	return fmt.Sprintf("  ssl.enabled: true\n  ssl.certificate_authorities: [\"%[1]s/ca.crt\"]\n"+
+		"  ssl.certificate: \"%[1]s/tls.crt\"\n  ssl.key: \"%[1]s/tls.key\"\n", kafkaCADir)
 }

@@ -58,14 +58,9 @@ func (b *builder) kafka() error {
 	volumes := corev1.VolumeArray{configMapVolume("config", config), emptyDir("tmp", "1Gi")}
 	var tlsMounts corev1.VolumeMountArray
 	if k.TLS {
-		tls := b.args.TLS
-		// Kafka reads a PEM key store from one file: the key, then its certificate.
-		keystore := pulumi.All(tls.Kafka.Key, tls.Kafka.Certificate).ApplyT(func(v []any) string {
-			return strings.TrimSpace(v[0].(string)) + "\n" + strings.TrimSpace(v[1].(string)) + "\n"
-		}).(pulumi.StringOutput)
 		secret, err := b.secret("kafka-tls", id, pulumi.StringMap{
-			"keystore.pem": pulumi.ToSecret(keystore).(pulumi.StringOutput),
-			"ca.crt":       pulumi.ToSecret(tls.CA).(pulumi.StringOutput),
+			"keystore.pem": pemKeyStore(b.args.TLS.Kafka),
+			"ca.crt":       pulumi.ToSecret(b.args.TLS.CA).(pulumi.StringOutput),
 		})
 		if err != nil {
 			return err
@@ -111,7 +106,7 @@ func (b *builder) kafka() error {
 	job := task("create-topic", k.Image, Size{CPU: "100m", Memory: "512Mi"})
 	job.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(topicScript(k, b.host("kafka")))}
 	job.Env = corev1.EnvVarArray{env("KAFKA_HEAP_OPTS", pulumi.String("-Xmx256m")), env("LOG_DIR", pulumi.String("/tmp/logs"))}
-	access, err := b.kafkaClient("kafka-setup", setup, b.args.Namespace, b.in)
+	access, err := b.kafkaClient(kafkaSetupPrincipal, setup, b.args.Namespace, b.in)
 	if err != nil {
 		return err
 	}
@@ -164,6 +159,15 @@ func kafkaProperties(k Kafka, namespace string) string {
 	if k.TLS {
 		fmt.Fprintf(&s, "ssl.keystore.type=PEM\nssl.keystore.location=%[1]s/keystore.pem\n"+
 			"ssl.truststore.type=PEM\nssl.truststore.location=%[1]s/ca.crt\n", kafkaSecretsDir)
+		// Every peer, client, broker and controller alike, shows a
+		// certificate of the stack's CA, and Kafka takes its subject as the
+		// principal (User:CN=<name>, the default of
+		// ssl.principal.mapping.rules). Whatever an ACL does not allow is
+		// refused; the brokers (their certificate's name) and the topic Job
+		// are super users, which the controller quorum and replication need.
+		fmt.Fprintf(&s, "ssl.client.auth=required\n"+
+			"authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n"+
+			"allow.everyone.if.no.acl.found=false\nsuper.users=%s\n", strings.Join(kafkaSuperUsers(namespace), ";"))
 	}
 	fmt.Fprintf(&s, `log.dirs=%s
 # Topics are created by the setup Job, never by a typo in a client.
@@ -188,31 +192,61 @@ func kafkaProtocol(k Kafka) string {
 	return "PLAINTEXT"
 }
 
+// kafkaSuperUsers are the principals Kafka's ACLs do not bind: the brokers
+// (the name on their certificate) and the topic Job, which sets the ACLs.
+func kafkaSuperUsers(namespace string) []string {
+	return []string{"User:CN=kafka." + namespace + ".svc", kafkaPrincipal(kafkaSetupPrincipal)}
+}
+
+// kafkaPrincipal is the principal of a client's certificate.
+func kafkaPrincipal(name string) string { return "User:CN=" + name }
+
 // kafkaClientProperties is the Kafka tools' client configuration
-// (--command-config): with TLS, the brokers are verified against the CA.
+// (--command-config): with TLS, the brokers are verified against the CA and
+// the tools show the topic Job's certificate.
 func kafkaClientProperties(k Kafka) string {
 	s := "security.protocol=" + kafkaProtocol(k) + "\n"
 	if k.TLS {
-		s += "ssl.truststore.type=PEM\nssl.truststore.location=" + kafkaCADir + "/ca.crt\n"
+		s += "ssl.truststore.type=PEM\nssl.truststore.location=" + kafkaCADir + "/ca.crt\n" +
+			"ssl.keystore.type=PEM\nssl.keystore.location=" + kafkaCADir + "/keystore.pem\n"
 	}
 	return s
 }
 
-// kafkaClient gives a client of Kafka in namespace the CA certificate, in
-// its own Secret, mounted at kafkaCADir. Without TLS there is nothing to give.
+// kafkaClient gives a client of Kafka in namespace the CA certificate and
+// its own key and certificate (principal User:CN=<name>), in its own
+// Secret, mounted at kafkaCADir: ca.crt, and keystore.pem (the key, then
+// the certificate, as Kafka's PEM key store reads them) or tls.key and
+// tls.crt apart. Without TLS there is nothing to give.
 func (b *builder) kafkaClient(name string, id kube.Identity, namespace string, opts []pulumi.ResourceOption) (clientAccess, error) {
 	var access clientAccess
 	if !b.args.Kafka.TLS {
 		return access, nil
 	}
-	secret, err := b.secretIn(namespace, opts, name+"-kafka-ca", id, pulumi.StringMap{"ca.crt": pulumi.ToSecret(b.args.TLS.CA).(pulumi.StringOutput)})
+	tls := b.args.TLS
+	pair := tls.kafkaClient(name)
+	secret, err := b.secretIn(namespace, opts, name+"-kafka-tls", id, pulumi.StringMap{
+		"ca.crt":       pulumi.ToSecret(tls.CA).(pulumi.StringOutput),
+		"tls.crt":      pulumi.ToSecret(pair.Certificate).(pulumi.StringOutput),
+		"tls.key":      pulumi.ToSecret(pair.Key).(pulumi.StringOutput),
+		"keystore.pem": pemKeyStore(pair),
+	})
 	if err != nil {
 		return access, err
 	}
 	access.secret = secret
-	access.volumes = corev1.VolumeArray{secretVolume("kafka-ca", secret)}
-	access.mounts = corev1.VolumeMountArray{mount("kafka-ca", kafkaCADir, true)}
+	access.volumes = corev1.VolumeArray{secretVolume("kafka-tls", secret)}
+	access.mounts = corev1.VolumeMountArray{mount("kafka-tls", kafkaCADir, true)}
 	return access, nil
+}
+
+// pemKeyStore is a key pair as Kafka reads a PEM key store from one file:
+// the key, then its certificate.
+func pemKeyStore(pair KeyPair) pulumi.StringOutput {
+	keystore := pulumi.All(pair.Key, pair.Certificate).ApplyT(func(v []any) string {
+		return strings.TrimSpace(v[0].(string)) + "\n" + strings.TrimSpace(v[1].(string)) + "\n"
+	}).(pulumi.StringOutput)
+	return pulumi.ToSecret(keystore).(pulumi.StringOutput)
 }
 
 // kafkaStart formats the node's storage once and starts it. The image's own
@@ -241,7 +275,22 @@ if [ "$current" -lt %[4]d ]; then
 elif [ "$current" -gt %[4]d ]; then
   echo "topic %[3]s keeps its $current partitions: Kafka cannot remove partitions" >&2
 fi
-`, host, kafkaPort, LogsTopic, k.Partitions, k.ReplicationFactor, k.MinInsyncReplicas, kafkaConfigDir, topicLimits(k))
+%[9]s`, host, kafkaPort, LogsTopic, k.Partitions, k.ReplicationFactor, k.MinInsyncReplicas, kafkaConfigDir, topicLimits(k), topicACLs(k))
+}
+
+// topicACLs lets each client do its one job (with TLS, whose certificates
+// name the clients; adding an ACL that exists changes nothing): Filebeat
+// writes the logs topic, Logstash reads it in its consumer group. Write
+// and Read imply Describe (Kafka's authorization docs).
+func topicACLs(k Kafka) string {
+	if !k.TLS {
+		return ""
+	}
+	acl := "$bin/kafka-acls.sh $server --add --allow-principal "
+	return fmt.Sprintf(`%[1]s%[2]s --operation Write --topic %[4]s
+%[1]s%[3]s --operation Read --topic %[4]s
+%[1]s%[3]s --operation Read --group %[5]s
+`, acl, kafkaPrincipal(filebeatPrincipal), kafkaPrincipal(logstashPrincipal), LogsTopic, logstashGroup)
 }
 
 // topicLimits bound the logs topic in time and on disk (Kafka's topic

@@ -32,7 +32,7 @@ func (b *builder) logstash() error {
 	if err != nil {
 		return err
 	}
-	kafka, err := b.kafkaClient("logstash", id, b.args.Namespace, b.in)
+	kafka, err := b.kafkaClient(logstashPrincipal, id, b.args.Namespace, b.in)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (b *builder) logstashPipeline() string {
   kafka {
     bootstrap_servers => "%s:%d"
     topics => ["%s"]
-    group_id => "logstash"
+    group_id => "%s"
     codec => json
     consumer_threads => %d
     auto_offset_reset => "earliest"
@@ -127,7 +127,7 @@ output {
     data_stream_type => "logs"
     data_stream_dataset => "platform"
     data_stream_namespace => "%s"
-`, b.host("kafka"), kafkaPort, LogsTopic, threads, kafkaInputTLS(a.Kafka), b.elasticURL(), a.Environment)
+`, b.host("kafka"), kafkaPort, LogsTopic, logstashGroup, threads, kafkaInputTLS(a.Kafka), b.elasticURL(), a.Environment)
 	if b.secure() {
 		fmt.Fprintf(&out, `    user => "${ELASTICSEARCH_USERNAME}"
     password => "${ELASTICSEARCH_PASSWORD}"
@@ -139,12 +139,18 @@ output {
 	return out.String()
 }
 
+// logstashGroup is Logstash's consumer group, which its ACL names.
+const logstashGroup = "logstash"
+
 // kafkaInputTLS is the Kafka input's TLS settings: the plugin hands
-// ssl_truststore_type to the Kafka client as ssl.truststore.type
-// (logstash-integration-kafka, plugin_mixins/kafka/common.rb), which reads PEM.
+// ssl_truststore_type and ssl_keystore_type, with their locations, to the
+// Kafka client as ssl.truststore.type and ssl.keystore.type
+// (logstash-integration-kafka, plugin_mixins/kafka/common.rb), which read
+// PEM: the brokers verified against the CA, Logstash's own certificate shown.
 func kafkaInputTLS(k Kafka) string {
 	if !k.TLS {
 		return ""
 	}
-	return fmt.Sprintf("    security_protocol => \"SSL\"\n    ssl_truststore_type => \"PEM\"\n    ssl_truststore_location => \"%s/ca.crt\"\n", kafkaCADir)
+	return fmt.Sprintf("    security_protocol => \"SSL\"\n    ssl_truststore_type => \"PEM\"\n    ssl_truststore_location => \"%[1]s/ca.crt\"\n"+
+		"    ssl_keystore_type => \"PEM\"\n    ssl_keystore_location => \"%[1]s/keystore.pem\"\n", kafkaCADir)
 }

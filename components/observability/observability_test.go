@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/acme/platform/internal/kube"
+	"github.com/acme/platform/internal/pki"
 	"github.com/acme/platform/internal/pulumitest"
 )
 
@@ -65,11 +66,7 @@ func prodArgs() Args {
 	a.TelemetryFrom = []string{"greeter"}
 	a.ElasticPassword = pulumi.ToSecret(pulumi.String(testPassword)).(pulumi.StringOutput)
 	secret := func(s string) pulumi.StringOutput { return pulumi.ToSecret(pulumi.String(s)).(pulumi.StringOutput) }
-	a.TLS = &TLS{
-		CA:            secret(testCerts.CA),
-		Elasticsearch: KeyPair{Certificate: secret(testCerts.Elasticsearch.Certificate), Key: secret(testCerts.Elasticsearch.Key)},
-		Kafka:         KeyPair{Certificate: secret(testCerts.Kafka.Certificate), Key: secret(testCerts.Kafka.Key)},
-	}
+	a.TLS = tlsOf(testCerts, func(s string) pulumi.StringInput { return secret(s) })
 	a.Credentials = testCredentials()
 	a.UIAuth = testUIAuth()
 	a.Kibana.UI = UI{AllowFrom: []string{"ops"}}
@@ -90,10 +87,16 @@ func testCredentials() *Credentials {
 
 // plainTLS is the certificates as plain strings, not secrets.
 func plainTLS(c Certificates) *TLS {
+	return tlsOf(c, func(s string) pulumi.StringInput { return pulumi.String(s) })
+}
+
+// tlsOf is the component's TLS argument of certificates, each value made an
+// input by value.
+func tlsOf(c Certificates, value func(string) pulumi.StringInput) *TLS {
+	pair := func(p pki.KeyPair) KeyPair { return KeyPair{Certificate: value(p.Certificate), Key: value(p.Key)} }
 	return &TLS{
-		CA:            pulumi.String(c.CA),
-		Elasticsearch: KeyPair{Certificate: pulumi.String(c.Elasticsearch.Certificate), Key: pulumi.String(c.Elasticsearch.Key)},
-		Kafka:         KeyPair{Certificate: pulumi.String(c.Kafka.Certificate), Key: pulumi.String(c.Kafka.Key)},
+		CA: value(c.CA), Elasticsearch: pair(c.Elasticsearch), Kafka: pair(c.Kafka),
+		KafkaFilebeat: pair(c.KafkaClients.Filebeat), KafkaLogstash: pair(c.KafkaClients.Logstash), KafkaSetup: pair(c.KafkaClients.Setup),
 	}
 }
 
@@ -316,17 +319,13 @@ func TestKafkaTLS(t *testing.T) {
 	if !mountedAt(t, broker.MustInput(t, "spec.template.spec.containers.0.volumeMounts"), "/etc/kafka/secrets", true) {
 		t.Error("the brokers' TLS Secret is not mounted read-only on /etc/kafka/secrets")
 	}
-	var keystore string
-	for _, sec := range prod.OfType(secretType) {
-		if data := sec.MustInput(t, "stringData").(map[string]any); data["keystore.pem"] != nil {
-			keystore = fmt.Sprint(data["keystore.pem"])
-		}
-	}
+	keystore := fmt.Sprint(prod.One(t, secretType, "observability-kafka-tls").MustInput(t, "stringData").(map[string]any)["keystore.pem"])
 	if !strings.Contains(keystore, "PRIVATE KEY") || !strings.Contains(keystore, "CERTIFICATE") {
-		t.Error("no Secret holds Kafka's PEM key store (key and certificate)")
+		t.Error("the brokers' Secret holds no PEM key store (key and certificate)")
 	}
 
-	if c := file(t, prod, "kafka", "client.properties"); !strings.Contains(c, "security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location=/etc/kafka-ca/ca.crt") {
+	if c := file(t, prod, "kafka", "client.properties"); !strings.Contains(c, "security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location=/etc/kafka-ca/ca.crt\n"+
+		"ssl.keystore.type=PEM\nssl.keystore.location=/etc/kafka-ca/keystore.pem") {
 		t.Errorf("the tools' client.properties: %s", c)
 	}
 	if c := file(t, dev, "kafka", "client.properties"); c != "security.protocol=PLAINTEXT\n" {
@@ -355,19 +354,87 @@ func TestKafkaTLS(t *testing.T) {
 			t.Errorf("%s in %v", client.name, got)
 		}
 	}
-	for _, sec := range prod.OfType(secretType) {
-		data := sec.MustInput(t, "stringData").(map[string]any)
-		if data["ca.crt"] != nil && len(data) == 1 && strings.Contains(sec.Name, "kafka-ca") {
-			if ns := sec.MustInput(t, "metadata.namespace"); sec.Name == "observability-filebeat-kafka-ca" && ns != "observability-agents" {
-				t.Errorf("Filebeat's CA Secret is in %v, not beside Filebeat", ns)
-			}
-		}
+	if ns := prod.One(t, secretType, "observability-filebeat-kafka-tls").MustInput(t, "metadata.namespace"); ns != "observability-agents" {
+		t.Errorf("Filebeat's Kafka TLS Secret is in %v, not beside Filebeat", ns)
 	}
 	// Without TLS or security the only secret is the UI's.
 	for _, sec := range dev.OfType(secretType) {
 		if sec.Name != "observability-jaeger-ui-auth" {
 			t.Errorf("dev declares the Secret %s; without TLS or security only Jaeger's UI has secrets", sec.Name)
 		}
+	}
+}
+
+// TestKafkaClientsAuthenticate: with TLS the brokers ask every peer for a
+// certificate of the stack's CA and refuse what no ACL allows; each client
+// gets its own certificate, and the principal its ACLs (and super.users)
+// name is the subject of the certificate it is given: Filebeat writes the
+// logs topic, Logstash reads it in its group, the topic Job and the brokers
+// are super users.
+func TestKafkaClientsAuthenticate(t *testing.T) {
+	prod := mustDeploy(t, prodArgs())
+	props := file(t, prod, "kafka", "server.properties")
+	for _, want := range []string{"ssl.client.auth=required", "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+		"allow.everyone.if.no.acl.found=false"} {
+		if !strings.Contains(props, want+"\n") {
+			t.Errorf("prod server.properties lacks %q:\n%s", want, props)
+		}
+	}
+	// The principal Kafka makes of a certificate: User:<subject DN>.
+	principal := func(certificate string) string {
+		cert, err := pki.ParseCertificate(certificate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "User:" + cert.Subject.String()
+	}
+	broker := principal(testCerts.Kafka.Certificate)
+	if !strings.Contains(props, "super.users="+broker+";"+principal(testCerts.KafkaClients.Setup.Certificate)+"\n") {
+		t.Errorf("super.users does not name the brokers' (%s) and the topic Job's certificates:\n%s", broker, props)
+	}
+	script := prod.One(t, jobType, "observability-kafka-topic").MustInput(t, "spec.template.spec.containers.0.command.2").(string)
+	clients := map[string]struct {
+		secret, namespace string
+		acls              []string
+	}{
+		"filebeat":    {"observability-filebeat-kafka-tls", "observability-agents", []string{"--operation Write --topic " + LogsTopic}},
+		"logstash":    {"observability-logstash-kafka-tls", "observability", []string{"--operation Read --topic " + LogsTopic, "--operation Read --group " + logstashGroup}},
+		"kafka-setup": {"observability-kafka-setup-kafka-tls", "observability", nil},
+	}
+	for name, client := range clients {
+		secret := prod.One(t, secretType, client.secret)
+		data := secret.MustInput(t, "stringData").(map[string]any)
+		if !secret.Secret("stringData") || secret.MustInput(t, "metadata.namespace") != client.namespace {
+			t.Errorf("%s: its Secret is not secret or not beside it", name)
+		}
+		if !strings.HasPrefix(fmt.Sprint(data["keystore.pem"]), strings.TrimSpace(fmt.Sprint(data["tls.key"]))) {
+			t.Errorf("%s: the key store does not start with its key", name)
+		}
+		who := principal(fmt.Sprint(data["tls.crt"]))
+		if who != "User:CN="+name {
+			t.Errorf("%s's certificate makes the principal %s", name, who)
+		}
+		for _, acl := range client.acls {
+			if !strings.Contains(script, "--allow-principal "+who+" "+acl+"\n") {
+				t.Errorf("no ACL lets %s %s:\n%s", who, acl, script)
+			}
+		}
+		if strings.Count(script, "--allow-principal "+who+" ") != len(client.acls) {
+			t.Errorf("%s has other ACLs than %v:\n%s", who, client.acls, script)
+		}
+	}
+	if fb := file(t, prod, "filebeat", "filebeat.yml"); !strings.Contains(fb, "  ssl.certificate: \"/etc/kafka-ca/tls.crt\"\n  ssl.key: \"/etc/kafka-ca/tls.key\"") {
+		t.Errorf("Filebeat shows no certificate to Kafka:\n%s", fb)
+	}
+	if ls := file(t, prod, "logstash", "logstash.conf"); !strings.Contains(ls, `ssl_keystore_type => "PEM"`) || !strings.Contains(ls, `ssl_keystore_location => "/etc/kafka-ca/keystore.pem"`) {
+		t.Errorf("Logstash shows no certificate to Kafka:\n%s", ls)
+	}
+	dev := mustDeploy(t, devArgs())
+	if props := file(t, dev, "kafka", "server.properties"); strings.Contains(props, "ssl.client.auth") || strings.Contains(props, "authorizer") {
+		t.Errorf("dev's plaintext Kafka asks for certificates:\n%s", props)
+	}
+	if strings.Contains(dev.One(t, jobType, "observability-kafka-topic").MustInput(t, "spec.template.spec.containers.0.command.2").(string), "kafka-acls.sh") {
+		t.Error("dev's plaintext Kafka sets ACLs it cannot enforce")
 	}
 }
 
@@ -786,7 +853,11 @@ func TestValidation(t *testing.T) {
 		{"prod with one node", func(a *Args) { *a = prodArgs(); a.Elasticsearch.Nodes = 1 }, "elasticsearch.nodes: 1: must be at least 3 in a highly available environment"},
 		{"prod without security", func(a *Args) { *a = prodArgs(); a.Elasticsearch.Security = false }, "elasticsearch.security: false: must be on in a highly available environment"},
 		{"prod without Kafka TLS", func(a *Args) { *a = prodArgs(); a.Kafka.TLS = false }, "kafka.tls: false: must be on in a highly available environment"},
-		{"Kafka TLS without certificates", func(a *Args) { a.Kafka.TLS = true }, "kafka.tls: true: needs the CA and Kafka's certificate and key"},
+		{"Kafka TLS without certificates", func(a *Args) { a.Kafka.TLS = true }, "kafka.tls: true: needs the CA, Kafka's certificate and key and its clients'"},
+		{"Kafka TLS without a client's certificate", func(a *Args) {
+			a.Kafka.TLS, a.TLS = true, plainTLS(testCerts)
+			a.TLS.KafkaLogstash = KeyPair{}
+		}, "kafka.tls: true: needs the CA, Kafka's certificate and key and its clients'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

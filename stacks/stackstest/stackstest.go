@@ -22,6 +22,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/acme/platform/internal/configdecode"
+	"github.com/acme/platform/internal/pki"
 	"github.com/acme/platform/internal/pulumitest"
 )
 
@@ -73,16 +74,23 @@ func observabilitySecrets() map[string]string {
 	if err != nil {
 		panic(err)
 	}
-	return map[string]string{
+	secrets := map[string]string{
 		"elasticPassword": ElasticPassword,
-		"observabilityCa": certs.CA, "observabilityCaKey": certs.CAKey,
-		"elasticsearchCertificate": certs.Elasticsearch.Certificate, "elasticsearchKey": certs.Elasticsearch.Key,
-		"kafkaCertificate": certs.Kafka.Certificate, "kafkaKey": certs.Kafka.Key,
 		// The credentials platform certs makes, one random secret each.
 		"kibanaSystemPassword": "test-kibana-system-password", "logstashWriterPassword": "test-logstash-writer-password",
 		"jaegerWriterPassword": "test-jaeger-writer-password", "kibanaSavedObjectsKey": "test-kibana-saved-objects-key-0123456789",
 		"kibanaSecurityKey": "test-kibana-security-key-0123456789abcdef", "kibanaReportingKey": "test-kibana-reporting-key-0123456789abcdef",
 	}
+	// The certificates as platform certs stores them (stacks.CertificateConfig,
+	// which this package cannot import: the stacks' tests import it).
+	for k, pair := range map[string]pki.KeyPair{
+		"elasticsearch": certs.Elasticsearch, "kafka": certs.Kafka, "kafkaFilebeat": certs.KafkaClients.Filebeat,
+		"kafkaLogstash": certs.KafkaClients.Logstash, "kafkaSetup": certs.KafkaClients.Setup,
+	} {
+		secrets[k+"Certificate"], secrets[k+"Key"] = pair.Certificate, pair.Key
+	}
+	secrets["observabilityCa"], secrets["observabilityCaKey"] = certs.CA, certs.CAKey
+	return secrets
 }
 
 // Values is projectRoot's Pulumi.<stack>.yaml plus the stand-ins for the

@@ -18,6 +18,7 @@ import (
 
 	"github.com/acme/platform/components/observability"
 	"github.com/acme/platform/internal/kube"
+	"github.com/acme/platform/internal/pki"
 	"github.com/acme/platform/internal/pulumitest"
 	"github.com/acme/platform/stacks"
 	"github.com/acme/platform/stacks/stackstest"
@@ -180,10 +181,12 @@ func prodObservability(t *testing.T) *pulumitest.Graph {
 	args.Credentials = &observability.Credentials{KibanaSystem: pulumi.String("e2e-kibana"), LogstashWriter: pulumi.String("e2e-logstash"),
 		JaegerWriter: pulumi.String("e2e-jaeger"), SavedObjectsKey: pulumi.String("e2e-saved-objects-key-0123456789abcdef"),
 		SecurityKey: pulumi.String("e2e-security-key-0123456789abcdef"), ReportingKey: pulumi.String("e2e-reporting-key-0123456789abcdef")}
+	pair := func(p pki.KeyPair) observability.KeyPair {
+		return observability.KeyPair{Certificate: pulumi.String(p.Certificate), Key: pulumi.String(p.Key)}
+	}
 	args.TLS = &observability.TLS{
-		CA:            pulumi.String(certs.CA),
-		Elasticsearch: observability.KeyPair{Certificate: pulumi.String(certs.Elasticsearch.Certificate), Key: pulumi.String(certs.Elasticsearch.Key)},
-		Kafka:         observability.KeyPair{Certificate: pulumi.String(certs.Kafka.Certificate), Key: pulumi.String(certs.Kafka.Key)},
+		CA: pulumi.String(certs.CA), Elasticsearch: pair(certs.Elasticsearch), Kafka: pair(certs.Kafka),
+		KafkaFilebeat: pair(certs.KafkaClients.Filebeat), KafkaLogstash: pair(certs.KafkaClients.Logstash), KafkaSetup: pair(certs.KafkaClients.Setup),
 	}
 	return observabilityGraph(t, args)
 }

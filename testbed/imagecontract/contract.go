@@ -45,7 +45,8 @@ var Contracts = map[string]Contract{
 		// VOLUME ["/etc/kafka/secrets", "/var/lib/kafka/data",
 		// "/mnt/shared/config"]; CMD ["/etc/kafka/docker/run"], whose
 		// configure step writes /opt/kafka/config; Kafka's scripts in
-		// /opt/kafka/bin; the shell and text tools are Alpine's busybox.
+		// /opt/kafka/bin (the distribution's bin/, kafka-acls.sh among
+		// them); the shell and text tools are Alpine's busybox.
 		Source:           "apache/kafka 4.1.0, docker/jvm/Dockerfile",
 		UID:              1000,
 		Volumes:          []string{"/etc/kafka/secrets", "/var/lib/kafka/data", "/mnt/shared/config"},
@@ -57,7 +58,7 @@ var Contracts = map[string]Contract{
 		Data:   []string{"/var/lib/kafka/data"},
 		Tools: []string{"sh", "sed", "head", "cat", "sleep",
 			"/opt/kafka/bin/kafka-storage.sh", "/opt/kafka/bin/kafka-server-start.sh",
-			"/opt/kafka/bin/kafka-topics.sh", "/opt/kafka/bin/kafka-configs.sh"},
+			"/opt/kafka/bin/kafka-topics.sh", "/opt/kafka/bin/kafka-configs.sh", "/opt/kafka/bin/kafka-acls.sh"},
 	},
 	"docker.elastic.co/elasticsearch/elasticsearch:8.19.3": {
 		// elastic/dockerfiles v8.19.3, elasticsearch/Dockerfile: FROM

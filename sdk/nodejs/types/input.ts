@@ -309,6 +309,18 @@ export namespace observability {
          * KeyPair is a server's PEM certificate and private key.
          */
         kafka?: pulumi.Input<inputs.observability.KeyPairArgs | undefined>;
+        /**
+         * KafkaFilebeat, KafkaLogstash and KafkaSetup are the certificates that Kafka's clients authenticate with (Filebeat, Logstash, the topic Job).
+         */
+        kafkaFilebeat?: pulumi.Input<inputs.observability.KeyPairArgs | undefined>;
+        /**
+         * KafkaFilebeat, KafkaLogstash and KafkaSetup are the certificates that Kafka's clients authenticate with (Filebeat, Logstash, the topic Job).
+         */
+        kafkaLogstash?: pulumi.Input<inputs.observability.KeyPairArgs | undefined>;
+        /**
+         * KafkaFilebeat, KafkaLogstash and KafkaSetup are the certificates that Kafka's clients authenticate with (Filebeat, Logstash, the topic Job).
+         */
+        kafkaSetup?: pulumi.Input<inputs.observability.KeyPairArgs | undefined>;
     }
 
     /**

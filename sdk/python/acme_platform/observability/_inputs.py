@@ -1301,18 +1301,36 @@ class TLSArgsDict(TypedDict):
     """
     KeyPair is a server's PEM certificate and private key.
     """
+    kafka_filebeat: NotRequired[pulumi.Input[Optional['KeyPairArgsDict']]]
+    """
+    KafkaFilebeat, KafkaLogstash and KafkaSetup are the certificates that Kafka's clients authenticate with (Filebeat, Logstash, the topic Job).
+    """
+    kafka_logstash: NotRequired[pulumi.Input[Optional['KeyPairArgsDict']]]
+    """
+    KafkaFilebeat, KafkaLogstash and KafkaSetup are the certificates that Kafka's clients authenticate with (Filebeat, Logstash, the topic Job).
+    """
+    kafka_setup: NotRequired[pulumi.Input[Optional['KeyPairArgsDict']]]
+    """
+    KafkaFilebeat, KafkaLogstash and KafkaSetup are the certificates that Kafka's clients authenticate with (Filebeat, Logstash, the topic Job).
+    """
 
 @pulumi.input_type
 class TLSArgs:
     def __init__(__self__, *,
                  ca: pulumi.Input[Optional[_builtins.str]] = None,
                  elasticsearch: pulumi.Input[Optional['KeyPairArgs']] = None,
-                 kafka: pulumi.Input[Optional['KeyPairArgs']] = None):
+                 kafka: pulumi.Input[Optional['KeyPairArgs']] = None,
+                 kafka_filebeat: pulumi.Input[Optional['KeyPairArgs']] = None,
+                 kafka_logstash: pulumi.Input[Optional['KeyPairArgs']] = None,
+                 kafka_setup: pulumi.Input[Optional['KeyPairArgs']] = None):
         """
         TLS is the PEM material of the stack's TLS servers, as Pulumi secrets: the CA every client trusts, and a certificate and key for Elasticsearch's HTTP and transport layers and for Kafka's listeners. They come from stack config, so they stay the same from one run to the next (see NewCertificates).
 
         :param pulumi.Input['KeyPairArgs'] elasticsearch: KeyPair is a server's PEM certificate and private key.
         :param pulumi.Input['KeyPairArgs'] kafka: KeyPair is a server's PEM certificate and private key.
+        :param pulumi.Input['KeyPairArgs'] kafka_filebeat: KafkaFilebeat, KafkaLogstash and KafkaSetup are the certificates that Kafka's clients authenticate with (Filebeat, Logstash, the topic Job).
+        :param pulumi.Input['KeyPairArgs'] kafka_logstash: KafkaFilebeat, KafkaLogstash and KafkaSetup are the certificates that Kafka's clients authenticate with (Filebeat, Logstash, the topic Job).
+        :param pulumi.Input['KeyPairArgs'] kafka_setup: KafkaFilebeat, KafkaLogstash and KafkaSetup are the certificates that Kafka's clients authenticate with (Filebeat, Logstash, the topic Job).
         """
         if ca is not None:
             pulumi.set(__self__, "ca", ca)
@@ -1320,6 +1338,12 @@ class TLSArgs:
             pulumi.set(__self__, "elasticsearch", elasticsearch)
         if kafka is not None:
             pulumi.set(__self__, "kafka", kafka)
+        if kafka_filebeat is not None:
+            pulumi.set(__self__, "kafka_filebeat", kafka_filebeat)
+        if kafka_logstash is not None:
+            pulumi.set(__self__, "kafka_logstash", kafka_logstash)
+        if kafka_setup is not None:
+            pulumi.set(__self__, "kafka_setup", kafka_setup)
 
     @_builtins.property
     @pulumi.getter
@@ -1353,6 +1377,42 @@ class TLSArgs:
     @kafka.setter
     def kafka(self, value: pulumi.Input[Optional['KeyPairArgs']]):
         pulumi.set(self, "kafka", value)
+
+    @_builtins.property
+    @pulumi.getter(name="kafkaFilebeat")
+    def kafka_filebeat(self) -> pulumi.Input[Optional['KeyPairArgs']]:
+        """
+        KafkaFilebeat, KafkaLogstash and KafkaSetup are the certificates that Kafka's clients authenticate with (Filebeat, Logstash, the topic Job).
+        """
+        return pulumi.get(self, "kafka_filebeat")
+
+    @kafka_filebeat.setter
+    def kafka_filebeat(self, value: pulumi.Input[Optional['KeyPairArgs']]):
+        pulumi.set(self, "kafka_filebeat", value)
+
+    @_builtins.property
+    @pulumi.getter(name="kafkaLogstash")
+    def kafka_logstash(self) -> pulumi.Input[Optional['KeyPairArgs']]:
+        """
+        KafkaFilebeat, KafkaLogstash and KafkaSetup are the certificates that Kafka's clients authenticate with (Filebeat, Logstash, the topic Job).
+        """
+        return pulumi.get(self, "kafka_logstash")
+
+    @kafka_logstash.setter
+    def kafka_logstash(self, value: pulumi.Input[Optional['KeyPairArgs']]):
+        pulumi.set(self, "kafka_logstash", value)
+
+    @_builtins.property
+    @pulumi.getter(name="kafkaSetup")
+    def kafka_setup(self) -> pulumi.Input[Optional['KeyPairArgs']]:
+        """
+        KafkaFilebeat, KafkaLogstash and KafkaSetup are the certificates that Kafka's clients authenticate with (Filebeat, Logstash, the topic Job).
+        """
+        return pulumi.get(self, "kafka_setup")
+
+    @kafka_setup.setter
+    def kafka_setup(self, value: pulumi.Input[Optional['KeyPairArgs']]):
+        pulumi.set(self, "kafka_setup", value)
 
 
 class TolerationArgsDict(TypedDict):
