@@ -135,6 +135,10 @@ kubernetes_plugin() {
 	local user_plugin="${PLATFORM_USER_PULUMI_HOME:-$HOME/.pulumi}/$plugin_dir/$binary"
 	for candidate in "${PLATFORM_K8S_PLUGIN:-}" "$user_plugin"; do
 		if [[ -n $candidate && -x $candidate ]]; then
+			if ! is_kubernetes_plugin "$candidate" "$v"; then
+				log "not using $candidate: its Go build information does not say pulumi-kubernetes v$v (go version -m)"
+				continue
+			fi
 			log "installing the Kubernetes plugin $v from $candidate"
 			pulumi plugin install resource kubernetes "$v" --file "$candidate" >&2
 			return 0
@@ -159,6 +163,20 @@ kubernetes_plugin() {
 		pulumi-kubernetes=.
 	log "installing the Kubernetes plugin $v into ${PULUMI_HOME#"$root"/}"
 	pulumi plugin install resource kubernetes "$v" --file "$PLATFORM_TOOLS/pulumi-kubernetes-$v/pulumi-kubernetes" >&2
+}
+
+# is_kubernetes_plugin FILE VERSION: whether FILE is a build of
+# pulumi-kubernetes VERSION, by the build information Go records in every
+# binary (go version -m): the provider's module, as main module or
+# dependency, at vVERSION (a release built from its tag) or at the commit
+# testbed/tools/pulumi-kubernetes/go.mod pins for it (our build). A file that
+# is another program, another version or carries no build information is
+# refused before the engine runs it.
+is_kubernetes_plugin() {
+	local info pinned module=github.com/pulumi/pulumi-kubernetes/provider/v4
+	info=$(go version -m "$1" 2>/dev/null) || return 1
+	pinned=$(version pulumi-kubernetes "$module")
+	grep -Eq $'^\t(mod|dep)\t'"$module"$'\t(v'"$2|$pinned"$')(\t|$)' <<<"$info"
 }
 
 # kubernetes_ldflags VERSION: the version the Kubernetes binaries report.

@@ -183,13 +183,15 @@ func TestKubernetesPluginTakesTheFirstThatWorks(t *testing.T) {
 	cli, plugin := pinned(t)
 	tests := []struct {
 		name        string
-		userPlugin  bool   // the user's own Pulumi home has the plugin
+		userPlugin  string // the version the user's own Pulumi home has the plugin of ("script": not a Go program)
 		download    string // exit code of the download
 		offline     bool
 		wantInstall string // what `pulumi plugin install` is given
 		wantBuild   bool
 	}{
-		{name: "from the user's Pulumi home", userPlugin: true, download: "1", wantInstall: "--file " + "USER"},
+		{name: "from the user's Pulumi home", userPlugin: "v" + plugin, download: "1", wantInstall: "--file " + "USER"},
+		{name: "not the user's plugin of another version", userPlugin: "v4.1.0", download: "0", wantInstall: "plugin install resource kubernetes " + plugin},
+		{name: "not a file that is no plugin build", userPlugin: "script", download: "0", wantInstall: "plugin install resource kubernetes " + plugin},
 		{name: "downloaded", download: "0", wantInstall: "plugin install resource kubernetes " + plugin},
 		{name: "built when the download fails", download: "1", wantInstall: "--file BUILT", wantBuild: true},
 		{name: "built offline without trying", download: "0", offline: true, wantInstall: "--file BUILT", wantBuild: true},
@@ -198,13 +200,17 @@ func TestKubernetesPluginTakesTheFirstThatWorks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, log, env := standIns(t, cli, tt.download)
 			userPlugin := filepath.Join(envValue(env, "PLATFORM_USER_PULUMI_HOME"), "plugins", "resource-kubernetes-v"+plugin, "pulumi-resource-kubernetes")
-			if tt.userPlugin {
+			switch tt.userPlugin {
+			case "":
+			case "script":
 				if err := os.MkdirAll(filepath.Dir(userPlugin), 0o755); err != nil {
 					t.Fatal(err)
 				}
 				if err := os.WriteFile(userPlugin, []byte("#!/bin/true\n"), 0o755); err != nil {
 					t.Fatal(err)
 				}
+			default:
+				releaseBuild(t, userPlugin, "github.com/pulumi/pulumi-kubernetes/provider/v4", tt.userPlugin)
 			}
 			if tt.offline {
 				env = append(env, "PLATFORM_OFFLINE=1")
@@ -227,6 +233,34 @@ func TestKubernetesPluginTakesTheFirstThatWorks(t *testing.T) {
 				t.Errorf("offline, yet a download was tried:\n%s", c)
 			}
 		})
+	}
+}
+
+// releaseBuild builds, at out, a Go program whose build information says
+// it is module at version, as a release build from its tag says it (Go
+// stamps the main module's version from the repository's tag).
+func releaseBuild(t *testing.T, out, module, version string) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"go.mod":  "module " + module + "\n\ngo 1.26\n",
+		"main.go": "package main\n\nfunc main() {}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{
+		{"git", "init", "-q"}, {"git", "add", "."},
+		{"git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "release"}, {"git", "tag", version},
+		{"go", "build", "-o", out, "."},
+	} {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=true", "GOWORK=off")
+		if output, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, output)
+		}
 	}
 }
 
