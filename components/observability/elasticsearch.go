@@ -78,9 +78,13 @@ func (b *builder) elasticsearch() error {
 		if err != nil {
 			return err
 		}
-		volumes = append(volumes, secretVolume("certs", tls))
+		volumes = append(volumes, secretVolume("certs", tls), &corev1.VolumeArgs{
+			Name: pulumi.String("bootstrap"),
+			Secret: &corev1.SecretVolumeSourceArgs{SecretName: passwords, DefaultMode: pulumi.Int(0o440), Items: corev1.KeyToPathArray{
+				&corev1.KeyToPathArgs{Key: pulumi.String("elastic"), Path: pulumi.String("password")},
+			}},
+		})
 		mounts = append(mounts, mount("certs", "/usr/share/elasticsearch/config/certs", true))
-		podEnv = append(podEnv, envFromSecret("ELASTIC_PASSWORD", passwords, "elastic"))
 		setupEnv = corev1.EnvVarArray{envFromSecret("ELASTIC_PASSWORD", passwords, "elastic")}
 		for _, user := range []string{kibanaUser, logstashUser, jaegerUser} {
 			setupEnv = append(setupEnv, envFromSecret(strings.ToUpper(user)+"_PASSWORD", passwords, user))
@@ -90,9 +94,15 @@ func (b *builder) elasticsearch() error {
 	c.VolumeMounts = mounts
 	prepare := task("prepare-config", e.Image, taskSize)
 	prepare.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(b.elasticPrepareScript())}
-	prepare.VolumeMounts = corev1.VolumeMountArray{
+	prepareMounts := corev1.VolumeMountArray{
 		mount("config", "/config", false), mount("settings", "/settings", true), mount("data", elasticDataDir, true),
 	}
+	if b.secure() {
+		// elasticsearch-keystore is a JVM: more than a shell script's taskSize.
+		prepare.Resources = Size{CPU: "100m", Memory: "256Mi"}.resources().Args()
+		prepareMounts = append(prepareMounts, mount("bootstrap", elasticBootstrapDir, true))
+	}
+	prepare.VolumeMounts = prepareMounts
 	inits := corev1.ContainerArray{prepare}
 	if e.MMap {
 		// Memory-mapped storage needs the node tuned first (node-tuning
@@ -144,7 +154,7 @@ func (b *builder) elasticReadiness() []string {
 	curl := fmt.Sprintf("curl --silent --fail --max-time %d", kube.ExecRequestSeconds)
 	if b.secure() {
 		base = fmt.Sprintf("https://localhost:%d", elasticPort)
-		curl = `printf 'header = "Authorization: Basic %s"\n' "$(printf 'elastic:%s' "$ELASTIC_PASSWORD" | base64 -w0)" | ` +
+		curl = `printf 'header = "Authorization: Basic %s"\n' "$({ printf 'elastic:'; cat ` + elasticPasswordFile + `; } | base64 -w0)" | ` +
 			curl + ` -K - --cacert /usr/share/elasticsearch/config/certs/ca.crt`
 	}
 	first := "green"
@@ -176,6 +186,15 @@ const elasticJVMLogging = "-Xlog:disable -Xlog:all=warning:stderr:utctime,level,
 // with every pod.
 const elasticStartedFile = "/tmp/.platform-started"
 
+// The elastic user's password: mounted for the prepare step alone, which
+// copies it into the config folder (elasticPasswordFile) for the probe.
+const (
+	elasticBootstrapDir     = "/etc/elasticsearch-bootstrap"
+	elasticPasswordFileName = "bootstrap-password"
+	elasticPasswordFile     = "/usr/share/elasticsearch/config/" + elasticPasswordFileName
+	elasticKeystoreTool     = "/usr/share/elasticsearch/bin/elasticsearch-keystore"
+)
+
 // elasticDataDir is where Elasticsearch keeps its data: the claim.
 const elasticDataDir = "/usr/share/elasticsearch/data"
 
@@ -196,6 +215,23 @@ const clusterFormedMarker = elasticDataDir + "/.platform-cluster-formed"
 // once the node reports a cluster UUID.
 func (b *builder) elasticPrepareScript() string {
 	script := "cp -R /usr/share/elasticsearch/config/. /config/ && cp /settings/elasticsearch.yml /config/elasticsearch.yml"
+	if b.secure() {
+		// The elastic user's password reaches Elasticsearch as the
+		// keystore's bootstrap.password, which it authenticates the user
+		// with while the security index holds no password of its own, and
+		// the readiness probe as a file of the config folder: both copies
+		// made at the pod's start, so they agree until the next, and the
+		// node's environment holds no password. The image's entrypoint
+		// would set it from ELASTIC_PASSWORD (or ELASTIC_PASSWORD_FILE,
+		// which elasticsearch-env-from-file exports into the environment
+		// of Elasticsearch itself: elastic/elasticsearch
+		// distribution/docker/src/docker/bin/docker-entrypoint.sh).
+		// elasticsearch-keystore add -x reads the value from stdin.
+		script += fmt.Sprintf(" && cp %[1]s/password %[2]s && chmod 0400 %[2]s"+
+			" && { [ -f /config/elasticsearch.keystore ] || ES_PATH_CONF=/config %[3]s create; }"+
+			" && ES_PATH_CONF=/config %[3]s add -x -f bootstrap.password < %[1]s/password",
+			elasticBootstrapDir, "/config/"+elasticPasswordFileName, elasticKeystoreTool)
+	}
 	e := b.args.Elasticsearch
 	if e.Nodes == 1 {
 		return script

@@ -27,7 +27,7 @@ func TestElasticsearchConfigInitRunsAsThePodUser(t *testing.T) {
 		t.Skip("needs root to run the script as another user, as the kubelet does")
 	}
 	for _, formed := range []bool{false, true} {
-		config := runElasticsearchInit(t, formed)
+		config, _ := runElasticsearchInit(t, formed)
 		bootstraps := strings.Contains(config, "cluster.initial_master_nodes: [elasticsearch-0, elasticsearch-1, elasticsearch-2]")
 		if bootstraps == formed {
 			t.Errorf("cluster formed before: %v; elasticsearch.yml sets cluster.initial_master_nodes: %v\n%s", formed, bootstraps, config)
@@ -38,10 +38,45 @@ func TestElasticsearchConfigInitRunsAsThePodUser(t *testing.T) {
 	}
 }
 
+// The elastic user's password reaches the node's keystore as
+// bootstrap.password on elasticsearch-keystore's stdin, never its
+// arguments, and the config folder as a file the node's user alone reads
+// (the readiness probe's): the node's environment holds no password.
+func TestElasticPasswordReachesTheKeystoreNotTheEnvironment(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the script as another user, as the kubelet does")
+	}
+	_, run := runElasticsearchInit(t, false)
+	keystore, err := os.ReadFile(filepath.Join(run.config, "elasticsearch.keystore"))
+	if err != nil || !strings.Contains(string(keystore), initTestPassword) {
+		t.Errorf("the keystore holds %q (%v), want the password as bootstrap.password", keystore, err)
+	}
+	if calls := run.keystoreCalls; !strings.Contains(calls, "add -x -f bootstrap.password") || strings.Contains(calls, initTestPassword) {
+		t.Errorf("elasticsearch-keystore was called with %q: want bootstrap.password added from stdin", calls)
+	}
+	file := filepath.Join(run.config, elasticPasswordFileName)
+	info, err := os.Stat(file)
+	if data, _ := os.ReadFile(file); err != nil || info.Mode().Perm() != 0o400 || string(data) != initTestPassword {
+		t.Errorf("the probe's password file: %v, %v, %q; want mode 0400 holding the password", info, err, data)
+	}
+	sts := mustDeploy(t, prodArgs()).One(t, statefulSetType, "observability-elasticsearch")
+	if env := fmt.Sprint(sts.MustInput(t, "spec.template.spec.containers.0.env")); strings.Contains(env, "ELASTIC_PASSWORD") {
+		t.Errorf("the node's environment names the password: %s", env)
+	}
+}
+
+// initTestPassword is the elastic password the init script is given.
+const initTestPassword = "init-elastic-password"
+
+// initRun is what an init script run left: the config folder, and what
+// the stand-in elasticsearch-keystore was asked.
+type initRun struct{ config, keystoreCalls string }
+
 // runElasticsearchInit runs prod's prepare-config script as the pod runs it,
 // with a data volume that holds the cluster-formed marker or not, and returns
-// the elasticsearch.yml it leaves.
-func runElasticsearchInit(t *testing.T, formed bool) string {
+// the elasticsearch.yml it leaves. elasticsearch-keystore (a JVM program of
+// the image) is a stand-in that logs its arguments and keeps what it reads.
+func runElasticsearchInit(t *testing.T, formed bool) (string, initRun) {
 	g := mustDeploy(t, prodArgs())
 	sts := g.One(t, statefulSetType, "observability-elasticsearch")
 	inits := sts.MustInput(t, "spec.template.spec.initContainers").([]any)
@@ -94,7 +129,26 @@ func runElasticsearchInit(t *testing.T, formed bool) string {
 	if err := os.WriteFile(filepath.Join(settings, "elasticsearch.yml"), []byte("cluster.name: test\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	local := strings.NewReplacer("/usr/share/elasticsearch/config", image, elasticDataDir, data,
+	bootstrap, keystoreLog := filepath.Join(base, "bootstrap"), filepath.Join(base, "keystore.log")
+	if err := os.Mkdir(bootstrap, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bootstrap, "password"), []byte(initTestPassword), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	keystoreTool := filepath.Join(base, "elasticsearch-keystore")
+	stand := "#!/bin/sh\necho \"$*\" >> " + keystoreLog + "\ncase $1 in create) : > \"$ES_PATH_CONF/elasticsearch.keystore\" ;; add) cat >> \"$ES_PATH_CONF/elasticsearch.keystore\" ;; esac\n"
+	if err := os.WriteFile(keystoreTool, []byte(stand), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keystoreLog, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(keystoreLog, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	local := strings.NewReplacer(elasticKeystoreTool, keystoreTool, elasticBootstrapDir, bootstrap, "ES_PATH_CONF=/config", "ES_PATH_CONF="+emptyDir,
+		"/usr/share/elasticsearch/config", image, elasticDataDir, data,
 		"/config/", emptyDir+"/", "/settings/", settings+"/").Replace(script)
 
 	cmd := exec.Command("/bin/sh", "-c", local)
@@ -111,7 +165,11 @@ func runElasticsearchInit(t *testing.T, formed bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(config)
+	calls, err := os.ReadFile(keystoreLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(config), initRun{config: emptyDir, keystoreCalls: string(calls)}
 }
 
 // Readiness, taken from prod's pod spec and run for real with curl and grep
@@ -149,11 +207,15 @@ func TestElasticsearchReadinessRecordsTheFormedCluster(t *testing.T) {
 	data := t.TempDir()
 	marker := filepath.Join(data, filepath.Base(clusterFormedMarker))
 	started := filepath.Join(t.TempDir(), "started")
+	passwordFile := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(passwordFile, []byte(password), 0o400); err != nil {
+		t.Fatal(err)
+	}
 	local := strings.NewReplacer(fmt.Sprintf("https://localhost:%d", elasticPort), api.URL, "--cacert /usr/share/elasticsearch/config/certs/ca.crt ", "",
-		clusterFormedMarker, marker, elasticStartedFile, started).Replace(script)
+		clusterFormedMarker, marker, elasticStartedFile, started, elasticPasswordFile, passwordFile).Replace(script)
 	ready := func() bool {
 		cmd := exec.Command("/bin/sh", "-c", local)
-		cmd.Env = append(os.Environ(), "ELASTIC_PASSWORD="+password, "PATH="+wrappers+string(os.PathListSeparator)+os.Getenv("PATH"))
+		cmd.Env = append(os.Environ(), "PATH="+wrappers+string(os.PathListSeparator)+os.Getenv("PATH"))
 		return cmd.Run() == nil
 	}
 	exists := func() bool { _, err := os.Stat(marker); return err == nil }

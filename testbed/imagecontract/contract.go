@@ -62,8 +62,8 @@ var Contracts = map[string]Contract{
 	},
 	"docker.elastic.co/elasticsearch/elasticsearch:8.19.3": {
 		// elastic/dockerfiles v8.19.3, elasticsearch/Dockerfile: FROM
-		// ubuntu:24.04 (dash as /bin/sh, bash, GNU coreutils with base64,
-		// grep), `apt-get install ... curl`; USER 1000:0; no VOLUME; ENTRYPOINT ["/bin/tini",
+		// ubuntu:24.04 (dash as /bin/sh, bash, GNU coreutils with base64
+		// and chmod, grep), `apt-get install ... curl`; USER 1000:0; no VOLUME; ENTRYPOINT ["/bin/tini",
 		// "--", "/usr/local/bin/docker-entrypoint.sh"], CMD ["eswrapper"].
 		// Elasticsearch writes its keystore into config, its data and logs
 		// under /usr/share/elasticsearch, and the JVM's files in /tmp.
@@ -73,8 +73,11 @@ var Contracts = map[string]Contract{
 		EntrypointWrites: []string{"/usr/share/elasticsearch/config"},
 		Writes: []string{"/usr/share/elasticsearch/config", "/usr/share/elasticsearch/data",
 			"/usr/share/elasticsearch/logs", "/tmp"},
-		Data:  []string{"/usr/share/elasticsearch/data"},
-		Tools: []string{"sh", "bash", "cp", "cat", "sleep", "curl", "grep", "touch", "base64"},
+		Data: []string{"/usr/share/elasticsearch/data"},
+		// elasticsearch-keystore: the distribution's bin/, which the
+		// image's own entrypoint calls (docker-entrypoint.sh).
+		Tools: []string{"sh", "bash", "cp", "chmod", "cat", "sleep", "curl", "grep", "touch", "base64",
+			"/usr/share/elasticsearch/bin/elasticsearch-keystore"},
 	},
 	"docker.elastic.co/logstash/logstash:8.19.3": {
 		// elastic/dockerfiles v8.19.3, logstash/Dockerfile: FROM ubuntu:24.04;
