@@ -212,8 +212,10 @@ node() {
 	for b in kubelet kube-proxy; do
 		ln -sfn "$PLATFORM_TOOLS/kubernetes-node-$v/$b" "$PLATFORM_TOOLS/bin/$b"
 	done
-	v=$(version coredns github.com/coredns/coredns)
-	CGO_ENABLED=0 build coredns "$v" coredns "" github.com/coredns/coredns
+	# CoreDNS with the plugins the cluster's Corefile uses: its main is ours
+	# (testbed/tools/coredns/main.go), so the cache key holds its hash.
+	v=$(version coredns github.com/coredns/coredns)-$(sha256sum <"$root/testbed/tools/coredns/main.go" | cut -c1-12)
+	CGO_ENABLED=0 build coredns "$v" coredns "" coredns=.
 	ln -sfn "$PLATFORM_TOOLS/coredns-$v/coredns" "$PLATFORM_TOOLS/bin/coredns"
 }
 
