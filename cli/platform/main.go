@@ -21,9 +21,10 @@
 // when it began: a deployment ran, whose half-done steps are not drift). 3
 // and 4, because no crash exits with them: a Go panic exits 2 and a signal
 // 128+n, so a crashed drift check can never be taken for a finding. --events FILE writes every engine
-// event as JSON lines. certs makes Elasticsearch's CA and certificate once
-// and stores them as secret config of the stack, so every later run uses the
-// same ones. Only up and certs create a stack that does not exist yet; every
+// event as JSON lines. certs makes the observability stack's CA, the
+// certificates of Elasticsearch, Kafka and Kafka's clients, the service
+// users' credentials and Jaeger's UI password once and stores them as secret
+// config of the stack, so every later run uses the same ones. Only up and certs create a stack that does not exist yet; every
 // other command fails, naming the stack and the backend.
 //
 // Runs are crash-safe: the engine and its plugins die with the driver (see
