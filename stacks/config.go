@@ -229,7 +229,6 @@ func (c *Config) secretRefs() map[string][]string {
 		for _, k := range requiredSecretKeys(*o) {
 			refs[k] = append(refs[k], key("observability"))
 		}
-
 	}
 	return refs
 }

@@ -98,9 +98,12 @@ const (
 var uiAuthKeys = []string{JaegerUIPasswordHashKey, JaegerUICookieSecretKey}
 
 // MissingUIAuth are the UI credentials' keys a stack lacks, by full key.
-func MissingUIAuth(values map[string]Value) []string {
+func MissingUIAuth(values map[string]Value) []string { return missingKeys(values, uiAuthKeys) }
+
+// missingKeys are the keys without a value, by full key.
+func missingKeys(values map[string]Value, keys []string) []string {
 	var missing []string
-	for _, k := range uiAuthKeys {
+	for _, k := range keys {
 		if values[key(k)].Raw == "" {
 			missing = append(missing, key(k))
 		}
@@ -114,16 +117,10 @@ var credentialKeys = []string{KibanaSystemPasswordKey, LogstashWriterPasswordKey
 // MissingCredentials are the credentials' keys a stack with Elasticsearch
 // security lacks, by full key (none without security).
 func MissingCredentials(values map[string]Value, o observability.Args) []string {
-	var missing []string
 	if !o.Elasticsearch.Security {
 		return nil
 	}
-	for _, k := range credentialKeys {
-		if values[key(k)].Raw == "" {
-			missing = append(missing, key(k))
-		}
-	}
-	return missing
+	return missingKeys(values, credentialKeys)
 }
 
 // observabilityArgs are the component's arguments with what the program

@@ -84,6 +84,20 @@ type TLS struct {
 	KafkaFilebeat, KafkaLogstash, KafkaSetup KeyPair
 }
 
+// kafkaComplete says whether t holds what Kafka's TLS needs: the CA, the
+// brokers' key pair and every client's (kafkaClients).
+func (t *TLS) kafkaComplete() bool {
+	if t == nil || t.CA == nil || !t.Kafka.complete() {
+		return false
+	}
+	for _, client := range kafkaClients {
+		if !t.kafkaClient(client.name).complete() {
+			return false
+		}
+	}
+	return true
+}
+
 // kafkaClient is the key pair of a Kafka client, by its principal's name.
 func (t *TLS) kafkaClient(name string) KeyPair {
 	return map[string]KeyPair{filebeatPrincipal: t.KafkaFilebeat, logstashPrincipal: t.KafkaLogstash, kafkaSetupPrincipal: t.KafkaSetup}[name]
@@ -395,8 +409,7 @@ func (a Args) Validate() validate.Problems {
 	if a.Kibana.UI.Ingress != nil && !e.Security {
 		p.Add("kibana.ui.ingress.host", a.Kibana.UI.Ingress.Host, "needs elasticsearch.security on: without it Kibana asks no one for a password, and anyone reaching the host reads, writes and deletes every index")
 	}
-	if k.TLS && (a.TLS == nil || a.TLS.CA == nil || !a.TLS.Kafka.complete() ||
-		!a.TLS.KafkaFilebeat.complete() || !a.TLS.KafkaLogstash.complete() || !a.TLS.KafkaSetup.complete()) {
+	if k.TLS && !a.TLS.kafkaComplete() {
 		p.Add("kafka.tls", true, "needs the CA, Kafka's certificate and key and its clients' (see `platform certs`)")
 	}
 

@@ -113,7 +113,12 @@ func checkDays(days int) error {
 	return nil
 }
 
-// issue gives each TLS server a certificate from ca, valid for days.
+// serverName is the name on a TLS server's certificate: its Service's.
+// Kafka's brokers show theirs to each other, so it is their principal too.
+func serverName(service, namespace string) string { return service + "." + namespace + ".svc" }
+
+// issue gives each TLS server and each Kafka client a certificate from ca,
+// valid for days.
 func (c Certificates) issue(ca *pki.CA, namespace string, days int, now time.Time) (Certificates, error) {
 	if err := checkDays(days); err != nil {
 		return Certificates{}, err
@@ -124,7 +129,7 @@ func (c Certificates) issue(ca *pki.CA, namespace string, days int, now time.Tim
 	}
 	for _, server := range tlsServers {
 		pair, err := ca.Sign(pki.Leaf{
-			CommonName: server.service + "." + namespace + ".svc",
+			CommonName: serverName(server.service, namespace),
 			DNSNames:   ServerNames(server.service, namespace),
 			// Members are servers to clients and clients to each other
 			// (Elasticsearch's transport, Kafka's controller quorum).

@@ -142,13 +142,15 @@ func (b *builder) elasticsearch() error {
 // the pod's /tmp, so a new pod waits again); Elasticsearch answers 408 when
 // the wait times out, which curl --fail counts as a failure.
 //
-// curl is the image's. With security on, the credentials come from the
-// container's environment and the CA from its certs folder, never from the
-// pod spec; they reach curl as a config on its standard input (`-K -`: an
-// Authorization header, the user and password base64-encoded by coreutils'
-// base64 from its stdin), so no process's arguments, readable by every user
-// of the node in /proc/<pid>/cmdline, ever hold the password (printf is the
-// shell's builtin; the shell's own arguments hold the script, unexpanded).
+// curl is the image's. With security on, the password comes from the file
+// the prepare step leaves in the config folder (elasticPasswordFile) and the
+// CA from the certs folder, never from the pod spec; they reach curl as a
+// config on its standard input (`-K -`: an Authorization header, the user and
+// password base64-encoded by coreutils' base64 from its stdin), so no
+// process's arguments, readable by every user of the node in
+// /proc/<pid>/cmdline, ever hold the password (printf is the shell's
+// builtin, cat reads the file; the shell's own arguments hold the script,
+// unexpanded).
 func (b *builder) elasticReadiness() []string {
 	base := fmt.Sprintf("http://localhost:%d", elasticPort)
 	curl := fmt.Sprintf("curl --silent --fail --max-time %d", kube.ExecRequestSeconds)

@@ -195,10 +195,10 @@ func kafkaProtocol(k Kafka) string {
 // kafkaSuperUsers are the principals Kafka's ACLs do not bind: the brokers
 // (the name on their certificate) and the topic Job, which sets the ACLs.
 func kafkaSuperUsers(namespace string) []string {
-	return []string{"User:CN=kafka." + namespace + ".svc", kafkaPrincipal(kafkaSetupPrincipal)}
+	return []string{kafkaPrincipal(serverName("kafka", namespace)), kafkaPrincipal(kafkaSetupPrincipal)}
 }
 
-// kafkaPrincipal is the principal of a client's certificate.
+// kafkaPrincipal is the principal of a certificate with that subject name.
 func kafkaPrincipal(name string) string { return "User:CN=" + name }
 
 // kafkaClientProperties is the Kafka tools' client configuration

@@ -43,8 +43,11 @@ func (c Credentials) complete() bool {
 // NewCredential is a random secret for one credential: 32 random bytes in
 // URL-safe base64 (43 characters: Kibana's keys need 32 at least; no quote
 // or backslash, so it needs no escaping in a config or a JSON body).
-func NewCredential() (string, error) {
-	b := make([]byte, 32)
+func NewCredential() (string, error) { return randomSecret(32) }
+
+// randomSecret is n random bytes in URL-safe base64 without padding.
+func randomSecret(n int) (string, error) {
+	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
 	}
@@ -82,13 +85,7 @@ func NewUIPassword() (password, hash string, err error) {
 // in URL-safe base64, 32 characters. The proxy takes a key file's bytes as
 // they are, and needs 16, 24 or 32 of them (oauth2-proxy v7.15.6,
 // pkg/validation/cookie.go).
-func NewCookieSecret() (string, error) {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
+func NewCookieSecret() (string, error) { return randomSecret(24) }
 
 // IsCookieSecret says whether the proxy takes secret as its cookie key.
 func IsCookieSecret(secret string) bool {
