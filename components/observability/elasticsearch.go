@@ -18,6 +18,9 @@ const (
 	elasticUID = 1000
 	// LogsPolicy is the index lifecycle policy of the log data streams.
 	LogsPolicy = "platform-logs"
+	// LogsDataset is the data stream dataset of the services' logs:
+	// logs-platform-<environment>.
+	LogsDataset = "platform"
 	// certsDir is where clients find the CA certificate (ca.crt).
 	certsDir = "/etc/elasticsearch-ca"
 )
@@ -328,22 +331,38 @@ func (b *builder) setupScript() string {
 	}
 	fmt.Fprintf(&s, `until %[4]s -o /dev/null "$ES_URL/_cluster/health?wait_for_status=yellow&timeout=10s"; do sleep 5; done
 %[4]s -X PUT "$ES_URL/_ilm/policy/%[1]s" -d '{"policy":{"phases":{"hot":{"actions":{"rollover":{"max_age":"1d","max_primary_shard_size":"50gb"}}},"delete":{"min_age":"%[2]dd","actions":{"delete":{}}}}}}'
-%[4]s -X PUT "$ES_URL/_index_template/logs-platform" -d '{"index_patterns":["logs-platform-*"],"data_stream":{},"priority":200,"composed_of":["logs@mappings","logs@settings"],"template":{"settings":{"index.lifecycle.name":"%[1]s","index.number_of_replicas":%[3]d}}}'
-`, LogsPolicy, e.RetentionDays, replicas, es)
+%[4]s -X PUT "$ES_URL/_index_template/logs-platform" -d '%[5]s'
+`, LogsPolicy, e.RetentionDays, replicas, es, logsTemplate(replicas))
 	if b.secure() {
 		// A password's body is a config line too: data = "{\"password\":\"…\"}".
 		withPassword := func(variable string) string {
 			return `printf 'header = "Authorization: Basic %s"\ndata = "{\\"password\\":\\"%s\\"%s}"\n' "$auth" "${` + variable + `}"`
 		}
 		fmt.Fprintf(&s, `%[4]s '' | curl "${opts[@]}" -X POST "$ES_URL/_security/user/%[1]s/_password"
-%[7]s -X PUT "$ES_URL/_security/role/%[2]s" -d '{"cluster":["monitor","manage_index_templates","manage_ilm"],"indices":[{"names":["logs-platform-*"],"privileges":["create_doc","create_index","auto_configure","view_index_metadata"]}]}'
+%[7]s -X PUT "$ES_URL/_security/role/%[2]s" -d '{"cluster":["monitor","manage_index_templates","manage_ilm"],"indices":[{"names":[%[8]s],"privileges":["create_doc","create_index","auto_configure","view_index_metadata"]}]}'
 %[5]s ',\"roles\":[\"%[2]s\"]' | curl "${opts[@]}" -X PUT "$ES_URL/_security/user/%[2]s"
 %[7]s -X PUT "$ES_URL/_security/role/%[3]s" -d '{"cluster":["monitor","manage_index_templates"],"indices":[{"names":["jaeger-*"],"privileges":["all"]}]}'
 %[6]s ',\"roles\":[\"%[3]s\"]' | curl "${opts[@]}" -X PUT "$ES_URL/_security/user/%[3]s"
-`, kibanaUser, logstashUser, jaegerUser, withPassword("KIBANA_SYSTEM_PASSWORD"), withPassword("LOGSTASH_WRITER_PASSWORD"), withPassword("JAEGER_WRITER_PASSWORD"), es)
+`, kibanaUser, logstashUser, jaegerUser, withPassword("KIBANA_SYSTEM_PASSWORD"), withPassword("LOGSTASH_WRITER_PASSWORD"), withPassword("JAEGER_WRITER_PASSWORD"), es, logsPatterns)
 	}
 	return s.String()
 }
+
+// logsTemplate is the index template of the log data streams, the
+// services' and the dead letters'. A service's JSON line is parsed into
+// app, which is mapped flattened (Elasticsearch reference 8.19, "Flattened
+// field type": the whole object one field, its leaves indexed as
+// keywords): two services that log the same key as a number and as an
+// object cannot make Elasticsearch refuse each other's events, which a
+// dynamic mapping of app.* would (400, mapper_parsing_exception).
+func logsTemplate(replicas int) string {
+	return fmt.Sprintf(`{"index_patterns":[%s],"data_stream":{},"priority":200,`+
+		`"composed_of":["logs@mappings","logs@settings"],"template":{"settings":{"index.lifecycle.name":"%s","index.number_of_replicas":%d},`+
+		`"mappings":{"properties":{"app":{"type":"flattened"}}}}}`, logsPatterns, LogsPolicy, replicas)
+}
+
+// logsPatterns names the log data streams, as a JSON list's items.
+var logsPatterns = fmt.Sprintf(`"logs-%s-*","logs-%s-*"`, LogsDataset, DeadLetterDataset)
 
 // clientAccess is what a client of Elasticsearch mounts and reads to connect.
 type clientAccess struct {

@@ -2,6 +2,7 @@ package observability
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -365,6 +367,27 @@ func TestElasticsearchSetupKeepsCredentialsOffCommandLines(t *testing.T) {
 	}
 	if _, ok := bodies["PUT /_ilm/policy/"+LogsPolicy]; !ok {
 		t.Errorf("the lifecycle policy was not put (requests: %v)", bodies)
+	}
+	// The log data streams, the services' and the dead letters', map app
+	// flattened: no service's field types can refuse another's events.
+	var template struct {
+		IndexPatterns []string `json:"index_patterns"`
+		Template      struct {
+			Mappings struct {
+				Properties map[string]struct {
+					Type string `json:"type"`
+				} `json:"properties"`
+			} `json:"mappings"`
+		} `json:"template"`
+	}
+	if err := json.Unmarshal([]byte(bodies["PUT /_index_template/logs-platform"]), &template); err != nil {
+		t.Fatalf("the index template is not JSON: %v\n%s", err, bodies["PUT /_index_template/logs-platform"])
+	}
+	if !slices.Equal(template.IndexPatterns, []string{"logs-platform-*", "logs-platform.deadletter-*"}) || template.Template.Mappings.Properties["app"].Type != "flattened" {
+		t.Errorf("index template: patterns %v, app mapped %q; want both log data streams and flattened", template.IndexPatterns, template.Template.Mappings.Properties["app"].Type)
+	}
+	if role := bodies["PUT /_security/role/"+logstashUser]; !strings.Contains(role, `"logs-platform.deadletter-*"`) {
+		t.Errorf("Logstash's role cannot write the dead letters' data stream: %s", role)
 	}
 	args, err := os.ReadFile(argsLog)
 	if err != nil || !strings.Contains(string(args), "curl ") || !strings.Contains(string(args), "base64 ") {

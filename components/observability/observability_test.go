@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/acme/platform/internal/kube"
@@ -494,8 +495,44 @@ func TestLogstashPipelineAndQueue(t *testing.T) {
 	if claim != "data" {
 		t.Errorf("prod Logstash queue claim %v, want data", claim)
 	}
-	if s := file(t, dev, "logstash", "logstash.yml"); !strings.Contains(s, "queue.type: memory") {
-		t.Errorf("dev Logstash should queue in memory:\n%s", s)
+	if s := file(t, dev, "logstash", "logstash.yml"); !strings.Contains(s, "queue.type: memory") || !strings.Contains(s, "dead_letter_queue.enable: true") {
+		t.Errorf("dev Logstash should queue in memory and keep what Elasticsearch refuses:\n%s", s)
+	}
+	// A scaled-down pod drains its queue before it goes, and has the time to.
+	if !strings.Contains(settings, "queue.drain: true") {
+		t.Errorf("prod Logstash does not drain its queue on shutdown:\n%s", settings)
+	}
+	grace := prod.One(t, statefulSetType, "observability-logstash").MustInput(t, "spec.template.spec.terminationGracePeriodSeconds").(float64)
+	if grace < 600 {
+		t.Errorf("prod Logstash has %vs to drain its queue, want at least 600", grace)
+	}
+}
+
+// What Elasticsearch refuses is read back from the dead letter queue into a
+// data stream of its own, by a pipeline that cannot loop.
+func TestLogstashReadsItsDeadLetters(t *testing.T) {
+	for name, g := range map[string]*pulumitest.Graph{"dev": mustDeploy(t, devArgs()), "prod": mustDeploy(t, prodArgs())} {
+		pipelines := file(t, g, "logstash", "pipelines.yml")
+		var list []map[string]any
+		if err := yaml.Unmarshal([]byte(pipelines), &list); err != nil || len(list) != 2 {
+			t.Fatalf("%s: pipelines.yml is not two pipelines (%v):\n%s", name, err, pipelines)
+		}
+		if list[1]["pipeline.id"] != "dead-letters" || list[1]["dead_letter_queue.enable"] != false {
+			t.Errorf("%s: the dead-letters pipeline may write its own dead letters (a loop):\n%s", name, pipelines)
+		}
+		dead := file(t, g, "logstash", "dead-letters.conf")
+		for _, want := range []string{
+			`path => "/usr/share/logstash/data/dead_letter_queue"`, `pipeline_id => "main"`, "commit_offsets => true", "clean_consumed => true",
+			`remove_field => ["app"]`, `data_stream_dataset => "platform.deadletter"`, `data_stream_namespace => "` + name + `"`,
+		} {
+			if !strings.Contains(dead, want) {
+				t.Errorf("%s: the dead-letters pipeline lacks %q:\n%s", name, want, dead)
+			}
+		}
+		mounts := g.One(t, statefulSetType, "observability-logstash").MustInput(t, "spec.template.spec.containers.0.volumeMounts")
+		if !mountedAt(t, mounts, "/usr/share/logstash/pipeline/dead-letters.conf", true) {
+			t.Errorf("%s: dead-letters.conf is not mounted where pipelines.yml reads it", name)
+		}
 	}
 }
 
