@@ -436,3 +436,76 @@ func TestKibanaSecretsStayOffItsCommandLine(t *testing.T) {
 		t.Errorf("Kibana gets %d secret variables, want its password and 3 encryption keys", secrets)
 	}
 }
+
+// Kafka's startup probe, taken from the pod spec, run by sh against a
+// stand-in kafka-topics.sh that prints what Kafka 4.1's TopicCommand prints
+// for --under-replicated-partitions (a tab before each field), with
+// busybox's shell, sed and grep as in the image where busybox is installed
+// (make runtime): broker 1 is started once it holds no partition it is
+// missing from the in-sync replicas.
+func TestKafkaStartsOnceCaughtUp(t *testing.T) {
+	probe := mustDeploy(t, prodArgs()).One(t, statefulSetType, "observability-kafka").MustInput(t, "spec.template.spec.containers.0.startupProbe").(map[string]any)
+	command := stringsOf(probe["exec"].(map[string]any)["command"])
+	if len(command) != 3 || command[0] != "/bin/sh" || probe["timeoutSeconds"].(float64) < 10 {
+		t.Fatalf("Kafka's startup probe is not a shell script with time for a JVM: %v", probe)
+	}
+	line := func(partition int, replicas, isr string) string {
+		return fmt.Sprintf("\tTopic: logs\tTopicId: x\tPartition: %d\tLeader: 0\tReplicas: %s\tIsr: %s\tElr: \tLastKnownElr: ", partition, replicas, isr)
+	}
+	tests := []struct {
+		name    string
+		out     string
+		fails   bool
+		started bool
+	}{
+		{"nothing under-replicated", "", false, true},
+		{"another broker behind", line(0, "0,1,2", "0,1"), false, true},
+		{"this broker behind", line(0, "0,2", "0,2") + "\n" + line(1, "2,1,0", "2,0"), false, false},
+		{"broker 11 behind, not 1", line(0, "0,11,2", "0,2"), false, true},
+		{"this broker behind while partitions move", line(3, "0,1", "0") + "\tAdding Replicas: 1\tRemoving Replicas: 2", false, false},
+		{"the tool fails", "", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tool := filepath.Join(dir, "kafka-topics.sh")
+			exit := 0
+			if tt.fails {
+				exit = 1
+			}
+			stub := fmt.Sprintf("#!/bin/sh\necho \"$*\" > %s/args\ncat <<'OUT'\n%s\nOUT\nexit %d\n", dir, tt.out, exit)
+			if err := os.WriteFile(tool, []byte(stub), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("/bin/sh", "-c", strings.Replace(command[2], "/opt/kafka/bin/kafka-topics.sh", tool, 1))
+			cmd.Env = append(os.Environ(), "POD_NAME=kafka-1")
+			if busybox, err := exec.LookPath("busybox"); err == nil {
+				// The image's shell and text tools are busybox's (Alpine).
+				for _, applet := range []string{"sh", "sed", "grep", "cat"} {
+					if err := os.Symlink(busybox, filepath.Join(dir, applet)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				cmd.Path, cmd.Args[0] = filepath.Join(dir, "sh"), "sh"
+				cmd.Env = append(cmd.Env, "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+			}
+			out, err := cmd.CombinedOutput()
+			if started := err == nil; started != tt.started {
+				t.Errorf("started %v, want %v (%v)\n%s", started, tt.started, err, out)
+			}
+			args, _ := os.ReadFile(filepath.Join(dir, "args"))
+			if !strings.Contains(string(args), "--bootstrap-server kafka-1.kafka-headless.observability.svc.cluster.local:9092 ") ||
+				!strings.Contains(string(args), "--describe --under-replicated-partitions") {
+				t.Errorf("the tool was asked %q", args)
+			}
+		})
+	}
+}
+
+func stringsOf(v any) []string {
+	var out []string
+	for _, s := range v.([]any) {
+		out = append(out, s.(string))
+	}
+	return out
+}

@@ -49,7 +49,8 @@ func (b *builder) kafka() error {
 	config, err := b.configMap("kafka", id, map[string]string{
 		"server.properties": kafkaProperties(k, b.args.Namespace),
 		"start.sh":          kafkaStart,
-		"client.properties": kafkaClientProperties(k),
+		"client.properties": kafkaClientProperties(k, kafkaCADir),
+		"broker.properties": kafkaClientProperties(k, kafkaSecretsDir),
 		"log4j2.yaml":       kafkaLog4j,
 	}, b.in)
 	if err != nil {
@@ -68,7 +69,8 @@ func (b *builder) kafka() error {
 		volumes = append(volumes, secretVolume("tls", secret))
 		tlsMounts = corev1.VolumeMountArray{mount("tls", kafkaSecretsDir, true)}
 	}
-	c := container("kafka", k.Image, k.Size, kube.Probes{Port: kafkaPort, LivenessPort: kafkaControllerPort, StartupSeconds: 300})
+	c := container("kafka", k.Image, k.Size, kube.Probes{Port: kafkaPort, LivenessPort: kafkaControllerPort,
+		StartupCommand: []string{"/bin/sh", "-c", kafkaCaughtUp(b.args.Namespace)}, StartupSeconds: kafkaCatchUpSeconds})
 	c.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String(kafkaConfigDir + "/start.sh")}
 	c.Ports = ports(map[string]int{"kafka": kafkaPort, "controller": kafkaControllerPort})
 	c.Env = corev1.EnvVarArray{
@@ -204,13 +206,37 @@ func kafkaPrincipal(name string) string { return "User:CN=" + name }
 // kafkaClientProperties is the Kafka tools' client configuration
 // (--command-config): with TLS, the brokers are verified against the CA and
 // the tools show the topic Job's certificate.
-func kafkaClientProperties(k Kafka) string {
+func kafkaClientProperties(k Kafka, dir string) string {
 	s := "security.protocol=" + kafkaProtocol(k) + "\n"
 	if k.TLS {
-		s += "ssl.truststore.type=PEM\nssl.truststore.location=" + kafkaCADir + "/ca.crt\n" +
-			"ssl.keystore.type=PEM\nssl.keystore.location=" + kafkaCADir + "/keystore.pem\n"
+		s += "ssl.truststore.type=PEM\nssl.truststore.location=" + dir + "/ca.crt\n" +
+			"ssl.keystore.type=PEM\nssl.keystore.location=" + dir + "/keystore.pem\n"
 	}
 	return s
+}
+
+// kafkaCatchUpSeconds is how long a started broker may take to catch up
+// before the kubelet restarts it: copying a partition's backlog from its
+// leader takes minutes, not seconds.
+const kafkaCatchUpSeconds = 1800
+
+// kafkaCaughtUp succeeds once the broker has caught up: no partition that
+// it holds a replica of is missing it from the in-sync replicas. As its
+// startup probe it keeps the broker out of its Services, and a rolling
+// update or a drain (the disruption budget counts ready pods) from moving
+// on, while the broker copies what it missed. It asks with the image's own
+// tool (kafka-topics.sh --describe --under-replicated-partitions: one line
+// per such partition, "Replicas: 1,2,0	Isr: 1,2") as the broker itself
+// (its certificate names a super user), at the name its certificate
+// serves. A line whose replicas name the broker and whose in-sync replicas
+// do not is a partition it has not caught up on. A JVM per run, so a startup probe, not a readiness probe: after
+// the first success the readiness check is the port's.
+func kafkaCaughtUp(namespace string) string {
+	return fmt.Sprintf(`id="${POD_NAME##*-}"
+out=$(KAFKA_HEAP_OPTS=-Xmx64m /opt/kafka/bin/kafka-topics.sh --bootstrap-server "${POD_NAME}.kafka-headless.%s.svc.cluster.local:%d" \
+  --command-config %s/broker.properties --describe --under-replicated-partitions) || exit 1
+! printf '%%s\n' "$out" | sed -n 's/.*Leader: *[0-9a-z]*[[:space:]]*Replicas: *\([0-9,]*\)[[:space:]]*Isr: *\([0-9,]*\).*/R:,\1, I:,\2,/p' |
+  grep "R:[0-9,]*,$id," | grep -q -v "I:[0-9,]*,$id,"`, namespace, kafkaPort, kafkaConfigDir)
 }
 
 // kafkaClient gives a client of Kafka in namespace the CA certificate and

@@ -155,6 +155,11 @@ type Probes struct {
 	// readiness path: for a health endpoint that needs credentials, which a
 	// pod spec must not carry.
 	ReadinessCommand []string `json:"-"`
+	// StartupCommand, when set, runs in the container instead of the
+	// startup path: for a server that must do more than start before it
+	// counts as ready once (a broker catching up with its peers). It may
+	// start a program (a JVM tool), so it runs every 10 s with 30 s to finish.
+	StartupCommand []string `json:"-"`
 	// StartupSeconds is how long the process may take to start before the
 	// kubelet restarts it (default 60; JVM servers need minutes).
 	StartupSeconds int `json:"-"`
@@ -187,6 +192,12 @@ func (p Probes) StartupProbe() *corev1.ProbeArgs {
 	budget := p.StartupSeconds
 	if budget == 0 {
 		budget = defaultStartupSeconds
+	}
+	if len(p.StartupCommand) > 0 {
+		probe := p.probe("", 10, 30, (budget+9)/10)
+		probe.TcpSocket = nil
+		probe.Exec = &corev1.ExecActionArgs{Command: pulumi.ToStringArray(p.StartupCommand)}
+		return probe
 	}
 	return p.probe(p.Startup, 2, 1, (budget+1)/2)
 }

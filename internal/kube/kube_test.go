@@ -48,14 +48,7 @@ func TestLabels(t *testing.T) {
 
 func TestProbesFitAGoService(t *testing.T) {
 	p := Probes{Port: 8080, Startup: "/healthz", Liveness: "/healthz", Readiness: "/readyz"}
-	value := func(in pulumi.IntPtrInput) int {
-		out := in.ToIntPtrOutputWithContext(context.Background())
-		var got int
-		done := make(chan struct{})
-		out.ApplyT(func(v *int) int { got = *v; close(done); return got })
-		<-done
-		return got
-	}
+	value := intValue
 	startup := p.StartupProbe()
 	if budget := value(startup.PeriodSeconds) * value(startup.FailureThreshold); budget < 60 {
 		t.Errorf("startup budget %ds: a slow start would be killed", budget)
@@ -64,6 +57,27 @@ func TestProbesFitAGoService(t *testing.T) {
 	if value(ready.PeriodSeconds) > value(live.PeriodSeconds) {
 		t.Error("readiness is checked less often than liveness")
 	}
+}
+
+// A startup command may start a JVM: it gets the time, and the whole budget.
+func TestStartupCommandHasTimeAndBudget(t *testing.T) {
+	p := Probes{Port: 9092, StartupCommand: []string{"/bin/sh", "-c", "true"}, StartupSeconds: 1800}
+	probe := p.StartupProbe()
+	if probe.Exec == nil || probe.TcpSocket != nil || probe.HttpGet != nil {
+		t.Fatalf("the startup command is not the probe: %+v", probe)
+	}
+	period, timeout, failures := intValue(probe.PeriodSeconds), intValue(probe.TimeoutSeconds), intValue(probe.FailureThreshold)
+	if timeout < 10 || period*failures < 1800 {
+		t.Errorf("startup command: %d s to run, a budget of %d s; want at least 10 s and 1800 s", timeout, period*failures)
+	}
+}
+
+func intValue(in pulumi.IntPtrInput) int {
+	var got int
+	done := make(chan struct{})
+	in.ToIntPtrOutputWithContext(context.Background()).ApplyT(func(v *int) int { got = *v; close(done); return got })
+	<-done
+	return got
 }
 
 func TestImageReferences(t *testing.T) {

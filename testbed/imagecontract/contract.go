@@ -56,7 +56,7 @@ var Contracts = map[string]Contract{
 		// in /tmp (components/observability/kafka.go).
 		Writes: []string{"/var/lib/kafka/data", "/tmp"},
 		Data:   []string{"/var/lib/kafka/data"},
-		Tools: []string{"sh", "sed", "head", "cat", "sleep",
+		Tools: []string{"sh", "sed", "grep", "head", "cat", "sleep",
 			"/opt/kafka/bin/kafka-storage.sh", "/opt/kafka/bin/kafka-server-start.sh",
 			"/opt/kafka/bin/kafka-topics.sh", "/opt/kafka/bin/kafka-configs.sh", "/opt/kafka/bin/kafka-acls.sh"},
 	},
