@@ -2,9 +2,12 @@ package imagecontract
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // Role is what a container runs: the image's server, or a task (an init
@@ -39,6 +42,7 @@ func Check(spec, container map[string]any, role Role) (problems []string, known 
 	}
 	if role != Task {
 		problems = append(problems, k.checkWrites(c)...)
+		problems = append(problems, k.checkScratch(c)...)
 	}
 	problems = append(problems, k.checkTools(c)...)
 	return problems, true
@@ -49,8 +53,8 @@ type containerView struct {
 }
 
 type mountPoint struct {
-	path     string
-	readOnly bool
+	name, path string
+	readOnly   bool
 }
 
 func (v containerView) mounts() []mountPoint {
@@ -58,9 +62,10 @@ func (v containerView) mounts() []mountPoint {
 	list, _ := v.c["volumeMounts"].([]any)
 	for _, m := range list {
 		m, _ := m.(map[string]any)
+		name, _ := m["name"].(string)
 		p, _ := m["mountPath"].(string)
 		ro, _ := m["readOnly"].(bool)
-		out = append(out, mountPoint{path: path.Clean(p), readOnly: ro})
+		out = append(out, mountPoint{name: name, path: path.Clean(p), readOnly: ro})
 	}
 	return out
 }
@@ -173,6 +178,58 @@ func (k Contract) checkWrites(v containerView) []string {
 		problems = append(problems, fmt.Sprintf("the image writes %s, which is on no writable mount under a read-only root filesystem", w))
 	}
 	return problems
+}
+
+// checkScratch: an emptyDir under a folder the server writes scratch into
+// has a size limit, and the limit holds what the contract says the server
+// writes into every such folder it covers; else the kubelet evicts the pod
+// when the folder fills.
+func (k Contract) checkScratch(v containerView) []string {
+	need := map[mountPoint]int64{}
+	var order []mountPoint
+	for _, dir := range slices.Sorted(maps.Keys(k.Scratch)) {
+		m, ok := v.covering(dir)
+		if !ok {
+			continue
+		}
+		if _, seen := need[m]; !seen {
+			order = append(order, m)
+		}
+		size := resource.MustParse(k.Scratch[dir])
+		need[m] += size.Value()
+	}
+	var problems []string
+	for _, m := range order {
+		volume, ok := v.volume(m.name)
+		emptyDir, isEmptyDir := volume["emptyDir"].(map[string]any)
+		if !ok || !isEmptyDir {
+			continue
+		}
+		limit, _ := emptyDir["sizeLimit"].(string)
+		if limit == "" {
+			problems = append(problems, fmt.Sprintf("the emptyDir %s at %s has no size limit; the image writes up to %s there", m.name, m.path, quantity(need[m])))
+			continue
+		}
+		if q, err := resource.ParseQuantity(limit); err != nil || q.Value() < need[m] {
+			problems = append(problems, fmt.Sprintf("the emptyDir %s at %s is limited to %s; the image writes up to %s there", m.name, m.path, limit, quantity(need[m])))
+		}
+	}
+	return problems
+}
+
+func quantity(bytes int64) string {
+	return resource.NewQuantity(bytes, resource.BinarySI).String()
+}
+
+// volume is the pod's volume of a name.
+func (v containerView) volume(name string) (map[string]any, bool) {
+	list, _ := v.spec["volumes"].([]any)
+	for _, item := range list {
+		if vol, ok := item.(map[string]any); ok && vol["name"] == name {
+			return vol, true
+		}
+	}
+	return nil, false
 }
 
 // checkTools: every program the container's shell scripts and exec probes

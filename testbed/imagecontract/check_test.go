@@ -57,6 +57,43 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// An emptyDir under the folders an image writes scratch into holds what the
+// contract says it writes there: the sum over the folders it covers.
+func TestCheckScratchVolumes(t *testing.T) {
+	es := `{"image":"docker.elastic.co/elasticsearch/elasticsearch:8.19.3","command":["/bin/sh","-c","cp a b"],` +
+		`"volumeMounts":[{"name":"logs","mountPath":"/usr/share/elasticsearch/logs"},{"name":"tmp","mountPath":"/tmp"}]}`
+	tests := []struct {
+		name, volumes, want string
+	}{
+		{"limits that hold the writes", `{"name":"logs","emptyDir":{"sizeLimit":"1Gi"}},{"name":"tmp","emptyDir":{"sizeLimit":"64Mi"}}`, ""},
+		{"a limit below the writes", `{"name":"logs","emptyDir":{"sizeLimit":"1Gi"}},{"name":"tmp","emptyDir":{"sizeLimit":"32Mi"}}`,
+			"the emptyDir tmp at /tmp is limited to 32Mi; the image writes up to 64Mi there"},
+		{"no limit", `{"name":"logs","emptyDir":{}},{"name":"tmp","emptyDir":{"sizeLimit":"1Gi"}}`, "the emptyDir logs at /usr/share/elasticsearch/logs has no size limit"},
+		{"a claim is not judged", `{"name":"logs","persistentVolumeClaim":{"claimName":"x"}},{"name":"tmp","emptyDir":{"sizeLimit":"1Gi"}}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			problems, _ := Check(decode(t, `{"volumes":[`+tt.volumes+`]}`), decode(t, es), Server)
+			var scratch []string
+			for _, p := range problems {
+				if strings.Contains(p, "emptyDir") {
+					scratch = append(scratch, p)
+				}
+			}
+			got := strings.Join(scratch, "\n")
+			if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+				t.Errorf("problems %q, want %q", got, tt.want)
+			}
+		})
+	}
+	// One emptyDir over two folders holds both.
+	whole := `{"image":"docker.elastic.co/elasticsearch/elasticsearch:8.19.3","command":["/bin/sh","-c","cp a b"],"volumeMounts":[{"name":"es","mountPath":"/usr/share/elasticsearch"}]}`
+	problems, _ := Check(decode(t, `{"volumes":[{"name":"es","emptyDir":{"sizeLimit":"70Mi"}}]}`), decode(t, whole), Server)
+	if got := strings.Join(problems, "\n"); !strings.Contains(got, "limited to 70Mi; the image writes up to 72Mi") {
+		t.Errorf("problems %q, want config and logs summed (72Mi) against the limit, 70Mi", got)
+	}
+}
+
 // The pod's security context counts where the container's says nothing.
 func TestCheckReadsThePodSecurityContext(t *testing.T) {
 	spec := decode(t, `{"securityContext":{"runAsNonRoot":true}}`)

@@ -27,6 +27,11 @@ type Contract struct {
 	// temporary files, a keystore), with the program's configuration: under
 	// a read-only root filesystem each must be on a writable mount.
 	Writes []string
+	// Scratch is the most the server writes, run as the program runs it, into
+	// each folder that holds no data (logs, temporary files), as a
+	// Kubernetes quantity: an emptyDir there must allow the sum of the
+	// folders it covers, or the kubelet evicts the pod when it fills.
+	Scratch map[string]string
 	// Data are the folders a stateful server keeps its data in: in a
 	// StatefulSet a claim must be mounted on the folder or above it, with no
 	// image VOLUME between.
@@ -56,6 +61,13 @@ var Contracts = map[string]Contract{
 		// in /tmp (components/observability/kafka.go).
 		Writes: []string{"/var/lib/kafka/data", "/tmp"},
 		Data:   []string{"/var/lib/kafka/data"},
+		// Into /tmp, run as kafka.go runs it: the rendered
+		// server.properties, the JVMs' perf data (hsperfdata, 32 KiB each:
+		// the broker's and its startup probe's) and a crash's hs_err file;
+		// logs go to stdout. The image's defaults would add GC logs of up to
+		// 10 x 100 MB and hourly log files kept for ever (bin/kafka-run-class.sh
+		// -loggc, config/log4j2.yaml at 4.1.0).
+		Scratch: map[string]string{"/tmp": "16Mi"},
 		Tools: []string{"sh", "sed", "grep", "head", "cat", "sleep",
 			"/opt/kafka/bin/kafka-storage.sh", "/opt/kafka/bin/kafka-server-start.sh",
 			"/opt/kafka/bin/kafka-topics.sh", "/opt/kafka/bin/kafka-configs.sh", "/opt/kafka/bin/kafka-acls.sh"},
@@ -74,6 +86,14 @@ var Contracts = map[string]Contract{
 		Writes: []string{"/usr/share/elasticsearch/config", "/usr/share/elasticsearch/data",
 			"/usr/share/elasticsearch/logs", "/tmp"},
 		Data: []string{"/usr/share/elasticsearch/data"},
+		// Run as elasticsearch.go runs it: config holds the settings, the
+		// keystore and the certificates (kilobytes); logs only a crash's
+		// hs_err and replay files (jvm.options: -XX:ErrorFile,
+		// -XX:ReplayDataFile), the server's own logs going to the console
+		// in the image and the GC log turned off (-Xlog:disable; the
+		// image's jvm.options writes up to 32 x 64 MB of it); /tmp the JNA
+		// library ES_TMPDIR unpacks and the JVM's perf data.
+		Scratch: map[string]string{"/usr/share/elasticsearch/config": "8Mi", "/usr/share/elasticsearch/logs": "64Mi", "/tmp": "64Mi"},
 		// elasticsearch-keystore: the distribution's bin/, which the
 		// image's own entrypoint calls (docker-entrypoint.sh).
 		Tools: []string{"sh", "bash", "cp", "chmod", "cat", "sleep", "curl", "grep", "touch", "base64",
@@ -91,7 +111,11 @@ var Contracts = map[string]Contract{
 		EntrypointWrites: []string{"/usr/share/logstash/config"},
 		Writes:           []string{"/usr/share/logstash/data", "/usr/share/logstash/logs", "/tmp"},
 		Data:             []string{"/usr/share/logstash/data"},
-		Tools:            []string{"/usr/share/logstash/bin/logstash"},
+		// Logstash logs to the console in the image (its log4j2.properties);
+		// logs gets a crash's hs_err file, /tmp the native libraries JRuby
+		// unpacks (jffi) and the JVM's perf data.
+		Scratch: map[string]string{"/usr/share/logstash/logs": "16Mi", "/tmp": "64Mi"},
+		Tools:   []string{"/usr/share/logstash/bin/logstash"},
 	},
 	"docker.elastic.co/kibana/kibana:8.19.3": {
 		// elastic/dockerfiles v8.19.3, kibana/Dockerfile: FROM ubuntu:24.04;
@@ -102,6 +126,9 @@ var Contracts = map[string]Contract{
 		UID:        1000,
 		Entrypoint: []string{"/bin/tini", "--", "/usr/local/bin/kibana-docker"},
 		Writes:     []string{"/usr/share/kibana/data", "/tmp"},
+		// path.data holds Kibana's uuid file; Node writes no temporary files
+		// of its own; Kibana logs to the console.
+		Scratch: map[string]string{"/usr/share/kibana/data": "16Mi", "/tmp": "16Mi"},
 	},
 	"docker.elastic.co/beats/filebeat:8.19.3": {
 		// elastic/beats dev-tools/packaging/templates/docker/Dockerfile.tmpl
@@ -126,6 +153,8 @@ var Contracts = map[string]Contract{
 		Volumes:    []string{"/tmp"},
 		Entrypoint: []string{"/cmd/jaeger/jaeger-linux"},
 		Writes:     []string{"/tmp"},
+		// With memory storage or Elasticsearch, Jaeger keeps nothing on disk.
+		Scratch: map[string]string{"/tmp": "16Mi"},
 	},
 	"quay.io/oauth2-proxy/oauth2-proxy:v7.15.6": {
 		// oauth2-proxy v7.15.6, Dockerfile: FROM
