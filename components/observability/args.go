@@ -418,6 +418,9 @@ func (a Args) Validate() validate.Problems {
 		if a.Jaeger.Replicas != 1 {
 			p.Add("jaeger.replicas", a.Jaeger.Replicas, "must be 1 with memory storage: each replica would hold different traces")
 		}
+		if m, err := resource.ParseQuantity(a.Jaeger.Size.Memory); err == nil && m.Cmp(resource.MustParse(minMemoryStorage)) < 0 {
+			p.Add("jaeger.size.memory", a.Jaeger.Size.Memory, "must be at least "+minMemoryStorage+" with memory storage: Jaeger itself takes about 40Mi, and the traces 40% of the limit")
+		}
 	case StorageElasticsearch:
 	default:
 		p.Add("jaeger.storage", a.Jaeger.Storage, "must be memory or elasticsearch")

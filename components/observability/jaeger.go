@@ -8,6 +8,7 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/acme/platform/internal/kube"
 )
@@ -54,7 +55,8 @@ func (b *builder) jaeger() error {
 	c := container("jaeger", j.Image, j.Size, kube.Probes{Port: jaegerHealthPort, Startup: "/status", Readiness: "/status"})
 	c.Args = pulumi.StringArray{pulumi.String("--config=/etc/jaeger/config.yaml")}
 	c.Ports = ports(map[string]int{"otlp-grpc": OTLPGRPCPort, "otlp-http": OTLPHTTPPort, "health": jaegerHealthPort})
-	c.Env = access.credentials("ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD")
+	c.Env = append(corev1.EnvVarArray{env("GOMEMLIMIT", pulumi.Sprintf("%dMiB", memoryLimiter(j.Size.Memory).goLimitMiB))},
+		access.credentials("ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD")...)
 	c.VolumeMounts = append(corev1.VolumeMountArray{mount("config", "/etc/jaeger", true), mount("tmp", "/tmp", false)}, access.mounts...)
 	auth, err := b.uiAuth(id)
 	if err != nil {
@@ -128,15 +130,16 @@ func (b *builder) jaegerConfig() string {
 `, certsDir)
 		}
 	} else {
-		backend = "        memory:\n          max_traces: 100000\n"
+		backend = fmt.Sprintf("        memory:\n          max_traces: %d\n", memoryMaxTraces(b.args.Jaeger.Size.Memory))
 	}
+	limit := memoryLimiter(b.args.Jaeger.Size.Memory)
 	var s strings.Builder
 	fmt.Fprintf(&s, `service:
   extensions: [jaeger_storage, jaeger_query, healthcheckv2]
   pipelines:
     traces:
       receivers: [otlp]
-      processors: [batch]
+      processors: [memory_limiter, batch]
       exporters: [jaeger_storage_exporter]
   telemetry:
     resource:
@@ -163,12 +166,56 @@ extensions:
       http:
         endpoint: 0.0.0.0:%d
 processors:
+  memory_limiter:
+    check_interval: 1s
+    limit_mib: %d
+    spike_limit_mib: %d
   batch: {}
 exporters:
   jaeger_storage_exporter:
     trace_storage: traces
-`, b.args.Environment, jaegerHealthPort, jaegerQueryLocalPort, backend, OTLPGRPCPort, OTLPHTTPPort)
+`, b.args.Environment, jaegerHealthPort, jaegerQueryLocalPort, backend, OTLPGRPCPort, OTLPHTTPPort, limit.hardMiB, limit.spikeMiB)
 	return s.String()
+}
+
+// jaegerBytesPerSpan is the resident memory of a span held by Jaeger's
+// memory storage: 3150 B, measured with the real Jaeger v1.73.0 (make bench
+// BENCH_FLAGS="-only jaeger", 2026-12-05: 18000 traces of 10 greeter-like
+// spans, 3146 to 3155 B in 3 runs; the Go collector's headroom included).
+const jaegerBytesPerSpan = 3150
+
+// jaegerSpansPerTrace is the trace the sizing assumes: a request through a
+// few services (the greeter's alone is one span).
+const jaegerSpansPerTrace = 10
+
+// memoryMaxTraces is how many traces the memory storage keeps in a
+// container of that memory: 40% of it for the traces, so that a full store
+// (Jaeger itself is about 40 MiB resident without traces) stays under the
+// memory limiter's soft limit, 60%: the oldest traces make way for new ones
+// before the limiter would refuse them. Jaeger's own default, 100000 (the component's old setting), is
+// about 3 GB of such traces: far over any dev limit, so Jaeger was killed
+// for memory instead of dropping the oldest traces.
+func memoryMaxTraces(memory string) int {
+	q := resource.MustParse(memory)
+	return int(q.Value() * 40 / 100 / (jaegerBytesPerSpan * jaegerSpansPerTrace))
+}
+
+// minMemoryStorage is the least memory of a Jaeger that keeps traces in
+// memory: about 1700 traces.
+const minMemoryStorage = "128Mi"
+
+type memoryLimit struct{ hardMiB, spikeMiB, goLimitMiB int64 }
+
+// memoryLimiter keeps Jaeger under its container's limit whatever the
+// traces' size (a trace of thousands of spans would overrun the sizing
+// above): the OpenTelemetry Collector's memory_limiter refuses data above
+// 80% of the limit, and starts refusing at 60% (the hard limit less the
+// spike); GOMEMLIMIT makes the Go collector work harder from 80% on
+// (memorylimiterprocessor's README: limit_mib, spike_limit_mib).
+func memoryLimiter(memory string) memoryLimit {
+	q := resource.MustParse(memory)
+	mib := q.Value() >> 20
+	return memoryLimit{hardMiB: mib * 80 / 100, spikeMiB: mib * 20 / 100, goLimitMiB: mib * 80 / 100}
 }
 
 // indexCleaner deletes trace indices older than the retention, daily.

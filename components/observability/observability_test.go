@@ -595,6 +595,30 @@ func TestJaegerStorage(t *testing.T) {
 	}
 }
 
+// Jaeger's memory is bounded by its container's: the memory store's size,
+// the memory limiter and the Go runtime's limit, all from its memory (the
+// e2e test TestJaegerMemoryStorageStaysWithinItsLimit runs them for real).
+func TestJaegerMemorySizedToItsLimit(t *testing.T) {
+	for _, tt := range []struct {
+		memory                     string
+		maxTraces, limitMiB, goMiB int
+	}{{"256Mi", 3408, 204, 204}, {"1Gi", 13634, 819, 819}} {
+		args := devArgs()
+		args.Jaeger.Size.Memory = tt.memory
+		g := mustDeploy(t, args)
+		c := file(t, g, "jaeger", "config.yaml")
+		for _, want := range []string{fmt.Sprintf("max_traces: %d", tt.maxTraces), "processors: [memory_limiter, batch]", fmt.Sprintf("limit_mib: %d", tt.limitMiB)} {
+			if !strings.Contains(c, want) {
+				t.Errorf("%s: Jaeger's config lacks %q:\n%s", tt.memory, want, c)
+			}
+		}
+		env := g.One(t, deploymentType, "observability-jaeger").MustInput(t, "spec.template.spec.containers.0.env.0").(map[string]any)
+		if env["name"] != "GOMEMLIMIT" || env["value"] != fmt.Sprintf("%dMiB", tt.goMiB) {
+			t.Errorf("%s: Jaeger's first variable is %v, want GOMEMLIMIT=%dMiB", tt.memory, env, tt.goMiB)
+		}
+	}
+}
+
 // TestJaegerUIAsksForAPassword: the UI's port is the proxy's, Jaeger's own
 // query server listens on the pod's loopback only, the proxy reads its
 // secrets from the Secret's files (never from arguments), and the Secret
@@ -882,6 +906,7 @@ func TestValidation(t *testing.T) {
 		{"cpu limit below request", func(a *Args) { a.Kafka.Size.CPULimit = "100m" }, `kafka.size.cpuLimit: "100m": must be at least the CPU request "250m"`},
 		{"latest image", func(a *Args) { a.Jaeger.Image = "jaegertracing/jaeger:latest" }, `jaeger.image: "jaegertracing/jaeger:latest": must not use the "latest" tag`},
 		{"memory jaeger replicas", func(a *Args) { a.Jaeger.Replicas = 2 }, "jaeger.replicas: 2: must be 1 with memory storage"},
+		{"memory jaeger too small", func(a *Args) { a.Jaeger.Size.Memory = "64Mi" }, `jaeger.size.memory: "64Mi": must be at least 128Mi with memory storage`},
 		{"jaeger storage", func(a *Args) { a.Jaeger.Storage = "cassandra" }, `jaeger.storage: "cassandra": must be memory or elasticsearch`},
 		{"placement", func(a *Args) { a.Kibana.Placement.NodeSelector = map[string]string{"pool": "a b"} }, `kibana.placement.nodeSelector.pool: "a b": must be a label value`},
 		{"same namespaces", func(a *Args) { a.AgentsNamespace = "observability" }, `agentsNamespace: "observability": must differ from namespace`},

@@ -18,7 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"github.com/acme/platform/components/observability"
+	"github.com/acme/platform/testbed/otlpload"
 )
 
 // TestJaegerRunsItsConfigAndFindsTheGreetersSpan loads the Jaeger config the
@@ -29,32 +32,7 @@ import (
 // its environment), answers a request, and that request's span is found
 // through Jaeger's query API.
 func TestJaegerRunsItsConfigAndFindsTheGreetersSpan(t *testing.T) {
-	jaeger := filepath.Join(os.Getenv("PLATFORM_TOOLS"), "bin", "jaeger")
-	if _, err := os.Stat(jaeger); err != nil {
-		t.Fatalf("Jaeger is not built: `make e2e` builds it (scripts/tools.sh jaeger): %v", err)
-	}
-	config := jaegerConfig(t)
-	ports := map[int]int{}
-	for _, p := range []int{observability.OTLPGRPCPort, observability.OTLPHTTPPort, 13133} {
-		ports[p] = freePort(t)
-		config = strings.ReplaceAll(config, fmt.Sprintf("0.0.0.0:%d", p), fmt.Sprintf("127.0.0.1:%d", ports[p]))
-	}
-	// The query server, on the pod's loopback behind the UI's proxy (which
-	// the real node's test puts in front of it).
-	ports[16687] = freePort(t)
-	config = strings.ReplaceAll(config, "127.0.0.1:16687", fmt.Sprintf("127.0.0.1:%d", ports[16687]))
-	if strings.Contains(config, "0.0.0.0") {
-		t.Fatalf("the config listens on an address the test did not move:\n%s", config)
-	}
-	// The query extension's gRPC API, which the config leaves at its default.
-	config = strings.Replace(config, "  jaeger_query:\n", fmt.Sprintf("  jaeger_query:\n    grpc:\n      endpoint: 127.0.0.1:%d\n", freePort(t)), 1)
-	dir := t.TempDir()
-	configFile := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	start(t, "jaeger", exec.Command(jaeger, "--config", configFile))
-	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/status", ports[13133]), 60*time.Second)
+	ports, dir := runJaeger(t, jaegerConfig(t), nil)
 
 	greeter := filepath.Join(dir, "greeter")
 	build := exec.Command("go", "build", "-o", greeter, ".")
@@ -65,7 +43,7 @@ func TestJaegerRunsItsConfigAndFindsTheGreetersSpan(t *testing.T) {
 	port := freePort(t)
 	service := exec.Command(greeter)
 	service.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "OTEL_SERVICE_NAME=greeter", "GREETER_API_TOKEN=jaeger-e2e",
-		fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", ports[observability.OTLPHTTPPort]))
+		fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", ports.otlpHTTP))
 	stop := start(t, "greeter", service)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitHTTP(t, base+"/readyz", 30*time.Second)
@@ -81,7 +59,7 @@ func TestJaegerRunsItsConfigAndFindsTheGreetersSpan(t *testing.T) {
 	}
 	stop() // SIGTERM: the greeter flushes its spans on the way out
 
-	query := fmt.Sprintf("http://127.0.0.1:%d/api/traces?service=greeter&limit=10", ports[16687])
+	query := fmt.Sprintf("http://127.0.0.1:%d/api/traces?service=greeter&limit=10", ports.query)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var found struct {
@@ -101,6 +79,45 @@ func TestJaegerRunsItsConfigAndFindsTheGreetersSpan(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// runningJaeger is runJaeger's Jaeger: where it listens on 127.0.0.1, and its process.
+type runningJaeger struct{ otlpHTTP, query, pid int }
+
+// runJaeger starts the real Jaeger (built from its module at the pinned
+// version by scripts/tools.sh) with a config the component generates, its
+// listening addresses moved to free ports on 127.0.0.1, and waits until it
+// is healthy; it is stopped when the test ends.
+func runJaeger(t *testing.T, config string, env []string) (runningJaeger, string) {
+	t.Helper()
+	jaeger := filepath.Join(os.Getenv("PLATFORM_TOOLS"), "bin", "jaeger")
+	if _, err := os.Stat(jaeger); err != nil {
+		t.Fatalf("Jaeger is not built: `make e2e` builds it (scripts/tools.sh jaeger): %v", err)
+	}
+	ports := map[int]int{}
+	for _, p := range []int{observability.OTLPGRPCPort, observability.OTLPHTTPPort, 13133} {
+		ports[p] = freePort(t)
+		config = strings.ReplaceAll(config, fmt.Sprintf("0.0.0.0:%d", p), fmt.Sprintf("127.0.0.1:%d", ports[p]))
+	}
+	// The query server, on the pod's loopback behind the UI's proxy (which
+	// the real node's test puts in front of it).
+	ports[16687] = freePort(t)
+	config = strings.ReplaceAll(config, "127.0.0.1:16687", fmt.Sprintf("127.0.0.1:%d", ports[16687]))
+	if strings.Contains(config, "0.0.0.0") {
+		t.Fatalf("the config listens on an address the test did not move:\n%s", config)
+	}
+	// The query extension's gRPC API, which the config leaves at its default.
+	config = strings.Replace(config, "  jaeger_query:\n", fmt.Sprintf("  jaeger_query:\n    grpc:\n      endpoint: 127.0.0.1:%d\n", freePort(t)), 1)
+	dir := t.TempDir()
+	configFile := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(jaeger, "--config", configFile)
+	cmd.Env = append(os.Environ(), env...)
+	start(t, "jaeger", cmd)
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/status", ports[13133]), 60*time.Second)
+	return runningJaeger{otlpHTTP: ports[observability.OTLPHTTPPort], query: ports[16687], pid: cmd.Process.Pid}, dir
 }
 
 // jaegerConfig is the config.yaml of the Jaeger ConfigMap the component
@@ -222,4 +239,91 @@ func TestJaegerValidatesProdsConfig(t *testing.T) {
 	if out, err := validate(strings.Replace(config, "max_span_age:", "max_span_agee:", 1)); err == nil || !strings.Contains(out, "invalid keys: max_span_agee") {
 		t.Errorf("jaeger validate accepted a misspelled key (%v):\n%s", err, out)
 	}
+}
+
+// TestJaegerMemoryStorageStaysWithinItsLimit runs the real Jaeger with dev's
+// config and environment (traces in memory; max_traces, the memory limiter
+// and GOMEMLIMIT sized from the container's memory) and sends it twice the
+// traces it keeps, each of the ten spans the sizing assumes: the newest
+// trace is found and the oldest made way for it (the store evicts; the
+// limiter does not refuse), and Jaeger's peak resident memory stays under
+// the container's limit, where the kubelet would kill it.
+func TestJaegerMemoryStorageStaysWithinItsLimit(t *testing.T) {
+	g := observabilityGraph(t, observability.Profile("dev"))
+	jaeger := g.One(t, "kubernetes:apps/v1:Deployment", "observability-jaeger")
+	limit := resource.MustParse(jaeger.MustInput(t, "spec.template.spec.containers.0.resources.limits.memory").(string))
+	var env []string
+	for _, v := range jaeger.MustInput(t, "spec.template.spec.containers.0.env").([]any) {
+		v := v.(map[string]any)
+		if value, ok := v["value"].(string); ok && v["name"] == "GOMEMLIMIT" {
+			env = append(env, "GOMEMLIMIT="+value)
+		}
+	}
+	config := jaegerConfig(t)
+	var maxTraces int
+	for _, line := range strings.Split(config, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "max_traces: "); ok {
+			maxTraces, _ = strconv.Atoi(v)
+		}
+	}
+	if len(env) != 1 || maxTraces == 0 {
+		t.Fatalf("dev's Jaeger sets GOMEMLIMIT %v and max_traces %d; want both", env, maxTraces)
+	}
+	ports, _ := runJaeger(t, config, env)
+	endpoint := fmt.Sprintf("http://127.0.0.1:%d/v1/traces", ports.otlpHTTP)
+	const spansPerTrace, batch = 10, 500
+	var first, last string
+	for sent := 0; sent < 2*maxTraces; sent += batch {
+		id, err := otlpload.PostTraces(context.Background(), endpoint, batch, spansPerTrace)
+		if err != nil {
+			t.Fatalf("after %d traces: %v", sent, err)
+		}
+		if first == "" {
+			first = id
+		}
+		last = id
+	}
+	found := func(id string) bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/traces/%s", ports.query, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !found(last) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the newest trace %s is not found after %d traces: the store did not make way for it", last, 2*maxTraces)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if found(first) {
+		t.Errorf("the first batch's last trace %s is still held after %d traces: max_traces %d is not the store's bound", first, 2*maxTraces, maxTraces)
+	}
+	peak := peakRSS(t, ports.pid)
+	t.Logf("Jaeger: max_traces %d, %s; peak resident %d MiB of a %s limit", maxTraces, env[0], peak>>20, limit.String())
+	if peak >= limit.Value() {
+		t.Errorf("Jaeger's peak resident memory %d MiB reached its container's limit %s", peak>>20, limit.String())
+	}
+}
+
+// peakRSS is a running process's peak resident memory (VmHWM).
+func peakRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
 }

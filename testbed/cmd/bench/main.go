@@ -2,7 +2,7 @@
 // and to run, and prints a table (`make bench`); the same report goes to
 // bench/results/<time>.json and bench/results/latest.json for comparing runs.
 //
-//	make bench BENCH_FLAGS="[-runs 5] [-cold-runs 3] [-only build,unit,app,stack,backend,scale] [-scale 1,10,40] [-parallel N]"
+//	make bench BENCH_FLAGS="[-runs 5] [-cold-runs 3] [-only build,unit,app,stack,backend,scale,jaeger] [-scale 1,10,40] [-parallel N]"
 //
 // What it measures, each figure over several runs (median, min, max):
 //   - build: the driver (cli/platform) with an empty build cache, and after a
@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
 	runs := flags.Int("runs", 5, "runs of each figure")
 	coldRuns := flags.Int("cold-runs", 3, "runs of the cold build (each takes minutes)")
-	only := flags.String("only", "build,unit,app,stack,backend", "which parts to measure: build, unit, app, stack, backend, scale")
+	only := flags.String("only", "build,unit,app,stack,backend", "which parts to measure: build, unit, app, stack, backend, scale, jaeger")
 	scale := flags.String("scale", "1,10,40", "scale: the service counts to measure")
 	parallel := flags.Int("parallel", 0, "scale: the platform command's --parallel (0: its default)")
 	finalCheckpoint := flags.Bool("final-checkpoint-only", false, "scale: run the platform command with --final-checkpoint-only")
@@ -130,7 +130,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	parts := []struct {
 		name    string
 		measure func(context.Context, options, *bench.Report) error
-	}{{"build", measureBuild}, {"unit", measureUnit}, {"app", measureApp}, {"stack", onCluster("cluster", measureStack)}, {"backend", onCluster("backend-cluster", measureBackends)}, {"scale", onCluster("scale-cluster", measureScale)}}
+	}{{"build", measureBuild}, {"unit", measureUnit}, {"app", measureApp}, {"stack", onCluster("cluster", measureStack)}, {"backend", onCluster("backend-cluster", measureBackends)}, {"scale", onCluster("scale-cluster", measureScale)}, {"jaeger", measureJaegerMemory}}
 	for _, p := range parts {
 		if !o.only[p.name] {
 			continue
