@@ -49,7 +49,7 @@ func TestDecodeReportsEveryProblem(t *testing.T) {
 		want string
 	}{
 		{"unknown input", resource.PropertyMap{"replica": resource.NewProperty(2.0)},
-			"replica: 2: unknown input; allowed: allowFrom, autoscaling, drainSeconds, egress, env, environment"},
+			"replica: 2: unknown input; allowed: allowFrom, autoscaling, dns, drainSeconds, egress, env, environment"},
 		{"environment", resource.PropertyMap{"environment": resource.NewProperty("staging")},
 			`environment: "staging": must be one of dev, prod, local`},
 		{"wrong kind", resource.PropertyMap{"replicas": resource.NewProperty("two")},

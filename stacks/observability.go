@@ -10,6 +10,7 @@ import (
 	"github.com/acme/platform/components/observability"
 	"github.com/acme/platform/components/workload"
 	"github.com/acme/platform/internal/pki"
+	"github.com/acme/platform/internal/kube"
 	"github.com/acme/platform/internal/validate"
 )
 
@@ -127,6 +128,7 @@ func MissingCredentials(values map[string]Value, o observability.Args) []string 
 // fills: the services as the senders of traces, and the secrets.
 func (c *Config) observabilityArgs() observability.Args {
 	args := *c.Observability
+	args.DNS = c.Kubernetes.DNS
 	args.TelemetryFrom = nil
 	for _, s := range c.Services {
 		args.TelemetryFrom = append(args.TelemetryFrom, s.NamespaceName())
@@ -193,7 +195,7 @@ func validateObservability(c *Config, problems *validate.Problems) {
 		problems.Add(key(JaegerUICookieSecretKey), Secret{}, "must be 16, 24 or 32 bytes long (the proxy's cookie cipher): `platform certs --stack <stack>` makes one, after the key is removed")
 	}
 	if NeedsCertificates(args) {
-		if err := c.certificates().Check(args.Namespace, time.Now()); err != nil {
+		if err := c.certificates().Check(args.Scope(), time.Now()); err != nil {
 			problems.Add(key(ObservabilityCAKey), Secret{}, "the certificates: "+err.Error()+": make new ones with `platform certs --stack <stack> --renew`")
 		}
 	}
@@ -274,9 +276,15 @@ func ObservabilityOf(values map[string]Value) (*observability.Args, error) {
 	if !ok {
 		return nil, nil
 	}
-	o := observability.Profile(values[key("environment")].Raw)
+	environment := values[key("environment")].Raw
+	o := observability.Profile(environment)
 	var problems validate.Problems
 	decode(map[string]Value{"observability": raw}, "observability", &o, &problems)
+	if cluster, ok := values[key("kubernetes")]; ok {
+		k := kube.ClusterProfile(environment)
+		decode(map[string]Value{"kubernetes": cluster}, "kubernetes", &k, &problems)
+		o.DNS = k.DNS
+	}
 	return &o, problems.Err()
 }
 

@@ -132,11 +132,11 @@ func TestObservabilityConfigProblems(t *testing.T) {
 // A certificate due for renewal never blocks a deploy: the stack loads, and
 // its findings (which the drift check reports) say what to do.
 func TestExpiringCertificateIsAFindingNotAProblem(t *testing.T) {
-	certs, err := observability.NewCertificates("observability", 365, time.Now())
+	certs, err := observability.NewCertificates(observability.Scope{Namespace: "observability"}, 365, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	expiring, err := certs.Renew("observability", 10, time.Now())
+	expiring, err := certs.Renew(observability.Scope{Namespace: "observability"}, 10, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestExpiringCertificateIsAFindingNotAProblem(t *testing.T) {
 		t.Errorf("findings %q, want the renewal", findings)
 	}
 	// A CA near its end cannot sign renewals: the finding says to rotate it.
-	shortCA, err := observability.NewCertificates("observability", 10, time.Now())
+	shortCA, err := observability.NewCertificates(observability.Scope{Namespace: "observability"}, 10, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

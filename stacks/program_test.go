@@ -342,3 +342,84 @@ func TestWorkloadStacksHoldNoDeployingCredential(t *testing.T) {
 		t.Errorf("the governance stack: %v", err)
 	}
 }
+
+// The cluster's DNS (platform:kubernetes.dns) reaches every name and every
+// policy: with another domain and node-local address, no object names
+// cluster.local, and every lookup rule allows the configured address.
+func TestClusterDNSReachesEveryNameAndPolicy(t *testing.T) {
+	values := stackValues(t, "local")
+	values["platform:kubernetes"] = Value{Raw: `{"kubeconfig":".cluster/kubeconfig","dns":{"domain":"corp.internal","nodeLocal":"169.254.0.53"}}`}
+	g, err := pulumitest.Run(t, "platform", "local", Program(values), pulumitest.InProject(".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	policies, lookups := 0, 0
+	for _, r := range g.Resources {
+		if inputs := fmt.Sprint(r.Inputs.Mappable()); strings.Contains(inputs, "cluster.local") {
+			t.Errorf("%s %s names cluster.local", r.Type, r.Name)
+		}
+		if r.Type != "kubernetes:networking.k8s.io/v1:NetworkPolicy" {
+			continue
+		}
+		egress, _ := r.Input("spec.egress")
+		if types, _ := r.Input("spec.policyTypes"); !slices.Contains(asList(types), any("Egress")) || len(asList(egress)) == 0 {
+			continue // a default-deny policy: what the others allow, it leaves
+		}
+		policies++
+		for _, rule := range asList(egress) {
+			if port, _ := jsonPath(rule, "ports", 0, "port"); port != float64(53) {
+				continue
+			}
+			lookups++
+			if cidr, _ := jsonPath(rule, "to", 1, "ipBlock", "cidr"); cidr != "169.254.0.53/32" {
+				t.Errorf("%s: the lookup rule allows %v, want the configured 169.254.0.53/32", r.Name, cidr)
+			}
+		}
+	}
+	if policies == 0 || lookups != policies {
+		t.Errorf("%d policies, %d lookup rules: every policy should allow lookups", policies, lookups)
+	}
+	for config, want := range map[string]string{
+		`{"dns":{"domain":"Corp_Internal"}}`: `platform:kubernetes.dns.domain: "Corp_Internal": must be a DNS name`,
+		`{"dns":{"nodeLocal":"dns.local"}}`:  `platform:kubernetes.dns.nodeLocal: "dns.local": must be an IP address`,
+	} {
+		values := stackValues(t, "dev")
+		values["platform:kubernetes"] = Value{Raw: config}
+		if _, err := Load(values, testEnviron); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", config, err, want)
+		}
+	}
+	// The certificates name the servers under the cluster's domain: a
+	// stack whose domain changes needs new ones.
+	values = stackValues(t, "prod")
+	values["platform:kubernetes"] = Value{Raw: `{"dns":{"domain":"corp.internal"}}`}
+	if _, err := Load(values, testEnviron); err == nil || !strings.Contains(err.Error(), "does not serve elasticsearch.observability.svc.corp.internal") {
+		t.Errorf("prod's certificates taken for another domain: %v", err)
+	}
+}
+
+func asList(v any) []any {
+	list, _ := v.([]any)
+	return list
+}
+
+// jsonPath walks maps (by string key) and lists (by index).
+func jsonPath(v any, path ...any) (any, bool) {
+	for _, step := range path {
+		switch s := step.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil, false
+			}
+			v = m[s]
+		case int:
+			l, ok := v.([]any)
+			if !ok || s >= len(l) {
+				return nil, false
+			}
+			v = l[s]
+		}
+	}
+	return v, v != nil
+}

@@ -16,6 +16,7 @@ import (
 func (c *Config) workloadArgs(s Service, telemetry *workload.Telemetry) workload.Args {
 	args := s.Args.WithSecrets(c.lookup)
 	args.Telemetry = telemetry
+	args.DNS = c.Kubernetes.DNS
 	return args
 }
 

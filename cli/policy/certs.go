@@ -47,7 +47,7 @@ func NewCertificateConfig(config auto.ConfigMap, renew bool, days int, now time.
 		}
 	}
 	current := stacks.CertificatesOf(values)
-	if !renew && current.CA != "" && current.Check(o.Namespace, now) == nil && current.RenewalDue(now) == "" {
+	if !renew && current.CA != "" && current.Check(o.Scope(), now) == nil && current.RenewalDue(now) == "" {
 		if len(made) > 0 {
 			return made, nil
 		}
@@ -57,9 +57,9 @@ func NewCertificateConfig(config auto.ConfigMap, renew bool, days int, now time.
 	// its members roll onto it (RotateCAConfig changes it without).
 	var certs observability.Certificates
 	if current.CA == "" {
-		certs, err = observability.NewCertificates(o.Namespace, days, now)
+		certs, err = observability.NewCertificates(o.Scope(), days, now)
 	} else {
-		certs, err = current.Renew(o.Namespace, days, now)
+		certs, err = current.Renew(o.Scope(), days, now)
 	}
 	if err != nil {
 		return nil, err
@@ -81,7 +81,7 @@ func RotateCAConfig(config auto.ConfigMap, days int, now time.Time) (map[string]
 	if o == nil || current.CA == "" {
 		return nil, "", errors.New("this stack has no CA to rotate: `platform certs` makes one")
 	}
-	certs, step, err := current.RotateCA(o.Namespace, days, now)
+	certs, step, err := current.RotateCA(o.Scope(), days, now)
 	if err != nil {
 		return nil, "", err
 	}

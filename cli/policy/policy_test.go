@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/acme/platform/components/observability"
+	"github.com/acme/platform/internal/kube"
 	"github.com/acme/platform/components/workload"
 	"github.com/acme/platform/stacks"
 	"github.com/acme/platform/stacks/stackstest"
@@ -72,13 +73,18 @@ func TestCertificatesServeTheConfiguredNamespace(t *testing.T) {
 	config := workspace(t, "prod")
 	delete(config, "platform:elasticsearchKey") // prod would not load: certs reads only what it needs
 	config["platform:observability"] = auto.ConfigValue{Value: `{"namespace":"logging"}`}
+	config["platform:kubernetes"] = auto.ConfigValue{Value: `{"context":"platform-prod","dns":{"domain":"corp.internal"}}`}
 	made, err := NewCertificateConfig(config, false, 365, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	certs := stacks.CertificatesOf(Values(asConfig(made)))
-	if err := certs.Check("logging", time.Now()); err != nil {
-		t.Errorf("certificates made for namespace logging: %v", err)
+	scope := observability.Scope{Namespace: "logging", DNS: kube.DNS{Domain: "corp.internal"}}
+	if err := certs.Check(scope, time.Now()); err != nil {
+		t.Errorf("certificates made for namespace logging in domain corp.internal: %v", err)
+	}
+	if err := certs.Check(observability.Scope{Namespace: "logging"}, time.Now()); err == nil {
+		t.Error("certificates made for corp.internal serve cluster.local: the domain was not read")
 	}
 	delete(config, "platform:observability")
 	if _, err := NewCertificateConfig(config, false, 365, time.Now()); err == nil {

@@ -48,6 +48,10 @@ type Args struct {
 	// the key serves one run and is refused after it.
 	Recreate []string `json:"recreate,omitempty"`
 
+	// DNS is how the cluster's pods look names up (the stack's
+	// platform:kubernetes.dns): the policies allow it, and the parts name
+	// each other under its domain (so do the certificates).
+	DNS kube.DNS `json:"-" package:"dns"`
 	// TelemetryFrom names the namespaces whose pods may send traces (OTLP) to
 	// Jaeger: the services' namespaces.
 	TelemetryFrom []string `json:"-" package:"telemetryFrom"`
@@ -324,6 +328,7 @@ func (s Size) resources() kube.Resources {
 func (a Args) Validate() validate.Problems {
 	var p validate.Problems
 	a.validateChanges(&p)
+	p.Nest("dns", a.DNS.Validate())
 	for key, ns := range map[string]string{"namespace": a.Namespace, "agentsNamespace": a.AgentsNamespace} {
 		if !kube.IsDNSLabel(ns) {
 			p.Add(key, ns, "must be a namespace name (a DNS label)")

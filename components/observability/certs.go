@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acme/platform/internal/kube"
 	"github.com/acme/platform/internal/pki"
 )
 
@@ -46,11 +47,22 @@ type KafkaClientPairs struct {
 // renewal: runs warn and the drift check reports it, but deploys go on.
 const RenewWithin = 30 * 24 * time.Hour
 
-// ServerNames are the DNS names a clustered part answers to in namespace:
+// Scope is where the TLS servers run: their namespace, in a cluster whose
+// DNS names end with DNS's domain.
+type Scope struct {
+	Namespace string
+	DNS       kube.DNS
+}
+
+// Scope is where the stack's TLS servers run.
+func (a Args) Scope() Scope { return Scope{Namespace: a.Namespace, DNS: a.DNS} }
+
+// ServerNames are the DNS names a clustered part answers to in its scope:
 // its Service and every pod behind its headless Service (service-headless).
-func ServerNames(service, namespace string) []string {
+func ServerNames(service string, scope Scope) []string {
+	namespace := scope.Namespace
 	var names []string
-	for _, suffix := range []string{"", "." + namespace, "." + namespace + ".svc", "." + namespace + ".svc.cluster.local"} {
+	for _, suffix := range []string{"", "." + namespace, "." + namespace + ".svc", "." + namespace + ".svc." + scope.DNS.WithDefaults().Domain} {
 		names = append(names, service+suffix, "*."+service+"-headless"+suffix)
 	}
 	return append(names, "localhost")
@@ -88,14 +100,14 @@ const (
 const MaxCertificateDays = 3650
 
 // NewCertificates makes a CA and a server certificate for Elasticsearch and
-// for Kafka in namespace, valid for days (from 1 to MaxCertificateDays; the
+// for Kafka in scope, valid for days (from 1 to MaxCertificateDays; the
 // CA for twice as long).
-func NewCertificates(namespace string, days int, now time.Time) (Certificates, error) {
-	ca, err := newCA(namespace, days, now)
+func NewCertificates(scope Scope, days int, now time.Time) (Certificates, error) {
+	ca, err := newCA(scope.Namespace, days, now)
 	if err != nil {
 		return Certificates{}, err
 	}
-	return Certificates{CA: ca.Certificate, CAKey: ca.Key}.issue(ca, namespace, days, now)
+	return Certificates{CA: ca.Certificate, CAKey: ca.Key}.issue(ca, scope, days, now)
 }
 
 func newCA(namespace string, days int, now time.Time) (*pki.CA, error) {
@@ -119,7 +131,7 @@ func serverName(service, namespace string) string { return service + "." + names
 
 // issue gives each TLS server and each Kafka client a certificate from ca,
 // valid for days.
-func (c Certificates) issue(ca *pki.CA, namespace string, days int, now time.Time) (Certificates, error) {
+func (c Certificates) issue(ca *pki.CA, scope Scope, days int, now time.Time) (Certificates, error) {
 	if err := checkDays(days); err != nil {
 		return Certificates{}, err
 	}
@@ -129,8 +141,8 @@ func (c Certificates) issue(ca *pki.CA, namespace string, days int, now time.Tim
 	}
 	for _, server := range tlsServers {
 		pair, err := ca.Sign(pki.Leaf{
-			CommonName: serverName(server.service, namespace),
-			DNSNames:   ServerNames(server.service, namespace),
+			CommonName: serverName(server.service, scope.Namespace),
+			DNSNames:   ServerNames(server.service, scope),
 			// Members are servers to clients and clients to each other
 			// (Elasticsearch's transport, Kafka's controller quorum).
 			Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
@@ -153,12 +165,12 @@ func (c Certificates) issue(ca *pki.CA, namespace string, days int, now time.Tim
 // Renew re-issues the servers' certificates from the kept CA, valid for
 // days: the bundle does not change, so members on the old and the new
 // certificates trust each other throughout the roll.
-func (c Certificates) Renew(namespace string, days int, now time.Time) (Certificates, error) {
+func (c Certificates) Renew(scope Scope, days int, now time.Time) (Certificates, error) {
 	ca, err := c.signer()
 	if err != nil {
 		return Certificates{}, err
 	}
-	return c.issue(ca, namespace, days, now)
+	return c.issue(ca, scope, days, now)
 }
 
 // signer is the bundle's CA whose key is kept.
@@ -188,7 +200,7 @@ func (c Certificates) signer() (*pki.CA, error) {
 //  3. the old CA leaves the bundle.
 //
 // It says which step it took and what to do next.
-func (c Certificates) RotateCA(namespace string, days int, now time.Time) (Certificates, string, error) {
+func (c Certificates) RotateCA(scope Scope, days int, now time.Time) (Certificates, string, error) {
 	bundle, err := pki.ParseBundle(c.CA)
 	if err != nil {
 		return Certificates{}, "", fmt.Errorf("CA: %w", err)
@@ -196,7 +208,7 @@ func (c Certificates) RotateCA(namespace string, days int, now time.Time) (Certi
 	const next = "deploy it (`platform up`), then run `platform certs --rotate-ca` again"
 	switch {
 	case len(bundle) == 1:
-		ca, err := newCA(namespace, days, now)
+		ca, err := newCA(scope.Namespace, days, now)
 		if err != nil {
 			return Certificates{}, "", err
 		}
@@ -213,7 +225,7 @@ func (c Certificates) RotateCA(namespace string, days int, now time.Time) (Certi
 			return Certificates{}, "", fmt.Errorf("elasticsearch certificate: %w", err)
 		}
 		if leaf.CheckSignatureFrom(signer.Cert()) != nil {
-			c, err = c.issue(signer, namespace, days, now)
+			c, err = c.issue(signer, scope, days, now)
 			return c, "step 2 of 3: the certificates are the new CA's; " + next, err
 		}
 		c.CA = signer.Certificate
@@ -224,10 +236,10 @@ func (c Certificates) RotateCA(namespace string, days int, now time.Time) (Certi
 }
 
 // Check says whether the certificates serve Elasticsearch and Kafka in
-// namespace now: each certificate chains to the CA for its Service's and
+// scope now: each certificate chains to the CA for its Service's and
 // pods' names and has not expired, and each key is its certificate's.
 // Errors never quote the material.
-func (c Certificates) Check(namespace string, now time.Time) error {
+func (c Certificates) Check(scope Scope, now time.Time) error {
 	bundle, err := pki.ParseBundle(c.CA)
 	if err != nil {
 		return fmt.Errorf("CA: %w", err)
@@ -248,8 +260,8 @@ func (c Certificates) Check(namespace string, now time.Time) error {
 			return fmt.Errorf("%s certificate: %w", server.service, err)
 		}
 		for _, name := range []string{
-			server.service + "." + namespace + ".svc.cluster.local",
-			server.service + "-0." + server.service + "-headless." + namespace + ".svc.cluster.local",
+			scope.DNS.ServiceHost(server.service, scope.Namespace),
+			scope.DNS.ServiceHost(server.service+"-0."+server.service+"-headless", scope.Namespace),
 		} {
 			_, err := cert.Verify(x509.VerifyOptions{DNSName: name, Roots: roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 			if err != nil {

@@ -12,7 +12,7 @@ import (
 
 func TestRenewalIsDueWithinThirtyDays(t *testing.T) {
 	now := time.Now()
-	certs, err := NewCertificates("observability", 365, now)
+	certs, err := NewCertificates(Scope{Namespace: "observability"}, 365, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,22 +23,22 @@ func TestRenewalIsDueWithinThirtyDays(t *testing.T) {
 	if !strings.Contains(due, "renew it with `platform certs --stack <stack> --renew`") {
 		t.Errorf("renewal not due 25 days before expiry: %q", due)
 	}
-	if err := certs.Check("observability", now.Add(340*24*time.Hour)); err != nil {
+	if err := certs.Check(Scope{Namespace: "observability"}, now.Add(340*24*time.Hour)); err != nil {
 		t.Errorf("a certificate due for renewal is refused, which would block a deploy: %v", err)
 	}
 }
 
 func TestCertificates(t *testing.T) {
 	now := time.Now()
-	certs, err := NewCertificates("observability", 365, now)
+	certs, err := NewCertificates(Scope{Namespace: "observability"}, 365, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := NewCertificates("observability", 365, now)
+	other, err := NewCertificates(Scope{Namespace: "observability"}, 365, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := certs.Check("observability", now); err != nil {
+	if err := certs.Check(Scope{Namespace: "observability"}, now); err != nil {
 		t.Fatalf("fresh certificates rejected: %v", err)
 	}
 	tests := []struct {
@@ -58,7 +58,7 @@ func TestCertificates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.certs.Check(tt.ns, tt.at)
+			err := tt.certs.Check(Scope{Namespace: tt.ns}, tt.at)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("want error containing %q, got %v", tt.want, err)
 			}
@@ -73,11 +73,11 @@ func TestCertificates(t *testing.T) {
 // birth, none that overflows x509's time into the past.
 func TestCertificateValidityRange(t *testing.T) {
 	for _, days := range []int{-5, 0, 3651, 200000} {
-		if _, err := NewCertificates("observability", days, time.Now()); err == nil || !strings.Contains(err.Error(), "must be from 1 to 3650 days") {
+		if _, err := NewCertificates(Scope{Namespace: "observability"}, days, time.Now()); err == nil || !strings.Contains(err.Error(), "must be from 1 to 3650 days") {
 			t.Errorf("%d days: %v, want the range named", days, err)
 		}
 	}
-	if _, err := NewCertificates("observability", 3650, time.Now()); err != nil {
+	if _, err := NewCertificates(Scope{Namespace: "observability"}, 3650, time.Now()); err != nil {
 		t.Errorf("ten years: %v", err)
 	}
 }
@@ -128,7 +128,7 @@ func noSplit(t *testing.T, step string, before, after Certificates, now time.Tim
 			t.Errorf("%s: members would split: %v", step, err)
 		}
 	}
-	if err := after.Check("observability", now); err != nil {
+	if err := after.Check(Scope{Namespace: "observability"}, now); err != nil {
 		t.Errorf("%s: %v", step, err)
 	}
 }
@@ -138,11 +138,11 @@ func noSplit(t *testing.T, step string, before, after Certificates, now time.Tim
 // fail: the old way, a new CA per renewal, splits).
 func TestRenewKeepsTheCA(t *testing.T) {
 	now := time.Now()
-	certs, err := NewCertificates("observability", 365, now)
+	certs, err := NewCertificates(Scope{Namespace: "observability"}, 365, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	renewed, err := certs.Renew("observability", 365, now.Add(340*24*time.Hour))
+	renewed, err := certs.Renew(Scope{Namespace: "observability"}, 365, now.Add(340*24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestRenewKeepsTheCA(t *testing.T) {
 	if renewed.RenewalDue(now.Add(341*24*time.Hour)) != "" {
 		t.Error("renewed certificates are due at once")
 	}
-	fresh, err := NewCertificates("observability", 365, now)
+	fresh, err := NewCertificates(Scope{Namespace: "observability"}, 365, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,13 +161,13 @@ func TestRenewKeepsTheCA(t *testing.T) {
 		t.Error("certificates of another CA are trusted: the split check cannot fail")
 	}
 	// A CA too close to its end for certificates of that many days.
-	if _, err := certs.Renew("observability", 365, now.Add(400*24*time.Hour)); err == nil || !strings.Contains(err.Error(), "--rotate-ca") {
+	if _, err := certs.Renew(Scope{Namespace: "observability"}, 365, now.Add(400*24*time.Hour)); err == nil || !strings.Contains(err.Error(), "--rotate-ca") {
 		t.Errorf("a renewal past the CA's end: %v", err)
 	}
 	// A stack made before the CA's key was kept can only rotate.
 	old := certs
 	old.CAKey = ""
-	if _, err := old.Renew("observability", 365, now); err == nil || !strings.Contains(err.Error(), "--rotate-ca") {
+	if _, err := old.Renew(Scope{Namespace: "observability"}, 365, now); err == nil || !strings.Contains(err.Error(), "--rotate-ca") {
 		t.Errorf("a renewal without the CA's key: %v", err)
 	}
 }
@@ -177,7 +177,7 @@ func TestRenewKeepsTheCA(t *testing.T) {
 // rotation starts again. It works for a stack whose CA key was not kept.
 func TestCARotationNeverSplitsACluster(t *testing.T) {
 	now := time.Now()
-	start, err := NewCertificates("observability", 365, now)
+	start, err := NewCertificates(Scope{Namespace: "observability"}, 365, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestCARotationNeverSplitsACluster(t *testing.T) {
 		}
 		configs := []Certificates{c}
 		for i, want := range []string{"step 1 of 3", "step 2 of 3", "step 3 of 3"} {
-			next, said, err := configs[i].RotateCA("observability", 365, now)
+			next, said, err := configs[i].RotateCA(Scope{Namespace: "observability"}, 365, now)
 			if err != nil || !strings.HasPrefix(said, want) {
 				t.Fatalf("rotation (CA key kept %v) %s: said %q, %v", keptKey, want, said, err)
 			}
@@ -203,7 +203,7 @@ func TestCARotationNeverSplitsACluster(t *testing.T) {
 		if trustedBy(start, end, now) == nil {
 			t.Error("the old CA's certificates are still trusted after the rotation")
 		}
-		if _, said, err := end.RotateCA("observability", 365, now); err != nil || !strings.HasPrefix(said, "step 1 of 3") {
+		if _, said, err := end.RotateCA(Scope{Namespace: "observability"}, 365, now); err != nil || !strings.HasPrefix(said, "step 1 of 3") {
 			t.Errorf("the next rotation: %q, %v", said, err)
 		}
 	}

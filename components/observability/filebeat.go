@@ -139,7 +139,7 @@ func (b *builder) filebeatConfig() string {
 	k := b.args.Kafka
 	var hosts []string
 	for i := range k.Brokers {
-		hosts = append(hosts, fmt.Sprintf("%q", fmt.Sprintf("kafka-%d.kafka-headless.%s.svc.cluster.local:%d", i, b.args.Namespace, kafkaPort)))
+		hosts = append(hosts, fmt.Sprintf("%q", fmt.Sprintf("kafka-%d.%s:%d", i, b.host("kafka-headless"), kafkaPort)))
 	}
 	// All in-sync replicas acknowledge when there are replicas to wait for.
 	acks := 1

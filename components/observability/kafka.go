@@ -47,7 +47,7 @@ func (b *builder) kafka() error {
 	k := b.args.Kafka
 	id := b.kafkaID()
 	config, err := b.configMap("kafka", id, map[string]string{
-		"server.properties": kafkaProperties(k, b.args.Namespace),
+		"server.properties": kafkaProperties(k, b.args.Namespace, b.host("kafka-headless")),
 		"start.sh":          kafkaStart,
 		"client.properties": kafkaClientProperties(k, kafkaCADir),
 		"broker.properties": kafkaClientProperties(k, kafkaSecretsDir),
@@ -70,7 +70,7 @@ func (b *builder) kafka() error {
 		tlsMounts = corev1.VolumeMountArray{mount("tls", kafkaSecretsDir, true)}
 	}
 	c := container("kafka", k.Image, k.Size, kube.Probes{Port: kafkaPort, LivenessPort: kafkaControllerPort,
-		StartupCommand: []string{"/bin/sh", "-c", kafkaCaughtUp(b.args.Namespace)}, StartupSeconds: kafkaCatchUpSeconds})
+		StartupCommand: []string{"/bin/sh", "-c", kafkaCaughtUp(b.host("kafka-headless"))}, StartupSeconds: kafkaCatchUpSeconds})
 	c.Command = pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String(kafkaConfigDir + "/start.sh")}
 	c.Ports = ports(map[string]int{"kafka": kafkaPort, "controller": kafkaControllerPort})
 	c.Env = corev1.EnvVarArray{
@@ -140,11 +140,11 @@ const kafkaLog4j = `Configuration:
 `
 
 // kafkaProperties is the brokers' configuration; start.sh fills in each
-// pod's node id and advertised name.
-func kafkaProperties(k Kafka, namespace string) string {
+// pod's node id and advertised name, a name under the headless Service.
+func kafkaProperties(k Kafka, namespace, headless string) string {
 	var voters []string
 	for i := range k.Brokers {
-		voters = append(voters, fmt.Sprintf("%d@kafka-%d.kafka-headless.%s.svc.cluster.local:%d", i, i, namespace, kafkaControllerPort))
+		voters = append(voters, fmt.Sprintf("%d@kafka-%d.%s:%d", i, i, headless, kafkaControllerPort))
 	}
 	var s strings.Builder
 	fmt.Fprintf(&s, "# KRaft: every node is broker and controller; no ZooKeeper.\n"+
@@ -155,9 +155,9 @@ func kafkaProperties(k Kafka, namespace string) string {
 	// reads a file holding the unencrypted PKCS #8 key and its certificate).
 	protocol := kafkaProtocol(k)
 	fmt.Fprintf(&s, "listeners=%[1]s://:%[2]d,CONTROLLER://:%[3]d\n"+
-		"advertised.listeners=%[1]s://@POD_NAME@.kafka-headless.%[4]s.svc.cluster.local:%[2]d\n"+
+		"advertised.listeners=%[1]s://@POD_NAME@.%[4]s:%[2]d\n"+
 		"listener.security.protocol.map=%[1]s:%[1]s,CONTROLLER:%[1]s\ninter.broker.listener.name=%[1]s\n",
-		protocol, kafkaPort, kafkaControllerPort, namespace)
+		protocol, kafkaPort, kafkaControllerPort, headless)
 	if k.TLS {
 		fmt.Fprintf(&s, "ssl.keystore.type=PEM\nssl.keystore.location=%[1]s/keystore.pem\n"+
 			"ssl.truststore.type=PEM\nssl.truststore.location=%[1]s/ca.crt\n", kafkaSecretsDir)
@@ -231,12 +231,12 @@ const kafkaCatchUpSeconds = 1800
 // serves. A line whose replicas name the broker and whose in-sync replicas
 // do not is a partition it has not caught up on. A JVM per run, so a startup probe, not a readiness probe: after
 // the first success the readiness check is the port's.
-func kafkaCaughtUp(namespace string) string {
+func kafkaCaughtUp(headless string) string {
 	return fmt.Sprintf(`id="${POD_NAME##*-}"
-out=$(KAFKA_HEAP_OPTS=-Xmx64m /opt/kafka/bin/kafka-topics.sh --bootstrap-server "${POD_NAME}.kafka-headless.%s.svc.cluster.local:%d" \
+out=$(KAFKA_HEAP_OPTS=-Xmx64m /opt/kafka/bin/kafka-topics.sh --bootstrap-server "${POD_NAME}.%s:%d" \
   --command-config %s/broker.properties --describe --under-replicated-partitions) || exit 1
 ! printf '%%s\n' "$out" | sed -n 's/.*Leader: *[0-9a-z]*[[:space:]]*Replicas: *\([0-9,]*\)[[:space:]]*Isr: *\([0-9,]*\).*/R:,\1, I:,\2,/p' |
-  grep "R:[0-9,]*,$id," | grep -q -v "I:[0-9,]*,$id,"`, namespace, kafkaPort, kafkaConfigDir)
+  grep "R:[0-9,]*,$id," | grep -q -v "I:[0-9,]*,$id,"`, headless, kafkaPort, kafkaConfigDir)
 }
 
 // kafkaClient gives a client of Kafka in namespace the CA certificate and

@@ -136,7 +136,7 @@ func (b *builder) id(name, component string) kube.Identity {
 
 // host is a Service's cluster DNS name in the stack's namespace.
 func (b *builder) host(service string) string {
-	return fmt.Sprintf("%s.%s.svc.cluster.local", service, b.args.Namespace)
+	return b.args.DNS.ServiceHost(service, b.args.Namespace)
 }
 
 func (b *builder) uiURL(ui UI, service string, port int) string {
@@ -506,7 +506,7 @@ func (b *builder) policy(name, namespace string, id kube.Identity, ingress netwo
 			PodSelector: &metav1.LabelSelectorArgs{MatchLabels: id.SelectorLabels()},
 			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
 			Ingress:     ingress,
-			Egress:      append(networkingv1.NetworkPolicyEgressRuleArray{kube.DNSEgress()}, egress...),
+			Egress:      append(networkingv1.NetworkPolicyEgressRuleArray{b.args.DNS.Egress()}, egress...),
 		},
 	}, opts...)
 	return err

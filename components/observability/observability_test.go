@@ -34,7 +34,7 @@ const (
 const testPassword = "elastic-password-canary-7f3a"
 
 var testCerts = func() Certificates {
-	c, err := NewCertificates("observability", 365, time.Now())
+	c, err := NewCertificates(Scope{Namespace: "observability"}, 365, time.Now())
 	if err != nil {
 		panic(err)
 	}

@@ -92,6 +92,10 @@ type Args struct {
 	SecretFileValues map[string]pulumi.StringInput `json:"-"`
 	// Telemetry, when set, points the OpenTelemetry SDK at the tracing endpoint.
 	Telemetry *Telemetry `json:"-" package:"telemetry"`
+	// DNS is how the cluster's pods look names up (the stack's
+	// platform:kubernetes.dns): the policies allow it, and ServiceDNS ends
+	// with its domain.
+	DNS kube.DNS `json:"-" package:"dns"`
 }
 
 // Autoscaling scales the Deployment on CPU utilisation.
@@ -182,6 +186,7 @@ var (
 // Secrets holds exactly the variables SecretEnv names.
 func (a Args) Validate() validate.Problems {
 	var p validate.Problems
+	p.Nest("dns", a.DNS.Validate())
 	if !kube.IsDNSLabel(a.Name) {
 		p.Add("name", a.Name, "must be a DNS label (lower-case letters, digits and '-', at most 63)")
 	}

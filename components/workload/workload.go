@@ -153,7 +153,7 @@ func (b *builder) build(w *Workload) error {
 	w.Namespace = deployment.Metadata.Namespace().Elem()
 	w.DeploymentName = deployment.Metadata.Name().Elem()
 	w.ServiceName = service.Metadata.Name().Elem()
-	w.ServiceDNS = pulumi.Sprintf("%s.%s.svc.cluster.local:%d", w.ServiceName, w.Namespace, a.Port)
+	w.ServiceDNS = pulumi.Sprintf("%s.%s.svc.%s:%d", w.ServiceName, w.Namespace, a.DNS.WithDefaults().Domain, a.Port)
 	return nil
 }
 
@@ -432,7 +432,7 @@ func (b *builder) networkPolicy(namespace string, opts []pulumi.ResourceOption) 
 	for _, ns := range sources {
 		from = append(from, kube.NamespacePeer(ns))
 	}
-	egress := networkingv1.NetworkPolicyEgressRuleArray{kube.DNSEgress()}
+	egress := networkingv1.NetworkPolicyEgressRuleArray{a.DNS.Egress()}
 	if t := a.Telemetry; t != nil {
 		egress = append(egress, &networkingv1.NetworkPolicyEgressRuleArgs{
 			To:    networkingv1.NetworkPolicyPeerArray{kube.NamespacePeer(t.Namespace)},

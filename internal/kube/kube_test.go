@@ -93,3 +93,34 @@ func TestImageReferences(t *testing.T) {
 		}
 	}
 }
+
+func TestDNS(t *testing.T) {
+	if got := (DNS{}).ServiceHost("kafka", "observability"); got != "kafka.observability.svc.cluster.local" {
+		t.Errorf("default host %q", got)
+	}
+	if got := (DNS{Domain: "corp.internal"}).ServiceHost("kafka-0.kafka-headless", "logs"); got != "kafka-0.kafka-headless.logs.svc.corp.internal" {
+		t.Errorf("host %q", got)
+	}
+	for _, tt := range []struct {
+		dns  DNS
+		cidr string
+	}{{DNS{}, "169.254.20.10/32"}, {DNS{NodeLocal: "fd00::a"}, "fd00::a/128"}} {
+		rule := tt.dns.Egress()
+		var got string
+		done := make(chan struct{})
+		rule.To.ToNetworkPolicyPeerArrayOutput().Index(pulumi.Int(1)).IpBlock().Cidr().ApplyT(func(c *string) string {
+			got = *c
+			close(done)
+			return got
+		})
+		<-done
+		if got != tt.cidr {
+			t.Errorf("%+v: the lookup rule allows %q, want %q", tt.dns, got, tt.cidr)
+		}
+	}
+	for _, bad := range []DNS{{Domain: "Cluster_Local"}, {Domain: "a..b"}, {NodeLocal: "169.254.20"}, {NodeLocal: "fe80::1%eth0"}} {
+		if len(bad.Validate()) == 0 {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}

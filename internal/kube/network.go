@@ -2,6 +2,7 @@ package kube
 
 import (
 	"maps"
+	"net/netip"
 
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
@@ -38,23 +39,69 @@ func TCPPorts(ports ...int) networkingv1.NetworkPolicyPortArray {
 	return out
 }
 
-// NodeLocalDNS is the address NodeLocal DNSCache listens on by default: a
-// link-local address on every node, served by a hostNetwork pod that no pod
-// selector can name (kubernetes/kubernetes cluster/addons/dns/nodelocaldns
-// README: "a link local ip (169.254.20.10/32 by default)", and its note that
-// clusters with network policies need a rule for it). GKE Autopilot runs it
-// by default.
-const NodeLocalDNS = "169.254.20.10/32"
+// DNS is how the cluster's pods look names up (platform:kubernetes.dns):
+// every default-deny policy allows it, and every in-cluster name ends with
+// its domain. Zero values take the defaults.
+type DNS struct {
+	// Domain is the cluster's DNS domain (the kubelet's --cluster-domain;
+	// default cluster.local).
+	Domain string `json:"domain,omitempty"`
+	// NodeLocal is the address NodeLocal DNSCache listens on (default
+	// 169.254.20.10: the nodelocaldns README's "link local ip"). It runs in
+	// hostNetwork pods, which no pod selector can name, so the policies
+	// allow it by address (that README's note on network policies); GKE
+	// Autopilot runs it by default. Where it does not run, the rule allows
+	// an address nothing answers on.
+	NodeLocal string `json:"nodeLocal,omitempty"`
+}
 
-// DNSEgress allows name lookups on port 53, UDP and TCP: to the cluster DNS
+// Default values of DNS.
+const (
+	DefaultClusterDomain = "cluster.local"
+	DefaultNodeLocalDNS  = "169.254.20.10"
+)
+
+// WithDefaults fills the unset fields.
+func (d DNS) WithDefaults() DNS {
+	if d.Domain == "" {
+		d.Domain = DefaultClusterDomain
+	}
+	if d.NodeLocal == "" {
+		d.NodeLocal = DefaultNodeLocalDNS
+	}
+	return d
+}
+
+// Validate reports what is wrong, at the paths below platform:kubernetes.dns.
+func (d DNS) Validate() validate.Problems {
+	var p validate.Problems
+	if d.Domain != "" && !IsHostName(d.Domain) {
+		p.Add("domain", d.Domain, "must be a DNS name such as cluster.local (the kubelet's --cluster-domain)")
+	}
+	if d.NodeLocal != "" {
+		if ip, err := netip.ParseAddr(d.NodeLocal); err != nil || ip.Zone() != "" {
+			p.Add("nodeLocal", d.NodeLocal, "must be an IP address, such as 169.254.20.10 (NodeLocal DNSCache's)")
+		}
+	}
+	return p
+}
+
+// ServiceHost is the cluster DNS name of a Service (or of a pod behind a
+// headless Service, "pod.service").
+func (d DNS) ServiceHost(service, namespace string) string {
+	return service + "." + namespace + ".svc." + d.WithDefaults().Domain
+}
+
+// Egress allows name lookups on port 53, UDP and TCP: to the cluster DNS
 // pods (labelled k8s-app=kube-dns, as CoreDNS's and kube-dns's manifests
 // label them), and to NodeLocal DNSCache's address, so that lookups work
 // whichever of the two a node's resolv.conf names.
-func DNSEgress() *networkingv1.NetworkPolicyEgressRuleArgs {
+func (d DNS) Egress() *networkingv1.NetworkPolicyEgressRuleArgs {
+	ip := netip.MustParseAddr(d.WithDefaults().NodeLocal)
 	return &networkingv1.NetworkPolicyEgressRuleArgs{
 		To: networkingv1.NetworkPolicyPeerArray{
 			PodsPeer("kube-system", pulumi.StringMap{"k8s-app": pulumi.String("kube-dns")}),
-			&networkingv1.NetworkPolicyPeerArgs{IpBlock: &networkingv1.IPBlockArgs{Cidr: pulumi.String(NodeLocalDNS)}},
+			&networkingv1.NetworkPolicyPeerArgs{IpBlock: &networkingv1.IPBlockArgs{Cidr: pulumi.String(netip.PrefixFrom(ip, ip.BitLen()).String())}},
 		},
 		Ports: networkingv1.NetworkPolicyPortArray{
 			&networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("UDP"), Port: pulumi.Int(53)},

@@ -18,6 +18,8 @@ type Cluster struct {
 	Context string `json:"context,omitempty"`
 	// Client is the provider's client rate limit and request timeout.
 	Client Client `json:"client"`
+	// DNS is how the cluster's pods look names up.
+	DNS DNS `json:"dns"`
 }
 
 // Client is the Kubernetes provider's client settings (kubeClientSettings).
@@ -57,6 +59,7 @@ func (c Cluster) Validate() validate.Problems {
 	if c.Client.TimeoutSeconds < 1 || c.Client.TimeoutSeconds > 600 {
 		p.Add("client.timeoutSeconds", c.Client.TimeoutSeconds, "must be from 1 to 600 seconds")
 	}
+	p.Nest("dns", c.DNS.Validate())
 	return p
 }
 

@@ -70,7 +70,7 @@ var UIAuth = map[string]string{
 // Kafka with TLS: the password, and certificates and credentials as
 // `platform certs` makes them.
 func observabilitySecrets() map[string]string {
-	certs, err := observability.NewCertificates("observability", 365, time.Now())
+	certs, err := observability.NewCertificates(observability.Scope{Namespace: "observability"}, 365, time.Now())
 	if err != nil {
 		panic(err)
 	}

@@ -172,7 +172,7 @@ func runLayout(t *testing.T, runc, shell string, spec, container map[string]any,
 // prodObservability is the observability component as prod declares it.
 func prodObservability(t *testing.T) *pulumitest.Graph {
 	t.Helper()
-	certs, err := observability.NewCertificates("observability", 1, time.Now())
+	certs, err := observability.NewCertificates(observability.Scope{Namespace: "observability"}, 1, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,6 +70,7 @@ export class Observability extends pulumi.ComponentResource {
         if (!opts.id) {
             resourceInputs["agentsNamespace"] = args?.agentsNamespace;
             resourceInputs["credentials"] = args?.credentials ? pulumi.secret(args.credentials) : undefined;
+            resourceInputs["dns"] = args?.dns;
             resourceInputs["elasticPassword"] = args?.elasticPassword ? pulumi.secret(args.elasticPassword) : undefined;
             resourceInputs["elasticsearch"] = args?.elasticsearch;
             resourceInputs["environment"] = args?.environment;
@@ -121,6 +122,10 @@ export interface ObservabilityArgs {
      * Credentials are the service users' passwords and Kibana's encryption keys, each its own random secret, required when Elasticsearch security is on.
      */
     credentials?: pulumi.Input<inputs.observability.CredentialsArgs | undefined>;
+    /**
+     * DNS is how the cluster's pods look names up (the stack's platform:kubernetes.dns): the policies allow it, and the parts name each other under its domain (so do the certificates).
+     */
+    dns?: inputs.observability.DNSArgs;
     /**
      * ElasticPassword is the password of the "elastic" superuser, required when Elasticsearch security is on; the component keeps it a Pulumi secret wherever it goes. Only the setup Job and the Elasticsearch nodes get it.
      */

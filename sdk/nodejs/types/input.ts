@@ -74,6 +74,20 @@ export namespace observability {
     }
 
     /**
+     * DNS is how the cluster's pods look names up (platform:kubernetes.dns): every default-deny policy allows it, and every in-cluster name ends with its domain. Zero values take the defaults.
+     */
+    export interface DNSArgs {
+        /**
+         * Domain is the cluster's DNS domain (the kubelet's --cluster-domain; default cluster.local).
+         */
+        domain?: string;
+        /**
+         * NodeLocal is the address NodeLocal DNSCache listens on (default 169.254.20.10: the nodelocaldns README's "link local ip"). It runs in hostNetwork pods, which no pod selector can name, so the policies allow it by address (that README's note on network policies); GKE Autopilot runs it by default. Where it does not run, the rule allows an address nothing answers on.
+         */
+        nodeLocal?: string;
+    }
+
+    /**
      * Elasticsearch stores the logs (and prod's traces).
      */
     export interface ElasticsearchArgs {
@@ -435,6 +449,20 @@ export namespace workload {
          * TargetCPUUtilization is a percentage of the CPU request.
          */
         targetCPUUtilization?: number;
+    }
+
+    /**
+     * DNS is how the cluster's pods look names up (platform:kubernetes.dns): every default-deny policy allows it, and every in-cluster name ends with its domain. Zero values take the defaults.
+     */
+    export interface DNSArgs {
+        /**
+         * Domain is the cluster's DNS domain (the kubelet's --cluster-domain; default cluster.local).
+         */
+        domain?: string;
+        /**
+         * NodeLocal is the address NodeLocal DNSCache listens on (default 169.254.20.10: the nodelocaldns README's "link local ip"). It runs in hostNetwork pods, which no pod selector can name, so the policies allow it by address (that README's note on network policies); GKE Autopilot runs it by default. Where it does not run, the rule allows an address nothing answers on.
+         */
+        nodeLocal?: string;
     }
 
     /**

@@ -63,6 +63,7 @@ export class Workload extends pulumi.ComponentResource {
             }
             resourceInputs["allowFrom"] = args?.allowFrom;
             resourceInputs["autoscaling"] = args?.autoscaling;
+            resourceInputs["dns"] = args?.dns;
             resourceInputs["drainSeconds"] = args?.drainSeconds;
             resourceInputs["egress"] = args?.egress;
             resourceInputs["env"] = args?.env;
@@ -111,6 +112,10 @@ export interface WorkloadArgs {
      * Defaults: dev `{"enabled":false,"maxReplicas":10,"targetCPUUtilization":70}`, prod `{"enabled":true,"maxReplicas":10,"targetCPUUtilization":70}`, local `{"enabled":false,"maxReplicas":10,"targetCPUUtilization":70}`.
      */
     autoscaling?: inputs.workload.AutoscalingArgs;
+    /**
+     * DNS is how the cluster's pods look names up (the stack's platform:kubernetes.dns): the policies allow it, and ServiceDNS ends with its domain.
+     */
+    dns?: inputs.workload.DNSArgs;
     /**
      * DrainSeconds is how long the service needs to finish in-flight requests after SIGTERM (default 10); the grace period adds the preStop pause to it.
      *

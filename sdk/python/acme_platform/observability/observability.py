@@ -22,6 +22,7 @@ class ObservabilityArgs:
     def __init__(__self__, *,
                  agents_namespace: Optional[_builtins.str] = None,
                  credentials: pulumi.Input[Optional['CredentialsArgs']] = None,
+                 dns: Optional['DNSArgs'] = None,
                  elastic_password: pulumi.Input[Optional[_builtins.str]] = None,
                  elasticsearch: Optional['ElasticsearchArgs'] = None,
                  environment: Optional[_builtins.str] = None,
@@ -44,6 +45,7 @@ class ObservabilityArgs:
                
                Default: `"observability-agents"`.
         :param pulumi.Input['CredentialsArgs'] credentials: Credentials are the service users' passwords and Kibana's encryption keys, each its own random secret, required when Elasticsearch security is on.
+        :param 'DNSArgs' dns: DNS is how the cluster's pods look names up (the stack's platform:kubernetes.dns): the policies allow it, and the parts name each other under its domain (so do the certificates).
         :param pulumi.Input[_builtins.str] elastic_password: ElasticPassword is the password of the "elastic" superuser, required when Elasticsearch security is on; the component keeps it a Pulumi secret wherever it goes. Only the setup Job and the Elasticsearch nodes get it.
         :param 'ElasticsearchArgs' elasticsearch: Elasticsearch stores the logs (and prod's traces).
                
@@ -82,6 +84,8 @@ class ObservabilityArgs:
             pulumi.set(__self__, "agents_namespace", agents_namespace)
         if credentials is not None:
             pulumi.set(__self__, "credentials", credentials)
+        if dns is not None:
+            pulumi.set(__self__, "dns", dns)
         if elastic_password is not None:
             pulumi.set(__self__, "elastic_password", elastic_password)
         if elasticsearch is not None:
@@ -138,6 +142,18 @@ class ObservabilityArgs:
     @credentials.setter
     def credentials(self, value: pulumi.Input[Optional['CredentialsArgs']]):
         pulumi.set(self, "credentials", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def dns(self) -> Optional['DNSArgs']:
+        """
+        DNS is how the cluster's pods look names up (the stack's platform:kubernetes.dns): the policies allow it, and the parts name each other under its domain (so do the certificates).
+        """
+        return pulumi.get(self, "dns")
+
+    @dns.setter
+    def dns(self, value: Optional['DNSArgs']):
+        pulumi.set(self, "dns", value)
 
     @_builtins.property
     @pulumi.getter(name="elasticPassword")
@@ -346,6 +362,7 @@ class Observability(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  agents_namespace: Optional[_builtins.str] = None,
                  credentials: pulumi.Input[Optional[Union['CredentialsArgs', 'CredentialsArgsDict']]] = None,
+                 dns: Optional[Union['DNSArgs', 'DNSArgsDict']] = None,
                  elastic_password: pulumi.Input[Optional[_builtins.str]] = None,
                  elasticsearch: Optional[Union['ElasticsearchArgs', 'ElasticsearchArgsDict']] = None,
                  environment: Optional[_builtins.str] = None,
@@ -371,6 +388,7 @@ class Observability(pulumi.ComponentResource):
                
                Default: `"observability-agents"`.
         :param pulumi.Input[Union['CredentialsArgs', 'CredentialsArgsDict']] credentials: Credentials are the service users' passwords and Kibana's encryption keys, each its own random secret, required when Elasticsearch security is on.
+        :param Union['DNSArgs', 'DNSArgsDict'] dns: DNS is how the cluster's pods look names up (the stack's platform:kubernetes.dns): the policies allow it, and the parts name each other under its domain (so do the certificates).
         :param pulumi.Input[_builtins.str] elastic_password: ElasticPassword is the password of the "elastic" superuser, required when Elasticsearch security is on; the component keeps it a Pulumi secret wherever it goes. Only the setup Job and the Elasticsearch nodes get it.
         :param Union['ElasticsearchArgs', 'ElasticsearchArgsDict'] elasticsearch: Elasticsearch stores the logs (and prod's traces).
                
@@ -431,6 +449,7 @@ class Observability(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  agents_namespace: Optional[_builtins.str] = None,
                  credentials: pulumi.Input[Optional[Union['CredentialsArgs', 'CredentialsArgsDict']]] = None,
+                 dns: Optional[Union['DNSArgs', 'DNSArgsDict']] = None,
                  elastic_password: pulumi.Input[Optional[_builtins.str]] = None,
                  elasticsearch: Optional[Union['ElasticsearchArgs', 'ElasticsearchArgsDict']] = None,
                  environment: Optional[_builtins.str] = None,
@@ -459,6 +478,7 @@ class Observability(pulumi.ComponentResource):
 
             __props__.__dict__["agents_namespace"] = agents_namespace
             __props__.__dict__["credentials"] = None if credentials is None else pulumi.Output.secret(credentials)
+            __props__.__dict__["dns"] = dns
             __props__.__dict__["elastic_password"] = None if elastic_password is None else pulumi.Output.secret(elastic_password)
             __props__.__dict__["elasticsearch"] = elasticsearch
             __props__.__dict__["environment"] = environment

@@ -17,6 +17,8 @@ from .. import _utilities
 __all__ = [
     'AutoscalingArgs',
     'AutoscalingArgsDict',
+    'DNSArgs',
+    'DNSArgsDict',
     'EgressRuleArgs',
     'EgressRuleArgsDict',
     'IngressArgs',
@@ -93,6 +95,60 @@ class AutoscalingArgs:
     @target_cpu_utilization.setter
     def target_cpu_utilization(self, value: Optional[_builtins.int]):
         pulumi.set(self, "target_cpu_utilization", value)
+
+
+class DNSArgsDict(TypedDict):
+    """
+    DNS is how the cluster's pods look names up (platform:kubernetes.dns): every default-deny policy allows it, and every in-cluster name ends with its domain. Zero values take the defaults.
+    """
+    domain: NotRequired[_builtins.str]
+    """
+    Domain is the cluster's DNS domain (the kubelet's --cluster-domain; default cluster.local).
+    """
+    node_local: NotRequired[_builtins.str]
+    """
+    NodeLocal is the address NodeLocal DNSCache listens on (default 169.254.20.10: the nodelocaldns README's "link local ip"). It runs in hostNetwork pods, which no pod selector can name, so the policies allow it by address (that README's note on network policies); GKE Autopilot runs it by default. Where it does not run, the rule allows an address nothing answers on.
+    """
+
+@pulumi.input_type
+class DNSArgs:
+    def __init__(__self__, *,
+                 domain: Optional[_builtins.str] = None,
+                 node_local: Optional[_builtins.str] = None):
+        """
+        DNS is how the cluster's pods look names up (platform:kubernetes.dns): every default-deny policy allows it, and every in-cluster name ends with its domain. Zero values take the defaults.
+
+        :param _builtins.str domain: Domain is the cluster's DNS domain (the kubelet's --cluster-domain; default cluster.local).
+        :param _builtins.str node_local: NodeLocal is the address NodeLocal DNSCache listens on (default 169.254.20.10: the nodelocaldns README's "link local ip"). It runs in hostNetwork pods, which no pod selector can name, so the policies allow it by address (that README's note on network policies); GKE Autopilot runs it by default. Where it does not run, the rule allows an address nothing answers on.
+        """
+        if domain is not None:
+            pulumi.set(__self__, "domain", domain)
+        if node_local is not None:
+            pulumi.set(__self__, "node_local", node_local)
+
+    @_builtins.property
+    @pulumi.getter
+    def domain(self) -> Optional[_builtins.str]:
+        """
+        Domain is the cluster's DNS domain (the kubelet's --cluster-domain; default cluster.local).
+        """
+        return pulumi.get(self, "domain")
+
+    @domain.setter
+    def domain(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "domain", value)
+
+    @_builtins.property
+    @pulumi.getter(name="nodeLocal")
+    def node_local(self) -> Optional[_builtins.str]:
+        """
+        NodeLocal is the address NodeLocal DNSCache listens on (default 169.254.20.10: the nodelocaldns README's "link local ip"). It runs in hostNetwork pods, which no pod selector can name, so the policies allow it by address (that README's note on network policies); GKE Autopilot runs it by default. Where it does not run, the rule allows an address nothing answers on.
+        """
+        return pulumi.get(self, "node_local")
+
+    @node_local.setter
+    def node_local(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "node_local", value)
 
 
 class EgressRuleArgsDict(TypedDict):

@@ -25,6 +25,7 @@ class WorkloadArgs:
                  version: _builtins.str,
                  allow_from: Optional[Sequence[_builtins.str]] = None,
                  autoscaling: Optional['AutoscalingArgs'] = None,
+                 dns: Optional['DNSArgs'] = None,
                  drain_seconds: Optional[_builtins.int] = None,
                  egress: Optional[Sequence['EgressRuleArgs']] = None,
                  env: Optional[Mapping[str, _builtins.str]] = None,
@@ -52,6 +53,7 @@ class WorkloadArgs:
         :param 'AutoscalingArgs' autoscaling: Autoscaling adds a HorizontalPodAutoscaler from Replicas up to MaxReplicas (default on in prod, up to 10, at 70% CPU).
                
                Defaults: dev `{"enabled":false,"maxReplicas":10,"targetCPUUtilization":70}`, prod `{"enabled":true,"maxReplicas":10,"targetCPUUtilization":70}`, local `{"enabled":false,"maxReplicas":10,"targetCPUUtilization":70}`.
+        :param 'DNSArgs' dns: DNS is how the cluster's pods look names up (the stack's platform:kubernetes.dns): the policies allow it, and ServiceDNS ends with its domain.
         :param _builtins.int drain_seconds: DrainSeconds is how long the service needs to finish in-flight requests after SIGTERM (default 10); the grace period adds the preStop pause to it.
                
                Default: `10`.
@@ -91,6 +93,8 @@ class WorkloadArgs:
             pulumi.set(__self__, "allow_from", allow_from)
         if autoscaling is not None:
             pulumi.set(__self__, "autoscaling", autoscaling)
+        if dns is not None:
+            pulumi.set(__self__, "dns", dns)
         if drain_seconds is not None:
             pulumi.set(__self__, "drain_seconds", drain_seconds)
         if egress is not None:
@@ -187,6 +191,18 @@ class WorkloadArgs:
     @autoscaling.setter
     def autoscaling(self, value: Optional['AutoscalingArgs']):
         pulumi.set(self, "autoscaling", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def dns(self) -> Optional['DNSArgs']:
+        """
+        DNS is how the cluster's pods look names up (the stack's platform:kubernetes.dns): the policies allow it, and ServiceDNS ends with its domain.
+        """
+        return pulumi.get(self, "dns")
+
+    @dns.setter
+    def dns(self, value: Optional['DNSArgs']):
+        pulumi.set(self, "dns", value)
 
     @_builtins.property
     @pulumi.getter(name="drainSeconds")
@@ -415,6 +431,7 @@ class Workload(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  allow_from: Optional[Sequence[_builtins.str]] = None,
                  autoscaling: Optional[Union['AutoscalingArgs', 'AutoscalingArgsDict']] = None,
+                 dns: Optional[Union['DNSArgs', 'DNSArgsDict']] = None,
                  drain_seconds: Optional[_builtins.int] = None,
                  egress: Optional[Sequence[Union['EgressRuleArgs', 'EgressRuleArgsDict']]] = None,
                  env: Optional[Mapping[str, _builtins.str]] = None,
@@ -445,6 +462,7 @@ class Workload(pulumi.ComponentResource):
         :param Union['AutoscalingArgs', 'AutoscalingArgsDict'] autoscaling: Autoscaling adds a HorizontalPodAutoscaler from Replicas up to MaxReplicas (default on in prod, up to 10, at 70% CPU).
                
                Defaults: dev `{"enabled":false,"maxReplicas":10,"targetCPUUtilization":70}`, prod `{"enabled":true,"maxReplicas":10,"targetCPUUtilization":70}`, local `{"enabled":false,"maxReplicas":10,"targetCPUUtilization":70}`.
+        :param Union['DNSArgs', 'DNSArgsDict'] dns: DNS is how the cluster's pods look names up (the stack's platform:kubernetes.dns): the policies allow it, and ServiceDNS ends with its domain.
         :param _builtins.int drain_seconds: DrainSeconds is how long the service needs to finish in-flight requests after SIGTERM (default 10); the grace period adds the preStop pause to it.
                
                Default: `10`.
@@ -506,6 +524,7 @@ class Workload(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  allow_from: Optional[Sequence[_builtins.str]] = None,
                  autoscaling: Optional[Union['AutoscalingArgs', 'AutoscalingArgsDict']] = None,
+                 dns: Optional[Union['DNSArgs', 'DNSArgsDict']] = None,
                  drain_seconds: Optional[_builtins.int] = None,
                  egress: Optional[Sequence[Union['EgressRuleArgs', 'EgressRuleArgsDict']]] = None,
                  env: Optional[Mapping[str, _builtins.str]] = None,
@@ -539,6 +558,7 @@ class Workload(pulumi.ComponentResource):
 
             __props__.__dict__["allow_from"] = allow_from
             __props__.__dict__["autoscaling"] = autoscaling
+            __props__.__dict__["dns"] = dns
             __props__.__dict__["drain_seconds"] = drain_seconds
             __props__.__dict__["egress"] = egress
             __props__.__dict__["env"] = env
