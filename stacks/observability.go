@@ -9,8 +9,8 @@ import (
 	"github.com/acme/platform/components/component"
 	"github.com/acme/platform/components/observability"
 	"github.com/acme/platform/components/workload"
-	"github.com/acme/platform/internal/pki"
 	"github.com/acme/platform/internal/kube"
+	"github.com/acme/platform/internal/pki"
 	"github.com/acme/platform/internal/validate"
 )
 

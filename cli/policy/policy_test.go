@@ -13,8 +13,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/acme/platform/components/observability"
-	"github.com/acme/platform/internal/kube"
 	"github.com/acme/platform/components/workload"
+	"github.com/acme/platform/internal/kube"
 	"github.com/acme/platform/stacks"
 	"github.com/acme/platform/stacks/stackstest"
 )
