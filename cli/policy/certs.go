@@ -69,8 +69,8 @@ func NewCertificateConfig(config auto.ConfigMap, renew bool, days int, now time.
 }
 
 // RotateCAConfig takes the next step of the stack's CA rotation
-// (observability.Certificates.RotateCA): the config to store, keyed by full
-// config key, and what the step did and what comes next.
+// (observability.Certificates.RotateCA): the config it changes, keyed by
+// full config key, and what the step did and what comes next.
 func RotateCAConfig(config auto.ConfigMap, days int, now time.Time) (map[string]string, string, error) {
 	values := Values(config)
 	o, err := stacks.ObservabilityOf(values)
@@ -85,7 +85,10 @@ func RotateCAConfig(config auto.ConfigMap, days int, now time.Time) (map[string]
 	if err != nil {
 		return nil, "", err
 	}
-	return stacks.CertificateConfig(certs), step, nil
+	// Only what the step changes: each key stored is a run of the CLI.
+	changed := stacks.CertificateConfig(certs)
+	maps.DeleteFunc(changed, func(k, v string) bool { return values[k].Raw == v })
+	return changed, step, nil
 }
 
 // ErrCertificatesValid says the stack's certificates are good and not due

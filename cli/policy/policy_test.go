@@ -141,16 +141,23 @@ func TestNewCertificateConfig(t *testing.T) {
 	if _, err := NewCertificateConfig(keyless, true, 730, now); err == nil || !strings.Contains(err.Error(), "--rotate-ca") {
 		t.Errorf("--renew without the CA's key: %v, want the rotation named", err)
 	}
-	for _, step := range []string{"step 1 of 3", "step 2 of 3", "step 3 of 3"} {
+	for _, step := range []struct {
+		said    string
+		changes int
+	}{{"step 1 of 3", 2}, {"step 2 of 3", 10}, {"step 3 of 3", 1}} {
 		made, said, err := RotateCAConfig(keyless, 730, now)
-		if err != nil || !strings.HasPrefix(said, step) {
-			t.Fatalf("rotation %s: %q, %v", step, said, err)
+		if err != nil || !strings.HasPrefix(said, step.said) {
+			t.Fatalf("rotation %s: %q, %v", step.said, said, err)
+		}
+		// The bundle and the new key; the certificates; the bundle.
+		if len(made) != step.changes {
+			t.Errorf("rotation %s stores %d keys, want the %d it changes: %v", step.said, len(made), step.changes, slices.Sorted(maps.Keys(made)))
 		}
 		for k, v := range asConfig(made) {
 			keyless[k] = v
 		}
 		if _, err := stacks.Load(Values(keyless), stacks.Environ{ProjectRoot: projectRoot}); err != nil {
-			t.Errorf("the stack does not load after %s: %v", step, err)
+			t.Errorf("the stack does not load after %s: %v", step.said, err)
 		}
 	}
 	// A credential removed (to rotate it) is made again, alone; the others

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,9 @@ import (
 // updates each member's claim and replaces no StatefulSet; after up the
 // claims are the same objects (their UIDs: their data) at the new size, and
 // the StatefulSets' templates keep their first size (the only other change:
-// the topic Job reruns with limits for the bigger claims). Then what a running
+// the topic Job reruns with limits for the bigger claims). A Jaeger setting
+// in the same change (its memory, so its config) rolls its real pod once.
+// Then what a running
 // part cannot take (a smaller claim, another class, another broker count)
 // is refused by the preview, each under its key. The stack file is left as
 // deployed.
@@ -41,9 +44,16 @@ func testStorageGrowsInPlace(t *testing.T) {
 	deployed := string(data)
 	grown := strings.Replace(deployed, "    elasticsearch:\n      retentionDays: 3\n", "    elasticsearch:\n      retentionDays: 3\n      storage: {size: 11Gi}\n", 1)
 	grown = strings.Replace(grown, "    kafka:\n      partitions: 2\n", "    kafka:\n      partitions: 2\n      storage: {size: 6Gi}\n", 1)
-	if strings.Count(grown, "storage: {size:") != 2 {
-		t.Fatal("Pulumi.local.yaml no longer configures elasticsearch and kafka as this test expects")
+	// A Jaeger setting in the same change: its pod, on the real node,
+	// rolls once.
+	grown = strings.Replace(grown, "    jaeger:\n      placement: *realNode\n", "    jaeger:\n      placement: *realNode\n      size: {memory: 384Mi}\n", 1)
+	if strings.Count(grown, "storage: {size:") != 2 || !strings.Contains(grown, "size: {memory: 384Mi}") {
+		t.Fatal("Pulumi.local.yaml no longer configures elasticsearch, kafka and jaeger as this test expects")
 	}
+	generation := func() string {
+		return string(kubectl(t, "-n", "observability", "get", "deployment", "jaeger", "-o", "jsonpath={.metadata.generation}"))
+	}
+	generationBefore := generation()
 	writeStackFile(t, stackFile, grown)
 	t.Cleanup(func() { writeStackFile(t, stackFile, deployed) })
 
@@ -55,19 +65,23 @@ func testStorageGrowsInPlace(t *testing.T) {
 	} else if err := json.Unmarshal(data, &approval); err != nil {
 		t.Fatal(err)
 	}
-	resized := 0
+	resized, jaegerRolls := 0, 0
 	for _, c := range approval.Changes {
 		switch {
 		case c.Type == "kubernetes:core/v1:PersistentVolumeClaimPatch" && c.Op == "update":
 			resized++
 		case strings.HasSuffix(c.URN, "::observability-kafka-topic"):
 			// The topic's limits follow its claims' size: its Job reruns.
+		case strings.HasSuffix(c.URN, "kubernetes:core/v1:ConfigMap::observability-jaeger"):
+			// Jaeger's config (max_traces, the memory limiter) follows its memory.
+		case strings.HasSuffix(c.URN, "kubernetes:apps/v1:Deployment::observability-jaeger") && c.Op == "update":
+			jaegerRolls++
 		default:
 			t.Errorf("a storage change would %s %s (%v)", c.Op, c.URN, c.Paths)
 		}
 	}
-	if resized != 2 {
-		t.Errorf("the preview resizes %d claims, want Kafka's and Elasticsearch's: %+v", resized, approval.Changes)
+	if resized != 2 || jaegerRolls != 1 {
+		t.Errorf("the preview resizes %d claims and updates Jaeger's Deployment %d times, want Kafka's and Elasticsearch's claims and one update: %+v", resized, jaegerRolls, approval.Changes)
 	}
 
 	mustPlatform(t, "up", "--approved", saved)
@@ -78,6 +92,14 @@ func testStorageGrowsInPlace(t *testing.T) {
 		if uidBefore == "" || uidAfter != uidBefore || sizeAfter != size {
 			t.Errorf("claim %s was %q, is %q: want the same claim at %s", claim, before[claim], after[claim], size)
 		}
+	}
+	if before, after := generationBefore, generation(); before == "" || after != fmt.Sprint(atoi(t, before)+1) {
+		t.Errorf("Jaeger's Deployment went from generation %s to %s: want one rollout", before, after)
+	}
+	rollout := string(kubectl(t, "-n", "observability", "get", "deployment", "jaeger", "-o",
+		`jsonpath={.spec.template.spec.containers[0].env[?(@.name=="GOMEMLIMIT")].value} {.status.observedGeneration} {.status.updatedReplicas}/{.status.readyReplicas}/{.status.replicas}`))
+	if want := "307MiB " + generation() + " 1/1/1"; rollout != want {
+		t.Errorf("Jaeger's rollout: %q, want %q (GOMEMLIMIT 80%% of 384Mi, the generation observed, its one pod updated and ready)", rollout, want)
 	}
 	template := string(kubectl(t, "-n", "observability", "get", "statefulset", "elasticsearch", "-o", "jsonpath={.spec.volumeClaimTemplates[0].spec.resources.requests.storage}"))
 	if template != "10Gi" {
@@ -105,4 +127,13 @@ func writeStackFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	var n int
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatalf("%q is not a number", s)
+	}
+	return n
 }

@@ -216,9 +216,9 @@ func testKilledContainerRestarts(t *testing.T) {
 
 // clientLoop starts a pod that asks the greeter every 50 ms for a while, so
 // a rollout can be watched from a client's side; wait gives its report.
-func clientLoop(t *testing.T, name string, d time.Duration) (wait func() clientReport) {
+func clientLoop(t *testing.T, name string, d time.Duration, extra ...string) (wait func() clientReport) {
 	t.Helper()
-	startClient(t, name, "-url", greeterURL+"/v1/greet", "-token", apiToken(t), "-for", d.String())
+	startClient(t, name, append([]string{"-url", greeterURL + "/v1/greet", "-token", apiToken(t), "-for", d.String()}, extra...)...)
 	waitFor(t, "phase of client pod "+name, func() string {
 		return string(kubectl(t, "-n", "greeter", "get", "pod", name, "-o", "jsonpath={.status.phase}"))
 	}, "Running")

@@ -3,7 +3,9 @@
 package e2e
 
 import (
-	"encoding/base64"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -68,61 +70,123 @@ func testDeclaredStack(t *testing.T, stack string) {
 	if stack == "prod" {
 		checkProdShape(t, ws)
 	}
-	if code, out := platformOn(t, stack, "preview", "--expect-no-changes"); code != 0 {
-		t.Errorf("preview of %s right after up found changes (exit %d):\n%s", stack, code, out)
+	if stack != "prod" { // prod's rotation below ends with the same check
+		if code, out := platformOn(t, stack, "preview", "--expect-no-changes"); code != 0 {
+			t.Errorf("preview of %s right after up found changes (exit %d):\n%s", stack, code, out)
+		}
 	}
 	if code, out := platformOn(t, stack, "drift"); code != 0 {
 		t.Errorf("drift of %s right after up exited %d:\n%s", stack, code, out)
 	}
 	if stack == "prod" {
-		checkCARotationBegins(t)
+		checkCARotation(t)
 		checkNoDeployingCredential(t, session)
 	}
 }
 
-// checkCARotationBegins takes the CA rotation's first step on the real
-// engine: `platform certs --rotate-ca` puts a new CA beside the old one,
-// and after up every CA file the pods mount holds both, while the
-// StatefulSets are the same objects (rolled, not replaced) and the stack is
-// as declared.
-func checkCARotationBegins(t *testing.T) {
+// checkCARotation takes the CA rotation's three steps on the real engine,
+// each `platform certs --rotate-ca` then `up`, as an operator would: (1) a
+// new CA joins every trust bundle the pods mount, the certificates stay the
+// old CA's; (2) every certificate is the new CA's, the bundles still hold
+// both; (3) the old CA leaves every bundle. The StatefulSets are the same
+// objects throughout (rolled, never replaced), and the stack ends as
+// declared.
+func checkCARotation(t *testing.T) {
 	t.Helper()
 	uid := func() string {
 		return string(kubectl(t, "-n", "observability", "get", "statefulset", "elasticsearch", "kafka", "-o", "jsonpath={.items[*].metadata.uid}"))
 	}
 	before := uid()
-	if code, out := platformOn(t, "prod", "certs", "--rotate-ca"); code != 0 || !strings.Contains(out, "step 1 of 3") {
-		t.Fatalf("certs --rotate-ca exited %d, want step 1:\n%s", code, out)
-	}
-	if code, out := platformOn(t, "prod", "up"); code != 0 {
-		t.Fatalf("up after the rotation's first step exited %d:\n%s", code, out)
-	}
-	bundles := string(kubectl(t, "get", "secrets", "-A", "-o", `jsonpath={range .items[?(@.data.ca\.crt)]}{.metadata.namespace}/{.metadata.name}={.data.ca\.crt}{"\n"}{end}`))
-	var lines []string
-	for _, line := range strings.Fields(bundles) {
-		if strings.HasPrefix(line, "observability") { // the stack's namespaces, not the cluster's own
-			lines = append(lines, line)
+	var oldCA, newCA *x509.Certificate
+	for step, want := range []struct {
+		said          string
+		bundle        int
+		leavesFromNew bool
+	}{{"step 1 of 3", 2, false}, {"step 2 of 3", 2, true}, {"step 3 of 3", 1, true}} {
+		if code, out := platformOn(t, "prod", "certs", "--rotate-ca"); code != 0 || !strings.Contains(out, want.said) {
+			t.Fatalf("certs --rotate-ca exited %d, want %s:\n%s", code, want.said, out)
 		}
-	}
-	if len(lines) < 3 {
-		t.Fatalf("%d Secrets hold a ca.crt, want Elasticsearch's, Kafka's and their clients':\n%s", len(lines), bundles)
-	}
-	for _, line := range lines {
-		name, encoded, _ := strings.Cut(line, "=")
-		pem, err := base64.StdEncoding.DecodeString(encoded)
-		if err != nil {
-			t.Fatal(err)
+		if code, out := platformOn(t, "prod", "up"); code != 0 {
+			t.Fatalf("up after the rotation's %s exited %d:\n%s", want.said, code, out)
 		}
-		if n := strings.Count(string(pem), "BEGIN CERTIFICATE"); n != 2 {
-			t.Errorf("%s trusts %d CAs during the rotation, want the old and the new", name, n)
+		bundles, leaves := stackTLSMaterial(t)
+		if len(bundles) < 3 || len(leaves) < 4 {
+			t.Fatalf("%d Secrets hold a ca.crt and %d a certificate, want Elasticsearch's, Kafka's and their clients'", len(bundles), len(leaves))
+		}
+		if step == 0 {
+			for _, certs := range bundles {
+				if len(certs) == 2 {
+					oldCA, newCA = certs[0], certs[1]
+				}
+			}
+			if newCA == nil {
+				t.Fatalf("after %s no bundle holds two CAs", want.said)
+			}
+		}
+		for name, certs := range bundles {
+			if len(certs) != want.bundle || !certs[len(certs)-1].Equal(newCA) || (want.bundle == 2 && !certs[0].Equal(oldCA)) {
+				t.Errorf("after %s, %s trusts %d CAs, want %d: the old and the new, then the new alone", want.said, name, len(certs), want.bundle)
+			}
+		}
+		for name, leaf := range leaves {
+			signer := oldCA
+			if want.leavesFromNew {
+				signer = newCA
+			}
+			if err := leaf.CheckSignatureFrom(signer); err != nil {
+				t.Errorf("after %s, %s's certificate is not the expected CA's: %v", want.said, name, err)
+			}
 		}
 	}
 	if after := uid(); after != before {
 		t.Errorf("the StatefulSets were replaced (%s, were %s)", after, before)
 	}
 	if code, out := platformOn(t, "prod", "preview", "--expect-no-changes"); code != 0 {
-		t.Errorf("preview after the rotation's first step found changes (exit %d):\n%s", code, out)
+		t.Errorf("preview after the rotation found changes (exit %d):\n%s", code, out)
 	}
+}
+
+// stackTLSMaterial reads the observability Secrets: each trust bundle
+// (ca.crt) and each certificate shown to a peer (tls.crt, or the one in
+// keystore.pem), by namespace/Secret/key.
+func stackTLSMaterial(t *testing.T) (bundles map[string][]*x509.Certificate, leaves map[string]*x509.Certificate) {
+	t.Helper()
+	out := kubectl(t, "get", "secrets", "-A", "-o", "json")
+	var list struct {
+		Items []struct {
+			Metadata struct{ Namespace, Name string }
+			Data     map[string][]byte
+		}
+	}
+	if err := json.Unmarshal(out, &list); err != nil {
+		t.Fatal(err)
+	}
+	bundles, leaves = map[string][]*x509.Certificate{}, map[string]*x509.Certificate{}
+	for _, s := range list.Items {
+		if !strings.HasPrefix(s.Metadata.Namespace, "observability") { // the stack's, not the cluster's own
+			continue
+		}
+		for key, data := range s.Data {
+			name := s.Metadata.Namespace + "/" + s.Metadata.Name + "/" + key
+			var certs []*x509.Certificate
+			for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
+				if block.Type == "CERTIFICATE" {
+					cert, err := x509.ParseCertificate(block.Bytes)
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					certs = append(certs, cert)
+				}
+			}
+			switch {
+			case key == "ca.crt":
+				bundles[name] = certs
+			case (key == "tls.crt" || key == "keystore.pem") && len(certs) == 1:
+				leaves[name] = certs[0]
+			}
+		}
+	}
+	return bundles, leaves
 }
 
 // checkNoDeployingCredential: what changes prod never reaches a prod preview.

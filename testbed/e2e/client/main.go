@@ -1,6 +1,6 @@
 // Command client is the e2e suite's HTTP client inside the cluster: run in a
-// pod on the real node, it asks a URL once, or again and again for a while,
-// and prints what it got as one line of JSON for the test to read from the
+// pod on the real node, it asks a URL once, or again and again for a while
+// (or until its answers have held a string for long enough), and prints what it got as one line of JSON for the test to read from the
 // pod's log.
 package main
 
@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -28,10 +29,13 @@ func main() {
 	token := flag.String("token", "", "a bearer token to send")
 	duration := flag.Duration("for", 0, "keep asking for this long (0: once)")
 	every := flag.Duration("every", 50*time.Millisecond, "pause between requests")
+	until := flag.String("until", "", "with -for: stop early once every answer for -settle has held this")
+	settle := flag.Duration("settle", 10*time.Second, "how long the answers must have held -until")
 	flag.Parse()
 	client := &http.Client{Timeout: 2 * time.Second}
 	var r Report
 	end := time.Now().Add(*duration)
+	var holdingSince time.Time // since when every answer held -until
 	for {
 		status, body, err := get(client, *url, *token)
 		r.LastStatus, r.LastBody = status, body
@@ -46,7 +50,13 @@ func main() {
 		} else {
 			r.OK++
 		}
-		if !time.Now().Before(end) {
+		switch {
+		case *until == "" || err != nil || !strings.Contains(body, *until):
+			holdingSince = time.Time{}
+		case holdingSince.IsZero():
+			holdingSince = time.Now()
+		}
+		if !time.Now().Before(end) || !holdingSince.IsZero() && time.Since(holdingSince) >= *settle {
 			break
 		}
 		time.Sleep(*every)
