@@ -311,19 +311,9 @@ func TestJaegerMemoryStorageStaysWithinItsLimit(t *testing.T) {
 // peakRSS is a running process's peak resident memory (VmHWM).
 func peakRSS(t *testing.T, pid int) int64 {
 	t.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	kb, err := strconv.ParseInt(strings.TrimSuffix(procStatus(t, pid)["VmHWM"], " kB"), 10, 64)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("VmHWM of process %d: %v", pid, err)
 	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return 0
+	return kb << 10
 }
