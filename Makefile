@@ -133,7 +133,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # installed only if what it provides is missing (a GitHub runner has Docker's
 # containerd and runc, which Debian's packages would conflict with).
 RUNTIME_NEEDS := containerd:containerd ctr:containerd containerd-shim-runc-v2:containerd runc:runc \
-	iptables:iptables /usr/lib/cni/bridge:containernetworking-plugins busybox:busybox-static \
+	iptables:iptables ipset:ipset /usr/lib/cni/bridge:containernetworking-plugins busybox:busybox-static \
 	node:nodejs npm:npm
 
 .PHONY: runtime

@@ -201,7 +201,8 @@ kubernetes() {
 }
 
 # node builds the real node's programs: kubelet and kube-proxy of the same
-# Kubernetes as the control plane, and CoreDNS for the cluster's DNS, all
+# Kubernetes as the control plane, kube-router's network policy controller,
+# and CoreDNS for the cluster's DNS, all
 # static (CGO_ENABLED=0; upstream builds kubelet with cgo where it can, which
 # the real node does not need).
 node() {
@@ -212,6 +213,12 @@ node() {
 	for b in kubelet kube-proxy; do
 		ln -sfn "$PLATFORM_TOOLS/kubernetes-node-$v/$b" "$PLATFORM_TOOLS/bin/$b"
 	done
+	# The network policy controller (kube-router's, its main ours) in the
+	# same module: it shares the kubelet's client-go and build cache.
+	local netpol
+	netpol=$v-$(cat "$root/testbed/tools/kubernetes/netpol/main.go" "$root/testbed/tools/kubernetes/go.mod" | sha256sum | cut -c1-12)
+	CGO_ENABLED=0 build netpol "$netpol" kubernetes "" netpol=./netpol
+	ln -sfn "$PLATFORM_TOOLS/netpol-$netpol/netpol" "$PLATFORM_TOOLS/bin/netpol"
 	# CoreDNS with the plugins the cluster's Corefile uses: its main is ours
 	# (testbed/tools/coredns/main.go), so the cache key holds its hash.
 	v=$(version coredns github.com/coredns/coredns)-$(sha256sum <"$root/testbed/tools/coredns/main.go" | cut -c1-12)

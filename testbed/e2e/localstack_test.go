@@ -209,6 +209,7 @@ func TestLocalStack(t *testing.T) {
 		{"up", testUp},
 		{"greeter runs on the real node", testGreeterOnTheRealNode},
 		{"a pod reaches the greeter by its DNS name", testRequestThroughTheService},
+		{"network policies hold on the real node", testPoliciesHold},
 		{"the request's span is in Jaeger", testSpanInJaeger},
 		{"a killed container is restarted", testKilledContainerRestarts},
 		{"no changes after up", testNoChanges},

@@ -25,6 +25,7 @@ import (
 	"github.com/acme/platform/stacks/stackstest"
 	"github.com/acme/platform/testbed/localcluster"
 	"github.com/acme/platform/testbed/nodeimage"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // env is what every test of the suite shares: one cluster, one project copy
@@ -128,7 +129,7 @@ func run(m *testing.M) (code int) {
 		return 1
 	}
 	// The host as it is before the cluster: the suite fails unless Down
-	// leaves it so (the real node's interfaces, iptables rules, mounts and
+	// leaves it so (the real node's interfaces, iptables rules, ipsets, mounts and
 	// kernel settings).
 	before, err := localcluster.HostFootprint(clusterDir)
 	if err != nil {
@@ -143,7 +144,7 @@ func run(m *testing.M) (code int) {
 		if err != nil || after != before {
 			return fmt.Errorf("the cluster's down left the host changed (%v):\n%s", err, lineDiff(before, after))
 		}
-		fmt.Fprintln(suiteLog, "e2e: the host is as it was before the cluster (interfaces, iptables rules, mounts, kernel settings)")
+		fmt.Fprintln(suiteLog, "e2e: the host is as it was before the cluster (interfaces, iptables rules, ipsets, mounts, kernel settings)")
 		return nil
 	})
 	start := time.Now()
@@ -265,12 +266,46 @@ func realNode(ctx context.Context, bin string) (*localcluster.NodeOptions, error
 	if err != nil {
 		return nil, err
 	}
-	built, err := client.Build()
+	dns, err := kubeDNSImage(node.Binaries.CoreDNS)
 	if err != nil {
 		return nil, err
 	}
-	node.Images = append(node.Images, built)
+	for _, image := range []nodeimage.Image{client, dns} {
+		built, err := image.Build()
+		if err != nil {
+			return nil, err
+		}
+		node.Images = append(node.Images, built)
+	}
 	return node, nil
+}
+
+// kubeDNS is the suite's cluster DNS pod's image and what it answers: the
+// CoreDNS the node runs (scripts/tools.sh coredns), on port 53 with its
+// hosts plugin only, so that the policies' rule for pods labelled
+// k8s-app=kube-dns is tried against a real name server in a pod (the node's
+// own CoreDNS stands for NodeLocal DNSCache, at the node-local address).
+const (
+	kubeDNSName    = "localhost/platform/e2e-kube-dns:1"
+	kubeDNSLookup  = "kubernetes.default.svc.cluster.local."
+	kubeDNSAnswers = "10.96.0.1"
+)
+
+func kubeDNSImage(coredns string) (nodeimage.Image, error) {
+	binary, err := os.ReadFile(coredns)
+	if err != nil {
+		return nodeimage.Image{}, err
+	}
+	corefile := fmt.Sprintf(".:53 {\n    hosts {\n        %s %s\n    }\n}\n", kubeDNSAnswers, kubeDNSLookup)
+	return nodeimage.Image{
+		Name: kubeDNSName,
+		Files: []nodeimage.File{
+			{Path: "/coredns", Mode: 0o755, Content: binary},
+			{Path: "/Corefile", Mode: 0o644, Content: []byte(corefile)},
+			{Path: "/etc/hosts", Mode: 0o644}, // the plugin's file, besides the entries inline
+		},
+		Config: v1.Config{User: "65532:65532", Entrypoint: []string{"/coredns", "-conf", "/Corefile"}},
+	}, nil
 }
 
 // requireRealNode fails the test, naming why, unless the suite's cluster

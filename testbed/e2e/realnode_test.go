@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -218,11 +219,11 @@ func testKilledContainerRestarts(t *testing.T) {
 // a rollout can be watched from a client's side; wait gives its report.
 func clientLoop(t *testing.T, name string, d time.Duration, extra ...string) (wait func() clientReport) {
 	t.Helper()
-	startClient(t, name, append([]string{"-url", greeterURL + "/v1/greet", "-token", apiToken(t), "-for", d.String()}, extra...)...)
+	startClient(t, "greeter", name, append([]string{"-url", greeterURL + "/v1/greet", "-token", apiToken(t), "-for", d.String()}, extra...)...)
 	waitFor(t, "phase of client pod "+name, func() string {
 		return string(kubectl(t, "-n", "greeter", "get", "pod", name, "-o", "jsonpath={.status.phase}"))
 	}, "Running")
-	return func() clientReport { return clientResult(t, name, d+60*time.Second) }
+	return func() clientReport { return clientResult(t, "greeter", name, d+60*time.Second) }
 }
 
 type clientReport struct {
@@ -233,21 +234,59 @@ type clientReport struct {
 	LastBody   string   `json:"lastBody"`
 }
 
-// runClient runs the client pod once and returns its report.
+// runClient runs the client pod once in the greeter's namespace and
+// returns its report.
 func runClient(t *testing.T, name string, args ...string) clientReport {
 	t.Helper()
-	startClient(t, name, args...)
-	return clientResult(t, name, 90*time.Second)
+	return runClientIn(t, "greeter", name, args...)
 }
 
-// startClient creates the client pod in the greeter's namespace (which
-// enforces Pod Security restricted), on the real node.
-func startClient(t *testing.T, name string, args ...string) {
+// runClientIn runs the client pod once in a namespace and returns its report.
+func runClientIn(t *testing.T, namespace, name string, args ...string) clientReport {
 	t.Helper()
-	quoted, _ := json.Marshal(args)
-	manifest := fmt.Sprintf(`apiVersion: v1
+	startClient(t, namespace, name, args...)
+	return clientResult(t, namespace, name, 90*time.Second)
+}
+
+// startClient creates the client pod in a namespace (the greeter's enforces
+// Pod Security restricted, which the pod meets), on the real node, with the
+// label role=e2e-client, whose own policy lets it reach anything.
+func startClient(t *testing.T, namespace, name string, args ...string) {
+	t.Helper()
+	startClientPod(t, namespace, name, map[string]string{"role": "e2e-client"}, args...)
+}
+
+// startClientPod creates a client pod with the given labels: with
+// role=e2e-client it may reach anything; without, the policies of its
+// namespace that select its labels decide what it reaches.
+func startClientPod(t *testing.T, namespace, name string, labels map[string]string, args ...string) {
+	t.Helper()
+	startClientPods(t, clientPod{namespace, name, labels, args})
+}
+
+// clientPod is a client pod to start: where, named what, labelled how, and
+// what it asks (the client's flags; -grace 10s unless they say otherwise).
+type clientPod struct {
+	namespace, name string
+	labels          map[string]string
+	args            []string
+}
+
+// startClientPods creates the client pods with one kubectl apply, so that
+// they start together, and deletes them when the test ends.
+func startClientPods(t *testing.T, pods ...clientPod) {
+	t.Helper()
+	var manifests []string
+	for _, p := range pods {
+		args := p.args
+		if !slices.Contains(args, "-grace") {
+			args = append([]string{"-grace", "10s"}, args...)
+		}
+		quoted, _ := json.Marshal(args)
+		labelsJSON, _ := json.Marshal(p.labels)
+		manifests = append(manifests, fmt.Sprintf(`apiVersion: v1
 kind: Pod
-metadata: {name: %s, namespace: greeter, labels: {role: e2e-client}}
+metadata: {name: %s, namespace: %s, labels: %s}
 spec:
   restartPolicy: Never
   automountServiceAccountToken: false
@@ -261,21 +300,43 @@ spec:
     args: %s
     resources: {requests: {cpu: 10m, memory: 16Mi, ephemeral-storage: 1Mi}, limits: {cpu: 200m, memory: 64Mi, ephemeral-storage: 8Mi}}
     securityContext: {readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
-`, name, localcluster.NodeType, localcluster.NodeTaint, clientImage, quoted)
-	if _, err := env.cluster.Kubectl(t.Context(), []byte(manifest), "apply", "-f", "-"); err != nil {
+---
+# The stack's namespaces deny every pod's egress by default: the test's
+# clients declare their own, as a service's clients in its namespace would.
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: e2e-client, namespace: %[2]s}
+spec:
+  podSelector: {matchLabels: {role: e2e-client}}
+  policyTypes: [Egress]
+  egress: [{}]
+`, p.name, p.namespace, labelsJSON, localcluster.NodeType, localcluster.NodeTaint, clientImage, quoted))
+	}
+	if _, err := env.cluster.Kubectl(t.Context(), []byte(strings.Join(manifests, "---\n")), "apply", "-f", "-"); err != nil {
 		t.Fatal(err)
 	}
+	// Gone before the next test looks for pods by label: a stand-in carries
+	// the labels of the pods it stands for.
 	t.Cleanup(func() {
-		_, _ = env.cluster.Kubectl(t.Context(), nil, "-n", "greeter", "delete", "pod", name, "--ignore-not-found", "--wait=false")
+		names := map[string][]string{}
+		for _, p := range pods {
+			names[p.namespace] = append(names[p.namespace], p.name)
+		}
+		for namespace, names := range names {
+			args := append([]string{"-n", namespace, "delete", "pod", "--ignore-not-found", "--wait=true", "--timeout=60s"}, names...)
+			if _, err := env.cluster.Kubectl(context.Background(), nil, args...); err != nil {
+				t.Errorf("deleting the client pods: %v", err)
+			}
+		}
 	})
 }
 
 // clientResult waits for the client pod to end and reads its report.
-func clientResult(t *testing.T, name string, timeout time.Duration) clientReport {
+func clientResult(t *testing.T, namespace, name string, timeout time.Duration) clientReport {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		phase := string(kubectl(t, "-n", "greeter", "get", "pod", name, "-o", "jsonpath={.status.phase}"))
+		phase := string(kubectl(t, "-n", namespace, "get", "pod", name, "-o", "jsonpath={.status.phase}"))
 		if phase == "Succeeded" || phase == "Failed" {
 			break
 		}
@@ -284,7 +345,7 @@ func clientResult(t *testing.T, name string, timeout time.Duration) clientReport
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	logs := kubectl(t, "-n", "greeter", "logs", name)
+	logs := kubectl(t, "-n", namespace, "logs", name)
 	var r clientReport
 	if err := json.Unmarshal(logs, &r); err != nil {
 		t.Fatalf("client pod %s printed %q: %v", name, logs, err)

@@ -94,8 +94,11 @@ func (c *Cluster) Server() string { return fmt.Sprintf("https://127.0.0.1:%d", c
 // controlPlane and nodeProcesses are the servers, in order of start.
 var (
 	controlPlane  = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
-	nodeProcesses = []string{"containerd", "coredns", "kube-proxy", "kubelet"}
+	nodeProcesses = []string{"containerd", "coredns", "kube-proxy", "kubelet", "netpol"}
 )
+
+// serviceCIDR holds the Services' cluster IPs.
+const serviceCIDR = "10.96.0.0/16"
 
 func (o Options) processes() []process { return processesIn(o.Dir, controlPlane) }
 
@@ -262,7 +265,7 @@ func (c *Cluster) start(ctx context.Context) error {
 		if err := c.startNode(ctx, node); err != nil {
 			return fmt.Errorf("starting the real node: %w", err)
 		}
-		fmt.Fprintf(c.opts.Log, "real node %s Ready in %.1fs (containerd, kubelet, kube-proxy, CoreDNS on %s)\n", NodeName, time.Since(nodeBegin).Seconds(), bridgeIP)
+		fmt.Fprintf(c.opts.Log, "real node %s Ready in %.1fs (containerd, kubelet, kube-proxy, network policies, CoreDNS on %s)\n", NodeName, time.Since(nodeBegin).Seconds(), nodeLocalDNS)
 	}
 	fmt.Fprintf(c.opts.Log, "local cluster up in %.1fs: %s, kubeconfig %s\n", time.Since(begin).Seconds(), c.Server(), c.Kubeconfig())
 	return nil
@@ -395,7 +398,7 @@ func (c *Cluster) apiServerArgs() []string {
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + p("sa.pub"),
 		"--service-account-signing-key-file=" + p("sa.key"),
-		"--service-cluster-ip-range=10.96.0.0/16",
+		"--service-cluster-ip-range=" + serviceCIDR,
 		// Aggregation layer: without these the controllers log CA-bundle errors forever.
 		"--requestheader-client-ca-file=" + p("front-proxy-ca.crt"),
 		"--requestheader-allowed-names=" + frontProxyClientName,

@@ -68,6 +68,29 @@ func removeKubernetesChains() error {
 	return errors.Join(errs...)
 }
 
+// policySetPrefixes name the ipsets the network policy controller makes
+// (kube-router's netpol: KUBE-SRC-, KUBE-DST-, their TMP- copies while it
+// restores, each inet6: for IPv6).
+var policySetPrefixes = []string{"KUBE-", "TMP-", "inet6:KUBE-", "inet6:TMP-"}
+
+// removePolicySets destroys the controller's ipsets, once no iptables rule
+// refers to them (removeKubernetesChains first).
+func removePolicySets() error {
+	out, err := exec.Command("ipset", "list", "-n").Output()
+	if err != nil {
+		return nil // no ipset on this machine: nothing was made
+	}
+	var errs []error
+	for _, name := range strings.Fields(string(out)) {
+		if slices.ContainsFunc(policySetPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
+			if out, err := exec.Command("ipset", "destroy", name).CombinedOutput(); err != nil {
+				errs = append(errs, fmt.Errorf("ipset destroy %s: %w: %s", name, err, out))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // kubernetesChainRemovals reads iptables-save output and returns the
 // iptables arguments that remove every chain of the real node's (KUBE-*,
 // PLATFORM-NODE-*): first the rules of other chains that jump to one, then
@@ -233,7 +256,7 @@ func isDir(path string) bool {
 
 // HostFootprint describes what of this machine the real node touches: the
 // kernel settings it changes, the network interfaces, the iptables and
-// ip6tables rules (without counters), and the mounts below dir. Taken before
+// ip6tables rules (without counters), the ipsets, and the mounts below dir. Taken before
 // Up and after Down, the two are equal when the node left the host as it was.
 func HostFootprint(dir string) (string, error) {
 	var b strings.Builder
@@ -258,6 +281,11 @@ func HostFootprint(dir string) (string, error) {
 		}
 		for _, line := range firewallFootprint(string(out)) {
 			fmt.Fprintf(&b, "%s %s\n", tool, line)
+		}
+	}
+	if sets, err := exec.Command("ipset", "list", "-n").Output(); err == nil {
+		for _, name := range strings.Fields(string(sets)) {
+			fmt.Fprintf(&b, "ipset %s\n", name)
 		}
 	}
 	abs, err := filepath.Abs(dir)

@@ -188,3 +188,20 @@ func TestFirewallFootprint(t *testing.T) {
 		}
 	}
 }
+
+// The pods the policy controller filters are read off its jumps, as
+// iptables-save printed them here with the local stack running.
+func TestFirewalledPodsReadTheControllersJumps(t *testing.T) {
+	const save = `*filter
+:KUBE-POD-FW-7YT66WRSRKRGWRWY - [0:0]
+-A KUBE-ROUTER-FORWARD -s 10.88.0.4/32 -m comment --comment "rule to jump traffic from POD name:jaeger-d7cb8d9bf-64dnq namespace: observability to chain KUBE-POD-FW-7YT66WRSRKRGWRWY" -j KUBE-POD-FW-7YT66WRSRKRGWRWY
+-A KUBE-ROUTER-FORWARD -s 10.88.0.5/32 -m physdev --physdev-is-bridged -m comment --comment "rule to jump traffic from POD name:greeter-86b566dfd-h4kb8 namespace: greeter to chain KUBE-POD-FW-LRUY6QTNVV3TRCLG" -j KUBE-POD-FW-LRUY6QTNVV3TRCLG
+-A KUBE-POD-FW-7YT66WRSRKRGWRWY -m comment --comment "rule to log dropped traffic POD name:other namespace: elsewhere" -j NFLOG
+COMMIT
+`
+	got := firewalledIn(save)
+	want := map[string]bool{"observability/jaeger-d7cb8d9bf-64dnq": true, "greeter/greeter-86b566dfd-h4kb8": true}
+	if len(got) != len(want) || !got["observability/jaeger-d7cb8d9bf-64dnq"] || !got["greeter/greeter-86b566dfd-h4kb8"] {
+		t.Errorf("firewalled pods %v, want %v", got, want)
+	}
+}

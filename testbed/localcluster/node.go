@@ -9,9 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
+	"github.com/acme/platform/internal/kube"
 	"github.com/acme/platform/testbed/nodeimage"
 )
 
@@ -28,18 +30,25 @@ const (
 	NodeType = "real"
 
 	bridgeName = "platform0"
+	// BridgeIP is the node's address on the pods' bridge.
+	BridgeIP = bridgeIP
 	// bridgeIP is the host's address on the pods' bridge: their gateway, the
 	// node's IP, and where cluster DNS listens.
-	bridgeIP   = "10.88.0.1"
-	podSubnet  = "10.88.0.0/24"
-	clusterDNS = bridgeIP
+	bridgeIP  = "10.88.0.1"
+	podSubnet = "10.88.0.0/24"
+	// nodeLocalDNS is where the cluster DNS listens, on the host: the
+	// address NodeLocal DNSCache takes (kube.DefaultNodeLocalDNS), so the
+	// pods reach it as they would a node-local cache, through the ipBlock
+	// rule of every policy (no pod selector names a host process).
+	nodeLocalDNS = kube.DefaultNodeLocalDNS
 )
 
-// NodeBinaries are the real node's programs: the kubelet, kube-proxy and
-// CoreDNS that scripts/tools.sh builds, and Debian's containerd (whose
-// package brings ctr and the runc shim), runc, iptables and CNI plugins.
+// NodeBinaries are the real node's programs: the kubelet, kube-proxy,
+// CoreDNS and the network policy controller (kube-router's) that
+// scripts/tools.sh builds, and Debian's containerd (whose package brings ctr
+// and the runc shim), runc, iptables, ipset and CNI plugins.
 type NodeBinaries struct {
-	Kubelet, KubeProxy, CoreDNS, Containerd, Ctr, Runc, IPTables string
+	Kubelet, KubeProxy, CoreDNS, NetPol, Containerd, Ctr, Runc, IPTables, IPSet string
 	// CNIDir holds the CNI plugins (bridge, host-local, loopback).
 	CNIDir string
 }
@@ -51,6 +60,8 @@ func NodeBinariesIn(dir string) NodeBinaries {
 		Kubelet:    filepath.Join(dir, "kubelet"),
 		KubeProxy:  filepath.Join(dir, "kube-proxy"),
 		CoreDNS:    filepath.Join(dir, "coredns"),
+		NetPol:     filepath.Join(dir, "netpol"),
+		IPSet:      installed("ipset", "/usr/sbin/ipset"),
 		Containerd: installed("containerd", "/usr/bin/containerd"),
 		Ctr:        installed("ctr", "/usr/bin/ctr"),
 		Runc:       installed("runc", "/usr/sbin/runc"),
@@ -121,14 +132,14 @@ func (n NodeOptions) Unsupported() string {
 		return "the real node needs root (containerd, the kubelet, network interfaces and iptables)"
 	}
 	b := n.Binaries
-	need := []string{b.Kubelet, b.KubeProxy, b.CoreDNS, b.Containerd, b.Ctr, b.Runc, b.IPTables,
+	need := []string{b.Kubelet, b.KubeProxy, b.CoreDNS, b.NetPol, b.Containerd, b.Ctr, b.Runc, b.IPTables, b.IPSet,
 		filepath.Join(filepath.Dir(b.Containerd), "containerd-shim-runc-v2")}
 	for _, plugin := range []string{"bridge", "host-local", "loopback"} {
 		need = append(need, filepath.Join(b.CNIDir, plugin))
 	}
 	for _, path := range need {
 		if _, err := os.Stat(path); err != nil {
-			return fmt.Sprintf("%s is missing (make runtime installs Debian's containerd, runc, iptables and CNI plugins; scripts/tools.sh node builds the kubelet, kube-proxy and CoreDNS)", path)
+			return fmt.Sprintf("%s is missing (make runtime installs Debian's containerd, runc, iptables, ipset and CNI plugins; scripts/tools.sh node builds the kubelet, kube-proxy, CoreDNS and the policy controller)", path)
 		}
 	}
 	if _, err := os.Stat("/sys/fs/cgroup/memory"); err != nil {
@@ -293,9 +304,19 @@ func (c *Cluster) startNode(ctx context.Context, ps map[string]process) error {
 			return err
 		}
 	}
-	return c.waitFor(ctx, ps["kubelet"], "node "+NodeName+" to be Ready", func() bool {
+	if err := c.waitFor(ctx, ps["kubelet"], "node "+NodeName+" to be Ready", func() bool {
 		out, err := c.Kubectl(ctx, nil, "get", "node", NodeName, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
 		return err == nil && string(out) == "True"
+	}); err != nil {
+		return err
+	}
+	// The policies are enforced from here on: the controller reads the
+	// node, then puts its chains in front of the pods' traffic.
+	if err := ps["netpol"].start(n.Binaries.NetPol, []string{"-kubeconfig", c.Kubeconfig(), "-node", NodeName, "-service-cidr", serviceCIDR, "-v=1"}, c.opts.DieWithParent); err != nil {
+		return err
+	}
+	return c.waitFor(ctx, ps["netpol"], "the network policy controller's chains", func() bool {
+		return exec.CommandContext(ctx, n.Binaries.IPTables, "-n", "-L", "KUBE-ROUTER-FORWARD").Run() == nil
 	})
 }
 
@@ -412,8 +433,8 @@ func (c *Cluster) cniConfig() string {
 `, bridgeName, c.nodeDir("cni-ipam"), podSubnet, bridgeIP)
 }
 
-// corefile serves cluster.local from the API server on the bridge address,
-// which the kubelet gives the pods as their name server. Nothing else is
+// corefile serves cluster.local from the API server on the node-local
+// address, which the kubelet gives the pods as their name server. Nothing else is
 // answered: this machine has no upstream to forward to.
 func (c *Cluster) corefile() string {
 	return fmt.Sprintf(`cluster.local:53 in-addr.arpa:53 {
@@ -427,7 +448,7 @@ func (c *Cluster) corefile() string {
     }
     cache 5
 }
-`, bridgeIP, c.ports.CoreDNSHealth, c.ports.CoreDNSReady, filepath.Join(c.opts.Dir, "coredns.kubeconfig"))
+`, nodeLocalDNS, c.ports.CoreDNSHealth, c.ports.CoreDNSReady, filepath.Join(c.opts.Dir, "coredns.kubeconfig"))
 }
 
 // kubeProxyConfig programs Services with iptables and changes no kernel
@@ -491,7 +512,7 @@ maxPods: 30
 serializeImagePulls: false
 registerWithTaints:
 - {key: %s, value: "true", effect: NoSchedule}
-`, bridgeIP, c.ports.Kubelet, c.ports.KubeletHealthz, c.pki.path("ca.crt"), c.containerdSocket(), clusterDNS, c.nodeDir("resolv.conf"), NodeTaint)
+`, bridgeIP, c.ports.Kubelet, c.ports.KubeletHealthz, c.pki.path("ca.crt"), c.containerdSocket(), nodeLocalDNS, c.nodeDir("resolv.conf"), NodeTaint)
 }
 
 // createBridge makes the pods' bridge with the host's address on it, so
@@ -503,6 +524,7 @@ func createBridge() error {
 	for _, args := range [][]string{
 		{"link", "add", bridgeName, "type", "bridge"},
 		{"addr", "add", bridgeIP + "/24", "dev", bridgeName},
+		{"addr", "add", nodeLocalDNS + "/32", "dev", bridgeName},
 		{"link", "set", bridgeName, "up"},
 	} {
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
@@ -635,7 +657,7 @@ func socketAnswers(path string) bool {
 // cgroups, the bridge; and it restores the kernel settings it changed.
 func stopNode(dir string, ps map[string]process, b NodeBinaries) error {
 	var errs []error
-	errs = append(errs, ps["kubelet"].stop(15*time.Second))
+	errs = append(errs, ps["netpol"].stop(10*time.Second), ps["kubelet"].stop(15*time.Second))
 	errs = append(errs, removePods(dir, ps["containerd"], b))
 
 	errs = append(errs, ps["kube-proxy"].stop(10*time.Second), ps["coredns"].stop(10*time.Second), ps["containerd"].stop(15*time.Second))
@@ -644,7 +666,7 @@ func stopNode(dir string, ps map[string]process, b NodeBinaries) error {
 			errs = append(errs, fmt.Errorf("kube-proxy --cleanup: %w: %s", err, out))
 		}
 	}
-	errs = append(errs, removeKubernetesChains(), unmountUnder(filepath.Join(dir, "node")), removeCgroups("kubepods"))
+	errs = append(errs, removeKubernetesChains(), removePolicySets(), unmountUnder(filepath.Join(dir, "node")), removeCgroups("kubepods"))
 	if exec.Command("ip", "link", "show", bridgeName).Run() == nil {
 		if out, err := exec.Command("ip", "link", "del", bridgeName).CombinedOutput(); err != nil {
 			errs = append(errs, fmt.Errorf("removing the bridge %s: %w: %s", bridgeName, err, out))
@@ -655,4 +677,59 @@ func stopNode(dir string, ps map[string]process, b NodeBinaries) error {
 		errs = append(errs, os.Remove(nodeClaim))
 	}
 	return errors.Join(errs...)
+}
+
+// PolicySyncs counts the network policy controller's syncs of its rules
+// that have begun: a mark for WaitPolicySync.
+func (c *Cluster) PolicySyncs() int {
+	return strings.Count(c.policyLog(), "Starting sync of iptables")
+}
+
+// WaitPolicySync waits until a sync of the policy rules that began after
+// mark (PolicySyncs, taken before a change) has ended: the rules then
+// hold what the API server held when it began.
+func (c *Cluster) WaitPolicySync(ctx context.Context, mark int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(c.policyLog(), "sync iptables took") <= mark {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the network policy controller ended no sync after %d in 30s (its log: %s)", mark, c.policyLogFile())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// FirewalledPods are the pods ("namespace/name") whose traffic the policy
+// controller has put through a chain of the pod's own: until it has, a new
+// pod's egress is not filtered. kube-router v2.1.0 comments the jump to
+// that chain "rule to jump traffic from POD name:<pod> namespace:
+// <namespace> to chain KUBE-POD-FW-…" (pkg/controllers/netpol/pod.go).
+func FirewalledPods(ctx context.Context) (map[string]bool, error) {
+	out, err := exec.CommandContext(ctx, "iptables-save", "-t", "filter").Output()
+	if err != nil {
+		return nil, fmt.Errorf("iptables-save: %w", err)
+	}
+	return firewalledIn(string(out)), nil
+}
+
+// firewalledIn reads FirewalledPods from iptables-save's output.
+func firewalledIn(save string) map[string]bool {
+	pods := map[string]bool{}
+	for _, m := range firewalledPod.FindAllStringSubmatch(save, -1) {
+		pods[m[2]+"/"+m[1]] = true
+	}
+	return pods
+}
+
+var firewalledPod = regexp.MustCompile(`rule to jump traffic from POD name:(\S+) namespace: (\S+) to chain `)
+
+func (c *Cluster) policyLogFile() string { return filepath.Join(c.opts.Dir, "logs", "netpol.log") }
+
+func (c *Cluster) policyLog() string {
+	data, _ := os.ReadFile(c.policyLogFile())
+	return string(data)
 }

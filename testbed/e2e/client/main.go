@@ -5,10 +5,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -26,18 +28,48 @@ type Report struct {
 
 func main() {
 	url := flag.String("url", "", "what to ask")
+	tcp := flag.String("tcp", "", "instead of -url: only connect to this host:port (an answer is a connection made)")
+	lookup := flag.String("lookup", "", "instead of -url: only look this name up (an answer is an address)")
+	dnsServer := flag.String("dns", "", "with -lookup: ask this name server (host:port) instead of the pod's")
+	dnsNet := flag.String("dnsnet", "udp", "with -dns: udp or tcp")
+	delay := flag.Duration("delay", 0, "wait this long before the first request")
 	token := flag.String("token", "", "a bearer token to send")
 	duration := flag.Duration("for", 0, "keep asking for this long (0: once)")
 	every := flag.Duration("every", 50*time.Millisecond, "pause between requests")
 	until := flag.String("until", "", "with -for: stop early once every answer for -settle has held this")
 	settle := flag.Duration("settle", 10*time.Second, "how long the answers must have held -until")
+	grace := flag.Duration("grace", 0, "until the first answer, retry a connection that fails for this long without counting it "+
+		"(a new pod's address reaches the network policy controller a moment after the pod starts)")
 	flag.Parse()
 	client := &http.Client{Timeout: 2 * time.Second}
+	resolver := net.DefaultResolver
+	if *dnsServer != "" {
+		resolver = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, *dnsNet, *dnsServer)
+		}}
+	}
+	time.Sleep(*delay)
 	var r Report
 	end := time.Now().Add(*duration)
 	var holdingSince time.Time // since when every answer held -until
+	start, answered := time.Now(), false
 	for {
-		status, body, err := get(client, *url, *token)
+		var status int
+		var body string
+		var err error
+		switch {
+		case *tcp != "":
+			status, body, err = connect(*tcp)
+		case *lookup != "":
+			status, body, err = resolve(resolver, *lookup)
+		default:
+			status, body, err = get(client, *url, *token)
+		}
+		if err != nil && !answered && time.Since(start) < *grace {
+			time.Sleep(*every)
+			continue
+		}
+		answered = answered || err == nil
 		r.LastStatus, r.LastBody = status, body
 		if err == nil && status != http.StatusOK {
 			err = fmt.Errorf("status %d: %s", status, body)
@@ -79,4 +111,25 @@ func get(client *http.Client, url, token string) (int, string, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	return resp.StatusCode, string(body), err
+}
+
+// connect reports a TCP connection made as an answer (200).
+func connect(address string) (int, string, error) {
+	conn, err := net.DialTimeout("tcp", address, 2*time.Second)
+	if err != nil {
+		return 0, "", err
+	}
+	conn.Close()
+	return http.StatusOK, "connected", nil
+}
+
+// resolve reports a name's addresses as an answer (200).
+func resolve(resolver *net.Resolver, name string) (int, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	addresses, err := resolver.LookupHost(ctx, name)
+	if err != nil {
+		return 0, "", err
+	}
+	return http.StatusOK, strings.Join(addresses, ","), nil
 }

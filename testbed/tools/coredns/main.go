@@ -1,5 +1,6 @@
 // Command coredns is CoreDNS v1.15.0 with the plugins the local cluster's
-// Corefile names (testbed/localcluster, corefile), as CoreDNS's own main
+// Corefile names (testbed/localcluster, corefile) and hosts, which the e2e
+// suite's cluster DNS pod answers with (testbed/e2e, kubeDNSPod), as CoreDNS's own main
 // (coredns.go: coremain.Run) runs it with all of them: a plugin registers
 // itself when imported, and the directive order stays CoreDNS's
 // (core/dnsserver/zdirectives.go). Leaving out the other plugins (the
@@ -13,6 +14,7 @@ import (
 	_ "github.com/coredns/coredns/plugin/cache"
 	_ "github.com/coredns/coredns/plugin/errors"
 	_ "github.com/coredns/coredns/plugin/health"
+	_ "github.com/coredns/coredns/plugin/hosts"
 	_ "github.com/coredns/coredns/plugin/kubernetes"
 	_ "github.com/coredns/coredns/plugin/ready"
 )
