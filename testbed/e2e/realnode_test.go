@@ -219,7 +219,7 @@ func testKilledContainerRestarts(t *testing.T) {
 // a rollout can be watched from a client's side; wait gives its report.
 func clientLoop(t *testing.T, name string, d time.Duration, extra ...string) (wait func() clientReport) {
 	t.Helper()
-	startClient(t, "greeter", name, append([]string{"-url", greeterURL + "/v1/greet", "-token", apiToken(t), "-for", d.String()}, extra...)...)
+	startClient(t, name, append([]string{"-url", greeterURL + "/v1/greet", "-token", apiToken(t), "-for", d.String()}, extra...)...)
 	waitFor(t, "phase of client pod "+name, func() string {
 		return string(kubectl(t, "-n", "greeter", "get", "pod", name, "-o", "jsonpath={.status.phase}"))
 	}, "Running")
@@ -238,30 +238,16 @@ type clientReport struct {
 // returns its report.
 func runClient(t *testing.T, name string, args ...string) clientReport {
 	t.Helper()
-	return runClientIn(t, "greeter", name, args...)
+	startClient(t, name, args...)
+	return clientResult(t, "greeter", name, 90*time.Second)
 }
 
-// runClientIn runs the client pod once in a namespace and returns its report.
-func runClientIn(t *testing.T, namespace, name string, args ...string) clientReport {
+// startClient creates the client pod in the greeter's namespace (which
+// enforces Pod Security restricted, which the pod meets), on the real node,
+// with the label role=e2e-client, whose own policy lets it reach anything.
+func startClient(t *testing.T, name string, args ...string) {
 	t.Helper()
-	startClient(t, namespace, name, args...)
-	return clientResult(t, namespace, name, 90*time.Second)
-}
-
-// startClient creates the client pod in a namespace (the greeter's enforces
-// Pod Security restricted, which the pod meets), on the real node, with the
-// label role=e2e-client, whose own policy lets it reach anything.
-func startClient(t *testing.T, namespace, name string, args ...string) {
-	t.Helper()
-	startClientPod(t, namespace, name, map[string]string{"role": "e2e-client"}, args...)
-}
-
-// startClientPod creates a client pod with the given labels: with
-// role=e2e-client it may reach anything; without, the policies of its
-// namespace that select its labels decide what it reaches.
-func startClientPod(t *testing.T, namespace, name string, labels map[string]string, args ...string) {
-	t.Helper()
-	startClientPods(t, clientPod{namespace, name, labels, args})
+	startClientPods(t, clientPod{"greeter", name, map[string]string{"role": "e2e-client"}, args})
 }
 
 // clientPod is a client pod to start: where, named what, labelled how, and
@@ -277,6 +263,7 @@ type clientPod struct {
 func startClientPods(t *testing.T, pods ...clientPod) {
 	t.Helper()
 	var manifests []string
+	namespaces := map[string]bool{}
 	for _, p := range pods {
 		args := p.args
 		if !slices.Contains(args, "-grace") {
@@ -300,17 +287,21 @@ spec:
     args: %s
     resources: {requests: {cpu: 10m, memory: 16Mi, ephemeral-storage: 1Mi}, limits: {cpu: 200m, memory: 64Mi, ephemeral-storage: 8Mi}}
     securityContext: {readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
----
-# The stack's namespaces deny every pod's egress by default: the test's
-# clients declare their own, as a service's clients in its namespace would.
-apiVersion: networking.k8s.io/v1
+`, p.name, p.namespace, labelsJSON, localcluster.NodeType, localcluster.NodeTaint, clientImage, quoted))
+		if !namespaces[p.namespace] {
+			namespaces[p.namespace] = true
+			// The stack's namespaces deny every pod's egress by default: the
+			// test's clients declare their own, as a service's clients in its
+			// namespace would.
+			manifests = append(manifests, fmt.Sprintf(`apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
-metadata: {name: e2e-client, namespace: %[2]s}
+metadata: {name: e2e-client, namespace: %s}
 spec:
   podSelector: {matchLabels: {role: e2e-client}}
   policyTypes: [Egress]
   egress: [{}]
-`, p.name, p.namespace, labelsJSON, localcluster.NodeType, localcluster.NodeTaint, clientImage, quoted))
+`, p.namespace))
+		}
 	}
 	if _, err := env.cluster.Kubectl(t.Context(), []byte(strings.Join(manifests, "---\n")), "apply", "-f", "-"); err != nil {
 		t.Fatal(err)
