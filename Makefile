@@ -67,8 +67,9 @@ cluster-tools: runtime ## provide the tools that deploy the local stack (the eng
 	scripts/tools.sh pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger oauth2_proxy
 
 .PHONY: platform
-platform: ## build the platform command (cli/platform)
+platform: ## build the platform command (cli/platform) and its policy pack (cmd/pulumi-analyzer-policy-platform) beside it
 	GOMEMLIMIT=$(PLATFORM_GOMEMLIMIT) go build -ldflags="$(PLATFORM_LDFLAGS)" -o $(PLATFORM) ./cli/platform
+	go build -ldflags="$(PLATFORM_LDFLAGS)" -o $(dir $(PLATFORM))pulumi-analyzer-policy-platform ./cmd/pulumi-analyzer-policy-platform
 
 .PHONY: localcluster
 localcluster: ## build the local cluster's command (testbed/cmd/localcluster)

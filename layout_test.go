@@ -118,6 +118,27 @@ func TestTheProgramBuildsWithoutThePackage(t *testing.T) {
 	}
 }
 
+// The policy pack's rules (policypack: Kubernetes' API types, upstream's
+// Pod Security checks) are the analyzer's alone: the program, the platform
+// command and the package's plugin share only policypack/shared with them.
+func TestTheProgramBuildsWithoutThePolicyPack(t *testing.T) {
+	for _, program := range []string{"github.com/acme/platform", "github.com/acme/platform/cli/platform", "github.com/acme/platform/plugin"} {
+		out, err := exec.Command("go", "list", "-deps", program).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", program, err)
+		}
+		deps := strings.Fields(string(out))
+		if !slices.Contains(deps, "github.com/acme/platform/policypack/shared") {
+			t.Errorf("%s does not build policypack/shared: the check is broken, or the components no longer share the pack's checks", program)
+		}
+		for _, dep := range deps {
+			if dep == "github.com/acme/platform/policypack" || strings.HasPrefix(dep, "k8s.io/pod-security-admission") {
+				t.Errorf("%s builds %s: the pack's rules stay in its analyzer", program, dep)
+			}
+		}
+	}
+}
+
 // The import boundaries that keep a rebuild after an edit fast (README,
 // Performance): the driver's main touches no component, whose argument types
 // instantiate the SDK's generics anew in every package that uses them, and
@@ -177,7 +198,7 @@ func TestTheREADMEIsAManual(t *testing.T) {
 }
 
 // repoPath matches a path of this repository written in backquotes.
-var repoPath = regexp.MustCompile("`((?:app|cli|cmd|components|internal|plugin|sdk|stacks|testbed|scripts|examples|docs|\\.github)/[^` ]*)`")
+var repoPath = regexp.MustCompile("`((?:app|cli|cmd|components|internal|plugin|policypack|sdk|stacks|testbed|scripts|examples|docs|\\.github)/[^` ]*)`")
 
 // make lint vets with the e2e tag alone, which sees every file as long as
 // no file is built only without it: e2e is the one build constraint.

@@ -22,6 +22,18 @@ body_file=$(mktemp)
 	echo
 	echo "Commit ${sha:0:12}. Secret values are shown as \`[secret]\`."
 	echo
+	# The policy pack's findings (the engine's "Policies:" block, up to the
+	# next unindented line) outside the collapsed output: what a reviewer
+	# must see first.
+	policies=$(sed -e 's/\x1b\[[0-9;]*m//g' "$output" | awk '/^Policies:$/ {on = 1; next} on && /^[^ ]/ {on = 0} on && NF')
+	if [[ $policies == *"[mandatory]"* || $policies == *"[advisory]"* ]]; then
+		echo "#### Policy findings"
+		echo
+		echo '```'
+		echo "${policies:0:20000}"
+		echo '```'
+		echo
+	fi
 	echo '<details><summary>Output</summary>'
 	echo
 	echo '```'

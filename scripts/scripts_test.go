@@ -46,6 +46,7 @@ func fakeGH(t *testing.T, data ghData) (logFile string, env []string) {
 	}
 	script := `#!/usr/bin/env bash
 printf '%s\n' "$*" >> "` + logFile + `"
+for a in "$@"; do [[ $a == body=@* ]] && cp "${a#body=@}" "` + dir + `/body.md"; done
 args=("$@") filter=""
 for ((i = 0; i < ${#args[@]}; i++)); do [[ ${args[i]} == --jq ]] && filter=${args[i+1]}; done
 case "$1 $2" in
@@ -106,6 +107,40 @@ func TestPreviewCommentIsCreatedOnceThenEdited(t *testing.T) {
 	c := calls(t, log)
 	if !strings.Contains(c, "--method PATCH repos/acme/platform/issues/comments/4242") || strings.Contains(c, "POST") || strings.Contains(c, "4343") {
 		t.Fatalf("the first existing comment not edited in place:\n%s", c)
+	}
+}
+
+// The policy pack's findings lead the comment, outside the collapsed
+// output, with the rule, the resource and the property path; a preview
+// without findings has no such part.
+func TestPreviewCommentLeadsWithPolicyFindings(t *testing.T) {
+	const violation = "        - [mandatory]  images-pinned-by-digest  (kubernetes:apps/v1:Deployment: raw)\n" +
+		"          spec.template.spec.containers[0].image: \"nginx:1.27\" is not pinned by digest\n"
+	output := writeFile(t, "Previewing update (dev):\n + 1 to create\n\x1b[1mPolicies:\x1b[0m\n"+
+		"    ❌ platform@v1.0.0 (local: /x/pulumi-analyzer-policy-platform)\n"+violation+"\nDiagnostics:\n  error: preview failed\n")
+	log, env := fakeGH(t, ghData{})
+	if out, err := run(t, env, "pr-comment.sh", "7", "platform-preview:dev", output, "1", "0123456789abcdef"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	body, err := os.ReadFile(filepath.Join(filepath.Dir(log), "body.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	findings, details, _ := strings.Cut(string(body), "<details>")
+	if !strings.Contains(findings, "#### Policy findings") || !strings.Contains(findings, violation) || strings.Contains(findings, "Diagnostics") {
+		t.Errorf("the comment does not lead with the findings alone:\n%s", body)
+	}
+	if !strings.Contains(details, violation) {
+		t.Errorf("the full output lost the findings:\n%s", body)
+	}
+
+	clean := writeFile(t, "Policies:\n    ✅ platform@v1.0.0 (local: /x)\n\nResources:\n")
+	log, env = fakeGH(t, ghData{})
+	if out, err := run(t, env, "pr-comment.sh", "7", "platform-preview:dev", clean, "0", "0123456789abcdef"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if body, _ := os.ReadFile(filepath.Join(filepath.Dir(log), "body.md")); strings.Contains(string(body), "Policy findings") {
+		t.Errorf("a clean preview's comment has a findings part:\n%s", body)
 	}
 }
 

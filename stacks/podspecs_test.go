@@ -12,19 +12,12 @@ import (
 	"github.com/acme/platform/stacks/stackstest"
 )
 
-// Every container bounds its ephemeral storage (request and limit), and each
-// pod's limits cover its emptyDirs: the kubelet counts their use against the
-// pod's total and evicts past it.
-func TestEveryContainerBoundsItsEphemeralStorage(t *testing.T) {
+// Each pod's ephemeral-storage limits cover its emptyDirs: the kubelet
+// counts their use against the pod's total and evicts past it. (That every
+// container requests and limits it is the policy pack's resources-bounded,
+// run over every stack by TestEveryStackPassesThePolicyPack.)
+func TestPodsEphemeralLimitsCoverTheirEmptyDirs(t *testing.T) {
 	eachPodSpec(t, func(stack string, r pulumitest.Resource, spec map[string]any) {
-		for _, c := range pulumitest.Containers(spec) {
-			res, _ := c["resources"].(map[string]any)
-			req, _ := res["requests"].(map[string]any)["ephemeral-storage"].(string)
-			lim, _ := res["limits"].(map[string]any)["ephemeral-storage"].(string)
-			if req == "" || lim == "" {
-				t.Errorf("%s: %s %s, container %s: ephemeral-storage request %q, limit %q", stack, r.Type, r.Name, c["name"], req, lim)
-			}
-		}
 		// The pod's total is what its containers may use at once.
 		var limits, emptyDirs resource.Quantity
 		running, _ := spec["containers"].([]any)
@@ -52,39 +45,6 @@ func TestEveryContainerBoundsItsEphemeralStorage(t *testing.T) {
 // the pod spec of every workload and Job it declares.
 func eachPodSpec(t *testing.T, check func(stack string, r pulumitest.Resource, spec map[string]any)) {
 	stackstest.EachPodSpec(t, "..", Program, check)
-}
-
-// Liveness and readiness ask different things of every container (kube-score's
-// check): liveness whether the process answers, readiness whether it serves,
-// so a slow dependency takes a pod out of rotation instead of restarting it.
-func TestLivenessAndReadinessDiffer(t *testing.T) {
-	checked := 0
-	eachPodSpec(t, func(stack string, r pulumitest.Resource, spec map[string]any) {
-		for _, c := range pulumitest.Containers(spec) {
-			live, hasLive := c["livenessProbe"].(map[string]any)
-			ready, hasReady := c["readinessProbe"].(map[string]any)
-			if !hasLive || !hasReady {
-				continue
-			}
-			checked++
-			if fmt.Sprint(handler(live)) == fmt.Sprint(handler(ready)) {
-				t.Errorf("%s: %s %s, container %s: liveness and readiness are the same check %v", stack, r.Type, r.Name, c["name"], handler(live))
-			}
-		}
-	})
-	if checked == 0 {
-		t.Fatal("no container with both probes: the walk is broken")
-	}
-}
-
-// handler is what a probe checks: its HTTP, TCP or exec action.
-func handler(probe map[string]any) any {
-	for _, key := range []string{"httpGet", "tcpSocket", "exec", "grpc"} {
-		if h, ok := probe[key]; ok {
-			return map[string]any{key: h}
-		}
-	}
-	return nil
 }
 
 // No secret reaches a command line, where every user of the node reads it

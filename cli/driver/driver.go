@@ -58,6 +58,12 @@ type Options struct {
 	// is unknown to the next run (server-side apply takes over objects of
 	// fixed names; objects with generated names are left behind).
 	FinalCheckpointOnly bool
+	// PolicyPacks are the policy packs the engine runs on every preview
+	// and update (--policy-pack): an analyzer executable or a pack folder.
+	PolicyPacks []string
+	// PolicyPackConfigs are their configs (--policy-pack-config), by index;
+	// "" runs a pack with its defaults.
+	PolicyPackConfigs []string
 	// Create makes the stack in the backend when it does not exist yet (up,
 	// certs). Without it Open selects the stack and fails, naming the stack
 	// and the backend, when it is missing: a mistyped --stack or a missing
@@ -93,6 +99,8 @@ type Session struct {
 	// secrets are the values of the stack's secret config, masked wherever
 	// a change shows them.
 	secrets []string
+	// policyPacks and policyPackConfigs are Options' (same lengths).
+	policyPacks, policyPackConfigs []string
 }
 
 // Open selects the stack (creating it when opts.Create says so) and builds
@@ -149,7 +157,24 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 	return &Session{
 		stack: stack, parallel: opts.Parallel, progress: progress, events: opts.Events,
 		project: string(project.Name), name: stackName(opts.Stack), locks: lockStore(backend), repaired: repaired, secrets: secretValues(config),
+		policyPacks: opts.PolicyPacks, policyPackConfigs: packConfigs(opts),
 	}, nil
+}
+
+// packConfigs are the configs of opts.PolicyPacks, one per pack: the
+// engine pairs them by index, and its flag (a comma-separated list) drops an
+// empty value, so a pack without config gets /dev/null, an empty config
+// (its defaults; pkg/v3 v3.274.1 resource/analyzer/config.go accepts empty
+// content).
+func packConfigs(opts Options) []string {
+	configs := make([]string, len(opts.PolicyPacks))
+	for i := range configs {
+		configs[i] = os.DevNull
+		if i < len(opts.PolicyPackConfigs) && opts.PolicyPackConfigs[i] != "" {
+			configs[i] = opts.PolicyPackConfigs[i]
+		}
+	}
+	return configs
 }
 
 // selectStack selects the stack in the backend, or creates it when
@@ -214,6 +239,9 @@ func (s *Session) Preview(ctx context.Context, diff bool) (changes.Changes, erro
 	if diff {
 		opts = append(opts, optpreview.Diff())
 	}
+	if len(s.policyPacks) > 0 {
+		opts = append(opts, optpreview.PolicyPacks(s.policyPacks...), optpreview.PolicyPackConfigs(s.policyPackConfigs...))
+	}
 	_, err := s.stack.Preview(ctx, opts...)
 	return done(err), err
 }
@@ -227,6 +255,9 @@ func (s *Session) Up(ctx context.Context, refresh bool) error {
 	}
 	if refresh {
 		opts = append(opts, optup.Refresh())
+	}
+	if len(s.policyPacks) > 0 {
+		opts = append(opts, optup.PolicyPacks(s.policyPacks...), optup.PolicyPackConfigs(s.policyPackConfigs...))
 	}
 	_, err := s.stack.Up(ctx, opts...)
 	done(err)

@@ -62,6 +62,7 @@ import (
 	"github.com/acme/platform/cli/drift"
 	"github.com/acme/platform/cli/driver"
 	"github.com/acme/platform/cli/policy"
+	"github.com/acme/platform/policypack/shared"
 )
 
 // Exit codes, the same for every command (see the package comment).
@@ -82,8 +83,8 @@ Exit codes: 0 success, 1 error, 3 changes found (--expect-no-changes) or drift f
 
 // commandFlags are the flags each command takes beside --stack and --cwd.
 var commandFlags = map[string][]string{
-	"preview": {"expect-no-changes", "diff", "parallel", "events", "save-changes"},
-	"up":      {"refresh", "parallel", "final-checkpoint-only", "events", "approved"},
+	"preview": {"expect-no-changes", "diff", "parallel", "events", "save-changes", "policy-pack"},
+	"up":      {"refresh", "parallel", "final-checkpoint-only", "events", "approved", "policy-pack"},
 	"refresh": {"preview-only", "expect-no-changes", "parallel", "events"},
 	"destroy": {"unprotect", "parallel", "final-checkpoint-only", "events"},
 	"outputs": {},
@@ -139,6 +140,8 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 	force := all.Bool("force", false, "also remove a lock whose run cannot be checked from here (another host's, an unreadable one, or a remote backend's): your word that its run has ended")
 	saveChanges := all.String("save-changes", "", "write the changes the preview shows to this file (JSON, secrets masked): what a reviewer approves")
 	approved := all.String("approved", "", "the file preview --save-changes wrote: update only if a preview now shows those changes")
+	var extraPacks packList
+	all.Var(&extraPacks, "policy-pack", "also run this policy pack (an analyzer executable or a pack folder; repeatable): the platform's own always runs")
 	finalCheckpoint := all.Bool("final-checkpoint-only", false, "write the state once at the end, not after every step: 3x faster at hundreds of resources, but a killed run's creations are unknown to the next")
 	flags := flag.NewFlagSet("platform "+command, flag.ContinueOnError)
 	flags.SetOutput(stderr)
@@ -164,6 +167,19 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 	}
 	opts := driver.Options{ProjectDir: projectDir, Stack: *stack, Program: policy.Program, Progress: stdout, Abort: abort, Parallel: *parallel, FinalCheckpointOnly: *finalCheckpoint,
 		Create: command == "up" || command == "certs"}
+	if command == "preview" || command == "up" {
+		exe, err := os.Executable()
+		if err != nil {
+			fmt.Fprintln(stderr, "platform:", err)
+			return exitError
+		}
+		packs, configs, err := policyPacks(filepath.Dir(exe), projectDir, *stack, extraPacks)
+		if err != nil {
+			fmt.Fprintln(stderr, "platform:", err)
+			return exitError
+		}
+		opts.PolicyPacks, opts.PolicyPackConfigs = packs, configs
+	}
 	if *eventsFile != "" {
 		f, err := os.Create(*eventsFile)
 		if err != nil {
@@ -264,6 +280,40 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 	}
 	return exitOK
 }
+
+// analyzerName is the platform's policy pack, built beside this command
+// (make platform).
+const analyzerName = "pulumi-analyzer-policy-platform"
+
+// policyPacks are the packs a preview or an update runs, with their
+// configs: the platform's own (in dir, beside the command) with the stack's
+// config (policypack/config/<stack>.json, when there is one), then the
+// extra ones with their defaults.
+func policyPacks(dir, projectDir, stack string, extra []string) ([]string, []string, error) {
+	own := filepath.Join(dir, analyzerName)
+	if _, err := os.Stat(own); err != nil {
+		return nil, nil, fmt.Errorf("the platform's policy pack %s is missing: make platform builds it beside the platform command", own)
+	}
+	config := shared.ConfigFile(projectDir, stack[strings.LastIndex(stack, "/")+1:])
+	if _, err := os.Stat(config); err != nil {
+		config = ""
+	}
+	packs, configs := []string{own}, []string{config}
+	for _, p := range extra {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		packs, configs = append(packs, abs), append(configs, "")
+	}
+	return packs, configs, nil
+}
+
+// packList is a repeatable flag's values.
+type packList []string
+
+func (l *packList) String() string     { return strings.Join(*l, ",") }
+func (l *packList) Set(v string) error { *l = append(*l, v); return nil }
 
 // writeApproval writes what a preview showed, for up --approved.
 func writeApproval(path string, a changes.Approval) error {

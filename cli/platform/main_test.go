@@ -92,3 +92,36 @@ func TestCIRefusesTheCheckoutsState(t *testing.T) {
 		t.Errorf("the refused run made the checkout's .state: %v", err)
 	}
 }
+
+// Every preview and update runs the platform's policy pack from beside the
+// command, with the stack's pack config when it has one; --policy-pack adds
+// others (with their defaults); a missing pack is refused, saying what
+// builds it.
+func TestPolicyPacks(t *testing.T) {
+	bin, project := t.TempDir(), t.TempDir()
+	if _, _, err := policyPacks(bin, project, "dev", nil); err == nil || !strings.Contains(err.Error(), "make platform builds it") {
+		t.Fatalf("a missing pack: got %v", err)
+	}
+	own := filepath.Join(bin, analyzerName)
+	if err := os.WriteFile(own, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	packs, configs, err := policyPacks(bin, project, "organization/dev", []string{"other-pack"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := filepath.Abs("other-pack")
+	if !slices.Equal(packs, []string{own, other}) || !slices.Equal(configs, []string{"", ""}) {
+		t.Errorf("without a config file: packs %v, configs %q", packs, configs)
+	}
+	config := filepath.Join(project, "policypack", "config", "dev.json")
+	if err := os.MkdirAll(filepath.Dir(config), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(config, []byte(`{"version": 2}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, configs, _ = policyPacks(bin, project, "organization/dev", nil); !slices.Equal(configs, []string{config}) {
+		t.Errorf("with dev's config: configs %q, want %s", configs, config)
+	}
+}

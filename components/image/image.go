@@ -17,6 +17,7 @@ import (
 	"github.com/acme/platform/components/component"
 	"github.com/acme/platform/internal/kube"
 	"github.com/acme/platform/internal/validate"
+	"github.com/acme/platform/policypack/shared"
 )
 
 // TypeToken is the Pulumi type of the component.
@@ -150,7 +151,6 @@ var (
 	repositoryPattern = regexp.MustCompile(`^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$`)
 	tagPattern        = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	commitPattern     = regexp.MustCompile(`^[0-9a-f]{12,40}$`)
-	digestPinned      = regexp.MustCompile(`@sha256:[a-f0-9]{64}$`)
 	platformPattern   = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9]+(/v[0-9])?$`)
 )
 
@@ -183,7 +183,7 @@ func (a Args) Validate() validate.Problems {
 	case a.Prebuilt != "":
 		if err := kube.ValidateImageReference(a.Prebuilt); err != nil {
 			p.Add("image", a.Prebuilt, err.Error())
-		} else if !digestPinned.MatchString(a.Prebuilt) {
+		} else if !shared.PinnedByDigest(a.Prebuilt) {
 			p.Add("image", a.Prebuilt, "must be pinned by digest (…@sha256:<64 hex digits>), as CI pushed it")
 		}
 		return p
@@ -375,7 +375,7 @@ func running(ctx *pulumi.Context, name string, args Args, children []pulumi.Reso
 	return runs.ApplyT(func(v any) (string, error) {
 		entry, _ := v.(map[string]any)
 		image, _ := entry["image"].(string)
-		if !digestPinned.MatchString(image) {
+		if !shared.PinnedByDigest(image) {
 			return "", fmt.Errorf("imageFrom %s: stack %s runs no image of service %q yet, and this is no release: deploy a release (PLATFORM_RELEASE=<commit>, which deploy.yml sets for a release tag), which takes %s's build of that commit",
 				args.PromoteFrom, self, args.Service, args.PromoteFrom)
 		}
@@ -394,7 +394,7 @@ func promotedImage(args Args, from string, builds []Record) (string, error) {
 		case r.Tag != want:
 			return "", fmt.Errorf("imageFrom %s: stack %s built commit %s of service %q as tag %s, this stack expects tag %s: set the service's version to what %s built, or release the commit %s built",
 				args.PromoteFrom, from, args.Release, args.Service, r.Tag, want, args.PromoteFrom, args.PromoteFrom)
-		case !digestPinned.MatchString(r.Image):
+		case !shared.PinnedByDigest(r.Image):
 			return "", fmt.Errorf("imageFrom %s: stack %s recorded image %q for commit %s of service %q, which is not pinned by digest",
 				args.PromoteFrom, from, r.Image, args.Release, args.Service)
 		}

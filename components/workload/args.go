@@ -8,11 +8,11 @@ import (
 	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/acme/platform/components/component"
 	"github.com/acme/platform/internal/kube"
 	"github.com/acme/platform/internal/validate"
+	"github.com/acme/platform/policypack/shared"
 )
 
 // Args describe one service of the team. They are the schema of one entry of
@@ -218,6 +218,9 @@ func (a Args) Validate() validate.Problems {
 			p.Add(probe.key, probe.path, "must be an absolute URL path")
 		}
 	}
+	if shared.SameCheck(httpProbe(a.Probes.Liveness, a.Port), httpProbe(a.Probes.Readiness, a.Port)) {
+		p.Add("probes.readiness", a.Probes.Readiness, "must differ from probes.liveness: readiness asks whether the service can serve, liveness only whether it answers (the policy pack's probes-distinct)")
+	}
 	validateResources(a.Resources, &p)
 	if a.DrainSeconds < 1 || a.DrainSeconds > 300 {
 		p.Add("drainSeconds", a.DrainSeconds, "must be from 1 to 300")
@@ -291,27 +294,18 @@ func (a Args) Validate() validate.Problems {
 	return p
 }
 
+// validateResources checks the container's CPU and memory with the policy
+// pack's own check (resources-bounded; ephemeral storage is the platform's
+// to set).
 func validateResources(r kube.Resources, p *validate.Problems) {
-	quantities := map[string]string{
-		"resources.requests.cpu": r.Requests.CPU, "resources.requests.memory": r.Requests.Memory,
-		"resources.limits.cpu": r.Limits.CPU, "resources.limits.memory": r.Limits.Memory,
-	}
-	parsed := map[string]resource.Quantity{}
-	for _, key := range slices.Sorted(maps.Keys(quantities)) {
-		q, err := resource.ParseQuantity(quantities[key])
-		if err != nil || q.Sign() <= 0 {
-			p.Add(key, quantities[key], "must be a positive Kubernetes quantity such as 250m or 128Mi")
-			continue
-		}
-		parsed[key] = q
-	}
-	for _, kind := range []string{"cpu", "memory"} {
-		req, okReq := parsed["resources.requests."+kind]
-		lim, okLim := parsed["resources.limits."+kind]
-		if okReq && okLim && lim.Cmp(req) < 0 {
-			p.Add("resources.limits."+kind, lim.String(), fmt.Sprintf("must be at least the request %q", req.String()))
-		}
-	}
+	requests := map[string]any{"cpu": r.Requests.CPU, "memory": r.Requests.Memory}
+	limits := map[string]any{"cpu": r.Limits.CPU, "memory": r.Limits.Memory}
+	p.Nest("resources", shared.BoundedResources(requests, limits, "cpu", "memory"))
+}
+
+// httpProbe is a probe of path on port as the pod spec holds it.
+func httpProbe(path string, port int) map[string]any {
+	return map[string]any{"httpGet": map[string]any{"path": path, "port": port}}
 }
 
 // WithSecrets fills Secrets and SecretFileValues with the values of the

@@ -392,6 +392,7 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"one replica when highly available", func(a *Args) { a.HighAvailability, a.Replicas = true, 1 }, "replicas: 1: must be at least 2"},
 		{"limits below requests", func(a *Args) { a.Resources.Requests.CPU, a.Resources.Limits.CPU = "1", "500m" }, `resources.limits.cpu: "500m": must be at least the request "1"`},
 		{"probe path", func(a *Args) { a.Probes.Readiness = "readyz" }, `probes.readiness: "readyz": must be an absolute URL path`},
+		{"one check for liveness and readiness", func(a *Args) { a.Probes.Readiness = a.Probes.Liveness }, `probes.readiness: "/healthz": must differ from probes.liveness`},
 		{"no version", func(a *Args) { a.Version = "" }, `version: "": is required`},
 		{"ingress host", func(a *Args) { a.Ingress = &kube.Ingress{Host: "Greeter_Host"} }, `ingress.host: "Greeter_Host": must be a DNS name`},
 		{"ingress issuer", func(a *Args) { a.Ingress = &kube.Ingress{Host: "g.example.com", ClusterIssuer: "Lets Encrypt"} }, `ingress.clusterIssuer: "Lets Encrypt": must be a ClusterIssuer's name`},

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,11 +18,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"gopkg.in/yaml.v3"
 
 	"github.com/acme/platform/cli/changes"
 	"github.com/acme/platform/cli/driver"
 	"github.com/acme/platform/cli/policy"
+	"github.com/acme/platform/policypack"
+	"github.com/acme/platform/policypack/shared"
 )
 
 // localImage is the image Pulumi.local.yaml runs: the real node's greeter,
@@ -305,10 +309,12 @@ func testObservabilityReady(t *testing.T, ws []workload) {
 }
 
 func testNoChanges(t *testing.T) {
-	code, out := platform(t, "preview", "--expect-no-changes")
+	events := filepath.Join(t.TempDir(), "events.json")
+	code, out := platform(t, "preview", "--expect-no-changes", "--events", events)
 	if code != 0 {
 		t.Fatalf("preview right after up found changes (exit %d):\n%s", code, out)
 	}
+	checkPolicyFindings(t, "local", policyEvents(t, events))
 	// The local stack has no GitHub or Docker plugin, and its preview says what it leaves out.
 	for _, says := range []string{"GitHub repository management is off for this stack", "no image builds in this stack"} {
 		if !strings.Contains(out, says) {
@@ -570,4 +576,30 @@ func testApprovedPlanOnly(t *testing.T, stackFile, approvedConfig string) string
 		t.Errorf("up --approved --refresh exited %d, want 1 and a refusal:\n%s", code, out)
 	}
 	return approved
+}
+
+// checkPolicyFindings checks that the platform's policy pack judged the
+// stack with the stack's pack config: every mandatory finding is excepted by
+// an exception of that config, and each exception matched (it is needed).
+func checkPolicyFindings(t *testing.T, stack string, events []apitype.PolicyEvent) {
+	t.Helper()
+	config, err := policypack.LoadConfig(shared.ConfigFile(projectRoot, stack))
+	if err != nil {
+		t.Fatal(err)
+	}
+	matched := map[string]bool{}
+	for _, e := range events {
+		for _, x := range e.Exceptions {
+			matched[x.ID] = true
+		}
+		if e.EnforcementLevel == "mandatory" && len(e.Exceptions) == 0 {
+			t.Errorf("a mandatory violation no exception covers: %s on %s: %s", e.PolicyName, e.ResourceURN, e.Message)
+		}
+	}
+	for id := range config.Exceptions {
+		if !matched[id] {
+			t.Errorf("exception %s of %s's pack config matched no finding: the pack did not run with it, or it is no longer needed", id, stack)
+		}
+	}
+	t.Logf("policy pack: %d findings, exceptions matched: %v", len(events), slices.Sorted(maps.Keys(matched)))
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/acme/platform/cli/driver"
+	"github.com/acme/platform/policypack/shared"
 	"github.com/acme/platform/stacks/stackstest"
 	"github.com/acme/platform/testbed/localcluster"
 	"github.com/acme/platform/testbed/nodeimage"
@@ -378,7 +379,16 @@ func projectCopy(work, clusterDir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	for _, f := range []string{"Pulumi.yaml", "Pulumi.local.yaml"} {
+	// The project and local stack files, and every stack's policy pack
+	// config (the platform command passes it with the pack).
+	files := []string{"Pulumi.yaml", "Pulumi.local.yaml"}
+	for _, stack := range stackstest.Stacks {
+		files = append(files, shared.ConfigFile("", stack))
+	}
+	if err := os.MkdirAll(filepath.Join(dir, shared.ConfigDir), 0o700); err != nil {
+		return "", err
+	}
+	for _, f := range files {
 		data, err := os.ReadFile(filepath.Join(projectRoot, f))
 		if err != nil {
 			return "", err

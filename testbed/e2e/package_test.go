@@ -5,12 +5,15 @@ package e2e
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 
 	"github.com/acme/platform/stacks/stackstest"
 )
@@ -86,7 +89,10 @@ func TestYAMLProgramDeclaresAWorkload(t *testing.T) {
 			}
 		}
 	})
-	must("up", "--yes", "--skip-preview")
+	// The platform's policy pack, built beside the platform command, with
+	// its defaults: the team's Workload meets every mandatory rule.
+	pack := []string{"--policy-pack", filepath.Join(filepath.Dir(env.platform), "pulumi-analyzer-policy-platform"), "--policy-pack-config", os.DevNull}
+	must(append([]string{"up", "--yes", "--skip-preview"}, pack...)...)
 
 	ready := string(kubectl(t, "-n", "greeter-yaml", "get", "deployment", "greeter-yaml", "-o", "jsonpath={.status.readyReplicas}"))
 	if ready != "1" {
@@ -109,6 +115,65 @@ func TestYAMLProgramDeclaresAWorkload(t *testing.T) {
 	}
 	must("preview", "--expect-no-changes")
 
+	// The pack judges any program's resources, not only the components': a
+	// raw Deployment beside the Workload that breaks three rules fails the
+	// preview, each violation naming its rule, the resource's URN and the
+	// property path; the same Deployment fixed passes.
+	// --event-log (the engine's events, the URNs among them) is there with
+	// PULUMI_DEBUG_COMMANDS, as the Automation API runs the CLI (pkg/v3
+	// v3.274.1 cmd/pulumi/operations/preview.go).
+	t.Setenv("PULUMI_DEBUG_COMMANDS", "true")
+	judge := func(image, readiness, resources string) (error, []apitype.PolicyEvent) {
+		t.Helper()
+		raw := strings.NewReplacer("IMAGE", image, "READINESS", readiness, "RESOURCES", resources).Replace(rawDeployment)
+		withRaw := bytes.Replace(program, []byte("outputs:\n"), []byte(raw+"outputs:\n"), 1)
+		if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), withRaw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		log := filepath.Join(work, "events.json")
+		if err := os.Remove(log); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		out, err := pulumi(append([]string{"preview", "--event-log", log}, pack...)...)
+		t.Logf("pulumi preview with the raw Deployment:\n%s", out)
+		return err, policyEvents(t, log)
+	}
+	err, events := judge("ghcr.io/acme/greeter:0.1.0", "/healthz", "")
+	broken := map[string]string{}
+	for _, e := range events {
+		if e.EnforcementLevel != "mandatory" {
+			continue
+		}
+		if !strings.HasSuffix(e.ResourceURN, "kubernetes:apps/v1:Deployment::raw") {
+			t.Errorf("a mandatory violation on %s, not the raw Deployment: %s %s", e.ResourceURN, e.PolicyName, e.Message)
+		}
+		broken[e.PolicyName] = e.Message
+	}
+	for rule, path := range map[string]string{
+		"images-pinned-by-digest": "spec.template.spec.containers[0].image",
+		"resources-bounded":       "spec.template.spec.containers[0].resources.",
+		"probes-distinct":         "spec.template.spec.containers[0].readinessProbe",
+	} {
+		if !strings.Contains(broken[rule], path) {
+			t.Errorf("%s: want a mandatory violation at %s, got %q", rule, path, broken[rule])
+		}
+	}
+	if err == nil || len(broken) != 3 {
+		t.Errorf("the preview with a Deployment that breaks three rules: exit %v, violated %d rules, want 3: %v", err, len(broken), broken)
+	}
+	err, events = judge(localImage(), "/readyz", rawResources)
+	if err != nil {
+		t.Errorf("the fixed Deployment's preview failed: %v", err)
+	}
+	for _, e := range events {
+		if e.EnforcementLevel == "mandatory" {
+			t.Errorf("the fixed Deployment still breaks %s: %s", e.PolicyName, e.Message)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), program, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	// A bad input fails before anything changes, naming the key, the value
 	// and what is allowed, as a bad stack config does in the Go program.
 	bad := bytes.Replace(program, []byte("      version: 0.1.0\n"), []byte("      version: 0.1.0\n      replicas: 0\n"), 1)
@@ -128,4 +193,61 @@ func TestYAMLProgramDeclaresAWorkload(t *testing.T) {
 	if left := must("stack", "export"); strings.Contains(left, "platform:workload:Workload") {
 		t.Error("the workload is still in the state after destroy")
 	}
+}
+
+// rawDeployment is a Kubernetes Deployment declared in the YAML program
+// itself, beside the Workload: restricted, in the Workload's namespace
+// (which has its default-deny policy); the image, the readiness path and
+// the resources are filled in.
+const rawDeployment = `  raw:
+    type: kubernetes:apps/v1:Deployment
+    properties:
+      metadata:
+        name: raw
+        namespace: greeter-yaml
+      spec:
+        replicas: 1
+        selector:
+          matchLabels: {app: raw}
+        template:
+          metadata:
+            labels: {app: raw}
+          spec:
+            securityContext:
+              runAsNonRoot: true
+              seccompProfile: {type: RuntimeDefault}
+            containers:
+              - name: raw
+                image: IMAGE
+                securityContext:
+                  allowPrivilegeEscalation: false
+                  capabilities: {drop: [ALL]}
+                livenessProbe: {httpGet: {path: /healthz, port: 8080}}
+                readinessProbe: {httpGet: {path: READINESS, port: 8080}}
+RESOURCES    options:
+      provider: ${cluster}
+`
+
+// rawResources bounds the raw Deployment's container.
+const rawResources = `                resources:
+                  requests: {cpu: 10m, memory: 32Mi, ephemeral-storage: 16Mi}
+                  limits: {cpu: 100m, memory: 64Mi, ephemeral-storage: 64Mi}
+`
+
+// policyEvents are the policy violations an engine event log holds.
+func policyEvents(t *testing.T, path string) []apitype.PolicyEvent {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []apitype.PolicyEvent
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		var e apitype.EngineEvent
+		if len(line) == 0 || json.Unmarshal(line, &e) != nil || e.PolicyEvent == nil {
+			continue
+		}
+		out = append(out, *e.PolicyEvent)
+	}
+	return out
 }

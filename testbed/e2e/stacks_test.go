@@ -58,9 +58,11 @@ func testDeclaredStack(t *testing.T, stack string) {
 		t.Fatalf("certs exited %d:\n%s", code, out)
 	}
 
-	if code, out := platformOn(t, stack, "up"); code != 0 {
+	events := filepath.Join(t.TempDir(), "events.json")
+	if code, out := platformOn(t, stack, "up", "--events", events); code != 0 {
 		t.Fatalf("up of %s as declared exited %d:\n%s", stack, code, out)
 	}
+	checkPolicyFindings(t, stack, policyEvents(t, events))
 	ws := workloads(t)
 	for _, w := range ws {
 		if !w.Observed || w.Ready != w.Desired || w.Updated != w.Desired {
