@@ -162,34 +162,40 @@ func settingNames(r Rule) string {
 	return strings.Join(slices.Sorted(maps.Keys(r.Schema)), ", ")
 }
 
-// Level is the enforcement level of the named rule in this pack's config.
-func (p *Pack) Level(rule string) Level { return p.config[rule].Level }
-
 // Analyze runs every enabled resource rule over one resource.
 func (p *Pack) Analyze(r Resource) []Finding {
-	var out []Finding
-	for _, rule := range p.rules {
-		c := p.config[rule.Name]
-		if rule.Check == nil || c.Level == Disabled {
-			continue
+	return p.run(func(rule Rule, s Settings) []Violation {
+		if rule.Check == nil {
+			return nil
 		}
-		for _, v := range rule.Check(r, c.Settings) {
-			v.URN = r.URN
-			out = append(out, Finding{Rule: rule.Name, Level: c.Level, Violation: v})
+		found := rule.Check(r, s)
+		for i := range found {
+			found[i].URN = r.URN
 		}
-	}
-	return out
+		return found
+	})
 }
 
 // AnalyzeStack runs every enabled stack rule over all of a stack's resources.
 func (p *Pack) AnalyzeStack(rs []Resource) []Finding {
+	return p.run(func(rule Rule, s Settings) []Violation {
+		if rule.CheckStack == nil {
+			return nil
+		}
+		return rule.CheckStack(rs, s)
+	})
+}
+
+// run is check's violations for every rule not disabled, with the rule's
+// settings, as findings at the rule's level.
+func (p *Pack) run(check func(Rule, Settings) []Violation) []Finding {
 	var out []Finding
 	for _, rule := range p.rules {
 		c := p.config[rule.Name]
-		if rule.CheckStack == nil || c.Level == Disabled {
+		if c.Level == Disabled {
 			continue
 		}
-		for _, v := range rule.CheckStack(rs, c.Settings) {
+		for _, v := range check(rule, c.Settings) {
 			out = append(out, Finding{Rule: rule.Name, Level: c.Level, Violation: v})
 		}
 	}

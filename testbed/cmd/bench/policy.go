@@ -11,16 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
 )
-
-// secretSig marks a secret in the state and on the wire (the SDK's
-// resource.SecretSig).
-const secretSig = "1b47061264138c4ac30d75fd1eb44270"
 
 // packCost is what the platform's policy pack costs a preview: starting and
 // configuring it, and judging every resource.
@@ -132,8 +129,8 @@ func stateResources(state string) ([]*pulumirpc.AnalyzerResource, error) {
 func withSecretPlaceholders(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
-		if v["4dabf18193072939515e22adb298388d"] == secretSig {
-			return map[string]any{"4dabf18193072939515e22adb298388d": secretSig, "value": "[secret]"}
+		if v[resource.SigKey] == resource.SecretSig {
+			return map[string]any{resource.SigKey: resource.SecretSig, "value": "[secret]"}
 		}
 		out := make(map[string]any, len(v))
 		for k, e := range v {
