@@ -63,4 +63,3 @@ func policyResources(g *pulumitest.Graph) []policypack.Resource {
 	}
 	return out
 }
-
