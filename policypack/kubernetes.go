@@ -242,15 +242,13 @@ func checkExposure(r Resource, _ Settings) []Violation {
 		}
 	case "kubernetes:networking.k8s.io/v1:Ingress":
 		var out []Violation
+		tls := list(at(r.Properties, "spec.tls"))
 		covered := map[string]bool{}
-		for _, tls := range list(at(r.Properties, "spec.tls")) {
-			for _, h := range list(object(tls)["hosts"]) {
-				if h, ok := reveal(h).(string); ok {
-					covered[h] = true
-				}
+		for _, entry := range tls {
+			for _, h := range stringList(object(entry)["hosts"]) {
+				covered[h] = true
 			}
 		}
-		tls := list(at(r.Properties, "spec.tls"))
 		if len(tls) == 0 {
 			out = append(out, Violation{Path: "spec.tls", Message: "is missing: the ingress serves plain HTTP; add a tls entry for its hosts (a cert-manager issuer annotation fills its secret), " + byDesign})
 		}

@@ -137,7 +137,7 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 	}
 	var repaired []string
 	if dir := fileBackendDir(backend); dir != "" {
-		if repaired, err = filestate.RepairSidecars(dir, string(project.Name), stackName(opts.Stack)); err != nil {
+		if repaired, err = filestate.RepairSidecars(dir, string(project.Name), StackName(opts.Stack)); err != nil {
 			return nil, fmt.Errorf("repairing the state backend %s: %w", dir, err)
 		}
 	}
@@ -156,7 +156,7 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 	}
 	return &Session{
 		stack: stack, parallel: opts.Parallel, progress: progress, events: opts.Events,
-		project: string(project.Name), name: stackName(opts.Stack), locks: lockStore(backend), repaired: repaired, secrets: secretValues(config),
+		project: string(project.Name), name: StackName(opts.Stack), locks: lockStore(backend), repaired: repaired, secrets: secretValues(config),
 		policyPacks: opts.PolicyPacks, policyPackConfigs: packConfigs(opts),
 	}, nil
 }
@@ -197,9 +197,9 @@ func selectStack(ctx context.Context, opts Options, ws auto.Workspace, backend s
 	return stack, nil
 }
 
-// stackName is a stack's own name, without the organization (and project) a
+// StackName is a stack's own name, without the organization (and project) a
 // fully qualified name puts before it.
-func stackName(stack string) string { return stack[strings.LastIndex(stack, "/")+1:] }
+func StackName(stack string) string { return stack[strings.LastIndex(stack, "/")+1:] }
 
 // lockStore is where the backend the URL names keeps its locks, when the
 // driver can read them.

@@ -294,7 +294,7 @@ func policyPacks(dir, projectDir, stack string, extra []string) ([]string, []str
 	if _, err := os.Stat(own); err != nil {
 		return nil, nil, fmt.Errorf("the platform's policy pack %s is missing: make platform builds it beside the platform command", own)
 	}
-	config := shared.ConfigFile(projectDir, stack[strings.LastIndex(stack, "/")+1:])
+	config := shared.ConfigFile(projectDir, driver.StackName(stack))
 	if _, err := os.Stat(config); err != nil {
 		config = ""
 	}

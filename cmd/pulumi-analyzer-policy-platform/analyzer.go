@@ -63,20 +63,25 @@ func (a *analyzer) AnalyzeStack(_ context.Context, rs []plugin.AnalyzerStackReso
 	return diagnostics(a.current().AnalyzeStack(resources)), nil
 }
 
+// descriptions are the rules' descriptions by name.
+var descriptions = func() map[string]string {
+	out := map[string]string{}
+	for _, r := range policypack.Rules() {
+		out[r.Name] = r.Description
+	}
+	return out
+}()
+
 // diagnostics are findings as the engine reports them: the rule, the
 // resource, and the property path with what is wrong and what is allowed.
 func diagnostics(findings []policypack.Finding) plugin.AnalyzeResponse {
-	rules := map[string]policypack.Rule{}
-	for _, r := range policypack.Rules() {
-		rules[r.Name] = r
-	}
 	var out plugin.AnalyzeResponse
 	for _, f := range findings {
 		out.Diagnostics = append(out.Diagnostics, plugin.AnalyzeDiagnostic{
 			PolicyName:        f.Rule,
 			PolicyPackName:    policypack.Name,
 			PolicyPackVersion: policypack.Version,
-			Description:       rules[f.Rule].Description,
+			Description:       descriptions[f.Rule],
 			Message:           fmt.Sprintf("%s: %s", f.Path, f.Message),
 			EnforcementLevel:  apitype.EnforcementLevel(f.Level),
 			URN:               resource.URN(f.URN),
