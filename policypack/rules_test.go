@@ -232,3 +232,27 @@ func TestMalformedResourcesAreJudgedNotCrashed(t *testing.T) {
 		t.Errorf("an undecodable pod spec: %v", found)
 	}
 }
+
+// A secret value never shows in a message, whatever rule quotes it.
+func TestMessagesNeverShowSecrets(t *testing.T) {
+	pack, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hidden = "registry.example/secret-image:1"
+	found := pack.Evaluate([]Resource{deployment(1, func(c map[string]any) {
+		c["image"] = Secret{Value: hidden}
+		c["resources"].(map[string]any)["limits"].(map[string]any)["memory"] = Secret{Value: "lots-of-" + hidden}
+		probe := map[string]any{"httpGet": map[string]any{"path": "/healthz", "port": 8080.0,
+			"httpHeaders": []any{map[string]any{"name": "Authorization", "value": Secret{Value: "Bearer " + hidden}}}}}
+		c["livenessProbe"], c["readinessProbe"] = probe, probe
+	})})
+	if len(found) < 3 {
+		t.Fatalf("want the image, the memory limit and the probes refused, got %v", found)
+	}
+	for _, f := range found {
+		if strings.Contains(f.Message, hidden) {
+			t.Errorf("%s shows the secret: %s", f.Rule, f.Message)
+		}
+	}
+}

@@ -68,7 +68,9 @@ func BoundedResources(requests, limits map[string]any, names ...string) validate
 
 // shown is what a problem quotes for a value that is missing or not allowed.
 func shown(v any, given bool) any {
-	switch v := Reveal(v).(type) {
+	switch v := v.(type) {
+	case Secret:
+		return validate.Verbatim(Show(v))
 	case string:
 		return v
 	case nil:

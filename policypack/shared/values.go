@@ -71,11 +71,35 @@ func Show(v any) string {
 	case nil:
 		return "(missing)"
 	}
-	data, err := json.Marshal(Known(v))
+	data, err := json.Marshal(masked(v))
 	if err != nil {
-		return fmt.Sprint(v)
+		return "(unprintable)"
 	}
 	return string(data)
+}
+
+// masked is v with each secret inside it shown as [secret] and each unknown
+// value as (unknown).
+func masked(v any) any {
+	switch v := v.(type) {
+	case Secret:
+		return "[secret]"
+	case Unknown:
+		return "(unknown)"
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = masked(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = masked(e)
+		}
+		return out
+	}
+	return v
 }
 
 // Quantity parses a Kubernetes quantity, given as a string or a number.
