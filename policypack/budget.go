@@ -41,7 +41,7 @@ func checkBudget(rs []Resource, s Settings) []Violation {
 	var cpu, mem resource.Quantity
 	for _, r := range rs {
 		spec, _, ok := podSpec(r)
-		if !ok || !slices.Contains(append([]string{"kubernetes:core/v1:Pod"}, longRunning...), r.Type) {
+		if !ok || !slices.Contains(budgeted, r.Type) {
 			continue
 		}
 		n, known := replicas(r)
@@ -101,6 +101,9 @@ func checkBudget(rs []Resource, s Settings) []Violation {
 	}
 	return out
 }
+
+// budgeted are the types whose pods count against the budget.
+var budgeted = append([]string{"kubernetes:core/v1:Pod"}, longRunning...)
 
 // times is q×n (n a replica count).
 func times(q resource.Quantity, n float64) resource.Quantity {

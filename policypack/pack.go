@@ -2,8 +2,8 @@
 // program's resources (not only the platform's components), judged by the
 // engine on every preview and update through the analyzer plugin
 // cmd/pulumi-analyzer-policy-platform. The components' own validation uses
-// the same checks where a rule and a component ask the same thing (shared.go),
-// so the two cannot drift apart.
+// the same checks where a rule and a component ask the same thing
+// (policypack/shared), so the two cannot drift apart.
 //
 // Each rule has a name, a description, a default enforcement level and a
 // remediation; its level (and its settings, where it has any) are set per

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"sync"
 
 	"github.com/blang/semver"
@@ -128,8 +126,7 @@ func (a *analyzer) GetPluginInfo(context.Context) (plugin.PluginInfo, error) {
 // fails the run, naming the rule, the setting and what is allowed.
 func (a *analyzer) Configure(_ context.Context, config map[string]plugin.AnalyzerPolicyConfig) error {
 	rules := map[string]policypack.RuleConfig{}
-	for _, name := range slices.Sorted(maps.Keys(config)) {
-		c := config[name]
+	for name, c := range config {
 		rules[name] = policypack.RuleConfig{Level: policypack.Level(c.EnforcementLevel), Settings: c.Properties}
 	}
 	pack, err := policypack.New(rules)

@@ -7,7 +7,6 @@
 package shared
 
 import (
-	"fmt"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -40,11 +39,13 @@ func PinnedByDigest(ref string) bool { return pinnedByDigest.MatchString(ref) }
 func BoundedResources(requests, limits map[string]any, names ...string) validate.Problems {
 	var p validate.Problems
 	parsed := map[string]resource.Quantity{}
-	for _, kind := range []string{"requests", "limits"} {
-		given := map[string]map[string]any{"requests": requests, "limits": limits}[kind]
+	for _, side := range []struct {
+		kind  string
+		given map[string]any
+	}{{"requests", requests}, {"limits", limits}} {
 		for _, name := range names {
-			path := kind + "." + name
-			v, ok := given[name]
+			path := side.kind + "." + name
+			v, ok := side.given[name]
 			if IsUnknown(v) {
 				continue
 			}
@@ -60,7 +61,7 @@ func BoundedResources(requests, limits map[string]any, names ...string) validate
 		req, okReq := parsed["requests."+name]
 		lim, okLim := parsed["limits."+name]
 		if okReq && okLim && lim.Cmp(req) < 0 {
-			p.Add("limits."+name, lim.String(), fmt.Sprintf("must be at least the request %q", req.String()))
+			p.Add("limits."+name, shown(limits[name], true), "must be at least the request "+Show(requests[name]))
 		}
 	}
 	return p

@@ -54,3 +54,11 @@ func TestSameCheck(t *testing.T) {
 		t.Error("an HTTP and a TCP probe are the same check")
 	}
 }
+
+// A limit below its request is refused without quoting secret quantities.
+func TestBoundedResourcesNeverShowsSecrets(t *testing.T) {
+	got := BoundedResources(map[string]any{"cpu": Secret{Value: "1234m"}}, map[string]any{"cpu": Secret{Value: "1233m"}}, "cpu").Err()
+	if got == nil || !strings.Contains(got.Error(), "limits.cpu: [secret]: must be at least the request [secret]") {
+		t.Errorf("got %v", got)
+	}
+}

@@ -91,7 +91,7 @@ func measurePack(ctx context.Context, platform, state string) (packCost, error) 
 // their inputs as the engine sends them to an analyzer (a secret's
 // ciphertext replaced by a placeholder value).
 func stateResources(state string) ([]*pulumirpc.AnalyzerResource, error) {
-	data, err := os.ReadFile(filepath.Join(state, ".pulumi", "stacks", "platform", "local.json"))
+	data, err := os.ReadFile(checkpoint(state))
 	if err != nil {
 		return nil, err
 	}

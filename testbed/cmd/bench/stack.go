@@ -193,9 +193,14 @@ func projectCopy(o options, name, clusterDir string, edit func([]byte) ([]byte, 
 	return dir, os.Symlink(clusterDir, filepath.Join(dir, ".cluster"))
 }
 
+// checkpoint is the local stack's state file in a file backend's folder.
+func checkpoint(state string) string {
+	return filepath.Join(state, ".pulumi", "stacks", "platform", "local.json")
+}
+
 // countResources reads how many resources the local stack's state holds.
 func countResources(state string) (int, error) {
-	data, err := os.ReadFile(filepath.Join(state, ".pulumi", "stacks", "platform", "local.json"))
+	data, err := os.ReadFile(checkpoint(state))
 	if err != nil {
 		return 0, err
 	}
