@@ -128,3 +128,12 @@ func kubernetesProvider(ctx *pulumi.Context, cfg *Config) (pulumi.ProviderResour
 	}
 	return kube.NewProvider(ctx, "kubernetes", cluster)
 }
+
+// KubernetesOnly says whether every resource the program declares for this
+// config is a Kubernetes object (or the provider of them): no repositories,
+// no image builds. Each such object has a name the program gives
+// (TestEveryObjectIsNamedByTheProgram), so a run that repeats a killed one
+// makes the same objects, which server-side apply adopts.
+func (c *Config) KubernetesOnly() bool {
+	return c.GitHub == nil && !slices.ContainsFunc(c.Services, func(s Service) bool { return s.Build != nil })
+}

@@ -423,3 +423,42 @@ func jsonPath(v any, path ...any) (any, bool) {
 	}
 	return v, v != nil
 }
+
+// Every Kubernetes object of every stack has a name the program gives, the
+// same on every run of the same config: the driver writes the state once
+// per run (cli/driver's Options.Checkpoints), so a run killed midway made
+// objects the state never learnt of, and the next run must make the same
+// objects (server-side apply adopts them) rather than new ones beside them.
+func TestEveryObjectIsNamedByTheProgram(t *testing.T) {
+	for _, stack := range stackstest.Stacks {
+		t.Run(stack, func(t *testing.T) {
+			values := stackstest.Values(t, "..", stack)
+			names := func() map[string]string {
+				g, err := pulumitest.Run(t, "platform", stack, Program(values), pulumitest.InProject(".."))
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := map[string]string{}
+				for _, r := range g.Resources {
+					if !strings.HasPrefix(r.Type, "kubernetes:") {
+						continue
+					}
+					name, ok := r.Input("metadata.name")
+					if !ok || name == "" {
+						t.Errorf("%s has no name of the program's: the provider would make one up per run", r.URN)
+						continue
+					}
+					out[r.URN] = name.(string)
+				}
+				return out
+			}
+			first, second := names(), names()
+			for urn, name := range first {
+				if second[urn] != name {
+					t.Errorf("%s is named %q, then %q on a second run of the same config", urn, name, second[urn])
+				}
+			}
+			t.Logf("%d objects, each named by the program", len(first))
+		})
+	}
+}

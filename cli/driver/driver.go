@@ -50,14 +50,9 @@ type Options struct {
 	// Parallel is how many resource operations the engine runs at once;
 	// 0 leaves the engine's default (4 per CPU: 8 on 2 cores).
 	Parallel int
-	// FinalCheckpointOnly writes the state once, when an operation ends,
-	// instead of after every step (PULUMI_SKIP_CHECKPOINTS). On a file
-	// backend every step rewrites the whole state: about 1 GB written by an
-	// up of 400 resources, which makes it three times slower. The price: a
-	// run killed midway leaves the state as it was before, so what it created
-	// is unknown to the next run (server-side apply takes over objects of
-	// fixed names; objects with generated names are left behind).
-	FinalCheckpointOnly bool
+	// Checkpoints decides from the stack's config when the engine writes
+	// the state during an update, refresh or destroy (nil: EveryStep).
+	Checkpoints func(config auto.ConfigMap) Checkpoints
 	// PolicyPacks are the policy packs the engine runs on every preview
 	// and update (--policy-pack): an analyzer executable or a pack folder.
 	PolicyPacks []string
@@ -71,6 +66,30 @@ type Options struct {
 	// against a new, empty stack (and never creates one in the backend).
 	Create bool
 }
+
+// Checkpoints says when the engine writes a stack's state during an
+// operation that changes it.
+type Checkpoints int
+
+const (
+	// EveryStep writes the whole state after every step (the engine's
+	// default): a run killed midway has every finished step recorded, and
+	// its steps in flight pending. On a file backend each write is the whole
+	// state: about 1 GB written by an up of 400 resources, three times slower
+	// than AtEnd.
+	EveryStep Checkpoints = iota
+	// AtEnd writes it once, when the operation ends (PULUMI_SKIP_CHECKPOINTS).
+	// A run killed midway leaves the state as it was, so the driver marks the
+	// stack before such an operation and clears the mark once the engine
+	// wrote the state (filestate.Unrecorded); Recover reports a mark left
+	// behind, and the next update refreshes first and makes, under the same
+	// names, what the killed run made (server-side apply adopts it). Only
+	// right for programs whose every resource can be made twice that way:
+	// Kubernetes objects named by the program, no repositories, no image
+	// pushes. On a backend whose insides the driver cannot read (not a
+	// folder or an S3 bucket) it is EveryStep.
+	AtEnd
+)
 
 // DefaultParallel is the platform command's engine parallelism: most of an
 // up's operations wait on the API server (a Deployment's rollout, a
@@ -101,6 +120,12 @@ type Session struct {
 	secrets []string
 	// policyPacks and policyPackConfigs are Options' (same lengths).
 	policyPacks, policyPackConfigs []string
+	// config is the stack's config as Open read it for the program; nil
+	// once SetSecrets changed it.
+	config auto.ConfigMap
+	// atEnd says that the engine writes the state only when an operation
+	// ends (Options.Checkpoints AtEnd, on a backend with a Store).
+	atEnd bool
 }
 
 // Open selects the stack (creating it when opts.Create says so) and builds
@@ -120,9 +145,6 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 		backend = "file://" + state
 		env["PULUMI_BACKEND_URL"] = backend
 	}
-	if opts.FinalCheckpointOnly {
-		env["PULUMI_SKIP_CHECKPOINTS"] = "true"
-	}
 	cli, err := newSupervisedCLI(opts.Abort)
 	if err != nil {
 		return nil, fmt.Errorf("finding the Pulumi CLI (scripts/tools.sh provides it): %w", err)
@@ -141,15 +163,15 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 			return nil, fmt.Errorf("repairing the state backend %s: %w", dir, err)
 		}
 	}
-	stack, err := selectStack(ctx, opts, ws, backend)
+	stack, config, err := openStack(ctx, opts, ws, backend)
 	if err != nil {
 		return nil, err
 	}
-	config, err := stack.GetAllConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading config of stack %q: %w", opts.Stack, err)
-	}
 	ws.SetProgram(opts.Program(config))
+	atEnd := opts.Checkpoints != nil && opts.Checkpoints(config) == AtEnd && lockStore(backend) != nil
+	if atEnd {
+		ws.SetEnvVar("PULUMI_SKIP_CHECKPOINTS", "true")
+	}
 	progress := opts.Progress
 	if progress == nil {
 		progress = io.Discard
@@ -157,7 +179,8 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 	return &Session{
 		stack: stack, parallel: opts.Parallel, progress: progress, events: opts.Events,
 		project: string(project.Name), name: StackName(opts.Stack), locks: lockStore(backend), repaired: repaired, secrets: secretValues(config),
-		policyPacks: opts.PolicyPacks, policyPackConfigs: packConfigs(opts),
+		policyPacks: opts.PolicyPacks, policyPackConfigs: packConfigs(opts), config: config,
+		atEnd: atEnd,
 	}, nil
 }
 
@@ -177,25 +200,36 @@ func packConfigs(opts Options) []string {
 	return configs
 }
 
-// selectStack selects the stack in the backend, or creates it when
-// opts.Create allows.
-func selectStack(ctx context.Context, opts Options, ws auto.Workspace, backend string) (auto.Stack, error) {
-	if opts.Create {
-		stack, err := auto.UpsertStack(ctx, opts.Stack, ws)
-		if err != nil {
-			return stack, fmt.Errorf("selecting stack %q: %w", opts.Stack, err)
-		}
-		return stack, nil
+// openStack reads the stack's config, creating the stack first when it is
+// missing and opts.Create allows. Reading the config is the one CLI run Open
+// needs: it fails as `stack select` does for a missing stack, and every
+// operation names the stack (--stack), so none is selected.
+func openStack(ctx context.Context, opts Options, ws auto.Workspace, backend string) (auto.Stack, auto.ConfigMap, error) {
+	stack, err := auto.SelectStack(ctx, opts.Stack, unselected{ws})
+	if err != nil {
+		return stack, nil, err
 	}
-	stack, err := auto.SelectStack(ctx, opts.Stack, ws)
+	config, err := stack.GetAllConfig(ctx)
 	if auto.IsSelectStack404Error(err) {
-		return stack, fmt.Errorf("stack %q does not exist in the backend %s: `platform up --stack %s` creates it; check --stack, and PULUMI_BACKEND_URL if the stack lives elsewhere", opts.Stack, backend, opts.Stack)
+		if !opts.Create {
+			return stack, nil, fmt.Errorf("stack %q does not exist in the backend %s: `platform up --stack %s` creates it; check --stack, and PULUMI_BACKEND_URL if the stack lives elsewhere", opts.Stack, backend, opts.Stack)
+		}
+		if stack, err = auto.NewStack(ctx, opts.Stack, ws); err != nil {
+			return stack, nil, fmt.Errorf("creating stack %q: %w", opts.Stack, err)
+		}
+		config, err = stack.GetAllConfig(ctx)
 	}
 	if err != nil {
-		return stack, fmt.Errorf("selecting stack %q: %w", opts.Stack, err)
+		return stack, nil, fmt.Errorf("reading config of stack %q: %w", opts.Stack, err)
 	}
-	return stack, nil
+	return stack, config, nil
 }
+
+// unselected is a workspace whose SelectStack runs nothing (see openStack).
+type unselected struct{ auto.Workspace }
+
+// SelectStack does nothing: the stack is checked by reading its config.
+func (unselected) SelectStack(context.Context, string) error { return nil }
 
 // StackName is a stack's own name, without the organization (and project) a
 // fully qualified name puts before it.
@@ -259,9 +293,11 @@ func (s *Session) Up(ctx context.Context, refresh bool) error {
 	if len(s.policyPacks) > 0 {
 		opts = append(opts, optup.PolicyPacks(s.policyPacks...), optup.PolicyPackConfigs(s.policyPackConfigs...))
 	}
-	_, err := s.stack.Up(ctx, opts...)
-	done(err)
-	return err
+	return s.recorded(ctx, "up", refresh, func() error {
+		_, err := s.stack.Up(ctx, opts...)
+		done(err)
+		return err
+	})
 }
 
 // Refresh reads every resource back from its provider and returns what
@@ -276,13 +312,20 @@ func (s *Session) Refresh(ctx context.Context, previewOnly bool) (changes.Change
 	if previewOnly {
 		_, err = s.stack.PreviewRefresh(ctx, opts...)
 	} else {
-		_, err = s.stack.Refresh(ctx, opts...)
+		err = s.recorded(ctx, "refresh", true, func() error {
+			_, err := s.stack.Refresh(ctx, opts...)
+			return err
+		})
 	}
 	return done(err), err
 }
 
-// Config returns the stack's config as the workspace reads it.
+// Config returns the stack's config as the workspace reads it: the config
+// the program runs with, read again only after SetSecrets changed it.
 func (s *Session) Config(ctx context.Context) (auto.ConfigMap, error) {
+	if s.config != nil {
+		return maps.Clone(s.config), nil
+	}
 	return s.stack.GetAllConfig(ctx)
 }
 
@@ -292,8 +335,10 @@ func (s *Session) Destroy(ctx context.Context) error {
 	if s.parallel > 0 {
 		opts = append(opts, optdestroy.Parallel(s.parallel))
 	}
-	_, err := s.stack.Destroy(ctx, opts...)
-	return err
+	return s.recorded(ctx, "destroy", false, func() error {
+		_, err := s.stack.Destroy(ctx, opts...)
+		return err
+	})
 }
 
 // Outputs returns the stack outputs; secret ones are masked.
@@ -352,6 +397,7 @@ func (s *Session) collect() (chan<- events.EngineEvent, func(error) changes.Chan
 // keeps its trailing newline with --raw (pkg/v3 v3.274.1,
 // cmd/pulumi/config/config.go: configSetCmd.Run, the "raw" flag).
 func (s *Session) SetSecrets(ctx context.Context, values map[string]string) error {
+	s.config = nil
 	for _, key := range slices.Sorted(maps.Keys(values)) {
 		if _, err := s.cli(ctx, strings.NewReader(values[key]), "config", "set", "--secret", "--raw", "--stack", s.stack.Name(), key); err != nil {
 			return fmt.Errorf("setting %s of stack %q: %w", key, s.stack.Name(), err)

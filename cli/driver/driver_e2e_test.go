@@ -4,6 +4,7 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/acme/platform/cli/driver/filestate"
 )
 
 // trivialProgram registers one component with an output taken from config:
@@ -157,23 +160,114 @@ func TestTheCLIUsesTheDriversBackend(t *testing.T) {
 	}
 }
 
-// The engine takes the driver's parallelism and the final-checkpoint-only
-// choice: an up and a destroy with both succeed, and the state written at
-// the end holds the outputs.
-func TestParallelismAndFinalCheckpointReachTheEngine(t *testing.T) {
+// The engine takes the driver's parallelism and writes the state once per
+// operation with Checkpoints AtEnd. While the state is behind, the stack
+// carries the driver's mark: cleared once the engine wrote the state, whether
+// the operation succeeded or failed, and left when it failed before writing
+// or was killed; then Recover reports it, asks for a refresh, and the next
+// update clears it.
+func TestCheckpointsAtEndMarkTheStackUntilTheStateIsWritten(t *testing.T) {
 	dir := trivialProject(t, "  greeting:\n    type: string\n", "  trivial:greeting: fast\n")
-	s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram, Create: true, Parallel: 2, FinalCheckpointOnly: true})
-	if err != nil {
-		t.Fatal(err)
+	atEnd := func(auto.ConfigMap) Checkpoints { return AtEnd }
+	open := func(program Program) *Session {
+		s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: program, Create: true, Parallel: 2, Checkpoints: atEnd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
+	store := filestate.Dir(filepath.Join(dir, StateDir))
+	mark := func() *filestate.Unrecorded {
+		u, err := store.Unrecorded(t.Context(), "trivial", "trivial")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	// Every write of the state is kept as a file of its own.
+	t.Setenv("PULUMI_RETAIN_CHECKPOINTS", "true")
+	writes := func() int {
+		files, _ := filepath.Glob(filepath.Join(dir, StateDir, ".pulumi", "stacks", "trivial", "trivial.json.[0-9]*[0-9]"))
+		return len(files)
+	}
+	s := open(trivialProgram)
+	before := writes()
 	if err := s.Up(t.Context(), false); err != nil {
 		t.Fatal(err)
+	}
+	if n := writes() - before; n != 1 {
+		// Every step: 6 writes for the stack and its component.
+		t.Fatalf("the update wrote the state %d times, want once, at its end", n)
 	}
 	if outputs, err := s.Outputs(t.Context()); err != nil || outputs["greeting"] != "fast" {
 		t.Fatalf("outputs %v, %v", outputs, err)
 	}
+	if u := mark(); u != nil {
+		t.Fatalf("a finished update left its mark: %s", u)
+	}
+
+	// A run that fails before the engine writes the state leaves the mark:
+	// what it did is not known.
+	required := filepath.Join(dir, "Pulumi.yaml")
+	project, err := os.ReadFile(required)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(required, append(project, "  required:\n    type: string\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := open(trivialProgram).Up(t.Context(), false); err == nil || !strings.Contains(err.Error(), "missing configuration value") {
+		t.Fatalf("update without a required key: %v", err)
+	}
+	if u := mark(); u == nil || u.Operation != "up" || u.Pid != os.Getpid() {
+		t.Fatalf("the update refused before the engine wrote left the mark %v, want this process's", u)
+	}
+	if err := os.WriteFile(required, project, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SetUnrecorded(t.Context(), "trivial", "trivial", nil); err != nil {
+		t.Fatal(err)
+	}
+
+	failing := func(auto.ConfigMap) pulumi.RunFunc {
+		return func(ctx *pulumi.Context) error { return errors.New("the program fails") }
+	}
+	if err := open(failing).Up(t.Context(), false); err == nil {
+		t.Fatal("the failing program's update succeeded")
+	}
+	if u := mark(); u != nil {
+		t.Fatalf("an update that failed after the engine wrote the state left its mark: %s", u)
+	}
+
+	// A killed run's mark: its process is gone.
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	killed := &filestate.Unrecorded{Lock: filestate.Lock{Pid: gone.Process.Pid, Hostname: host, Timestamp: time.Now().Add(-time.Minute)}, Operation: "up"}
+	if err := store.SetUnrecorded(t.Context(), "trivial", "trivial", killed); err != nil {
+		t.Fatal(err)
+	}
+	s = open(trivialProgram)
+	recovery, err := s.Recover(t.Context(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recovery.Unrecorded == nil || recovery.Unrecorded.Pid != killed.Pid || !recovery.NeedsRefresh() {
+		t.Fatalf("Recover after a killed run: %+v; want its mark reported and a refresh asked for", recovery)
+	}
+	if err := s.Up(t.Context(), true); err != nil {
+		t.Fatal(err)
+	}
+	if u := mark(); u != nil {
+		t.Fatalf("the update after the killed run left the mark: %s", u)
+	}
 	if err := s.Destroy(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+	if u := mark(); u != nil {
+		t.Fatalf("destroy left its mark: %s", u)
 	}
 }
 
@@ -221,16 +315,7 @@ func TestTheMarkChangesWithEveryWrite(t *testing.T) {
 // arguments of every run.
 func TestSecretsNeverOnTheCommandLine(t *testing.T) {
 	dir := trivialProject(t, "  greeting:\n    type: string\n", "  trivial:greeting: hello\n")
-	real, err := exec.LookPath("pulumi")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, log := t.TempDir(), filepath.Join(t.TempDir(), "args.log")
-	wrapper := "#!/bin/sh\nprintf '%s\\n' \"$*\" >> " + log + "\nexec " + real + " \"$@\"\n"
-	if err := os.WriteFile(filepath.Join(bin, "pulumi"), []byte(wrapper), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	log := logCLIRuns(t)
 	s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram, Create: true})
 	if err != nil {
 		t.Fatal(err)
@@ -294,5 +379,85 @@ func TestTheStateIsReadWithSecretsEncrypted(t *testing.T) {
 	}
 	if strings.Contains(string(state.Deployment), "s3cr3t-in-state") {
 		t.Error("the state was read with its secrets in clear")
+	}
+}
+
+// logCLIRuns puts a Pulumi CLI on PATH that logs each run's arguments, one
+// line per run, to the file it returns, and runs the real CLI.
+func logCLIRuns(t *testing.T) string {
+	t.Helper()
+	real, err := exec.LookPath("pulumi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, log := t.TempDir(), filepath.Join(t.TempDir(), "args.log")
+	wrapper := "#!/bin/sh\nprintf '%s\\n' \"$*\" >> " + log + "\nexec " + real + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "pulumi"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return log
+}
+
+// Every run starts with Open, and each CLI run costs the CLI's start (0.4 to
+// 0.7 s): opening an existing stack reads its config once, selects nothing,
+// and the session's Config gives that config until SetSecrets changes it.
+func TestOpenRunsTheCLIOnce(t *testing.T) {
+	dir := trivialProject(t, "  greeting:\n    type: string\n", "  trivial:greeting: hello\n")
+	if _, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram, Create: true}); err != nil {
+		t.Fatal(err)
+	}
+	log := logCLIRuns(t)
+	runs := func() []string {
+		data, _ := os.ReadFile(log)
+		var out []string
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			// The wrapper is no Go binary: the driver asks its version.
+			if line != "" && line != "version" {
+				out = append(out, line)
+			}
+		}
+		return out
+	}
+	s, err := Open(t.Context(), Options{ProjectDir: dir, Stack: "trivial", Program: trivialProgram})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := runs(); len(got) != 1 || !strings.Contains(got[0], "config --show-secrets --json --stack trivial") {
+		t.Fatalf("opening an existing stack ran the CLI %d times, want once, reading its config: %q", len(got), got)
+	}
+	config, err := s.Config(t.Context())
+	if err != nil || config["trivial:greeting"].Value != "hello" {
+		t.Fatalf("config %v, %v", config, err)
+	}
+	if got := runs(); len(got) != 1 {
+		t.Fatalf("the session's Config ran the CLI again: %q", got)
+	}
+	if err := s.SetSecrets(t.Context(), map[string]string{"trivial:token": "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if config, err := s.Config(t.Context()); err != nil || config["trivial:token"].Value != "t" {
+		t.Fatalf("config after SetSecrets: %v, %v; want the new secret read back", config, err)
+	}
+}
+
+// The driver reads the CLI's version from its build information instead of
+// running `pulumi version`; both must agree for the CLI scripts/tools.sh
+// builds.
+func TestTheCLIsVersionFromItsBuild(t *testing.T) {
+	path, err := exec.LookPath("pulumi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(path, "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := builtVersion(path)
+	if !ok {
+		t.Fatalf("no version in the build information of %s", path)
+	}
+	if want := strings.TrimSpace(string(out)); "v"+got.String() != want {
+		t.Fatalf("build information says v%s, `pulumi version` says %s", got, want)
 	}
 }

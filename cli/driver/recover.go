@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/user"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 
@@ -27,6 +30,10 @@ type Recovery struct {
 	HeldLocks []filestate.Lock
 	// ClearedOperations are operations a killed run left pending.
 	ClearedOperations []PendingOperation
+	// Unrecorded is the mark of a run that ended before the engine wrote
+	// what it did (Checkpoints AtEnd): nil when there is none, or when the
+	// run is live on this host.
+	Unrecorded *filestate.Unrecorded
 }
 
 // PendingOperation is an operation the engine started and never saw finish.
@@ -36,13 +43,15 @@ type PendingOperation struct {
 }
 
 // NeedsRefresh says whether the next update must read the resources back
-// first: a cleared operation may or may not have happened.
-func (r Recovery) NeedsRefresh() bool { return len(r.ClearedOperations) > 0 }
+// first: a cleared operation may or may not have happened, and an
+// unrecorded run's changes are not in the state.
+func (r Recovery) NeedsRefresh() bool { return len(r.ClearedOperations) > 0 || r.Unrecorded != nil }
 
 // Recover makes the stack usable again after a run that was killed: it
 // removes locks whose process on this host is gone (in a file backend or an
-// S3 bucket; other backends keep their own locks) and, with operations,
-// clears the operations the killed run left pending, unless a lock is still
+// S3 bucket; other backends keep their own locks), reports the mark of an
+// unrecorded run (the next operation that writes the state clears it) and,
+// with operations, clears the operations the killed run left pending, unless a lock is still
 // held: then they are the live run's, and the engine refuses to run beside
 // it. A lock of a live process, of another host or that cannot be read is
 // left alone: `platform cancel` is the way out.
@@ -53,8 +62,19 @@ func (s *Session) Recover(ctx context.Context, operations bool) (Recovery, error
 		return r, err
 	}
 	r.RemovedLocks, r.HeldLocks, err = filestate.RemoveStale(ctx, s.locks, locks)
-	if err != nil || !operations || len(r.HeldLocks) > 0 {
+	if err != nil {
 		return r, err
+	}
+	if s.locks != nil {
+		if r.Unrecorded, err = s.locks.Unrecorded(ctx, s.project, s.name); err != nil {
+			return r, fmt.Errorf("reading the stack's mark: %w", err)
+		}
+		if r.Unrecorded != nil && r.Unrecorded.HeldHere() {
+			r.Unrecorded = nil // a live run's own
+		}
+	}
+	if !operations || len(r.HeldLocks) > 0 {
+		return r, nil
 	}
 	r.ClearedOperations, err = s.clearPendingOperations(ctx)
 	return r, err
@@ -121,9 +141,10 @@ func (s *Session) Cancel(ctx context.Context, force bool) ([]filestate.Lock, err
 //     send a PATCH request during creates with SSA enabled ... we currently
 //     always upsert the object", pulumi-kubernetes v4.25 pkg/await/await.go,
 //     Creation). So clearing is right, and needs no per-object ID as an
-//     import would. One object can be left over: an auto-named one (a name
-//     with a random suffix) whose create did reach the server gets a new name
-//     on the next run; Recovery lists every cleared create by URN.
+//     import would. The platform's program names every object (by content
+//     where it changes, kube.ContentName); in another program an auto-named
+//     object (a random suffix) whose create did reach the server would get a
+//     new name on the next run; Recovery lists every cleared create by URN.
 //
 // A pending create of any other provider's resource may have made a real
 // object the state does not know: clearing it would make a duplicate, so it
@@ -220,4 +241,64 @@ func (s *Session) export(ctx context.Context) (apitype.UntypedDeployment, error)
 		err = json.Unmarshal([]byte(stdout), &state)
 	}
 	return state, err
+}
+
+// recorded runs an operation that changes the stack, and keeps its mark
+// (filestate.Unrecorded) true. When the engine writes the state only at the
+// end (Checkpoints AtEnd), an unmarked stack is marked before, and the mark
+// cleared once the engine wrote the state: the operation succeeded, or failed
+// after writing (the engine writes when it ends, failed or not). A run that
+// fails with the state unwritten, or is killed, leaves the mark: what it did
+// is not known (it may have died before its first step; the next update's
+// refresh costs seconds, a wrong guess a lost object). A mark found before
+// the operation, a killed run's, is cleared only by one that succeeds after
+// reading every resource back (refreshed), or by a destroy that finishes a
+// killed one.
+func (s *Session) recorded(ctx context.Context, operation string, refreshed bool, run func() error) error {
+	if s.locks == nil {
+		return run()
+	}
+	prior, err := s.locks.Unrecorded(ctx, s.project, s.name)
+	if err != nil {
+		return fmt.Errorf("reading the stack's mark: %w", err)
+	}
+	own := s.atEnd && prior == nil
+	var before string
+	if own {
+		if before, err = s.locks.Checkpoint(ctx, s.project, s.name); err != nil {
+			return fmt.Errorf("reading the stack's state: %w", err)
+		}
+		if err := s.locks.SetUnrecorded(ctx, s.project, s.name, newUnrecorded(operation)); err != nil {
+			return fmt.Errorf("marking the stack: %w", err)
+		}
+	}
+	err = run()
+	clear := false
+	switch {
+	case own && err == nil:
+		clear = true
+	case own:
+		after, ferr := s.locks.Checkpoint(ctx, s.project, s.name)
+		clear = ferr == nil && after != before
+	case prior != nil && err == nil:
+		clear = refreshed || operation == "destroy" && prior.Operation == "destroy"
+	}
+	if !clear {
+		return err
+	}
+	if cerr := s.locks.SetUnrecorded(ctx, s.project, s.name, nil); cerr != nil && err == nil {
+		return fmt.Errorf("%s of stack %q succeeded, but its mark stays (the next update refreshes first): %w", operation, s.name, cerr)
+	}
+	return err
+}
+
+// newUnrecorded is the mark of an operation this process runs now.
+func newUnrecorded(operation string) *filestate.Unrecorded {
+	host, _ := os.Hostname()
+	u := &filestate.Unrecorded{Operation: operation}
+	u.Pid, u.Hostname, u.Timestamp = os.Getpid(), host, time.Now().UTC()
+	if me, err := user.Current(); err == nil {
+		u.Username = me.Username
+	}
+	return u
 }

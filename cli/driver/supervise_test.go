@@ -231,3 +231,18 @@ func TestABinaryThatDoesNotServeTheSupervisorIsRefused(t *testing.T) {
 		t.Fatalf("run from a binary that does not serve the supervisor: %v", err)
 	}
 }
+
+// A binary not built from the CLI's module (this test binary, a release
+// download) has no version the driver trusts: it asks the CLI instead.
+func TestBuiltVersionOnlyFromTheCLIsModule(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := builtVersion(self); ok {
+		t.Fatalf("builtVersion(%s) = %v, want none", self, v)
+	}
+	if v, ok := builtVersion(filepath.Join(t.TempDir(), "missing")); ok {
+		t.Fatalf("builtVersion of a missing file = %v, want none", v)
+	}
+}

@@ -58,6 +58,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+
 	"github.com/acme/platform/cli/changes"
 	"github.com/acme/platform/cli/drift"
 	"github.com/acme/platform/cli/driver"
@@ -84,9 +86,9 @@ Exit codes: 0 success, 1 error, 3 changes found (--expect-no-changes) or drift f
 // commandFlags are the flags each command takes beside --stack and --cwd.
 var commandFlags = map[string][]string{
 	"preview": {"expect-no-changes", "diff", "parallel", "events", "save-changes", "policy-pack"},
-	"up":      {"refresh", "parallel", "final-checkpoint-only", "events", "approved", "policy-pack"},
-	"refresh": {"preview-only", "expect-no-changes", "parallel", "events"},
-	"destroy": {"unprotect", "parallel", "final-checkpoint-only", "events"},
+	"up":      {"refresh", "parallel", "checkpoints", "events", "approved", "policy-pack"},
+	"refresh": {"preview-only", "expect-no-changes", "parallel", "checkpoints", "events"},
+	"destroy": {"unprotect", "parallel", "checkpoints", "events"},
 	"outputs": {},
 	"drift":   {"format", "remediate", "parallel", "events"},
 	"certs":   {"days", "renew", "rotate-ca"},
@@ -142,7 +144,7 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 	approved := all.String("approved", "", "the file preview --save-changes wrote: update only if a preview now shows those changes")
 	var extraPacks packList
 	all.Var(&extraPacks, "policy-pack", "also run this policy pack (an analyzer executable or a pack folder; repeatable): the platform's own always runs")
-	finalCheckpoint := all.Bool("final-checkpoint-only", false, "write the state once at the end, not after every step: 3x faster at hundreds of resources, but a killed run's creations are unknown to the next")
+	checkpoints := all.String("checkpoints", "auto", "when the engine writes the state: at-end (once; a killed run's changes are recovered by the next up), every-step, or auto: at-end for a stack of Kubernetes objects alone, every-step for one with repositories or image builds")
 	flags := flag.NewFlagSet("platform "+command, flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	for _, name := range append([]string{"stack", "cwd"}, commandFlags[command]...) {
@@ -165,7 +167,12 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 		fmt.Fprintln(stderr, "platform:", err)
 		return exitError
 	}
-	opts := driver.Options{ProjectDir: projectDir, Stack: *stack, Program: policy.Program, Progress: stdout, Abort: abort, Parallel: *parallel, FinalCheckpointOnly: *finalCheckpoint,
+	when, err := checkpointsFlag(*checkpoints, projectDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "platform:", err)
+		return exitError
+	}
+	opts := driver.Options{ProjectDir: projectDir, Stack: *stack, Program: policy.Program, Progress: stdout, Abort: abort, Parallel: *parallel, Checkpoints: when,
 		Create: command == "up" || command == "certs"}
 	if command == "preview" || command == "up" {
 		exe, err := os.Executable()
@@ -210,11 +217,17 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 		return exitError
 	}
 	if recovery.NeedsRefresh() && command == "up" && !*refresh {
-		fmt.Fprintln(stderr, "platform: refreshing before the update: the cleared operations may or may not have happened")
+		fmt.Fprintln(stderr, "platform: refreshing before the update: the state does not say what the killed run did")
 		*refresh = true
 	}
+	if u := recovery.Unrecorded; u != nil && u.Operation == "up" && command == "destroy" {
+		// Objects the killed update made are in no state: a destroy would
+		// leave them running.
+		fmt.Fprintf(stderr, "platform: destroy of stack %q refused: a killed update (%s) made objects the state does not hold; `platform up --stack %s` records them (it refreshes first), then destroy\n", *stack, u, *stack)
+		return exitError
+	}
 	if command == "drift" {
-		return runDrift(ctx, session, *stack, projectDir, *format, *remediate, stdout, stderr)
+		return runDrift(ctx, session, recovery, *stack, projectDir, *format, *remediate, stdout, stderr)
 	}
 	if command == "certs" {
 		return runCerts(ctx, session, *stack, *days, *renew, *rotateCA, stdout, stderr)
@@ -279,6 +292,23 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 		return exitChanges
 	}
 	return exitOK
+}
+
+// checkpointsFlag is the --checkpoints choice: auto decides by the stack's
+// config (policy.Checkpoints).
+func checkpointsFlag(value, projectDir string) (func(auto.ConfigMap) driver.Checkpoints, error) {
+	always := func(c driver.Checkpoints) func(auto.ConfigMap) driver.Checkpoints {
+		return func(auto.ConfigMap) driver.Checkpoints { return c }
+	}
+	switch value {
+	case "auto":
+		return func(config auto.ConfigMap) driver.Checkpoints { return policy.Checkpoints(config, projectDir) }, nil
+	case "at-end":
+		return always(driver.AtEnd), nil
+	case "every-step":
+		return always(driver.EveryStep), nil
+	}
+	return nil, fmt.Errorf("--checkpoints %q: want auto, at-end or every-step", value)
 }
 
 // analyzerName is the platform's policy pack, built beside this command
@@ -382,6 +412,9 @@ func reportRecovery(w io.Writer, stack string, r driver.Recovery) {
 			fmt.Fprintf(w, "platform: stack %q has a lock that cannot be read, %s: once you know no run holds it, `platform cancel --stack %s --force` removes it\n", stack, l, stack)
 		}
 	}
+	if r.Unrecorded != nil {
+		fmt.Fprintf(w, "platform: a run ended before the engine recorded its changes to stack %q (%s): they are not in the state\n", stack, r.Unrecorded)
+	}
 	if len(r.ClearedOperations) > 0 {
 		fmt.Fprintf(w, "platform: cleared %d operations a killed run left pending on stack %q:\n", len(r.ClearedOperations), stack)
 		for _, op := range r.ClearedOperations {
@@ -410,7 +443,7 @@ func runCancel(ctx context.Context, s *driver.Session, stack string, force bool,
 
 // runDrift reports what changed outside Pulumi, from a refresh preview that
 // never writes the state, and remediates it on request where allowed.
-func runDrift(ctx context.Context, s *driver.Session, stack, projectDir, format string, remediate bool, stdout, stderr io.Writer) int {
+func runDrift(ctx context.Context, s *driver.Session, recovery driver.Recovery, stack, projectDir, format string, remediate bool, stdout, stderr io.Writer) int {
 	if format != "table" && format != "json" && format != "markdown" {
 		fmt.Fprintf(stderr, "platform: --format %q: want table, json or markdown\n", format)
 		return exitError
@@ -444,6 +477,18 @@ func runDrift(ctx context.Context, s *driver.Session, stack, projectDir, format 
 	if before != after || before.Pending > 0 {
 		// A deployment's steps in flight would be reported as drift.
 		fmt.Fprintf(stderr, "platform: stack %q changed during the drift check, or had %d operations in flight when it began (a deployment running, or a killed one's left for the next up to clear): no verdict\n", stack, before.Pending)
+		return exitNoVerdict
+	}
+	// A deployment that writes the state only at its end changes the
+	// cluster with the state unchanged: it holds the stack's lock meanwhile,
+	// and a killed one leaves its mark.
+	locks, err := s.Locks(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "platform: drift check of stack %q failed: %v\n", stack, err)
+		return exitError
+	}
+	if busy := len(locks) + len(recovery.HeldLocks); busy > 0 || recovery.Unrecorded != nil {
+		fmt.Fprintf(stderr, "platform: stack %q had a run going during the drift check (%d locks), or a killed run's changes are not in its state (the next up records them): no verdict\n", stack, busy)
 		return exitNoVerdict
 	}
 	report := drift.New(stack, found)

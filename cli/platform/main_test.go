@@ -26,6 +26,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"drift", "--stack", "local", "--renew"}, "flag provided but not defined: -renew"},
 		{[]string{"outputs", "--stack", "local", "--refresh"}, "Usage of platform outputs"},
 		{[]string{"preview", "--stack", "local", "--unprotect"}, "-expect-no-changes"},
+		{[]string{"up", "--stack", "local", "--cwd", "../..", "--checkpoints", "sometimes"}, `--checkpoints "sometimes": want auto, at-end or every-step`},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(t.Context(), nil, tt.args, &stdout, &stderr); code != exitError {

@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/acme/platform/cli/driver"
 	"github.com/acme/platform/stacks"
 )
 
@@ -25,4 +26,19 @@ func Values(config auto.ConfigMap) map[string]stacks.Value {
 // Program is the platform program for the config a workspace read.
 func Program(config auto.ConfigMap) pulumi.RunFunc {
 	return stacks.Program(Values(config))
+}
+
+// Checkpoints is when the engine writes the stack's state during an
+// operation: once, at its end, when every resource the program declares can
+// be made twice without harm (stacks' KubernetesOnly; the driver then marks
+// the stack while the state is behind, and the next update after a kill
+// refreshes and adopts what the killed run made); after every step when it
+// creates repositories or pushes images, which a repeated run would not
+// adopt. Config that does not load gets every step (the program refuses it).
+func Checkpoints(config auto.ConfigMap, projectDir string) driver.Checkpoints {
+	cfg, err := stacks.Load(Values(config), stacks.EnvironAt(projectDir))
+	if err != nil || !cfg.KubernetesOnly() {
+		return driver.EveryStep
+	}
+	return driver.AtEnd
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/acme/platform/cli/driver"
 	"github.com/acme/platform/components/observability"
 	"github.com/acme/platform/components/workload"
 	"github.com/acme/platform/internal/kube"
@@ -234,5 +235,22 @@ func TestHints(t *testing.T) {
 		if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
 			t.Errorf("Hints(%q) = %q, want %q", tt.engine, got, tt.want)
 		}
+	}
+}
+
+// The engine writes the state once per operation only for stacks whose every
+// resource a repeated run adopts (Kubernetes objects named by the program):
+// not for one that builds and pushes images (dev) or governs repositories.
+func TestCheckpoints(t *testing.T) {
+	want := map[string]driver.Checkpoints{"local": driver.AtEnd, "prod": driver.AtEnd, "dev": driver.EveryStep, "governance": driver.EveryStep}
+	for stack, checkpoints := range want {
+		if got := Checkpoints(workspace(t, stack), projectRoot); got != checkpoints {
+			t.Errorf("%s: checkpoints %v, want %v", stack, got, checkpoints)
+		}
+	}
+	broken := workspace(t, "local")
+	broken["platform:environment"] = auto.ConfigValue{Value: "staging"}
+	if got := Checkpoints(broken, projectRoot); got != driver.EveryStep {
+		t.Errorf("config that does not load: checkpoints %v, want every step", got)
 	}
 }

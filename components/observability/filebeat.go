@@ -67,8 +67,9 @@ func (b *builder) filebeat() error {
 	if err != nil {
 		return err
 	}
+	config := pulumi.StringMap{"filebeat.yml": pulumi.String(b.filebeatConfig())}
 	cm, err := corev1.NewConfigMap(b.ctx, b.name+"-filebeat", &corev1.ConfigMapArgs{
-		Metadata: id.Metadata("", ns), Data: pulumi.StringMap{"filebeat.yml": pulumi.String(b.filebeatConfig())},
+		Metadata: id.ContentMetadata(b.name+"-filebeat", ns, config), Data: config,
 	}, b.agents...)
 	if err != nil {
 		return err

@@ -346,12 +346,13 @@ func kafkaClusterID(namespace, name string) string {
 }
 
 // job declares a Job that runs to completion once per change of its pod
-// template: the provider replaces a Job whose template changed.
+// template: the provider replaces a Job whose template changed, and its name
+// follows the template (ContentMetadata).
 func (b *builder) job(name string, id kube.Identity, p pod, opts []pulumi.ResourceOption) (*batchv1.Job, error) {
 	p.restartPolicy = "OnFailure"
 	template := p.template()
 	return batchv1.NewJob(b.ctx, b.name+"-"+name, &batchv1.JobArgs{
-		Metadata: id.Metadata("", b.args.Namespace),
+		Metadata: id.ContentMetadata(b.name+"-"+name, b.args.Namespace, template),
 		Spec: &batchv1.JobSpecArgs{
 			BackoffLimit:          pulumi.Int(6),
 			ActiveDeadlineSeconds: pulumi.Int(900),

@@ -267,11 +267,12 @@ func fileMount(name, path, file string) *corev1.VolumeMountArgs {
 	return &corev1.VolumeMountArgs{Name: pulumi.String(name), MountPath: pulumi.String(path), SubPath: pulumi.String(file), ReadOnly: pulumi.Bool(true)}
 }
 
-// configMap declares a ConfigMap with a generated name, so that a change of
+// configMap declares a ConfigMap named by its content, so that a change of
 // its data replaces it and rolls the pods that mount it.
 func (b *builder) configMap(name string, id kube.Identity, data map[string]string, opts []pulumi.ResourceOption) (pulumi.StringPtrOutput, error) {
+	values := pulumi.ToStringMap(data)
 	cm, err := corev1.NewConfigMap(b.ctx, b.name+"-"+name, &corev1.ConfigMapArgs{
-		Metadata: id.Metadata("", b.args.Namespace), Data: pulumi.ToStringMap(data),
+		Metadata: id.ContentMetadata(b.name+"-"+name, b.args.Namespace, values), Data: values,
 	}, opts...)
 	if err != nil {
 		return pulumi.StringPtrOutput{}, err
@@ -279,7 +280,7 @@ func (b *builder) configMap(name string, id kube.Identity, data map[string]strin
 	return cm.Metadata.Name(), nil
 }
 
-// secret declares a Secret with a generated name (see configMap); its values
+// secret declares a Secret named by its content (see configMap); its values
 // are Pulumi secrets.
 func (b *builder) secret(name string, id kube.Identity, data pulumi.StringMap) (pulumi.StringPtrOutput, error) {
 	return b.secretIn(b.args.Namespace, b.in, name, id, data)
@@ -288,7 +289,7 @@ func (b *builder) secret(name string, id kube.Identity, data pulumi.StringMap) (
 // secretIn declares a Secret (see secret) in another of the stack's namespaces.
 func (b *builder) secretIn(namespace string, opts []pulumi.ResourceOption, name string, id kube.Identity, data pulumi.StringMap) (pulumi.StringPtrOutput, error) {
 	secret, err := corev1.NewSecret(b.ctx, b.name+"-"+name, &corev1.SecretArgs{
-		Metadata: id.Metadata("", namespace), Type: pulumi.String("Opaque"), StringData: data,
+		Metadata: id.ContentMetadata(b.name+"-"+name, namespace, data), Type: pulumi.String("Opaque"), StringData: data,
 	}, opts...)
 	if err != nil {
 		return pulumi.StringPtrOutput{}, err

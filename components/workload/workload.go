@@ -177,20 +177,19 @@ const secretsDir = "/run/secrets"
 func (b *builder) config(namespace string, opts []pulumi.ResourceOption) (podConfig, error) {
 	a := b.args
 	var pc podConfig
-	// No names: the provider generates them and replaces the object on any
-	// change of data, which rolls the Deployment (see the package comment).
-	meta := b.id.Metadata("", namespace)
+	// Named by their content: a change of data replaces the object, which
+	// rolls the Deployment (see the package comment).
 	var err error
-	if pc.env, err = b.configMap("-env", meta, a.Env, opts); err != nil {
+	if pc.env, err = b.configMap("-env", namespace, a.Env, opts); err != nil {
 		return pc, err
 	}
-	if pc.files, err = b.configMap("-files", meta, a.Files, opts); err != nil {
+	if pc.files, err = b.configMap("-files", namespace, a.Files, opts); err != nil {
 		return pc, err
 	}
-	if pc.secret, err = b.secret("-secret", meta, a.Secrets, opts); err != nil {
+	if pc.secret, err = b.secret("-secret", namespace, a.Secrets, opts); err != nil {
 		return pc, err
 	}
-	if pc.secretFiles, err = b.secret("-secret-files", meta, a.SecretFileValues, opts); err != nil {
+	if pc.secretFiles, err = b.secret("-secret-files", namespace, a.SecretFileValues, opts); err != nil {
 		return pc, err
 	}
 	return pc, nil
@@ -198,7 +197,7 @@ func (b *builder) config(namespace string, opts []pulumi.ResourceOption) (podCon
 
 // secret declares a Secret for values, if there are any, each a Pulumi
 // secret, and returns its name.
-func (b *builder) secret(suffix string, meta *metav1.ObjectMetaArgs, values map[string]pulumi.StringInput, opts []pulumi.ResourceOption) (pulumi.StringPtrInput, error) {
+func (b *builder) secret(suffix, namespace string, values map[string]pulumi.StringInput, opts []pulumi.ResourceOption) (pulumi.StringPtrInput, error) {
 	if len(values) == 0 {
 		return nil, nil
 	}
@@ -207,7 +206,7 @@ func (b *builder) secret(suffix string, meta *metav1.ObjectMetaArgs, values map[
 		data[k] = pulumi.ToSecret(v).(pulumi.StringOutput)
 	}
 	secret, err := corev1.NewSecret(b.ctx, b.name+suffix, &corev1.SecretArgs{
-		Metadata: meta, Type: pulumi.String("Opaque"), StringData: data,
+		Metadata: b.id.ContentMetadata(b.name+suffix, namespace, data), Type: pulumi.String("Opaque"), StringData: data,
 	}, opts...)
 	if err != nil {
 		return nil, err
@@ -216,12 +215,13 @@ func (b *builder) secret(suffix string, meta *metav1.ObjectMetaArgs, values map[
 }
 
 // configMap declares a ConfigMap for data, if there is any, and returns its name.
-func (b *builder) configMap(suffix string, meta *metav1.ObjectMetaArgs, data map[string]string, opts []pulumi.ResourceOption) (pulumi.StringPtrInput, error) {
+func (b *builder) configMap(suffix, namespace string, data map[string]string, opts []pulumi.ResourceOption) (pulumi.StringPtrInput, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
+	values := pulumi.ToStringMap(data)
 	cm, err := corev1.NewConfigMap(b.ctx, b.name+suffix, &corev1.ConfigMapArgs{
-		Metadata: meta, Data: pulumi.ToStringMap(data),
+		Metadata: b.id.ContentMetadata(b.name+suffix, namespace, values), Data: values,
 	}, opts...)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package workload
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -299,23 +300,38 @@ func TestSecretsMatchTheirKeys(t *testing.T) {
 }
 
 // A change of config content must change the pod template, so that the
-// Deployment rolls. The ConfigMap has no fixed name: the provider names it and
-// replaces it when its data changes (the mocks name it after its content).
-func TestConfigChangeChangesThePodTemplate(t *testing.T) {
-	envFromName := func(greeting string) string {
+// Deployment rolls; the same content must give the same names on every run,
+// so that a run killed before it recorded its creates makes the same objects
+// again (adopted by server-side apply) instead of leaving them behind.
+func TestConfigAndSecretsAreNamedByTheirContent(t *testing.T) {
+	names := func(greeting, token string) (configMap, secret string) {
 		args := baseArgs()
 		args.Env = map[string]string{"GREETING": greeting}
+		args.SecretEnv = map[string]string{"API_TOKEN": "greeterApiToken"}
+		args.Secrets = map[string]pulumi.StringInput{"API_TOKEN": pulumi.ToSecret(pulumi.String(token)).(pulumi.StringOutput)}
 		g := mustDeploy(t, args)
-		cm := g.One(t, configMapType, "greeter-env")
-		if _, named := cm.Input("metadata.name"); named {
-			t.Fatal("the ConfigMap has a fixed name: a change of data would not roll the pods")
+		for _, r := range []struct{ typ, name string }{{configMapType, "greeter-env"}, {secretType, "greeter-secret"}} {
+			name, ok := g.One(t, r.typ, r.name).Input("metadata.name")
+			if !ok || !regexp.MustCompile(`^`+r.name+`-[0-9a-f]{8}$`).MatchString(name.(string)) {
+				t.Fatalf("%s %s is named %v, want %s-<8 hex digits of its content>", r.typ, r.name, name, r.name)
+			}
 		}
-		return g.One(t, deploymentType, "greeter").MustInput(t, "spec.template.spec.containers.0.envFrom.0.configMapRef.name").(string)
+		d := g.One(t, deploymentType, "greeter")
+		return d.MustInput(t, "spec.template.spec.containers.0.envFrom.0.configMapRef.name").(string),
+			d.MustInput(t, "spec.template.spec.containers.0.envFrom.1.secretRef.name").(string)
 	}
-	// The template takes the name the provider gives the ConfigMap (the
-	// mocks name it after its data), so a replaced ConfigMap rolls the pods.
-	if a, b := envFromName("hello"), envFromName("bonjour"); a == b {
-		t.Fatalf("pod template refers to %q for both configs: a change would not roll the pods", a)
+	cm, secret := names("hello", "t0ken")
+	if again, againSecret := names("hello", "t0ken"); again != cm || againSecret != secret {
+		t.Fatalf("the same content got other names: %s, %s then %s, %s", cm, secret, again, againSecret)
+	}
+	if other, _ := names("bonjour", "t0ken"); other == cm {
+		t.Fatalf("pod template refers to %q for both configs: a change would not roll the pods", cm)
+	}
+	if _, other := names("hello", "another"); other == secret {
+		t.Fatalf("pod template refers to %q for both secrets: a change would not roll the pods", secret)
+	}
+	if strings.Contains(secret, "t0ken") {
+		t.Fatalf("the Secret's name %q shows its value", secret)
 	}
 }
 

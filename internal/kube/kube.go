@@ -4,6 +4,10 @@
 package kube
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -57,8 +61,7 @@ func (id Identity) SelectorLabels() pulumi.StringMap {
 }
 
 // Metadata returns the metadata of an object the platform owns: the
-// identity's labels and the owner annotations. An empty name leaves naming to
-// the provider (a generated name, replaced when the content changes).
+// identity's labels and the owner annotations.
 func (id Identity) Metadata(name, namespace string) *metav1.ObjectMetaArgs {
 	meta := &metav1.ObjectMetaArgs{
 		Namespace:   pulumi.String(namespace),
@@ -69,6 +72,38 @@ func (id Identity) Metadata(name, namespace string) *metav1.ObjectMetaArgs {
 		meta.Name = pulumi.String(name)
 	}
 	return meta
+}
+
+// ContentMetadata is Metadata for an object that is replaced, never changed
+// in place, when its content changes (a ConfigMap or Secret that pods mount,
+// a Job's run): its name is ContentName(prefix, content).
+func (id Identity) ContentMetadata(prefix, namespace string, content pulumi.Input) *metav1.ObjectMetaArgs {
+	meta := id.Metadata("", namespace)
+	meta.Name = ContentName(prefix, content)
+	return meta
+}
+
+// ContentName is prefix, a dash and 8 hex digits of the SHA-256 of content
+// as JSON (map keys sorted): the length of the provider's generated names,
+// but the same content always gets the same name. So a change of content
+// gets a new object, which rolls the pods that use it while the old one
+// serves the old pods; and a run killed before it recorded a create makes,
+// when repeated, the same object again, which server-side apply adopts
+// instead of leaving the first behind (the driver writes the state once per
+// run, see cli/driver's Options.Checkpoints). The name of a Secret is a
+// hash of its values: not a Pulumi secret (names are IDs, kept in the clear),
+// the same exposure as kustomize's secretGenerator; 32 bits of a hash tell
+// nothing of a random credential.
+func ContentName(prefix string, content pulumi.Input) pulumi.StringOutput {
+	name := pulumi.ToOutput(content).ApplyT(func(v any) (string, error) {
+		data, err := json.Marshal(v)
+		if err != nil {
+			return "", err
+		}
+		sum := sha256.Sum256(data)
+		return prefix + "-" + hex.EncodeToString(sum[:4]), nil
+	})
+	return pulumi.Unsecret(name).(pulumi.StringOutput)
 }
 
 // OwnerAnnotations mark an object as owned by the program: on an update the

@@ -6,16 +6,20 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/acme/platform/cli/driver"
+	"github.com/acme/platform/cli/driver/filestate"
 	"github.com/acme/platform/cli/policy"
 )
 
@@ -23,8 +27,11 @@ import (
 // the middle of its update, as a CI timeout or a second Ctrl-C on a shell
 // does, and checks that nothing of it runs on, and that the next `platform
 // up` alone converges: every workload ready, no pending operation in the
-// state, no change left to preview. It runs after TestLocalStack, which ends
-// with the stack destroyed.
+// state, no object in the cluster that the state does not hold, no change
+// left to preview. It runs on the default path: the engine writes the local
+// stack's state once, at the end of a run, so the killed run recorded
+// nothing. It runs after TestLocalStack, which ends with the stack
+// destroyed.
 func TestKilledUpRecovers(t *testing.T) {
 	t.Cleanup(func() { platform(t, "destroy") })
 
@@ -72,6 +79,16 @@ func TestKilledUpRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The local stack's state is written once per run (its objects are all
+	// Kubernetes objects named by the program): the killed run recorded
+	// nothing, and its mark says so.
+	mark, err := filestate.Dir(stateDir()).Unrecorded(t.Context(), "platform", "local")
+	if err != nil || mark == nil || mark.Operation != "up" {
+		t.Fatalf("the killed up left the mark %v (%v), want its up's", mark, err)
+	}
+	if len(pendingBefore) != 0 {
+		t.Errorf("the killed run wrote %d pending operations: its state was written before its end", len(pendingBefore))
+	}
 	// A kill between the blob library's create of a sidecar and its write
 	// leaves the sidecar empty (CI hit it: "failed to load checkpoint: EOF");
 	// make that happen every time before the next run.
@@ -89,8 +106,13 @@ func TestKilledUpRecovers(t *testing.T) {
 			t.Log(line)
 		}
 	}
-	if n := len(pendingBefore); n > 0 && !strings.Contains(out, "cleared "+strconv.Itoa(n)+" operations a killed run left pending") {
-		t.Errorf("the killed run left %d pending operations; up does not say it cleared them:\n%s", n, out)
+	for _, said := range []string{"a run ended before the engine recorded its changes to stack \"local\" (up by pid " + strconv.Itoa(mark.Pid), "refreshing before the update"} {
+		if !strings.Contains(out, said) {
+			t.Errorf("up after the killed run does not say %q:\n%s", said, out)
+		}
+	}
+	if mark, err := filestate.Dir(stateDir()).Unrecorded(t.Context(), "platform", "local"); err != nil || mark != nil {
+		t.Errorf("after the recovered up the mark is %v (%v), want none", mark, err)
 	}
 	if !strings.Contains(out, "removed "+sidecar+", a metadata file a killed run left truncated") {
 		t.Errorf("up does not say it removed the empty sidecar %s:\n%s", sidecar, out)
@@ -100,6 +122,9 @@ func TestKilledUpRecovers(t *testing.T) {
 	}
 	if pending, err := session.PendingOperations(t.Context()); err != nil || len(pending) != 0 {
 		t.Errorf("after recovery the state holds pending operations %v (%v)", pending, err)
+	}
+	if orphans := objectsTheStateDoesNotHold(t); len(orphans) > 0 {
+		t.Errorf("the killed run left objects in the cluster that the state does not hold: %v", orphans)
 	}
 	for _, w := range workloads(t) {
 		if !w.Observed || w.Ready != w.Desired {
@@ -263,4 +288,65 @@ func procStat(pid int) (name, start, state string, ok bool) {
 // stateDir is the file backend the suite runs on.
 func stateDir() string {
 	return strings.TrimPrefix(os.Getenv("PULUMI_BACKEND_URL"), "file://")
+}
+
+// objectsTheStateDoesNotHold lists the program's objects in the cluster
+// (labelled app.kubernetes.io/managed-by=pulumi), of every kind the local
+// stack's state holds, that the state does not hold: what a killed run made
+// and the next one did not adopt.
+func objectsTheStateDoesNotHold(t *testing.T) []string {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), "pulumi", "stack", "export", "--stack", "local", "--cwd", env.projectDir)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pulumi stack export: %v", err)
+	}
+	var state struct {
+		Deployment struct {
+			Resources []struct {
+				Type    string         `json:"type"`
+				Outputs map[string]any `json:"outputs"`
+			} `json:"resources"`
+		} `json:"deployment"`
+	}
+	if err := json.Unmarshal(out, &state); err != nil {
+		t.Fatal(err)
+	}
+	held, kinds := map[string]bool{}, map[string]bool{}
+	for _, r := range state.Deployment.Resources {
+		// A namespace is not labelled; a patch is part of another object.
+		if !strings.HasPrefix(r.Type, "kubernetes:") || strings.HasSuffix(r.Type, ":Namespace") || strings.HasSuffix(r.Type, "Patch") {
+			continue
+		}
+		kind := r.Type[strings.LastIndex(r.Type, ":")+1:]
+		metadata, _ := r.Outputs["metadata"].(map[string]any)
+		namespace, _ := metadata["namespace"].(string)
+		name, _ := metadata["name"].(string)
+		kinds[kind] = true
+		held[kind+" "+namespace+"/"+name] = true
+	}
+	if len(kinds) == 0 {
+		t.Fatal("the state holds no Kubernetes object")
+	}
+	var listed struct {
+		Items []struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name      string `json:"name"`
+				Namespace string `json:"namespace"`
+			} `json:"metadata"`
+		} `json:"items"`
+	}
+	list := kubectl(t, "get", strings.Join(slices.Sorted(maps.Keys(kinds)), ","), "--all-namespaces", "-l", "app.kubernetes.io/managed-by=pulumi", "-o", "json")
+	if err := json.Unmarshal(list, &listed); err != nil {
+		t.Fatal(err)
+	}
+	var orphans []string
+	for _, o := range listed.Items {
+		if id := o.Kind + " " + o.Metadata.Namespace + "/" + o.Metadata.Name; !held[id] {
+			orphans = append(orphans, id)
+		}
+	}
+	t.Logf("%d objects of %d kinds in the cluster, %d the state does not hold", len(listed.Items), len(kinds), len(orphans))
+	return orphans
 }

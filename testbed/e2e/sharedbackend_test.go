@@ -87,7 +87,8 @@ const helperVariable = "E2E_HELPER"
 
 // runHelper runs the helper named by helperVariable: "slow-up" updates
 // stack dev of the project E2E_DIR with a program that never ends, so the
-// engine holds the stack's lock until the helper is killed.
+// engine holds the stack's lock until the helper is killed; the engine
+// writes the state at the end only, so the driver marks the stack.
 func runHelper(name string) int {
 	if name != "slow-up" {
 		fmt.Fprintln(os.Stderr, "unknown helper", name)
@@ -99,7 +100,8 @@ func runHelper(name string) int {
 		return nil
 	}
 	s, err := driver.Open(context.Background(), driver.Options{ProjectDir: os.Getenv("E2E_DIR"), Stack: "dev",
-		Program: func(auto.ConfigMap) pulumi.RunFunc { return program }})
+		Program:     func(auto.ConfigMap) pulumi.RunFunc { return program },
+		Checkpoints: func(auto.ConfigMap) driver.Checkpoints { return driver.AtEnd }})
 	if err == nil {
 		err = s.Up(context.Background(), false)
 	}
@@ -199,8 +201,18 @@ func TestALockInTheSharedBackend(t *testing.T) {
 	if code != 0 || !strings.Contains(cancelOut, "removed the lock of pid") {
 		t.Fatalf("the workflow's recovery step (platform cancel) exited %d:\n%s", code, cancelOut)
 	}
-	if err := s.Up(t.Context(), false); err != nil {
+	// The killed run's mark stays in the bucket, also once its lock is
+	// gone: the next update refreshes first, and clears it.
+	r, err = session(3).Recover(t.Context(), true)
+	if err != nil || r.Unrecorded == nil || r.Unrecorded.Operation != "up" || r.Unrecorded.Pid != slow.Process.Pid || !r.NeedsRefresh() {
+		t.Fatalf("recovery after the killed run: %+v, %v; want the mark of its up (pid %d) and a refresh", r, err, slow.Process.Pid)
+	}
+	t.Logf("the killed run's mark in the bucket: %s", r.Unrecorded)
+	if err := s.Up(t.Context(), true); err != nil {
 		t.Fatalf("up after the recovery: %v", err)
+	}
+	if r, err := s.Recover(t.Context(), false); err != nil || r.Unrecorded != nil {
+		t.Errorf("after the recovered up: %+v, %v; want the mark cleared", r, err)
 	}
 	outputs, err := s.Outputs(t.Context())
 	if err != nil || outputs["version"] != 3.0 {

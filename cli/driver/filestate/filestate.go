@@ -74,14 +74,22 @@ func (l Lock) onThisHost() bool {
 	return err == nil && l.Unreadable == "" && l.Hostname == host && l.Pid > 0
 }
 
-// Store is where a backend keeps its stacks' locks: a file backend's
-// folder (Dir) or an S3 bucket (Bucket). Project-scoped stacks lock under
+// Store is where a backend keeps its stacks' locks, and the driver its
+// Unrecorded marks: a file backend's folder (Dir) or an S3 bucket
+// (Bucket). Project-scoped stacks lock under
 // .pulumi/locks/<org>/<project>/<stack>/<id>.json.
 type Store interface {
 	// Locks reads the locks on a stack of the project.
 	Locks(ctx context.Context, project, stack string) ([]Lock, error)
 	// Remove removes a lock; one removed meanwhile is no error.
 	Remove(ctx context.Context, l Lock) error
+	// Unrecorded reads the stack's Unrecorded mark: nil when there is none.
+	Unrecorded(ctx context.Context, project, stack string) (*Unrecorded, error)
+	// SetUnrecorded writes the stack's mark, or removes it when u is nil.
+	SetUnrecorded(ctx context.Context, project, stack string, u *Unrecorded) error
+	// Checkpoint fingerprints the stack's state: it changes with every
+	// write of the engine.
+	Checkpoint(ctx context.Context, project, stack string) (string, error)
 }
 
 // RemoveStale removes the locks whose process is gone and returns
