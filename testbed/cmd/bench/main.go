@@ -2,7 +2,7 @@
 // and to run, and prints a table (`make bench`); the same report goes to
 // bench/results/<time>.json and bench/results/latest.json for comparing runs.
 //
-//	make bench BENCH_FLAGS="[-runs 5] [-cold-runs 3] [-only build,unit,app,stack,backend,scale,jaeger] [-scale 1,10,40] [-parallel N]"
+//	make bench BENCH_FLAGS="[-runs 5] [-cold-runs 3] [-only build,unit,app,stack,backend,scale,jaeger] [-scale 1,10,40,100] [-parallel N] [-checkpoints auto]"
 //
 // What it measures, each figure over several runs (median, min, max):
 //   - build: the driver (cli/platform) with an empty build cache, and after a
@@ -81,13 +81,14 @@ func main() {
 type options struct {
 	runs, coldRuns int
 	// scale are the service counts of the scale scenario; parallel, when
-	// set, is the platform command's --parallel there.
-	scale           []int
-	parallel        int
-	finalCheckpoint bool
-	only            map[string]bool
-	root, work      string
-	log             io.Writer
+	// set, and checkpoints are the platform command's --parallel and
+	// --checkpoints there.
+	scale       []int
+	parallel    int
+	checkpoints string
+	only        map[string]bool
+	root, work  string
+	log         io.Writer
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -95,9 +96,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	runs := flags.Int("runs", 5, "runs of each figure")
 	coldRuns := flags.Int("cold-runs", 3, "runs of the cold build (each takes minutes)")
 	only := flags.String("only", "build,unit,app,stack,backend", "which parts to measure: build, unit, app, stack, backend, scale, jaeger")
-	scale := flags.String("scale", "1,10,40", "scale: the service counts to measure")
+	scale := flags.String("scale", "1,10,40,100", "scale: the service counts to measure")
 	parallel := flags.Int("parallel", 0, "scale: the platform command's --parallel (0: its default)")
-	finalCheckpoint := flags.Bool("final-checkpoint-only", false, "scale: run the platform command with --final-checkpoint-only")
+	checkpoints := flags.String("checkpoints", "auto", "scale: the platform command's --checkpoints (auto: the default path, once per run for the local stack)")
 	out := flags.String("out", "bench/results", "folder of the JSON reports")
 	if err := flags.Parse(args); err != nil {
 		return err
@@ -114,7 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	o := options{runs: *runs, coldRuns: *coldRuns, only: map[string]bool{}, root: root, work: work, log: stderr, parallel: *parallel, finalCheckpoint: *finalCheckpoint}
+	o := options{runs: *runs, coldRuns: *coldRuns, only: map[string]bool{}, root: root, work: work, log: stderr, parallel: *parallel, checkpoints: *checkpoints}
 	for _, n := range strings.Split(*scale, ",") {
 		count, err := strconv.Atoi(strings.TrimSpace(n))
 		if err != nil || count < 1 {

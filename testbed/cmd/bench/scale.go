@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -32,15 +34,20 @@ func measureScale(ctx context.Context, o options, r *bench.Report, c cluster) er
 			return err
 		}
 		env := []string{"PULUMI_BACKEND_URL=file://" + state, "PULUMI_CONFIG_PASSPHRASE=local-cluster-only"}
+		rssPeaks := map[string]int64{} // by command and role
 		cmd := func(args ...string) (time.Duration, error) {
 			args = append(args, "--stack", "local", "--cwd", project)
 			if o.parallel > 0 {
 				args = append(args, "--parallel", strconv.Itoa(o.parallel))
 			}
-			if o.finalCheckpoint && (args[0] == "up" || args[0] == "destroy") {
-				args = append(args, "--final-checkpoint-only")
+			if args[0] == "up" || args[0] == "destroy" {
+				args = append(args, "--checkpoints", o.checkpoints)
 			}
-			res, err := mustSucceed(ctx, o.root, env, platform, args...)
+			res, peaks, err := measurePeaks(ctx, o.root, env, platform, args...)
+			for role, rss := range peaks {
+				key := args[0] + " " + role
+				rssPeaks[key] = max(rssPeaks[key], rss)
+			}
 			return res.wall, err
 		}
 		figures := map[string]float64{}
@@ -87,6 +94,9 @@ func measureScale(ctx context.Context, o options, r *bench.Report, c cluster) er
 		r.Add(bench.NewFigure(prefix+"resources", "resources", "Pulumi resources in the state", float64(resources)))
 		for _, step := range steps {
 			r.Add(bench.NewFigure(prefix+step.name, "s", "", figures[step.name]))
+		}
+		for _, key := range slices.Sorted(maps.Keys(rssPeaks)) {
+			r.Add(bench.NewFigure(prefix+key+" peak RSS", "MB", "highest VmHWM of the run's processes of that kind", float64(rssPeaks[key])/1e6))
 		}
 		r.Add(bench.NewFigure(prefix+"up per resource", "ms", "", 1000*figures["up from empty"]/float64(resources)))
 		r.Add(bench.NewFigure(prefix+"destroy per resource", "ms", "", 1000*figures["destroy"]/float64(resources)))

@@ -42,3 +42,17 @@ func TestWithServicesLoads(t *testing.T) {
 		}
 	}
 }
+
+// The sampler finds the processes below a run by their parents and reads
+// their peak memory: a child shell's peak shows under its role.
+func TestSamplePeaksFindsDescendants(t *testing.T) {
+	processRoles["sleep"] = "test"
+	defer delete(processRoles, "sleep")
+	_, peaks, err := measurePeaks(t.Context(), t.TempDir(), nil, "sh", "-c", "sleep 0.5 & wait")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peaks["test"] <= 0 {
+		t.Fatalf("peaks %v: want the sleep below sh sampled", peaks)
+	}
+}
