@@ -294,6 +294,9 @@ func TestTheMarkChangesWithEveryWrite(t *testing.T) {
 	if err != nil || again != first || first.Pending != 0 {
 		t.Fatalf("marks around a refresh preview: %+v then %+v (%v); want the same, nothing pending", first, again, err)
 	}
+	if written, err := s.Written(t.Context(), first); err != nil || written {
+		t.Fatalf("written after a refresh preview: %v (%v), want not", written, err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "Pulumi.trivial.yaml"), []byte("config:\n  trivial:greeting: hi\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -306,6 +309,9 @@ func TestTheMarkChangesWithEveryWrite(t *testing.T) {
 	}
 	if after, err := s.Mark(t.Context()); err != nil || after == first {
 		t.Fatalf("mark after an update: %+v (%v); want another than %+v", after, err, first)
+	}
+	if written, err := s.Written(t.Context(), first); err != nil || !written {
+		t.Fatalf("written after an update: %v (%v), want it", written, err)
 	}
 }
 

@@ -466,15 +466,15 @@ func runDrift(ctx context.Context, s *driver.Session, recovery driver.Recovery, 
 	if err == nil {
 		found, err = s.Refresh(ctx, true)
 	}
-	var after driver.StateMark
+	written := false
 	if err == nil {
-		after, err = s.Mark(ctx)
+		written, err = s.Written(ctx, before)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "platform: drift check of stack %q failed: %v\n", stack, err)
 		return exitError
 	}
-	if before != after || before.Pending > 0 {
+	if written || before.Pending > 0 {
 		// A deployment's steps in flight would be reported as drift.
 		fmt.Fprintf(stderr, "platform: stack %q changed during the drift check, or had %d operations in flight when it began (a deployment running, or a killed one's left for the next up to clear): no verdict\n", stack, before.Pending)
 		return exitNoVerdict
