@@ -85,3 +85,29 @@ func bootTime() (time.Time, error) {
 	}
 	return time.Time{}, errors.New("/proc/stat has no btime")
 }
+
+// Descendants lists the pids of every process below root (children first,
+// then theirs), as /proc shows them now.
+func Descendants(root int) []int {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		fields, err := stat(pid)
+		if err != nil {
+			continue
+		}
+		if parent, err := strconv.Atoi(fields[1]); err == nil {
+			children[parent] = append(children[parent], pid)
+		}
+	}
+	var out []int
+	for queue := []int{root}; len(queue) > 0; queue = queue[1:] {
+		out = append(out, children[queue[0]]...)
+		queue = append(queue, children[queue[0]]...)
+	}
+	return out
+}

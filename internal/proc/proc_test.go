@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"testing"
 	"time"
 )
@@ -30,5 +31,28 @@ func TestStarted(t *testing.T) {
 	}
 	if !Zombie(child.Process.Pid) {
 		t.Error("a reaped child's pid counts as a live process")
+	}
+}
+
+// A shell's child and grandchild are below it; the test itself is not.
+func TestDescendants(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "sh -c 'sleep 5' & sleep 5")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		below := Descendants(cmd.Process.Pid)
+		if len(below) >= 3 { // the inner sh, its sleep, the outer sleep
+			if slices.Contains(below, os.Getpid()) || slices.Contains(below, cmd.Process.Pid) {
+				t.Fatalf("Descendants(%d) = %v holds the root or the test", cmd.Process.Pid, below)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Descendants(%d) = %v, want 3 processes", cmd.Process.Pid, below)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

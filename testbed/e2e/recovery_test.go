@@ -21,6 +21,7 @@ import (
 	"github.com/acme/platform/cli/driver"
 	"github.com/acme/platform/cli/driver/filestate"
 	"github.com/acme/platform/cli/policy"
+	"github.com/acme/platform/internal/proc"
 )
 
 // TestKilledUpRecovers kills `platform up` of the local stack from empty in
@@ -240,32 +241,11 @@ func (p process) alive() bool {
 
 // descendantsOf lists every process below pid.
 func descendantsOf(pid int) []process {
-	children := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-		if parent, err := strconv.Atoi(fields[1]); err == nil {
-			children[parent] = append(children[parent], child)
-		}
-	}
 	var out []process
-	queue := []int{pid}
-	for len(queue) > 0 {
-		for _, c := range children[queue[0]] {
-			if name, start, _, ok := procStat(c); ok {
-				out = append(out, process{pid: c, name: name, start: start})
-			}
-			queue = append(queue, c)
+	for _, p := range proc.Descendants(pid) {
+		if name, start, _, ok := procStat(p); ok {
+			out = append(out, process{pid: p, name: name, start: start})
 		}
-		queue = queue[1:]
 	}
 	return out
 }

@@ -180,14 +180,35 @@ type result struct {
 // measure runs a command and reports its wall time, CPU time and peak RSS
 // (wait4's rusage of the command and the children it waited for).
 func measure(ctx context.Context, dir string, env []string, name string, args ...string) (result, error) {
+	return measureWhile(ctx, nil, dir, env, name, args...)
+}
+
+// measureWhile is measure, running while(pid, done) beside the command, if
+// given, until done is closed when the command has exited.
+func measureWhile(ctx context.Context, while func(pid int, done <-chan struct{}), dir string, env []string, name string, args ...string) (result, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		done, stopped := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(stopped)
+			if while != nil {
+				while(cmd.Process.Pid, done)
+			}
+		}()
+		err = cmd.Wait()
+		close(done)
+		<-stopped
+	}
 	r := result{wall: time.Since(start), output: out.Bytes()}
+	if cmd.ProcessState == nil {
+		return r, err
+	}
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
 		return r, err
