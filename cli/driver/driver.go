@@ -128,7 +128,7 @@ type Session struct {
 	atEnd bool
 }
 
-// Open selects the stack (creating it when opts.Create says so) and builds
+// Open opens the stack (creating it when opts.Create says so) and builds
 // the program from the stack's config.
 func Open(ctx context.Context, opts Options) (*Session, error) {
 	root, err := filepath.Abs(opts.ProjectDir)
