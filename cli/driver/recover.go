@@ -51,9 +51,9 @@ func (r Recovery) NeedsRefresh() bool { return len(r.ClearedOperations) > 0 || r
 // removes locks whose process on this host is gone (in a file backend or an
 // S3 bucket; other backends keep their own locks), reports the mark of an
 // unrecorded run (the next operation that writes the state clears it) and,
-// with operations, clears the operations the killed run left pending, unless a lock is still
-// held: then they are the live run's, and the engine refuses to run beside
-// it. A lock of a live process, of another host or that cannot be read is
+// with operations, clears the operations the killed run left pending, unless
+// a lock is still held: then they are the live run's, and the engine refuses
+// to run beside it. A lock of a live process, of another host or that cannot be read is
 // left alone: `platform cancel` is the way out.
 func (s *Session) Recover(ctx context.Context, operations bool) (Recovery, error) {
 	r := Recovery{RepairedFiles: s.repaired}
@@ -226,13 +226,12 @@ func (s *Session) Mark(ctx context.Context) (StateMark, error) {
 	if err != nil {
 		return StateMark{}, err
 	}
-	sum := sha256.Sum256(exported.Deployment)
 	if s.locks != nil {
 		// The backend's own file: Written compares it without a CLI run.
-		if sum, err := s.locks.Checkpoint(ctx, s.project, s.name); err == nil {
-			return StateMark{Hash: sum, Pending: len(pending)}, nil
-		}
+		sum, err := s.locks.Checkpoint(ctx, s.project, s.name)
+		return StateMark{Hash: sum, Pending: len(pending)}, err
 	}
+	sum := sha256.Sum256(exported.Deployment)
 	return StateMark{Hash: hex.EncodeToString(sum[:]), Pending: len(pending)}, nil
 }
 

@@ -105,7 +105,8 @@ func (d Dir) SetUnrecorded(_ context.Context, project, stack string, u *Unrecord
 }
 
 // Checkpoint fingerprints the stack's state as the folder holds it: it
-// changes with every write of the engine ("" when the stack has none).
+// changes with every write of the engine (and is the same while the stack
+// has no state).
 func (d Dir) Checkpoint(_ context.Context, project, stack string) (string, error) {
 	sum := sha256.New()
 	for _, key := range checkpointKeys(project, stack) {

@@ -223,7 +223,12 @@ func measureWhile(ctx context.Context, while func(pid int, done <-chan struct{})
 
 // mustSucceed is measure, failing on a non-zero exit.
 func mustSucceed(ctx context.Context, dir string, env []string, name string, args ...string) (result, error) {
-	r, err := measure(ctx, dir, env, name, args...)
+	return mustSucceedWhile(ctx, nil, dir, env, name, args...)
+}
+
+// mustSucceedWhile is measureWhile, failing on a non-zero exit.
+func mustSucceedWhile(ctx context.Context, while func(pid int, done <-chan struct{}), dir string, env []string, name string, args ...string) (result, error) {
+	r, err := measureWhile(ctx, while, dir, env, name, args...)
 	if err == nil && r.exit != 0 {
 		err = fmt.Errorf("%s %s exited %d:\n%s", name, strings.Join(args, " "), r.exit, r.output)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,10 +40,7 @@ func measurePeaks(ctx context.Context, dir string, env []string, name string, ar
 			}
 		}
 	}
-	r, err := measureWhile(ctx, sample, dir, env, name, args...)
-	if err == nil && r.exit != 0 {
-		err = fmt.Errorf("%s %s exited %d:\n%s", name, strings.Join(args, " "), r.exit, r.output)
-	}
+	r, err := mustSucceedWhile(ctx, sample, dir, env, name, args...)
 	return r, peaks, err
 }
 
