@@ -2,7 +2,7 @@
 # Provides every tool the project runs at its pinned version, under
 # $PLATFORM_TOOLS/bin. What is installed already is used as it is; only what
 # is missing is built, from its pinned Go module (testbed/tools/*/go.mod), and cached
-# under $PLATFORM_TOOLS/<name>-<version>/, so a second run costs seconds.
+# under $PLATFORM_TOOLS/<name>-<version>-<inputs>/, so a second run costs seconds.
 # Builds run one at a time: the heavy ones need several GB each.
 #
 # Usage: scripts/tools.sh [tool...]   tools: pulumi_cli kubernetes_plugin etcd
@@ -48,27 +48,53 @@ require_files() {
 }
 
 # build NAME VERSION MODULE_DIR LDFLAGS [BINARY=]PACKAGE... builds each package's binary
-# into $PLATFORM_TOOLS/NAME-VERSION/ unless that folder is complete already.
+# into $PLATFORM_TOOLS/NAME-VERSION-INPUTS/ unless that folder is complete
+# already, and sets built to that folder. INPUTS is a hash of what else
+# decides the binaries: the module's go.mod and go.sum, the Go files of its
+# own packages, the flags and CGO_ENABLED; a cache of another build of the
+# same version is never taken for this one. Every binary leaves out the
+# symbol table and DWARF (-s -w), as the driver's build does: the links take
+# about half the time (kube 24 s -> 11 s here) and panics keep their traces.
 build() {
-	local name=$1 version=$2 dir=$3 ldflags=$4
+	local name=$1 version=$2 dir=$3 ldflags="-s -w $4"
 	shift 4
-	local out="$PLATFORM_TOOLS/$name-$version"
-	if [[ -f "$out/.complete" ]]; then
+	local module="$root/testbed/tools/$dir" inputs
+	inputs=$( {
+		cat "$module/go.mod" "$module/go.sum"
+		printf '%s\n' "$ldflags" "${CGO_ENABLED:-}" "$@"
+		local pkg
+		for pkg in "$@"; do
+			pkg=${pkg#*=}
+			if [[ $pkg == ./* || $pkg == . ]]; then
+				cat "$module/$pkg"/*.go
+			fi
+		done
+	} | sha256sum | cut -c1-12)
+	built="$PLATFORM_TOOLS/$name-$version-$inputs"
+	if [[ -f "$built/.complete" ]]; then
 		return 0
 	fi
-	log "building $name $version (cached in ${out#"$root"/})"
+	log "building $name $version (cached in $built)"
 	local start=$SECONDS
-	mkdir -p "$out"
+	mkdir -p "$built"
 	local pkg binary
 	for pkg in "$@"; do
 		binary=$(basename "$pkg")
 		if [[ $pkg == *=* ]]; then
 			binary=${pkg%%=*} pkg=${pkg#*=}
 		fi
-		(cd "$root/testbed/tools/$dir" && go build -trimpath -ldflags "$ldflags" -o "$out/$binary" "$pkg")
+		(cd "$module" && go build -trimpath -ldflags "$ldflags" -o "$built/$binary" "$pkg")
 	done
-	touch "$out/.complete"
+	touch "$built/.complete"
 	log "built $name $version in $((SECONDS - start))s"
+}
+
+# link BINARY... links each of $built's binaries into $PLATFORM_TOOLS/bin.
+link() {
+	local b
+	for b in "$@"; do
+		ln -sfn "$built/$b" "$PLATFORM_TOOLS/bin/$b"
+	done
 }
 
 # cli_version BINARY prints the version a Pulumi CLI reports, or nothing.
@@ -101,7 +127,7 @@ pulumi_cli() {
 	build pulumi "$want" pulumi \
 		"-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$want" \
 		github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-	ln -sfn "$PLATFORM_TOOLS/pulumi-$want/pulumi" "$link"
+	ln -sfn "$built/pulumi" "$link"
 }
 
 # without_tools_bin PATH prints PATH without $PLATFORM_TOOLS/bin.
@@ -152,7 +178,7 @@ kubernetes_plugin() {
 		log "no download: building the Kubernetes plugin $v from its module instead"
 	fi
 	local dir="$root/testbed/tools/pulumi-kubernetes" module
-	if [[ ! -f "$PLATFORM_TOOLS/pulumi-kubernetes-$v/.complete" ]]; then
+	if [[ ! -s "$dir/schema/schema.json" || ! -s "$dir/schema/terraform-mapping.json" ]]; then
 		module=$(kubernetes_plugin_sources)
 		mkdir -p "$dir/schema"
 		install -m 0644 "$module/cmd/pulumi-resource-kubernetes/schema.json" \
@@ -162,7 +188,7 @@ kubernetes_plugin() {
 		"-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$v" \
 		pulumi-kubernetes=.
 	log "installing the Kubernetes plugin $v into ${PULUMI_HOME#"$root"/}"
-	pulumi plugin install resource kubernetes "$v" --file "$PLATFORM_TOOLS/pulumi-kubernetes-$v/pulumi-kubernetes" >&2
+	pulumi plugin install resource kubernetes "$v" --file "$built/pulumi-kubernetes" >&2
 }
 
 # is_kubernetes_plugin FILE VERSION: whether FILE is a build of
@@ -184,53 +210,50 @@ kubernetes_ldflags() {
 	echo "-X k8s.io/component-base/version.gitVersion=$1 -X k8s.io/client-go/pkg/version.gitVersion=$1 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${1#v1.}"
 }
 
-# kubernetes builds the control plane and kubectl static (CGO_ENABLED=0), as
-# upstream does (hack/lib/golang.sh, KUBE_STATIC_BINARIES, at v1.37.2). The
-# real node's kubelet and kube-proxy (node) are built with the same settings,
-# so that the second build reuses every package the first compiled: with cgo
-# on, package net and all that imports it compile twice (about 5 minutes).
+# The local cluster's programs all come from one module, testbed/tools/cluster,
+# so that the packages they share (client-go, gRPC, etcd's client, …) are
+# compiled once, at one version, with one setting: kwok, CoreDNS and etcd
+# reuse most of what Kubernetes compiled. All are static (CGO_ENABLED=0), as
+# each upstream releases them (Kubernetes: hack/lib/golang.sh,
+# KUBE_STATIC_BINARIES, v1.37.2; kwok: hack/releases.sh, v0.8.0; etcd: its
+# build script's CGO_ENABLED default, 0); a cgo build would compile package
+# net and everything above it a second time.
+
+# cluster_build NAME VERSION LDFLAGS [BINARY=]PACKAGE... builds in testbed/tools/cluster.
+cluster_build() {
+	local name=$1 version=$2 ldflags=$3
+	shift 3
+	CGO_ENABLED=0 build "$name" "$version" cluster "$ldflags" "$@"
+}
+
+# kubernetes builds the control plane, kubectl and the real node's kubelet and
+# kube-proxy as one binary, kube (testbed/tools/cluster/kube), linked under
+# each program's name.
 kubernetes() {
 	local v
-	v=$(version kubernetes k8s.io/kubernetes)
-	CGO_ENABLED=0 build kubernetes-static "$v" kubernetes "$(kubernetes_ldflags "$v")" \
-		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-		k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
-	for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
-		ln -sfn "$PLATFORM_TOOLS/kubernetes-static-$v/$b" "$PLATFORM_TOOLS/bin/$b"
+	v=$(version cluster k8s.io/kubernetes)
+	cluster_build kubernetes "$v" "$(kubernetes_ldflags "$v")" kube=./kube
+	local b
+	for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
+		ln -sfn "$built/kube" "$PLATFORM_TOOLS/bin/$b"
 	done
 }
 
-# node builds the real node's programs: kubelet and kube-proxy of the same
-# Kubernetes as the control plane, kube-router's network policy controller,
-# and CoreDNS for the cluster's DNS, all
-# static (CGO_ENABLED=0; upstream builds kubelet with cgo where it can, which
-# the real node does not need).
+# node builds the real node's programs: kubelet and kube-proxy (kubernetes),
+# kube-router's network policy controller (testbed/tools/cluster/netpol: its
+# main is ours) and CoreDNS with the plugins the cluster's Corefile uses
+# (testbed/tools/cluster/coredns).
 node() {
-	local v
-	v=$(version kubernetes k8s.io/kubernetes)
-	CGO_ENABLED=0 build kubernetes-node "$v" kubernetes "$(kubernetes_ldflags "$v")" \
-		k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
-	for b in kubelet kube-proxy; do
-		ln -sfn "$PLATFORM_TOOLS/kubernetes-node-$v/$b" "$PLATFORM_TOOLS/bin/$b"
-	done
-	# The network policy controller (kube-router's, its main ours) in the
-	# same module: it shares the kubelet's client-go and build cache.
-	local netpol
-	netpol=$v-$(cat "$root/testbed/tools/kubernetes/netpol/main.go" "$root/testbed/tools/kubernetes/go.mod" | sha256sum | cut -c1-12)
-	CGO_ENABLED=0 build netpol "$netpol" kubernetes "" netpol=./netpol
-	ln -sfn "$PLATFORM_TOOLS/netpol-$netpol/netpol" "$PLATFORM_TOOLS/bin/netpol"
-	# CoreDNS with the plugins the cluster's Corefile uses: its main is ours
-	# (testbed/tools/coredns/main.go), so the cache key holds its hash.
-	v=$(version coredns github.com/coredns/coredns)-$(sha256sum <"$root/testbed/tools/coredns/main.go" | cut -c1-12)
-	CGO_ENABLED=0 build coredns "$v" coredns "" coredns=.
-	ln -sfn "$PLATFORM_TOOLS/coredns-$v/coredns" "$PLATFORM_TOOLS/bin/coredns"
+	kubernetes
+	cluster_build netpol "$(version cluster github.com/cloudnativelabs/kube-router/v2)" "" netpol=./netpol
+	link netpol
+	cluster_build coredns "$(version cluster github.com/coredns/coredns)" "" coredns=./coredns
+	link coredns
 }
 
 etcd() {
-	local v
-	v=$(version etcd go.etcd.io/etcd/server/v3)
-	build etcd "$v" etcd "" etcd=go.etcd.io/etcd/server/v3
-	ln -sfn "$PLATFORM_TOOLS/etcd-$v/etcd" "$PLATFORM_TOOLS/bin/etcd"
+	cluster_build etcd "$(version cluster go.etcd.io/etcd/server/v3)" "" etcd=go.etcd.io/etcd/server/v3
+	link etcd
 }
 
 # kwok's stage files, as released: kwok standalone has no default stages.
@@ -243,17 +266,17 @@ kwok_stage_files=(
 # kwok_sources prints the folder of kwok's stage files once they are there.
 kwok_sources() {
 	local dir
-	dir=$(module_dir kwok sigs.k8s.io/kwok)/kustomize/stage
+	dir=$(module_dir cluster sigs.k8s.io/kwok)/kustomize/stage
 	require_files "$dir" "${kwok_stage_files[@]}"
 	printf '%s\n' "$dir"
 }
 
 kwok() {
 	local v
-	v=$(version kwok sigs.k8s.io/kwok)
-	build kwok "$v" kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=$v" sigs.k8s.io/kwok/cmd/kwok
-	ln -sfn "$PLATFORM_TOOLS/kwok-$v/kwok" "$PLATFORM_TOOLS/bin/kwok"
-	local stages="$PLATFORM_TOOLS/kwok-$v/stages.yaml" dir f
+	v=$(version cluster sigs.k8s.io/kwok)
+	cluster_build kwok "$v" "-X sigs.k8s.io/kwok/pkg/consts.Version=$v" sigs.k8s.io/kwok/cmd/kwok
+	link kwok
+	local stages="$built/stages.yaml" dir f
 	if [[ ! -s "$stages" ]]; then
 		dir=$(kwok_sources)
 		for f in "${kwok_stage_files[@]}"; do
@@ -270,8 +293,8 @@ kwok() {
 jaeger() {
 	local v
 	v=$(version jaeger github.com/jaegertracing/jaeger)
-	CGO_ENABLED=0 build jaeger-static "$v" jaeger "" github.com/jaegertracing/jaeger/cmd/jaeger
-	ln -sfn "$PLATFORM_TOOLS/jaeger-static-$v/jaeger" "$PLATFORM_TOOLS/bin/jaeger"
+	CGO_ENABLED=0 build jaeger "$v" jaeger "" github.com/jaegertracing/jaeger/cmd/jaeger
+	link jaeger
 }
 
 # oauth2_proxy is static too: the real node runs it in front of Jaeger's UI
@@ -279,8 +302,8 @@ jaeger() {
 oauth2_proxy() {
 	local v
 	v=$(version oauth2-proxy github.com/oauth2-proxy/oauth2-proxy/v7)
-	CGO_ENABLED=0 build oauth2-proxy-static "$v" oauth2-proxy "-s -w" oauth2-proxy=github.com/oauth2-proxy/oauth2-proxy/v7
-	ln -sfn "$PLATFORM_TOOLS/oauth2-proxy-static-$v/oauth2-proxy" "$PLATFORM_TOOLS/bin/oauth2-proxy"
+	CGO_ENABLED=0 build oauth2-proxy "$v" oauth2-proxy "" oauth2-proxy=github.com/oauth2-proxy/oauth2-proxy/v7
+	link oauth2-proxy
 }
 
 # yaml_language builds the Pulumi YAML language host, with which the engine
@@ -296,27 +319,25 @@ yaml_language() {
 	build pulumi-language-yaml "$v" pulumi-yaml \
 		"-X github.com/pulumi/pulumi-yaml/pkg/version.Version=$v" \
 		github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml
-	ln -sfn "$PLATFORM_TOOLS/pulumi-language-yaml-$v/pulumi-language-yaml" "$PLATFORM_TOOLS/bin/pulumi-language-yaml"
+	link pulumi-language-yaml
 }
 
 # gensdk generates the package's TypeScript and Python SDKs with the
 # pinned CLI's own code generators (testbed/tools/pulumi/gensdk; same module,
-# same build cache as the CLI). Its code is the project's own, so its cache
-# is keyed by that code too: a binary cached from an older gensdk (another
+# same build cache as the CLI). Its code is the project's own, and the cache
+# is keyed by it (build): a binary cached from an older gensdk (another
 # banner in every generated file) would pass sdk-check on one machine and
 # fail it on a new one.
 gensdk() {
-	local v
-	v=$PULUMI_VERSION-$(cat "$root"/testbed/tools/pulumi/gensdk/*.go | sha256sum | cut -c1-12)
-	build gensdk "$v" pulumi "" ./gensdk
-	ln -sfn "$PLATFORM_TOOLS/gensdk-$v/gensdk" "$PLATFORM_TOOLS/bin/gensdk"
+	build gensdk "$PULUMI_VERSION" pulumi "" ./gensdk
+	link gensdk
 }
 
 actionlint() {
 	local v
 	v=$(version actionlint github.com/rhysd/actionlint)
 	build actionlint "$v" actionlint "-X github.com/rhysd/actionlint.version=$v" github.com/rhysd/actionlint/cmd/actionlint
-	ln -sfn "$PLATFORM_TOOLS/actionlint-$v/actionlint" "$PLATFORM_TOOLS/bin/actionlint"
+	link actionlint
 }
 
 # s3_server is an S3 server (gofakes3, the one behind `rclone serve s3`) for
@@ -327,7 +348,7 @@ s3_server() {
 	local v
 	v=$(version pulumi github.com/johannesboyne/gofakes3)
 	build gofakes3 "$v" pulumi "" github.com/johannesboyne/gofakes3/cmd/gofakes3
-	ln -sfn "$PLATFORM_TOOLS/gofakes3-$v/gofakes3" "$PLATFORM_TOOLS/bin/gofakes3"
+	link gofakes3
 }
 
 # sources checks, without building anything, that every module file a build

@@ -224,8 +224,11 @@ func TestKubernetesPluginTakesTheFirstThatWorks(t *testing.T) {
 			if built != tt.wantBuild {
 				t.Fatalf("built the plugin: %v, want %v:\n%s", built, tt.wantBuild, c)
 			}
-			want := strings.NewReplacer("USER", userPlugin,
-				"BUILT", filepath.Join(envValue(env, "PLATFORM_TOOLS"), "pulumi-kubernetes-"+plugin, "pulumi-kubernetes")).Replace(tt.wantInstall)
+			binaries, _ := filepath.Glob(filepath.Join(envValue(env, "PLATFORM_TOOLS"), "pulumi-kubernetes-"+plugin+"-*", "pulumi-kubernetes"))
+			if tt.wantBuild && len(binaries) != 1 {
+				t.Fatalf("builds of the plugin in PLATFORM_TOOLS: %q, want one", binaries)
+			}
+			want := strings.NewReplacer("USER", userPlugin, "BUILT", strings.Join(binaries, " ")).Replace(tt.wantInstall)
 			if !strings.Contains(c, want) {
 				t.Errorf("no plugin install with %q:\n%s", want, c)
 			}
@@ -233,6 +236,77 @@ func TestKubernetesPluginTakesTheFirstThatWorks(t *testing.T) {
 				t.Errorf("offline, yet a download was tried:\n%s", c)
 			}
 		})
+	}
+}
+
+// A cached tool is the build of exactly its inputs: the same inputs again
+// build nothing, and a change to the module's go.mod or go.sum, or to the
+// cgo setting, builds anew (a binary cached from other dependencies would
+// pass on one machine and fail on a new one).
+func TestToolCacheIsKeyedByItsInputs(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"scripts/tools.sh", "scripts/env.sh", "go.mod", "testbed/tools/pulumi/go.mod",
+		"testbed/tools/actionlint/go.mod", "testbed/tools/actionlint/go.sum"} {
+		data, err := os.ReadFile(filepath.Join("..", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, log, env := standIns(t, "v0.0.0", "1")
+	builds := 0
+	for _, step := range []struct {
+		name      string
+		change    func()
+		cgo       string
+		wantBuild bool
+	}{
+		{name: "first", wantBuild: true},
+		{name: "again"},
+		{name: "go.sum changed", change: func() {
+			appendTo(t, filepath.Join(root, "testbed/tools/actionlint/go.sum"), "example.com/x v1.0.0 h1:x=\n")
+		}, wantBuild: true},
+		{name: "go.mod changed", change: func() { appendTo(t, filepath.Join(root, "testbed/tools/actionlint/go.mod"), "// changed\n") }, wantBuild: true},
+		{name: "cgo off", cgo: "0", wantBuild: true},
+		{name: "cgo off again", cgo: "0"},
+	} {
+		if step.change != nil {
+			step.change()
+		}
+		cmd := exec.Command("bash", filepath.Join(root, "scripts/tools.sh"), "actionlint")
+		cmd.Env = append(env, "CGO_ENABLED="+step.cgo)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", step.name, err, out)
+		}
+		n := strings.Count(calls(t, log), "go build")
+		if built := n > builds; built != step.wantBuild {
+			t.Errorf("%s: built %v, want %v", step.name, built, step.wantBuild)
+		}
+		builds = n
+	}
+	link, err := os.Readlink(filepath.Join(envValue(env, "PLATFORM_TOOLS"), "bin", "actionlint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(filepath.Base(filepath.Dir(link)), "actionlint-v") {
+		t.Errorf("bin/actionlint links to %s, not a cached build", link)
+	}
+}
+
+func appendTo(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
 	}
 }
 
