@@ -10,6 +10,10 @@
 #                                     s3_server (default: all)
 #        scripts/tools.sh sources     fetch every module whose files a build
 #                                     reads and check those files are there
+#        scripts/tools.sh prune       remove the cached builds bin/ does not
+#                                     link to (CI's restored cache; on a machine
+#                                     whose clones are at other commits, their
+#                                     builds would go too)
 #
 # Environment:
 #   PLATFORM_PULUMI      a Pulumi CLI to use; refused unless it is the pinned version
@@ -358,12 +362,31 @@ sources() {
 	kwok_sources
 }
 
+# prune removes every build folder under $PLATFORM_TOOLS that no link in
+# bin/ points into: builds of other versions or inputs. The Kubernetes
+# plugin's build goes too once it is installed into PULUMI_HOME.
+prune() {
+	local keep=() link dir
+	for link in "$PLATFORM_TOOLS"/bin/*; do
+		[[ -L $link ]] || continue
+		keep+=("$(dirname "$(readlink "$link")")")
+	done
+	for dir in "$PLATFORM_TOOLS"/*/; do
+		dir=${dir%/}
+		[[ -f $dir/.complete ]] || continue
+		if ! printf '%s\n' "${keep[@]}" | grep -qxF "$dir"; then
+			log "pruning ${dir#"$PLATFORM_TOOLS"/}"
+			rm -rf "$dir"
+		fi
+	done
+}
+
 mkdir -p "$PLATFORM_TOOLS/bin"
 tools=("$@")
 [[ ${#tools[@]} -gt 0 ]] || tools=(pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger oauth2_proxy yaml_language gensdk actionlint s3_server)
 for t in "${tools[@]}"; do
 	case $t in
-	pulumi_cli | kubernetes_plugin | etcd | kubernetes | kwok | node | jaeger | oauth2_proxy | yaml_language | gensdk | actionlint | s3_server | sources) "$t" ;;
-	*) die "unknown tool $t; known: pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger oauth2_proxy yaml_language gensdk actionlint s3_server sources" ;;
+	pulumi_cli | kubernetes_plugin | etcd | kubernetes | kwok | node | jaeger | oauth2_proxy | yaml_language | gensdk | actionlint | s3_server | sources | prune) "$t" ;;
+	*) die "unknown tool $t; known: pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger oauth2_proxy yaml_language gensdk actionlint s3_server sources prune" ;;
 	esac
 done

@@ -242,7 +242,8 @@ func TestKubernetesPluginTakesTheFirstThatWorks(t *testing.T) {
 // A cached tool is the build of exactly its inputs: the same inputs again
 // build nothing, and a change to the module's go.mod or go.sum, or to the
 // cgo setting, builds anew (a binary cached from other dependencies would
-// pass on one machine and fail on a new one).
+// pass on one machine and fail on a new one); prune removes the builds no
+// longer linked.
 func TestToolCacheIsKeyedByItsInputs(t *testing.T) {
 	root := t.TempDir()
 	for _, f := range []string{"scripts/tools.sh", "scripts/env.sh", "go.mod", "testbed/tools/pulumi/go.mod",
@@ -295,6 +296,20 @@ func TestToolCacheIsKeyedByItsInputs(t *testing.T) {
 	}
 	if !strings.Contains(filepath.Base(filepath.Dir(link)), "actionlint-v") {
 		t.Errorf("bin/actionlint links to %s, not a cached build", link)
+	}
+
+	// prune keeps the build bin/ links to and removes the other three.
+	tools := envValue(env, "PLATFORM_TOOLS")
+	if before, _ := filepath.Glob(filepath.Join(tools, "actionlint-*")); len(before) != 4 {
+		t.Fatalf("cached builds before prune: %q, want 4", before)
+	}
+	cmd := exec.Command("bash", filepath.Join(root, "scripts/tools.sh"), "prune")
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("prune: %v\n%s", err, out)
+	}
+	if after, _ := filepath.Glob(filepath.Join(tools, "actionlint-*")); len(after) != 1 || after[0] != filepath.Dir(link) {
+		t.Errorf("cached builds after prune: %q, want only %s", after, filepath.Dir(link))
 	}
 }
 
