@@ -7,7 +7,7 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-# Where tool builds are cached, keyed by version: one cache per user, shared
+# Where tool builds are cached, keyed by version and inputs: one cache per user, shared
 # by every clone and worktree (scripts/env.sh has the same default).
 export PLATFORM_TOOLS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/platform-tools
 BIN := $(PLATFORM_TOOLS)/bin
@@ -59,7 +59,7 @@ destroy: cluster-tools cluster-up platform ## destroy the local stack
 	$(WITH_ENV) $(LOCAL_PASSPHRASE) $(PLATFORM) destroy --stack local
 
 .PHONY: tools
-tools: ## provide every pinned tool (cached under ~/.cache/platform-tools, keyed by version)
+tools: ## provide every pinned tool (cached under ~/.cache/platform-tools, keyed by version and inputs)
 	scripts/tools.sh
 
 .PHONY: cluster-tools

@@ -4,7 +4,7 @@
 
 platform_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-# One folder per user holds every tool build, keyed by version, shared by
+# One folder per user holds every tool build, keyed by version and inputs, shared by
 # every clone and worktree (the Makefile has the same default).
 export PLATFORM_TOOLS=${PLATFORM_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/platform-tools}
 export PATH="$PLATFORM_TOOLS/bin:$PATH"
