@@ -181,13 +181,14 @@ kubernetes_plugin() {
 		fi
 		log "no download: building the Kubernetes plugin $v from its module instead"
 	fi
+	# The embedded files are copied from the pinned module every time, so that
+	# a copy of another version's (git-ignored) is never built in; go.sum,
+	# part of the build's key, pins the module they come from.
 	local dir="$root/testbed/tools/pulumi-kubernetes" module
-	if [[ ! -s "$dir/schema/schema.json" || ! -s "$dir/schema/terraform-mapping.json" ]]; then
-		module=$(kubernetes_plugin_sources)
-		mkdir -p "$dir/schema"
-		install -m 0644 "$module/cmd/pulumi-resource-kubernetes/schema.json" \
-			"$module/cmd/pulumi-resource-kubernetes/terraform-mapping.json" "$dir/schema/"
-	fi
+	module=$(kubernetes_plugin_sources)
+	mkdir -p "$dir/schema"
+	install -m 0644 "$module/cmd/pulumi-resource-kubernetes/schema.json" \
+		"$module/cmd/pulumi-resource-kubernetes/terraform-mapping.json" "$dir/schema/"
 	build pulumi-kubernetes "$v" pulumi-kubernetes \
 		"-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$v" \
 		pulumi-kubernetes=.

@@ -215,9 +215,23 @@ func TestKubernetesPluginTakesTheFirstThatWorks(t *testing.T) {
 			if tt.offline {
 				env = append(env, "PLATFORM_OFFLINE=1")
 			}
+			// A copy of the embedded schema left by another version's build
+			// (git-ignored, so it survives a checkout) is replaced before a build.
+			schema := filepath.Join("..", "testbed", "tools", "pulumi-kubernetes", "schema", "schema.json")
+			if tt.wantBuild {
+				if err := os.MkdirAll(filepath.Dir(schema), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(schema, []byte("stale"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			out, err := tools(t, env, "kubernetes_plugin")
 			if err != nil {
 				t.Fatalf("%v:\n%s", err, out)
+			}
+			if data, err := os.ReadFile(schema); tt.wantBuild && (err != nil || string(data) == "stale") {
+				t.Errorf("the build embeds a stale schema.json (read: %v)", err)
 			}
 			c := calls(t, log)
 			built := strings.Contains(c, "go build")
