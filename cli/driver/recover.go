@@ -53,8 +53,8 @@ func (r Recovery) NeedsRefresh() bool { return len(r.ClearedOperations) > 0 || r
 // unrecorded run (the next operation that writes the state clears it) and,
 // with operations, clears the operations the killed run left pending, unless
 // a lock is still held: then they are the live run's, and the engine refuses
-// to run beside it. A lock of a live process, of another host or that cannot be read is
-// left alone: `platform cancel` is the way out.
+// to run beside it. A lock of a live process, of another host or that cannot
+// be read is left alone: `platform cancel` is the way out.
 func (s *Session) Recover(ctx context.Context, operations bool) (Recovery, error) {
 	r := Recovery{RepairedFiles: s.repaired}
 	locks, err := s.Locks(ctx)
