@@ -34,6 +34,7 @@ issue=${issues%%$'\n'*}
 digest=$(sha256sum "$report" | cut -d' ' -f1)
 marker="<!-- drift-report: $digest -->"
 body=$(mktemp)
+trap 'rm -f "$body"' EXIT
 {
 	echo "$marker"
 	if (($(wc -c < "$report") > max_report)); then

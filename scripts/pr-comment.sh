@@ -16,6 +16,7 @@ author=${COMMENT_AUTHOR:-github-actions[bot]}
 status="✅ preview succeeded"
 [[ $exit_code == 0 ]] || status="❌ preview failed (exit $exit_code)"
 body_file=$(mktemp)
+trap 'rm -f "$body_file"' EXIT
 {
 	echo "<!-- $marker -->"
 	echo "### Pulumi preview: \`$stack\` — $status"

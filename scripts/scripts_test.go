@@ -63,11 +63,18 @@ jq -r "$filter" "` + dir + `/$data"
 	return logFile, append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "GITHUB_REPOSITORY=acme/platform")
 }
 
+// run runs a script with a temporary folder of its own, which must be empty
+// again when the script ends: scripts clean up what they make, also on a
+// runner that is not thrown away after the job.
 func run(t *testing.T, env []string, script string, args ...string) (string, error) {
 	t.Helper()
+	tmp := t.TempDir()
 	cmd := exec.Command("bash", append([]string{script}, args...)...)
-	cmd.Env = env
+	cmd.Env = append(env, "TMPDIR="+tmp)
 	out, err := cmd.CombinedOutput()
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("%s left %s in its temporary folder", script, left[0].Name())
+	}
 	return string(out), err
 }
 

@@ -163,16 +163,32 @@ func (c supervisedCLI) Run(ctx context.Context, workdir string, stdin io.Reader,
 // the CLI (a graceful cancel); SIGTERM, which is also the death signal of the
 // driver, kills the CLI and every process below it. Plugins the CLI leaves
 // behind on any exit are killed too.
+//
+// The run gets a temporary folder of its own (TMPDIR, mode 0700), removed
+// when its last process is gone: the Kubernetes plugin writes the kubeconfig
+// it is given, credentials included, to $TMPDIR/kubeconfig* at every
+// Configure and never removes it (pulumi-kubernetes v4.25.0,
+// provider/pkg/provider/provider.go and util.go: writeKubeconfigToFile, for
+// Helm's settings), so without this every run left one in /tmp.
 func supervise(cli string, args []string) int {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		fmt.Fprintln(os.Stderr, "platform: supervisor:", err)
 		return 1
 	}
+	tmp, err := os.MkdirTemp("", "platform-run-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "platform: supervisor:", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	cmd := exec.Command(cli, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, superviseEnv+"=") })
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, superviseEnv+"=") || strings.HasPrefix(kv, "TMPDIR=")
+	})
+	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "platform: supervisor:", err)

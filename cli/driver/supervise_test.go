@@ -44,13 +44,16 @@ func TestMain(m *testing.M) {
 
 // fakeCLI writes a stand-in for the Pulumi CLI that starts a "plugin" in a
 // session of its own (as the CLI starts plugins in their own process groups),
-// records both pids, and waits; on SIGINT it records that and exits 0.
+// records both pids, and waits; on SIGINT it records that and exits 0. Like
+// the Kubernetes plugin, it writes a kubeconfig to its TMPDIR and leaves it.
 func fakeCLI(t *testing.T) (script, dir string) {
 	t.Helper()
 	dir = t.TempDir()
 	script = filepath.Join(dir, "pulumi")
 	body := `#!/usr/bin/env bash
 trap 'echo interrupted > "` + dir + `/interrupted"; exit 0' INT
+echo "$TMPDIR" > "` + dir + `/tmpdir"
+echo "token: s3cret" > "$TMPDIR/kubeconfig123"
 setsid sleep 300 &
 echo $! > "` + dir + `/plugin.pid"
 echo $$ > "` + dir + `/cli.pid"
@@ -62,12 +65,14 @@ while true; do sleep 0.1; done
 	return script, dir
 }
 
-// startDriver starts the test binary as a driver running the fake CLI, and
-// waits until the CLI and its plugin run.
-func startDriver(t *testing.T, script, dir string) (driver *exec.Cmd, cli, plugin int) {
+// startDriver starts the test binary as a driver running the fake CLI, with
+// a temporary folder of its own (tmp), and waits until the CLI and its
+// plugin run.
+func startDriver(t *testing.T, script, dir string) (driver *exec.Cmd, cli, plugin int, tmp string) {
 	t.Helper()
+	tmp = t.TempDir()
 	driver = exec.Command(os.Args[0], "-test.run=^$")
-	driver.Env = append(os.Environ(), helperEnv+"=1", fakeCLIEnv+"="+script)
+	driver.Env = append(os.Environ(), helperEnv+"=1", fakeCLIEnv+"="+script, "TMPDIR="+tmp)
 	if err := driver.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +85,33 @@ func startDriver(t *testing.T, script, dir string) (driver *exec.Cmd, cli, plugi
 		_ = syscall.Kill(cli, syscall.SIGKILL)
 		_ = syscall.Kill(plugin, syscall.SIGKILL)
 	})
-	return driver, cli, plugin
+	return driver, cli, plugin, tmp
+}
+
+// waitTemporaryGone checks that the CLI ran with a temporary folder of its
+// own inside the driver's (tmp), and waits until the supervisor has removed
+// it, with what the CLI left there.
+func waitTemporaryGone(t *testing.T, dir, tmp string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "tmpdir"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runTmp := strings.TrimSpace(string(data))
+	if filepath.Dir(runTmp) != tmp {
+		t.Fatalf("the CLI's TMPDIR is %q, want a folder of its own in the driver's %s", runTmp, tmp)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		left, _ := os.ReadDir(tmp)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run's temporary folder is still there: %s", left[0].Name())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func waitPid(t *testing.T, dir, name string) int {
@@ -122,17 +153,18 @@ func alive(pid int) bool {
 
 func TestKilledDriverLeavesNoEngineOrPlugin(t *testing.T) {
 	script, dir := fakeCLI(t)
-	driver, cli, plugin := startDriver(t, script, dir)
+	driver, cli, plugin, tmp := startDriver(t, script, dir)
 	if err := driver.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	_ = driver.Wait()
 	waitGone(t, "after SIGKILL of the driver", cli, plugin)
+	waitTemporaryGone(t, dir, tmp)
 }
 
 func TestInterruptedDriverLetsTheEngineStopCleanly(t *testing.T) {
 	script, dir := fakeCLI(t)
-	driver, cli, plugin := startDriver(t, script, dir)
+	driver, cli, plugin, tmp := startDriver(t, script, dir)
 	if err := driver.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +181,7 @@ func TestInterruptedDriverLetsTheEngineStopCleanly(t *testing.T) {
 	}
 	// The CLI exited on its own; the plugin it left behind goes with it.
 	waitGone(t, "after the CLI's exit", cli, plugin)
+	waitTemporaryGone(t, dir, tmp)
 }
 
 func TestParentOf(t *testing.T) {

@@ -85,6 +85,17 @@ func run(m *testing.M) (code int) {
 		fmt.Fprintf(suiteLog, "e2e: kept %s (E2E_KEEP set)\n", work)
 		return nil
 	})
+	// Every process the suite starts (the platform command, the engine, its
+	// plugins, the cluster's servers) writes its temporary files in the run's
+	// folder, which must be empty again at the end: a run that leaves one
+	// behind (such as a kubeconfig, credentials included) fails the suite.
+	tmp := filepath.Join(work, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		fmt.Fprintln(suiteLog, err)
+		return 1
+	}
+	os.Setenv("TMPDIR", tmp)
+	clean.add(func() error { return emptyTemporaryFolder(tmp) })
 
 	// The driver `make platform` built (make e2e passes it), so that the
 	// suite tests that binary and the program is linked once; else build it.
@@ -320,6 +331,23 @@ func requireRealNode(t *testing.T) {
 	if !state.Enabled {
 		t.Fatalf("this test needs the local cluster's real node, which does not run here: %s", state.Reason)
 	}
+}
+
+// emptyTemporaryFolder says what the suite's runs left in their temporary
+// folder, if anything.
+func emptyTemporaryFolder(tmp string) error {
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return err
+	}
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("the suite's runs left %d files in their temporary folder %s: %s", len(left), tmp, strings.Join(left, ", "))
+	}
+	return nil
 }
 
 // runDirPrefix begins the name of every run's temporary folder (its

@@ -57,9 +57,15 @@ func TestYAMLProgramDeclaresAWorkload(t *testing.T) {
 	// YAML is bundled with the CLI, and never installed into a Pulumi home.
 	t.Setenv("PULUMI_IGNORE_AMBIENT_PLUGINS", "false")
 
+	// The CLI and its plugins get a temporary folder in the test's: the
+	// Kubernetes plugin leaves its kubeconfig there (checked at the end).
+	tmp := filepath.Join(work, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	pulumi := func(args ...string) (string, error) {
 		cmd := exec.Command("pulumi", append(args, "--non-interactive")...)
-		cmd.Dir = dir
+		cmd.Dir, cmd.Env = dir, append(os.Environ(), "TMPDIR="+tmp)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		err := cmd.Run()
@@ -193,6 +199,17 @@ func TestYAMLProgramDeclaresAWorkload(t *testing.T) {
 	if left := must("stack", "export"); strings.Contains(left, "platform:workload:Workload") {
 		t.Error("the workload is still in the state after destroy")
 	}
+
+	// What the platform command's supervisor guards against with a TMPDIR of
+	// each run's own (cli/driver/supervise.go; the suite fails on anything a
+	// run leaves in its TMPDIR): the Kubernetes plugin copies the kubeconfig
+	// it is given, credentials included, into TMPDIR at every Configure and
+	// never removes it. Plain `pulumi` runs of a service team leave them too.
+	copies, _ := filepath.Glob(filepath.Join(tmp, "kubeconfig*"))
+	if len(copies) == 0 {
+		t.Error("the Kubernetes plugin left no kubeconfig in TMPDIR: if upstream now removes it, the supervisor's own TMPDIR is no longer needed")
+	}
+	t.Logf("the plain pulumi runs left %d copies of the kubeconfig in their TMPDIR", len(copies))
 }
 
 // rawDeployment is a Kubernetes Deployment declared in the YAML program
