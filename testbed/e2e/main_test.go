@@ -130,7 +130,11 @@ func run(m *testing.M) (code int) {
 		return 1
 	}
 	if user != nil {
-		clean.add(func() error { return user.restore(bin, stages) })
+		clean.add(func() error {
+			// The user's servers outlive the suite, and its temporary folder.
+			setUserTMPDIR(userEnv)
+			return user.restore(bin, stages)
+		})
 	}
 
 	clusterDir := filepath.Join(work, "cluster")
@@ -331,6 +335,18 @@ func requireRealNode(t *testing.T) {
 	if !state.Enabled {
 		t.Fatalf("this test needs the local cluster's real node, which does not run here: %s", state.Reason)
 	}
+}
+
+// setUserTMPDIR gives this process the user's TMPDIR again (or none), for
+// what it starts to outlive the suite.
+func setUserTMPDIR(userEnv []string) {
+	for _, kv := range userEnv {
+		if tmp, ok := strings.CutPrefix(kv, "TMPDIR="); ok {
+			os.Setenv("TMPDIR", tmp)
+			return
+		}
+	}
+	os.Unsetenv("TMPDIR")
 }
 
 // emptyTemporaryFolder says what the suite's runs left in their temporary
