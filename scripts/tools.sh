@@ -383,11 +383,11 @@ prune() {
 }
 
 mkdir -p "$PLATFORM_TOOLS/bin"
+all_tools=(pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger oauth2_proxy yaml_language gensdk actionlint s3_server)
+commands=("${all_tools[@]}" sources prune)
 tools=("$@")
-[[ ${#tools[@]} -gt 0 ]] || tools=(pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger oauth2_proxy yaml_language gensdk actionlint s3_server)
+[[ ${#tools[@]} -gt 0 ]] || tools=("${all_tools[@]}")
 for t in "${tools[@]}"; do
-	case $t in
-	pulumi_cli | kubernetes_plugin | etcd | kubernetes | kwok | node | jaeger | oauth2_proxy | yaml_language | gensdk | actionlint | s3_server | sources | prune) "$t" ;;
-	*) die "unknown tool $t; known: pulumi_cli kubernetes_plugin etcd kubernetes kwok node jaeger oauth2_proxy yaml_language gensdk actionlint s3_server sources prune" ;;
-	esac
+	printf '%s\n' "${commands[@]}" | grep -qxF -- "$t" || die "unknown tool $t; known: ${commands[*]}"
+	"$t"
 done
